@@ -1,0 +1,148 @@
+package events
+
+import "time"
+
+// Detail types.
+const (
+	TypePartnerOnboarded         = "Partner Onboarded"
+	TypeCredentialIssued         = "Credential Issued"
+	TypeCredentialRotated        = "Credential Rotated"
+	TypeCredentialRotationFailed = "Credential Rotation Failed"
+	TypeCredentialRevoked        = "Credential Revoked"
+	TypeRevocationEnforced       = "Revocation Enforced"
+	TypeRevocationCompleted      = "Revocation Completed"
+	TypeAuditExported            = "Audit Exported"
+)
+
+// Identity proof methods.
+const (
+	ProofInvite = "invite"
+	ProofSTS    = "sts"
+)
+
+// Identity is how a partner proved who it is at onboarding.
+type Identity struct {
+	Method    string `json:"method"`
+	AccountID string `json:"accountId,omitempty"`
+	ARN       string `json:"arn,omitempty"`
+}
+
+// PartnerOnboarded: a partner was admitted with a tier and scopes.
+type PartnerOnboarded struct {
+	Meta
+	PartnerName   string   `json:"partnerName"`
+	Tier          string   `json:"tier"`
+	Scopes        []string `json:"scopes"`
+	Identity      Identity `json:"identity"`
+	Justification string   `json:"justification"`
+}
+
+// DetailType implements Detail.
+func (PartnerOnboarded) DetailType() string { return TypePartnerOnboarded }
+
+// CredentialIssued: a partner key was created. Only its public key id travels, never the key.
+type CredentialIssued struct {
+	Meta
+	KeyID     string    `json:"keyId"`
+	SecretARN string    `json:"secretArn"`
+	Scopes    []string  `json:"scopes"`
+	NotBefore time.Time `json:"notBefore"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// DetailType implements Detail.
+func (CredentialIssued) DetailType() string { return TypeCredentialIssued }
+
+// CredentialRotated: finishSecret made a new key current; the previous key stays valid until
+// GraceUntil (or earlier, once the partner acknowledges and the drain window passes).
+type CredentialRotated struct {
+	Meta
+	KeyID         string    `json:"keyId"`
+	PreviousKeyID string    `json:"previousKeyId"`
+	SecretARN     string    `json:"secretArn"`
+	VersionID     string    `json:"versionId"`
+	GraceUntil    time.Time `json:"graceUntil"`
+}
+
+// DetailType implements Detail.
+func (CredentialRotated) DetailType() string { return TypeCredentialRotated }
+
+// Rotation steps, as Secrets Manager names them.
+const (
+	StepCreateSecret = "createSecret"
+	StepSetSecret    = "setSecret"
+	StepTestSecret   = "testSecret"
+	StepFinishSecret = "finishSecret"
+)
+
+// CredentialRotationFailed: a rotation step failed. Reason is safe to show; it never holds
+// key material or an internal error string.
+type CredentialRotationFailed struct {
+	Meta
+	SecretARN string `json:"secretArn"`
+	VersionID string `json:"versionId"`
+	Step      string `json:"step"`
+	Reason    string `json:"reason"`
+}
+
+// DetailType implements Detail.
+func (CredentialRotationFailed) DetailType() string { return TypeCredentialRotationFailed }
+
+// CredentialRevoked: the registry flipped the partner's keys to revoked; enforcers act on it.
+type CredentialRevoked struct {
+	Meta
+	RevocationID string   `json:"revocationId"`
+	KeyIDs       []string `json:"keyIds"`
+	Reason       string   `json:"reason"`
+}
+
+// DetailType implements Detail.
+func (CredentialRevoked) DetailType() string { return TypeCredentialRevoked }
+
+// Enforcers of a revocation.
+const (
+	EnforcerAuthorizerCache     = "authorizer-cache"
+	EnforcerSTSSessions         = "sts-sessions"
+	EnforcerSecret              = "secret"
+	EnforcerPartnerNotification = "partner-notification"
+)
+
+// RevocationEnforced: one enforcer finished its part of a revocation.
+type RevocationEnforced struct {
+	Meta
+	RevocationID string `json:"revocationId"`
+	Enforcer     string `json:"enforcer"`
+	LatencyMS    int64  `json:"latencyMs"`
+}
+
+// DetailType implements Detail.
+func (RevocationEnforced) DetailType() string { return TypeRevocationEnforced }
+
+// RevocationCompleted: every enforcer reported; TimeToEnforceMS runs from the revocation to
+// the last report.
+type RevocationCompleted struct {
+	Meta
+	RevocationID    string    `json:"revocationId"`
+	Enforcers       []string  `json:"enforcers"`
+	RevokedAt       time.Time `json:"revokedAt"`
+	TimeToEnforceMS int64     `json:"timeToEnforceMs"`
+}
+
+// DetailType implements Detail.
+func (RevocationCompleted) DetailType() string { return TypeRevocationCompleted }
+
+// AuditExported: a window of audit records was written to S3. Its PartnerID is AllPartners.
+type AuditExported struct {
+	Meta
+	WindowStart    time.Time `json:"windowStart"`
+	WindowEnd      time.Time `json:"windowEnd"`
+	Bucket         string    `json:"bucket"`
+	ObjectKey      string    `json:"objectKey"`
+	ManifestKey    string    `json:"manifestKey"`
+	Records        int64     `json:"records"`
+	SHA256         string    `json:"sha256"`
+	PreviousDigest string    `json:"previousDigest"`
+}
+
+// DetailType implements Detail.
+func (AuditExported) DetailType() string { return TypeAuditExported }

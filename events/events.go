@@ -1,0 +1,140 @@
+// Package events holds Lanyard's event contracts: one Go type, one JSON Schema (draft 2020-12,
+// in schemas/) and one fixture (in testdata/) per EventBridge detail type.
+//
+// Every event goes out on one bus with source "lanyard". Its detail starts with Meta: an event
+// id consumers de-duplicate on (delivery is at least once and unordered), the partner id, the
+// actor, and the time of the decision.
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Source is the EventBridge source of every Lanyard event.
+const Source = "lanyard"
+
+// AllPartners is the partner id of events that concern no single partner (an audit export).
+const AllPartners = "*"
+
+// Actor kinds.
+const (
+	ActorPartner = "partner"
+	ActorOps     = "ops"
+	ActorSystem  = "system"
+)
+
+// Actor says who caused an event: a partner (by partner id), an operator (by IAM principal
+// ARN) or the system (by function name).
+type Actor struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// Meta is what every event carries.
+type Meta struct {
+	EventID   string    `json:"eventId"`
+	PartnerID string    `json:"partnerId"`
+	Actor     Actor     `json:"actor"`
+	Time      time.Time `json:"time"`
+}
+
+// NewMeta gives an event its id (a UUIDv7: unique, and ordered by creation time), partner id,
+// actor and time.
+func NewMeta(partnerID string, actor Actor, now time.Time) Meta {
+	return Meta{EventID: uuid.Must(uuid.NewV7()).String(), PartnerID: partnerID, Actor: actor, Time: now.UTC()}
+}
+
+// Header returns the event's Meta.
+func (m Meta) Header() Meta { return m }
+
+// Detail is implemented by every event type.
+type Detail interface {
+	DetailType() string
+	Header() Meta
+}
+
+// registry maps each detail type to a constructor of its Go type. Adding an event means adding
+// it here, with its schema and fixture; the tests check all three agree.
+var registry = map[string]func() Detail{
+	TypePartnerOnboarded:         func() Detail { return &PartnerOnboarded{} },
+	TypeCredentialIssued:         func() Detail { return &CredentialIssued{} },
+	TypeCredentialRotated:        func() Detail { return &CredentialRotated{} },
+	TypeCredentialRotationFailed: func() Detail { return &CredentialRotationFailed{} },
+	TypeCredentialRevoked:        func() Detail { return &CredentialRevoked{} },
+	TypeRevocationEnforced:       func() Detail { return &RevocationEnforced{} },
+	TypeRevocationCompleted:      func() Detail { return &RevocationCompleted{} },
+	TypeAuditExported:            func() Detail { return &AuditExported{} },
+}
+
+// DetailTypes lists every known detail type, sorted.
+func DetailTypes() []string {
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Known reports whether t is a Lanyard detail type.
+func Known(t string) bool { _, ok := registry[t]; return ok }
+
+// Envelope is the EventBridge event as a rule target (an SQS queue, a function) receives it.
+type Envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       time.Time       `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// ErrUnknownDetailType is returned for a detail type Lanyard does not define.
+var ErrUnknownDetailType = errors.New("unknown detail type")
+
+// Decode parses an EventBridge envelope and its detail into the matching Go type.
+func Decode(body []byte) (Envelope, Detail, error) {
+	var env Envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Envelope{}, nil, fmt.Errorf("decode event envelope: %w", err)
+	}
+	if env.Source != Source {
+		return env, nil, fmt.Errorf("decode event %s: source %q is not %q", env.ID, env.Source, Source)
+	}
+	newDetail, ok := registry[env.DetailType]
+	if !ok {
+		return env, nil, fmt.Errorf("decode event %s: %w %q", env.ID, ErrUnknownDetailType, env.DetailType)
+	}
+	d := newDetail()
+	if err := json.Unmarshal(env.Detail, d); err != nil {
+		return env, nil, fmt.Errorf("decode %s detail of event %s: %w", env.DetailType, env.ID, err)
+	}
+	if d.Header().EventID == "" {
+		return env, nil, fmt.Errorf("decode %s detail of event %s: no eventId", env.DetailType, env.ID)
+	}
+	return env, d, nil
+}
+
+// Marshal returns the detail type and detail JSON to put on the bus (PutEvents entry).
+func Marshal(d Detail) (string, []byte, error) {
+	if !Known(d.DetailType()) {
+		return "", nil, fmt.Errorf("marshal event: %w %q", ErrUnknownDetailType, d.DetailType())
+	}
+	if d.Header().EventID == "" {
+		return "", nil, fmt.Errorf("marshal %s: no eventId (build its Meta with NewMeta)", d.DetailType())
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", nil, fmt.Errorf("marshal %s detail: %w", d.DetailType(), err)
+	}
+	return d.DetailType(), b, nil
+}

@@ -1,0 +1,49 @@
+# Lanyard — the front door. `make help` lists every target.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO_TEST_FLAGS ?= -timeout 15m
+
+.PHONY: help
+help: ## List every target with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: tools
+tools: ## Install the pinned tools (CDK CLI from package-lock.json, golangci-lint) into ignored folders
+	scripts/tools.sh
+
+.PHONY: build
+build: ## Build every function for Lambda (linux/arm64) as bin/<name>/bootstrap + function.zip
+	scripts/build.sh lambda
+
+.PHONY: build-local
+build-local: ## Build every function (and the integration test functions) for this machine into bin/local/
+	scripts/build.sh local
+
+.PHONY: synth
+synth: ## Synthesize the CDK app into cdk.out/
+	scripts/tools.sh node
+	CDK_DISABLE_VERSION_CHECK=1 npx --no-install cdk synth --quiet --no-notices
+
+.PHONY: lint
+lint: ## gofmt, go vet and golangci-lint (gosec, errorlint, bodyclose, contextcheck, …)
+	scripts/tools.sh lint
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+	.tools/bin/golangci-lint run ./...
+
+.PHONY: unit
+unit: ## Unit and CDK assertion tests (no servers needed)
+	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test
+test: lint unit ## Everything CI runs: lint, unit and CDK assertion tests
+
+.PHONY: vuln
+vuln: ## govulncheck against its online database (fails where that database is unreachable)
+	go run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
+
+.PHONY: clean
+clean: ## Remove build outputs (bin/, cdk.out/)
+	rm -rf bin cdk.out

@@ -30,20 +30,41 @@ synth: ## Synthesize the CDK app into cdk.out/
 lint: ## gofmt, go vet and golangci-lint (gosec, errorlint, bodyclose, contextcheck, …)
 	scripts/tools.sh lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	go vet ./...
+	go vet -tags integration ./...
 	.tools/bin/golangci-lint run ./...
 
 .PHONY: unit
 unit: ## Unit and CDK assertion tests (no servers needed)
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-executor
+test-executor: ## pytest tests of the LocalStack runtime executor plugin (local/executor/)
+	scripts/localstack.sh install
+	.venv-localstack/bin/python -m pytest local/executor/tests -q -p no:cacheprovider
+
+.PHONY: integration
+integration: build-local ## Integration suite against LocalStack + DynamoDB Local (starts and stops what it needs)
+	scripts/integration.sh
+
 .PHONY: test
-test: lint unit ## Everything CI runs: lint, unit and CDK assertion tests
+test: lint unit test-executor integration ## Everything CI runs: lint, unit, CDK assertion, executor and integration tests
+
+.PHONY: local-up
+local-up: ## Install as needed and start LocalStack (127.0.0.1:4566) and DynamoDB Local (127.0.0.1:8000)
+	scripts/local.sh up
+
+.PHONY: local-down
+local-down: ## Stop LocalStack, DynamoDB Local and every function process
+	scripts/local.sh down
+
+.PHONY: local-status
+local-status: ## What runs locally, on which port, healthy or not
+	scripts/local.sh status
 
 .PHONY: vuln
 vuln: ## govulncheck against its online database (fails where that database is unreachable)
 	go run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
 
 .PHONY: clean
-clean: ## Remove build outputs (bin/, cdk.out/)
-	rm -rf bin cdk.out
+clean: ## Remove build outputs (bin/, cdk.out/) and local server state (.state/); keeps the venv and tools
+	rm -rf bin cdk.out .state

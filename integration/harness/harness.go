@@ -38,8 +38,8 @@ import (
 
 // Region and Account are LocalStack's defaults; credentials are its test pair.
 const (
-	Region    = "us-east-1"
-	Account   = "000000000000"
+	Region     = "us-east-1"
+	Account    = "000000000000"
 	LambdaRole = "arn:aws:iam::000000000000:role/lanyard-integration"
 )
 

@@ -157,3 +157,23 @@ func TestLambdaLogsReachCloudWatchLogs(t *testing.T) {
 		return false, "marker not yet in " + group
 	})
 }
+
+// The production healthcheck function, as `make build-local` builds it, runs in LocalStack and
+// reports the stamped build version and the region its shared config resolved.
+func TestHealthcheckFunctionReportsBuildVersion(t *testing.T) {
+	t.Parallel()
+	fn, _ := env.DeployFunction(t, "healthcheck", harness.FunctionOptions{})
+	out := invoke(t, fn, `{}`)
+	if out.FunctionError != nil {
+		t.Fatalf("healthcheck failed: %s", out.Payload)
+	}
+	var report struct {
+		Status, Version, Region string
+	}
+	if err := json.Unmarshal(out.Payload, &report); err != nil {
+		t.Fatalf("payload %s: %v", out.Payload, err)
+	}
+	if report.Status != "ok" || report.Region != harness.Region || report.Version == "" || report.Version == "dev" {
+		t.Fatalf("unexpected report %+v (the build must stamp a version)", report)
+	}
+}

@@ -11,7 +11,9 @@ STATE=$LANYARD_STATE/dynamodb
 LIB=$STATE/lib
 PIDFILE=$STATE/dynamodb.pid
 LOG=$STATE/dynamodb.log
-URL=http://127.0.0.1:$LANYARD_DYNAMODB_PORT
+PORT=$LANYARD_DYNAMODB_PORT PORT_VAR=LANYARD_DYNAMODB_PORT
+URL=http://127.0.0.1:$PORT
+NAME=dynamodb TITLE="DynamoDB Local" START_LIMIT=60
 
 install() {
   command -v java >/dev/null || die "java is not on PATH (DynamoDB Local needs Java 17+)"
@@ -31,45 +33,11 @@ install() {
 # Any HTTP answer (DynamoDB Local says 400 to a bare GET) means it is serving.
 healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/" 2>/dev/null)" != "000" ]; }
 
-start() {
-  install
-  mkdir -p "$STATE"
-  if pid_alive "$PIDFILE"; then
-    running_port=$(cat "$STATE/port" 2>/dev/null || echo "?")
-    [ "$running_port" = "$LANYARD_DYNAMODB_PORT" ] || die "already running on port $running_port (pid $(cat "$PIDFILE")); stop it first"
-    healthy && { echo "dynamodb: already running on $URL (pid $(cat "$PIDFILE"))"; return 0; }
-  fi
-  port_in_use "$LANYARD_DYNAMODB_PORT" && die "port $LANYARD_DYNAMODB_PORT is already taken (set LANYARD_DYNAMODB_PORT to another port)"
-  # A simple command in the background, so $! is java's own pid (and, after setsid, its group).
-  cd "$STATE"
-  setsid java -Djava.library.path="$LIB" -cp "$LIB/*" \
+launch() {
+  (cd "$STATE" && exec setsid java -Djava.library.path="$LIB" -cp "$LIB/*" \
     com.amazonaws.services.dynamodbv2.local.main.ServerRunner \
-    -inMemory -sharedDb -disableTelemetry -port "$LANYARD_DYNAMODB_PORT" >"$LOG" 2>&1 < /dev/null &
+    -inMemory -sharedDb -disableTelemetry -port "$PORT" >"$LOG" 2>&1 < /dev/null) &
   echo $! > "$PIDFILE"
-  cd - >/dev/null
-  echo "$LANYARD_DYNAMODB_PORT" > "$STATE/port"
-  local rc=0
-  wait_until 60 "DynamoDB Local" "$PIDFILE" healthy || rc=$?
-  case $rc in
-    0) echo "dynamodb: running on $URL (pid $(cat "$PIDFILE"), log $LOG)" ;;
-    2) rm -f "$PIDFILE"; die "DynamoDB Local exited during startup; see $LOG" ;;
-    *) stop_pidfile dynamodb "$PIDFILE" >/dev/null; die "DynamoDB Local did not answer within 60 s; see $LOG" ;;
-  esac
 }
 
-stop() { stop_pidfile dynamodb "$PIDFILE"; }
-
-status() {
-  if pid_alive "$PIDFILE"; then
-    local h=unhealthy; healthy && h=healthy
-    echo "dynamodb     running   $URL   $h   pid $(cat "$PIDFILE")   log $LOG"
-  else
-    echo "dynamodb     stopped   $URL"
-    return 1
-  fi
-}
-
-case "${1:-}" in
-  install|start|stop|status) "$1" ;;
-  *) die "usage: $0 install|start|stop|status" ;;
-esac
+server_main "$@"

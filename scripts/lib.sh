@@ -13,10 +13,10 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # pid_alive FILE: true when FILE names a running process.
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# wait_until SECONDS DESCRIPTION PIDFILE CMD...: polls CMD until it succeeds, the process in
+# wait_until SECONDS PIDFILE CMD...: polls CMD until it succeeds, the process in
 # PIDFILE dies, or the deadline passes.
 wait_until() {
-  local limit=$1 what=$2 pidfile=$3; shift 3
+  local limit=$1 pidfile=$2; shift 2
   local deadline=$((SECONDS + limit))
   until "$@"; do
     pid_alive "$pidfile" || return 2
@@ -38,4 +38,50 @@ stop_pidfile() {
   fi
   rm -f "$file"
   echo "$name: stopped (pid $pid)"
+}
+
+# A local server script sets NAME, TITLE, STATE, PIDFILE, LOG, URL, PORT, PORT_VAR and
+# START_LIMIT, defines install, healthy and launch (starts the server in the background as a
+# simple command, so that $! is its own pid, and writes $! to $PIDFILE), then calls
+# server_main "$@".
+
+server_start() {
+  install
+  mkdir -p "$STATE"
+  if pid_alive "$PIDFILE"; then
+    local running_port
+    running_port=$(cat "$STATE/port" 2>/dev/null || echo "?")
+    [ "$running_port" = "$PORT" ] || die "already running on port $running_port (pid $(cat "$PIDFILE")); stop it first"
+    healthy && { echo "$NAME: already running on $URL (pid $(cat "$PIDFILE"))"; return 0; }
+  fi
+  port_in_use "$PORT" && die "port $PORT is already taken (set $PORT_VAR to another port)"
+  launch
+  echo "$PORT" > "$STATE/port"
+  local rc=0
+  wait_until "$START_LIMIT" "$PIDFILE" healthy || rc=$?
+  case $rc in
+    0) echo "$NAME: running on $URL (pid $(cat "$PIDFILE"), log $LOG)" ;;
+    2) rm -f "$PIDFILE"; die "$TITLE exited during startup; see $LOG" ;;
+    *) stop_pidfile "$NAME" "$PIDFILE" >/dev/null; die "$TITLE was not healthy within $START_LIMIT s; see $LOG" ;;
+  esac
+}
+
+server_status() {
+  if pid_alive "$PIDFILE"; then
+    local h=unhealthy; healthy && h=healthy
+    printf '%-12s running   %s   %s   pid %s   log %s\n' "$NAME" "$URL" "$h" "$(cat "$PIDFILE")" "$LOG"
+  else
+    printf '%-12s stopped   %s\n' "$NAME" "$URL"
+    return 1
+  fi
+}
+
+server_main() {
+  case "${1:-}" in
+    install) install ;;
+    start) server_start ;;
+    stop) stop_pidfile "$NAME" "$PIDFILE" ;;
+    status) server_status ;;
+    *) die "usage: $0 install|start|stop|status" ;;
+  esac
 }

@@ -16,8 +16,9 @@ case "${1:-}" in
   down)
     scripts/localstack.sh stop
     scripts/dynamodb.sh stop
-    # Function processes are children of LocalStack's executor and die with it; say so if not.
-    left=$(pgrep -f "$LANYARD_STATE/localstack/fs" || true)
+    # Function processes run from LocalStack's code folder under .state/localstack/tmp and die
+    # with LocalStack's executor; say so if one did not.
+    left=$(pgrep -f "$LANYARD_STATE/localstack/" || true)
     [ -z "$left" ] || { echo "local: function processes still running: $left" >&2; exit 1; }
     ;;
   status)

@@ -61,6 +61,10 @@ local-down: ## Stop LocalStack, DynamoDB Local and every function process
 local-status: ## What runs locally, on which port, healthy or not
 	scripts/local.sh status
 
+.PHONY: diagram
+diagram: ## Regenerate the README's topology diagram from topology/
+	go test ./topology -run TestREADMEDiagramIsCurrent -count=1 -update
+
 .PHONY: vuln
 vuln: ## govulncheck against its online database (fails where that database is unreachable)
 	go run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...

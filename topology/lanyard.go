@@ -1,0 +1,32 @@
+package topology
+
+import "time"
+
+// ProblemBase is the base of every problem type URI Lanyard answers with.
+const ProblemBase = "https://github.com/lanyardhq/lanyard/blob/main/docs/problems.md#"
+
+// GatewayResponses are the problem+json bodies API Gateway (and `lanyard local`) answers with
+// when a request never reaches a function. Titles say what API Gateway says. Status 0 keeps
+// the status API Gateway chose.
+var GatewayResponses = []GatewayResponse{
+	{Type: "UNAUTHORIZED", Status: 401, Title: "Unauthorized", Problem: ProblemBase + "unauthorized"},
+	{Type: "ACCESS_DENIED", Status: 403, Title: "User is not authorized to access this resource", Problem: ProblemBase + "access-denied"},
+	{Type: "MISSING_AUTHENTICATION_TOKEN", Status: 403, Title: "Missing Authentication Token", Problem: ProblemBase + "missing-authentication-token"},
+	{Type: "THROTTLED", Status: 429, Title: "Too Many Requests", Problem: ProblemBase + "throttled"},
+	{Type: "DEFAULT_4XX", Status: 0, Title: "Bad Request", Problem: ProblemBase + "bad-request"},
+	{Type: "DEFAULT_5XX", Status: 0, Title: "Internal Server Error", Problem: ProblemBase + "internal"},
+}
+
+// Lanyard is the production declaration. Each function, route, consumer and table of the suite
+// is added here as it lands; the tests check every entry has its code and its CDK counterpart.
+func Lanyard() *Topology {
+	return &Topology{
+		Functions: []Function{
+			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
+		},
+		Routes: []Route{
+			{Method: "GET", Path: "/v1/health", Function: "healthcheck", Auth: AuthNone},
+		},
+		GatewayResponses: GatewayResponses,
+	}
+}

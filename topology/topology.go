@@ -1,0 +1,220 @@
+// Package topology declares Lanyard's wiring once: the functions, the routes each serves and
+// how each route is authorized, the gateway responses, which detail types each consumer takes
+// through which queue, the table streams and their consumers, the tables and the schedules.
+//
+// The CDK app (infra/) and the local environment (local/) are both built from a Topology, so
+// the deployed and the local wiring cannot drift; the README's diagram is generated from it.
+// This package imports neither of them.
+package topology
+
+import "time"
+
+// Authorization says how API Gateway admits a request to a route.
+type Authorization string
+
+// Route authorizations.
+const (
+	AuthPartnerKey Authorization = "partner-key" // the REQUEST authorizer checks the partner's API key
+	AuthIAM        Authorization = "aws-iam"     // SigV4-signed by an IAM principal (ops)
+	AuthNone       Authorization = "none"        // open (the OpenAPI document, health)
+)
+
+// Topology is the whole declaration.
+type Topology struct {
+	Functions        []Function
+	Authorizer       *Authorizer
+	Routes           []Route
+	GatewayResponses []GatewayResponse
+	Consumers        []Consumer
+	StreamConsumers  []StreamConsumer
+	Tables           []Table
+	Schedules        []Schedule
+}
+
+// Function is one Lambda function.
+type Function struct {
+	// Name is the function's kebab-case name; locally the Lambda function is "lanyard-<Name>".
+	Name string
+	// Main is the main package, relative to the repository root ("functions/<Name>").
+	Main string
+	// MemoryMB and Timeout size the function.
+	MemoryMB int32
+	Timeout  time.Duration
+	// Env is the environment the function needs, by variable name.
+	Env map[string]Value
+}
+
+// ValueKind says what an environment value refers to.
+type ValueKind string
+
+// Value kinds.
+const (
+	ValueLiteral ValueKind = "literal" // Name is the value itself
+	ValueTable   ValueKind = "table"   // the name of the declared table Name
+	ValueBus     ValueKind = "bus"     // the name of the event bus
+	ValueKey     ValueKind = "key"     // the ARN of the customer-managed KMS key
+	ValueQueue   ValueKind = "queue"   // the URL of the declared queue Name
+)
+
+// Access is what a function may do with the resource a Value names; infra grants exactly it.
+type Access string
+
+// Access levels.
+const (
+	AccessNone      Access = ""
+	AccessRead      Access = "read"
+	AccessReadWrite Access = "read-write"
+)
+
+// Value is one environment value.
+type Value struct {
+	Kind   ValueKind
+	Name   string
+	Access Access
+}
+
+// Literal is a fixed environment value.
+func Literal(v string) Value { return Value{Kind: ValueLiteral, Name: v} }
+
+// TableName is the name of a declared table, with the function's access to it.
+func TableName(table string, access Access) Value {
+	return Value{Kind: ValueTable, Name: table, Access: access}
+}
+
+// BusName is the name of the event bus; publish says whether the function may put events.
+func BusName(publish bool) Value {
+	v := Value{Kind: ValueBus}
+	if publish {
+		v.Access = AccessReadWrite
+	}
+	return v
+}
+
+// KeyARN is the ARN of the customer-managed key, with the function's access to it
+// (read: decrypt; read-write: encrypt and decrypt).
+func KeyARN(access Access) Value { return Value{Kind: ValueKey, Access: access} }
+
+// Authorizer is the REQUEST authorizer in front of partner-key routes.
+type Authorizer struct {
+	Function string
+	// IdentityHeader is the request header API Gateway keys its cache on.
+	IdentityHeader string
+	// ResultTTL is how long API Gateway caches the policy the authorizer returns.
+	ResultTTL time.Duration
+}
+
+// Route is one REST route.
+type Route struct {
+	Method   string
+	Path     string // "/v1/partners/{id}"
+	Function string
+	Auth     Authorization
+}
+
+// GatewayResponse is an API Gateway response for a request that never reached a function,
+// rendered as problem+json (RFC 9457).
+type GatewayResponse struct {
+	Type   string // UNAUTHORIZED, ACCESS_DENIED, MISSING_AUTHENTICATION_TOKEN, THROTTLED, DEFAULT_4XX, DEFAULT_5XX
+	Status int
+	Title  string
+	// Problem is the stable problem type URI.
+	Problem string
+}
+
+// Consumer takes detail types from the bus: rule → SQS queue (with a DLQ) → function.
+type Consumer struct {
+	Name        string // names the rule and the queue
+	Function    string
+	DetailTypes []string
+	// BatchSize and BatchingWindow shape the event source mapping.
+	BatchSize      int32
+	BatchingWindow time.Duration
+	// VisibilityTimeout of the queue; at least six times the function's timeout.
+	VisibilityTimeout time.Duration
+	// MaxReceiveCount deliveries before a message moves to the consumer's DLQ.
+	MaxReceiveCount int32
+}
+
+// StreamConsumer reads a table's stream through an event source mapping.
+type StreamConsumer struct {
+	Table         string
+	Function      string
+	BatchSize     int32
+	RetryAttempts int32
+	BisectOnError bool
+	// OnFailureQueue names the queue that receives records the retries could not deliver.
+	OnFailureQueue string
+}
+
+// AttrType is a DynamoDB key attribute type.
+type AttrType string
+
+// Key attribute types.
+const (
+	AttrString AttrType = "S"
+	AttrNumber AttrType = "N"
+	AttrBinary AttrType = "B"
+)
+
+// Attr is a key attribute.
+type Attr struct {
+	Name string
+	Type AttrType
+}
+
+// Index is a global secondary index (projection ALL).
+type Index struct {
+	Name         string
+	PartitionKey Attr
+	SortKey      *Attr
+}
+
+// StreamView is what a table's stream records carry; empty means no stream.
+type StreamView string
+
+// Stream views.
+const (
+	StreamNone           StreamView = ""
+	StreamNewImage       StreamView = "NEW_IMAGE"
+	StreamNewAndOldImage StreamView = "NEW_AND_OLD_IMAGES"
+)
+
+// Table is a DynamoDB table (on-demand, point-in-time recovery, encrypted with the key).
+type Table struct {
+	Name         string
+	PartitionKey Attr
+	SortKey      *Attr
+	Indexes      []Index
+	TTLAttribute string
+	Stream       StreamView
+}
+
+// Schedule invokes a function on an EventBridge schedule expression.
+type Schedule struct {
+	Name       string
+	Function   string
+	Expression string // "rate(1 hour)", "cron(0 * * * ? *)"
+}
+
+// Function returns the declared function by name.
+func (t *Topology) Function(name string) (Function, bool) {
+	for _, f := range t.Functions {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+// Table returns the declared table by name.
+func (t *Topology) Table(name string) (Table, bool) {
+	for _, tb := range t.Tables {
+		if tb.Name == name {
+			return tb, true
+		}
+	}
+	return Table{}, false
+}
+
+// DLQName is the name of a consumer's dead-letter queue.
+func (c Consumer) DLQName() string { return c.Name + "-dlq" }

@@ -1,0 +1,79 @@
+package topology_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/topology"
+	"github.com/lanyardhq/lanyard/topology/topologytest"
+)
+
+func TestProductionDeclarationIsValid(t *testing.T) {
+	t.Parallel()
+	if err := topology.Lanyard().Validate("..", events.Known); err != nil {
+		t.Fatalf("production topology invalid:\n%v", err)
+	}
+}
+
+func TestProductionFunctionsLiveUnderFunctions(t *testing.T) {
+	t.Parallel()
+	for _, f := range topology.Lanyard().Functions {
+		if f.Main != "functions/"+f.Name {
+			t.Errorf("function %s: main package %s, want functions/%s", f.Name, f.Main, f.Name)
+		}
+	}
+}
+
+func TestSampleDeclarationIsValid(t *testing.T) {
+	t.Parallel()
+	if err := topologytest.Sample().Validate("..", events.Known); err != nil {
+		t.Fatalf("sample topology invalid:\n%v", err)
+	}
+}
+
+func TestValidateRefusesBrokenDeclarations(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		mutate func(*topology.Topology)
+		want   string
+	}{
+		{"duplicate function", func(tp *topology.Topology) { tp.Functions = append(tp.Functions, tp.Functions[0]) }, `function "probe": declared twice`},
+		{"function not kebab", func(tp *topology.Topology) { tp.Functions[0].Name = "Probe_Fn" }, "must be kebab-case"},
+		{"missing main package", func(tp *topology.Topology) { tp.Functions[0].Main = "functions/nowhere" }, "no main package at functions/nowhere"},
+		{"fractional timeout", func(tp *topology.Topology) { tp.Functions[0].Timeout = 1500 * time.Millisecond }, "whole seconds"},
+		{"reserved env", func(tp *topology.Topology) { tp.Functions[0].Env["AWS_REGION"] = topology.Literal("x") }, "not AWS_-reserved"},
+		{"env names unknown table", func(tp *topology.Topology) {
+			tp.Functions[0].Env["T"] = topology.TableName("ghost", topology.AccessRead)
+		}, `undeclared table "ghost"`},
+		{"route to unknown function", func(tp *topology.Topology) { tp.Routes[0].Function = "ghost" }, `route GET /v1/probe: function "ghost" is not declared`},
+		{"route path trailing slash", func(tp *topology.Topology) { tp.Routes[0].Path = "/v1/probe/" }, "trailing /"},
+		{"route path upper case", func(tp *topology.Topology) { tp.Routes[0].Path = "/v1/Probe" }, `segment "Probe"`},
+		{"route param twice", func(tp *topology.Topology) { tp.Routes[1].Path = "/v1/{id}/{id}" }, "appears twice"},
+		{"duplicate route", func(tp *topology.Topology) { tp.Routes = append(tp.Routes, tp.Routes[0]) }, "route GET /v1/probe: declared twice"},
+		{"same path other method is fine but bad method", func(tp *topology.Topology) { tp.Routes[0].Method = "TRACE" }, `method "TRACE" not supported`},
+		{"partner route without authorizer", func(tp *topology.Topology) { tp.Authorizer = nil }, "no authorizer declared"},
+		{"unknown detail type", func(tp *topology.Topology) { tp.Consumers[0].DetailTypes = []string{"Credential Borrowed"} }, `"Credential Borrowed" is not defined in events/`},
+		{"visibility under 6x", func(tp *topology.Topology) { tp.Consumers[0].VisibilityTimeout = 29 * time.Second }, "under 6× the timeout of recorder (5s)"},
+		{"batch size over 10 without window", func(tp *topology.Topology) {
+			tp.Consumers[0].BatchSize, tp.Consumers[0].BatchingWindow = 50, 0
+		}, "batch size 50"},
+		{"stream without consumer", func(tp *topology.Topology) { tp.StreamConsumers = nil }, `table "records": its stream has no consumer`},
+		{"consumer of streamless table", func(tp *topology.Topology) { tp.Tables[0].Stream = topology.StreamNone }, "not declared with a stream"},
+		{"bad schedule", func(tp *topology.Topology) { tp.Schedules[0].Expression = "every minute" }, "not a rate() or cron() expression"},
+		{"authorizer TTL over an hour", func(tp *topology.Topology) { tp.Authorizer.ResultTTL = 2 * time.Hour }, "outside 0–1 h"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			tp := topologytest.Sample()
+			c.mutate(tp)
+			err := tp.Validate("..", events.Known)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want an error containing %q, got %v", c.want, err)
+			}
+		})
+	}
+}

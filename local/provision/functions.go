@@ -1,0 +1,157 @@
+package provision
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lanyardhq/lanyard/topology"
+)
+
+// environment resolves a function's declared values and adds what every local function needs.
+func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]string, error) {
+	env := map[string]string{}
+	maps.Copy(env, p.Options.ExtraEnv)
+	if v := p.Options.DynamoDBEndpoint; v != "" {
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = v
+		env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = v
+	}
+	if v := p.Options.APIGatewayEndpoint; v != "" {
+		env["AWS_ENDPOINT_URL_API_GATEWAY"] = v
+	}
+	if v := p.Options.XRayDaemon; v != "" {
+		env["AWS_XRAY_DAEMON_ADDRESS"] = v
+	}
+	for k, v := range f.Env {
+		switch v.Kind {
+		case topology.ValueLiteral:
+			env[k] = v.Name
+		case topology.ValueTable:
+			env[k] = r.Tables[v.Name]
+		case topology.ValueBus:
+			env[k] = r.Bus
+		case topology.ValueKey:
+			env[k] = r.KeyARN
+		case topology.ValueQueue:
+			env[k] = r.Queues[p.Options.Name(v.Name)]
+		default:
+			return nil, fmt.Errorf("function %s: %s has unknown value kind %q", f.Name, k, v.Kind)
+		}
+	}
+	return env, nil
+}
+
+func hostArchitecture() lambdatypes.Architecture {
+	if runtime.GOARCH == "arm64" {
+		return lambdatypes.ArchitectureArm64
+	}
+	return lambdatypes.ArchitectureX8664
+}
+
+// functions creates each function from CodeDir/<name>/function.zip, or updates its code when
+// the zip's SHA-256 differs and its configuration when timeout, memory or environment differ.
+func (p *Provisioner) functions(ctx context.Context, t *topology.Topology, r *Result) error {
+	for _, f := range t.Functions {
+		name := p.Options.Name(f.Name)
+		r.Functions[f.Name] = name
+		zipPath := filepath.Join(p.Options.CodeDir, filepath.Base(f.Main), "function.zip")
+		zip, err := os.ReadFile(zipPath) //nolint:gosec // a path built from the declaration, under the build folder
+		if err != nil {
+			return fmt.Errorf("function %s: read %s (run `make build-local`): %w", f.Name, zipPath, err)
+		}
+		sum := sha256.Sum256(zip)
+		codeSHA := base64.StdEncoding.EncodeToString(sum[:])
+		env, err := p.environment(f, r)
+		if err != nil {
+			return err
+		}
+		timeout := int32(f.Timeout.Seconds())
+
+		got, err := p.Clients.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+		if err != nil && !notFound(err) {
+			return fmt.Errorf("look up function %s: %w", name, err)
+		}
+		if err != nil {
+			out, err := p.Clients.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
+				FunctionName:  aws.String(name),
+				Runtime:       lambdatypes.RuntimeProvidedal2023,
+				Handler:       aws.String("bootstrap"),
+				Role:          aws.String(p.Clients.Role),
+				Code:          &lambdatypes.FunctionCode{ZipFile: zip},
+				Timeout:       aws.Int32(timeout),
+				MemorySize:    aws.Int32(f.MemoryMB),
+				Architectures: []lambdatypes.Architecture{hostArchitecture()},
+				Environment:   &lambdatypes.Environment{Variables: env},
+				TracingConfig: &lambdatypes.TracingConfig{Mode: lambdatypes.TracingModeActive},
+				LoggingConfig: &lambdatypes.LoggingConfig{LogFormat: lambdatypes.LogFormatJson},
+			})
+			if err != nil {
+				return fmt.Errorf("create function %s: %w", name, err)
+			}
+			if err := lambda.NewFunctionActiveV2Waiter(p.Clients.lambdaWaiterAPI()).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, p.Options.Wait); err != nil {
+				return fmt.Errorf("function %s never became active: %w", name, err)
+			}
+			r.fnARNs[f.Name] = aws.ToString(out.FunctionArn)
+			r.record("function", name, Created, "")
+			continue
+		}
+
+		cfg := got.Configuration
+		r.fnARNs[f.Name] = aws.ToString(cfg.FunctionArn)
+		var what []string
+		if aws.ToString(cfg.CodeSha256) != codeSHA {
+			if _, err := p.Clients.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
+				return fmt.Errorf("update code of %s: %w", name, err)
+			}
+			if err := p.waitUpdated(ctx, name); err != nil {
+				return err
+			}
+			what = append(what, "code")
+		}
+		var have map[string]string
+		if cfg.Environment != nil {
+			have = cfg.Environment.Variables
+		}
+		if aws.ToInt32(cfg.Timeout) != timeout || aws.ToInt32(cfg.MemorySize) != f.MemoryMB || !maps.Equal(have, env) {
+			if _, err := p.Clients.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+				FunctionName: aws.String(name), Timeout: aws.Int32(timeout), MemorySize: aws.Int32(f.MemoryMB),
+				Environment: &lambdatypes.Environment{Variables: env},
+			}); err != nil {
+				return fmt.Errorf("update configuration of %s: %w", name, err)
+			}
+			if err := p.waitUpdated(ctx, name); err != nil {
+				return err
+			}
+			what = append(what, "configuration")
+		}
+		if len(what) == 0 {
+			r.record("function", name, Unchanged, "")
+		} else {
+			slices.Sort(what)
+			r.record("function", name, Updated, strings.Join(what, ", "))
+		}
+	}
+	return nil
+}
+
+func (p *Provisioner) waitUpdated(ctx context.Context, name string) error {
+	w := lambda.NewFunctionUpdatedV2Waiter(p.Clients.lambdaWaiterAPI())
+	if err := w.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, p.Options.Wait); err != nil {
+		return fmt.Errorf("function %s did not finish updating: %w", name, err)
+	}
+	return nil
+}
+
+// lambdaWaiterAPI narrows the Lambda API to what the SDK's waiters take.
+func (c Clients) lambdaWaiterAPI() lambda.GetFunctionAPIClient { return c.Lambda }

@@ -29,13 +29,16 @@ CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -tags lambda.norpc -trimpath \
 
 printf '%-34s %10s %10s  (%s/%s, %s)\n' function bootstrap zip "$goos" "$goarch" "$version"
 for bin in "$stage"/*; do
+  [ -f "$bin" ] || continue
   name=$(basename "$bin")
   dir="$out/$name"
-  mkdir -p "$dir"
-  mv -f "$bin" "$dir/bootstrap"
-  chmod 0755 "$dir/bootstrap"
-  touch -t 198001010000 "$dir/bootstrap"
-  rm -f "$dir/function.zip"
-  (cd "$dir" && TZ=UTC zip -X -q function.zip bootstrap)
+  mkdir -p "$dir" "$stage/zip/$name"
+  chmod 0755 "$bin"
+  touch -t 198001010000 "$bin"
+  mv -f "$bin" "$stage/zip/$name/bootstrap"
+  (cd "$stage/zip/$name" && TZ=UTC zip -X -q function.zip bootstrap)
+  # Renames, so a reader (a test deploying the zip) never sees a half-written file.
+  mv -f "$stage/zip/$name/bootstrap" "$dir/bootstrap"
+  mv -f "$stage/zip/$name/function.zip" "$dir/function.zip"
   printf '%-34s %10s %10s\n' "$name" "$(stat -c %s "$dir/bootstrap")" "$(stat -c %s "$dir/function.zip")"
 done

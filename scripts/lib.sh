@@ -85,3 +85,22 @@ server_main() {
     *) die "usage: $0 install|start|stop|status" ;;
   esac
 }
+
+# with_local_servers CMD...: starts LocalStack and DynamoDB Local when they are not running,
+# runs CMD, and stops the servers it started (whatever CMD's outcome, Ctrl-C included).
+# Servers already running are reused and left running.
+with_local_servers() {
+  local started=() rc=0
+  scripts/dynamodb.sh status >/dev/null 2>&1 || started+=(dynamodb)
+  scripts/localstack.sh status >/dev/null 2>&1 || started+=(localstack)
+  # shellcheck disable=SC2317 # invoked by the trap
+  _stop_started() {
+    local s
+    for s in "${started[@]}"; do scripts/"$s".sh stop; done
+  }
+  trap _stop_started EXIT
+  trap 'exit 130' INT TERM
+  scripts/local.sh up
+  "$@" || rc=$?
+  return $rc
+}

@@ -9,6 +9,10 @@ GO_TEST_FLAGS ?= -timeout 15m
 help: ## List every target with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+.PHONY: dev
+dev: ## Run the whole suite locally: LocalStack + DynamoDB Local + `lanyard local` in the foreground (Ctrl-C stops all)
+	scripts/dev.sh
+
 .PHONY: tools
 tools: ## Install the pinned tools (CDK CLI from package-lock.json, golangci-lint) into ignored folders
 	scripts/tools.sh

@@ -167,11 +167,18 @@ func TestHealthcheckFunctionReportsBuildVersion(t *testing.T) {
 	if out.FunctionError != nil {
 		t.Fatalf("healthcheck failed: %s", out.Payload)
 	}
+	var resp struct {
+		StatusCode int
+		Body       string
+	}
 	var report struct {
 		Status, Version, Region string
 	}
-	if err := json.Unmarshal(out.Payload, &report); err != nil {
+	if err := json.Unmarshal(out.Payload, &resp); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("payload %s: %v", out.Payload, err)
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &report); err != nil {
+		t.Fatalf("body %s: %v", resp.Body, err)
 	}
 	if report.Status != "ok" || report.Region != harness.Region || report.Version == "" || report.Version == "dev" {
 		t.Fatalf("unexpected report %+v (the build must stamp a version)", report)

@@ -3,8 +3,12 @@ package health
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/shared/tracing"
 )
@@ -24,11 +28,20 @@ type Handler struct {
 	Now     func() time.Time
 }
 
-// Handle is the Lambda entry point. It accepts any event.
-func (h Handler) Handle(ctx context.Context) (Report, error) {
+// Handle is the Lambda entry point behind GET /v1/health: a proxy request in, the Report as a
+// JSON proxy response out.
+func (h Handler) Handle(ctx context.Context, _ lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	ctx, span := tracing.Start(ctx, "healthcheck")
-	defer span.End(nil)
 	r := Report{Status: "ok", Version: h.Version, Region: h.Region, Time: h.Now().UTC()}
+	body, err := json.Marshal(r)
+	span.End(err)
+	if err != nil {
+		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("encode health report: %w", err)
+	}
 	slog.InfoContext(ctx, "healthcheck", "version", r.Version, "region", r.Region)
-	return r, nil
+	return lambdaevents.APIGatewayProxyResponse{
+		StatusCode: 200,
+		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		Body:       string(body),
+	}, nil
 }

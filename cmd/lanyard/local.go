@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lanyardhq/lanyard/local/provision"
+	"github.com/lanyardhq/lanyard/local/suite"
+	"github.com/lanyardhq/lanyard/shared/logging"
+	"github.com/lanyardhq/lanyard/topology"
+)
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLocalCmd(out *output) *cobra.Command {
+	opts := suite.Options{}
+	var showTraces, once bool
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run the whole suite on this machine against LocalStack and DynamoDB Local",
+		Long: "local provisions the declared topology into LocalStack and DynamoDB Local (idempotently),\n" +
+			"then serves the REST API like API Gateway, polls the tables' streams into their consumers\n" +
+			"and collects the functions' traces, until interrupted. Start the servers first with\n" +
+			"`make local-up` (or run everything with `make dev`); build the functions with `make build-local`.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Topology = topology.Lanyard()
+			opts.Logger = logging.NewJSON(cmd.ErrOrStderr(), logging.ParseLevel(os.Getenv("LANYARD_LOG_LEVEL")))
+			if lvl := os.Getenv("LANYARD_LOG_LEVEL"); lvl != "" {
+				opts.FunctionEnv = map[string]string{"LANYARD_LOG_LEVEL": lvl}
+			}
+			return runLocal(cmd.Context(), opts, out, showTraces, once)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Prefix, "prefix", "lanyard", "name prefix of every local resource")
+	f.StringVar(&opts.CodeDir, "code-dir", "bin/local", "folder of the function zips built by `make build-local`")
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:4510", "address of the local API front")
+	f.StringVar(&opts.XRayListen, "xray-listen", "127.0.0.1:2000", "address of the local trace collector (the functions' AWS_XRAY_DAEMON_ADDRESS)")
+	f.StringVar(&opts.LocalStackURL, "localstack", "http://127.0.0.1:"+envOr("LANYARD_LOCALSTACK_PORT", "4566"), "LocalStack endpoint")
+	f.StringVar(&opts.DynamoDBURL, "dynamodb", "http://127.0.0.1:"+envOr("LANYARD_DYNAMODB_PORT", "8000"), "DynamoDB Local endpoint")
+	f.BoolVar(&showTraces, "traces", false, "print the id of every trace the functions send, as it arrives")
+	f.BoolVar(&once, "once", false, "provision, print what changed, and exit")
+	return cmd
+}
+
+// localSummary is what `lanyard local` reports once it is up.
+type localSummary struct {
+	API       string             `json:"api"`
+	Traces    string             `json:"traceCollector"`
+	Changed   bool               `json:"changed"`
+	Changes   []provision.Change `json:"changes"`
+	Functions map[string]string  `json:"functions"`
+	Tables    map[string]string  `json:"tables"`
+	Bus       string             `json:"bus"`
+	Routes    []string           `json:"routes"`
+}
+
+func runLocal(ctx context.Context, opts suite.Options, out *output, showTraces, once bool) error {
+	s, err := suite.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.Close(shutdown); err != nil {
+			opts.Logger.Warn("stopping the local suite", "error", err)
+		}
+	}()
+
+	sum := localSummary{API: s.APIURL, Traces: s.Traces.Addr(), Changed: s.Provisioned.Changed(), Changes: s.Provisioned.Changes,
+		Functions: s.Provisioned.Functions, Tables: s.Provisioned.Tables, Bus: s.Provisioned.Bus}
+	for _, r := range opts.Topology.Routes {
+		sum.Routes = append(sum.Routes, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Auth))
+	}
+	if err := out.emit(sum, func(w io.Writer) { printSummary(w, sum, once) }); err != nil {
+		return err
+	}
+	if once {
+		return nil
+	}
+
+	var tracesCh <-chan any
+	if showTraces {
+		ch, cancel := s.Traces.Subscribe(64)
+		defer cancel()
+		relay := make(chan any)
+		go func() {
+			defer close(relay)
+			for seg := range ch {
+				relay <- seg.TraceID + " " + seg.Name
+			}
+		}()
+		tracesCh = relay
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			_, _ = fmt.Fprintln(out.w, "stopping")
+			return nil
+		case err := <-s.Err():
+			return err
+		case t, ok := <-tracesCh:
+			if ok {
+				_, _ = fmt.Fprintf(out.w, "trace %v\n", t)
+			}
+		}
+	}
+}
+
+func printSummary(w io.Writer, s localSummary, once bool) {
+	_, _ = fmt.Fprintf(w, "resource\tname\tchange\n")
+	for _, c := range s.Changes {
+		_, _ = fmt.Fprintf(w, "%s\t%s\t%s %s\n", c.Kind, c.Name, c.Action, c.Detail)
+	}
+	if !s.Changed {
+		_, _ = fmt.Fprintf(w, "\t(nothing changed)\t\n")
+	}
+	if once {
+		return
+	}
+	_, _ = fmt.Fprintf(w, "\nAPI\t%s\t\n", s.API)
+	for _, r := range s.Routes {
+		_, _ = fmt.Fprintf(w, "\t%s\t\n", r)
+	}
+	_, _ = fmt.Fprintf(w, "traces\tsegments to %s\t\n", s.Traces)
+	_, _ = fmt.Fprintf(w, "\ntry\tcurl -s %s/v1/health\t\n", s.API)
+	_, _ = fmt.Fprintf(w, "\tCtrl-C stops\t\n")
+	slog.Debug("local suite running")
+}

@@ -26,7 +26,7 @@ build-local: ## Build every function (and the integration test functions) for th
 	scripts/build.sh local
 
 .PHONY: synth
-synth: ## Synthesize the CDK app into cdk.out/
+synth: build ## Synthesize the CDK app into cdk.out/ (builds the function packages first)
 	scripts/tools.sh node
 	CDK_DISABLE_VERSION_CHECK=1 npx --no-install cdk synth --quiet --no-notices
 

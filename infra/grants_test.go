@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
+	"github.com/lanyardhq/lanyard/topology"
+	"github.com/lanyardhq/lanyard/topology/topologytest"
+)
+
+// Actions a role may hold for each kind of declared access (what the CDK grants give).
+var (
+	tableReadActions  = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query", "dynamodb:Scan"}
+	tableWriteActions = []string{"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	streamActions     = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+	queueConsume      = []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+	queueSend         = []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}
+	keyDecrypt        = []string{"kms:Decrypt", "kms:DescribeKey"}
+	keyEncrypt        = []string{"kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
+	logWrite          = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+	xrayActions       = []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+)
+
+// excessGrants lists every action a function's role is allowed that its declaration does not
+// call for: its environment's access (table, bus, key, queue), the queues it consumes, the
+// stream it reads and the on-failure queue it writes, its own log group, and X-Ray. Writing
+// with the key is allowed only to a function that writes something encrypted with it.
+func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string {
+	c, err := newCfn(tpls...)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var excess []string
+	for _, f := range top.Functions {
+		ids := c.tagged("AWS::Lambda::Function", TagFunction, f.Name)
+		if len(ids) != 1 {
+			continue // missingCounterparts reports it
+		}
+		fn := c.resources[ids[0]]
+		role, _ := c.targetOf(prop(fn, "Role"), "AWS::IAM::Role")
+
+		allowed := map[string][]string{} // "<id>.<attr><suffix>" → actions
+		allow := func(id, attr, suffix string, actions ...string) {
+			k := id + "." + attr + suffix
+			allowed[k] = append(allowed[k], actions...)
+		}
+		var keyID string
+		decrypts, encrypts := false, false
+		if lg, ok := c.targetOf(prop(fn, "LoggingConfig", "LogGroup"), "AWS::Logs::LogGroup"); ok {
+			allow(lg, "Arn", "", logWrite...)
+		}
+		one := func(typ, key, value string) string {
+			if ids := c.tagged(typ, key, value); len(ids) == 1 {
+				return ids[0]
+			}
+			return ""
+		}
+		for _, v := range f.Env {
+			switch v.Kind {
+			case topology.ValueTable:
+				id := one("AWS::DynamoDB::Table", TagTable, v.Name)
+				actions := map[topology.Access][]string{
+					topology.AccessRead:      tableReadActions,
+					topology.AccessReadWrite: append(slices.Clone(tableReadActions), tableWriteActions...),
+				}[v.Access]
+				allow(id, "Arn", "", actions...)
+				allow(id, "Arn", "/index/*", actions...)
+				decrypts = decrypts || v.Access != topology.AccessNone
+				encrypts = encrypts || v.Access == topology.AccessReadWrite
+			case topology.ValueBus:
+				for _, bus := range c.ofType("AWS::Events::EventBus") {
+					if v.Access != topology.AccessNone {
+						allow(bus, "Arn", "", "events:PutEvents")
+					}
+				}
+			case topology.ValueKey:
+				decrypts = decrypts || v.Access != topology.AccessNone
+				encrypts = encrypts || v.Access == topology.AccessReadWrite
+			case topology.ValueQueue:
+				id := one("AWS::SQS::Queue", TagQueue, v.Name)
+				if v.Access != topology.AccessNone {
+					allow(id, "Arn", "", queueConsume...)
+					decrypts = true
+				}
+				if v.Access == topology.AccessReadWrite {
+					allow(id, "Arn", "", queueSend...)
+					encrypts = true
+				}
+			}
+		}
+		for _, cons := range top.Consumers {
+			if cons.Function == f.Name {
+				allow(one("AWS::SQS::Queue", TagQueue, cons.Name), "Arn", "", queueConsume...)
+				decrypts = true
+			}
+		}
+		for _, sc := range top.StreamConsumers {
+			if sc.Function == f.Name {
+				table := one("AWS::DynamoDB::Table", TagTable, sc.Table)
+				allow(table, "StreamArn", "", streamActions...)
+				allow(table, "Arn", "/stream/*", "dynamodb:ListStreams")
+				allow(one("AWS::SQS::Queue", TagQueue, sc.OnFailureQueue), "Arn", "", queueSend...)
+				decrypts, encrypts = true, true
+			}
+		}
+		for _, k := range c.ofType("AWS::KMS::Key") {
+			keyID = k
+		}
+		if decrypts {
+			allow(keyID, "Arn", "", keyDecrypt...)
+		}
+		if encrypts {
+			allow(keyID, "Arn", "", keyEncrypt...)
+		}
+
+		for _, g := range c.grantsOf(role) {
+			switch {
+			case g.Any && slices.Contains(xrayActions, g.Action):
+			case g.Any:
+				excess = append(excess, fmt.Sprintf("function %s: %s on *", f.Name, g.Action))
+			case !slices.Contains(allowed[g.Resource.ID+"."+g.Resource.Attr+g.Suffix], g.Action):
+				excess = append(excess, fmt.Sprintf("function %s: %s on %s.%s%s", f.Name, g.Action, g.Resource.ID, g.Resource.Attr, g.Suffix))
+			}
+		}
+	}
+	sort.Strings(excess)
+	return slices.Compact(excess)
+}
+
+// Every role holds only what its function's declaration calls for.
+func TestRolesHoldOnlyWhatIsDeclared(t *testing.T) {
+	for _, d := range declarations {
+		t.Run(d.name, func(t *testing.T) {
+			top := d.topology()
+			for _, e := range excessGrants(top, synthesize(t, d.name, top).all()...) {
+				t.Error(e)
+			}
+		})
+	}
+}
+
+// The check itself: against a declaration that asks for less than the app grants, it reports
+// the difference.
+func TestExcessGrantsReportsMoreThanDeclared(t *testing.T) {
+	s := synthesize(t, "sample", topologytest.Sample())
+	cases := []struct {
+		name   string
+		change func(*topology.Topology)
+		want   string
+	}{
+		{"table read only", func(tp *topology.Topology) {
+			tp.Functions[1].Env["RECORDER_TABLE"] = topology.TableName("records", topology.AccessRead)
+		}, "function recorder: dynamodb:PutItem on "},
+		{"no publishing", func(tp *topology.Topology) {
+			tp.Functions[1].Env["EVENT_BUS"] = topology.BusName(false)
+		}, "function recorder: events:PutEvents on "},
+		{"no stream", func(tp *topology.Topology) { tp.StreamConsumers = nil }, "function recorder: dynamodb:GetRecords on "},
+		{"no consumer", func(tp *topology.Topology) { tp.Consumers = nil }, "function recorder: sqs:ReceiveMessage on "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			declared := topologytest.Sample()
+			tc.change(declared)
+			got := excessGrants(declared, s.all()...)
+			if !slices.ContainsFunc(got, func(e string) bool { return strings.HasPrefix(e, tc.want) }) {
+				t.Errorf("nothing reported starting %q; reported %q", tc.want, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/lanyardhq/lanyard/topology"
+)
+
+// ServicesStackProps configures the services stack.
+type ServicesStackProps struct {
+	awscdk.StackProps
+	// Topology is the declaration the stack is built from.
+	Topology *topology.Topology
+	// Key is the customer-managed key (foundation stack): queues are encrypted with it and
+	// functions get the access to it their environment declares.
+	Key awskms.IKey
+	// Bus is the Lanyard event bus (foundation stack).
+	Bus awsevents.IEventBus
+	// Tables are the declared tables by name (tables stack).
+	Tables map[string]awsdynamodb.ITable
+	// Code is each function's deployment package.
+	Code func(fn topology.Function) awslambda.Code
+}
+
+// ServicesStack is everything stateless built from the topology: the functions with their
+// roles and log groups, the REST API, the consumers (rule → queue → function), the table
+// stream consumers and the schedules.
+type ServicesStack struct {
+	awscdk.Stack
+	Functions       map[string]*Function
+	API             *API // nil when the topology declares no route
+	Consumers       map[string]*Consumer
+	StreamConsumers map[string]*StreamConsumer // by table name
+	Schedules       map[string]*Schedule
+	// Queues are the declared queues by topology name: each consumer's queue and DLQ and each
+	// stream consumer's on-failure queue.
+	Queues map[string]awssqs.IQueue
+}
+
+// NewServicesStack defines the services stack. The topology is expected to be valid
+// (topology.Validate); a reference it cannot resolve stops synthesis.
+func NewServicesStack(scope constructs.Construct, id string, props *ServicesStackProps) *ServicesStack {
+	if props == nil || props.Topology == nil || props.Key == nil || props.Bus == nil || props.Code == nil {
+		panic("services stack: topology, key, bus and code are required")
+	}
+	sprops := props.StackProps
+	stack := awscdk.NewStack(scope, &id, &sprops)
+	top := props.Topology
+	s := &ServicesStack{
+		Stack:           stack,
+		Functions:       map[string]*Function{},
+		Consumers:       map[string]*Consumer{},
+		StreamConsumers: map[string]*StreamConsumer{},
+		Schedules:       map[string]*Schedule{},
+		Queues:          map[string]awssqs.IQueue{},
+	}
+
+	functions := constructs.NewConstruct(stack, jsii.String("Functions"))
+	lambdas := map[string]awslambda.IFunction{}
+	for _, decl := range top.Functions {
+		f := NewFunction(functions, pascal(decl.Name), &FunctionProps{Decl: decl, Code: props.Code(decl)})
+		s.Functions[decl.Name] = f
+		lambdas[decl.Name] = f.Lambda
+	}
+	lambda := func(what, name string) awslambda.IFunction {
+		f, ok := lambdas[name]
+		if !ok {
+			panic(fmt.Sprintf("%s: function %q is not declared", what, name))
+		}
+		return f
+	}
+	table := func(what, name string) awsdynamodb.ITable {
+		t, ok := props.Tables[name]
+		if !ok {
+			panic(fmt.Sprintf("%s: table %q is not declared", what, name))
+		}
+		return t
+	}
+
+	if len(top.Consumers) > 0 {
+		consumers := constructs.NewConstruct(stack, jsii.String("Consumers"))
+		for _, decl := range top.Consumers {
+			c := NewConsumer(consumers, pascal(decl.Name), &ConsumerProps{
+				Decl: decl, Bus: props.Bus, Key: props.Key, Function: lambda("consumer "+decl.Name, decl.Function),
+			})
+			s.Consumers[decl.Name] = c
+			s.Queues[decl.Name], s.Queues[decl.DLQName()] = c.Queue, c.DeadLetterQueue
+		}
+	}
+
+	if len(top.StreamConsumers) > 0 {
+		streams := constructs.NewConstruct(stack, jsii.String("StreamConsumers"))
+		for _, decl := range top.StreamConsumers {
+			sc := NewStreamConsumer(streams, pascal(decl.Table), &StreamConsumerProps{
+				Decl:     decl,
+				Table:    table("stream consumer of "+decl.Table, decl.Table),
+				Key:      props.Key,
+				Function: lambda("stream consumer of "+decl.Table, decl.Function),
+			})
+			s.StreamConsumers[decl.Table] = sc
+			s.Queues[decl.OnFailureQueue] = sc.FailureQueue
+		}
+	}
+
+	// Environments last: every table and queue a value may name exists by now.
+	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues}
+	for _, decl := range top.Functions {
+		env.bind(s.Functions[decl.Name])
+	}
+
+	if len(top.Routes) > 0 {
+		s.API = NewAPI(stack, "Api", &APIProps{Topology: top, Functions: lambdas})
+	}
+
+	if len(top.Schedules) > 0 {
+		schedules := constructs.NewConstruct(stack, jsii.String("Schedules"))
+		for _, decl := range top.Schedules {
+			s.Schedules[decl.Name] = NewSchedule(schedules, pascal(decl.Name), &ScheduleProps{
+				Decl: decl, Key: props.Key, Function: lambda("schedule "+decl.Name, decl.Function),
+			})
+		}
+	}
+	return s
+}
+
+// environment resolves topology values and grants exactly the access they declare.
+type environment struct {
+	key    awskms.IKey
+	bus    awsevents.IEventBus
+	tables map[string]awsdynamodb.ITable
+	queues map[string]awssqs.IQueue
+}
+
+// bind sets each of the function's environment variables and grants its role the declared
+// access: table read → read data, read-write → read and write data; bus with any access → put
+// events; key read → decrypt, read-write → encrypt and decrypt; queue read → consume,
+// read-write → send and consume.
+func (e environment) bind(f *Function) {
+	names := make([]string, 0, len(f.Decl.Env))
+	for k := range f.Decl.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	role := f.Role
+	for _, name := range names {
+		v := f.Decl.Env[name]
+		where := fmt.Sprintf("function %q, %s", f.Decl.Name, name)
+		var value *string
+		switch v.Kind {
+		case topology.ValueLiteral:
+			value = jsii.String(v.Name)
+		case topology.ValueTable:
+			t, ok := e.tables[v.Name]
+			if !ok {
+				panic(fmt.Sprintf("%s: table %q is not declared", where, v.Name))
+			}
+			value = t.TableName()
+			switch v.Access {
+			case topology.AccessNone:
+			case topology.AccessRead:
+				t.GrantReadData(role)
+			case topology.AccessReadWrite:
+				t.GrantReadWriteData(role)
+			default:
+				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+			}
+		case topology.ValueBus:
+			value = e.bus.EventBusName()
+			if v.Access != topology.AccessNone {
+				e.bus.GrantPutEventsTo(role, nil)
+			}
+		case topology.ValueKey:
+			value = e.key.KeyArn()
+			switch v.Access {
+			case topology.AccessNone:
+			case topology.AccessRead:
+				e.key.GrantDecrypt(role)
+			case topology.AccessReadWrite:
+				e.key.GrantEncryptDecrypt(role)
+			default:
+				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+			}
+		case topology.ValueQueue:
+			q, ok := e.queues[v.Name]
+			if !ok {
+				panic(fmt.Sprintf("%s: queue %q is not declared", where, v.Name))
+			}
+			value = q.QueueUrl()
+			switch v.Access {
+			case topology.AccessNone:
+			case topology.AccessRead:
+				q.GrantConsumeMessages(role)
+			case topology.AccessReadWrite:
+				q.GrantSendMessages(role)
+				q.GrantConsumeMessages(role)
+			default:
+				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+			}
+		default:
+			panic(fmt.Sprintf("%s: unknown value kind %q", where, v.Kind))
+		}
+		f.Lambda.AddEnvironment(jsii.String(name), value, nil)
+	}
+}

@@ -33,7 +33,7 @@ func (u usageError) Unwrap() error { return u.err }
 
 // run executes the CLI and returns the exit status. Errors are one line on stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout)
+	root := newRoot(stdout) //nolint:contextcheck // cobra hands ctx to each command as cmd.Context()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -165,7 +165,7 @@ func (p *Provisioner) schedules(ctx context.Context, t *topology.Topology, r *Re
 			Principal:    aws.String("events.amazonaws.com"),
 		})
 		var api smithy.APIError
-		if err != nil && !(errors.As(err, &api) && api.ErrorCode() == "ResourceConflictException") {
+		if err != nil && (!errors.As(err, &api) || api.ErrorCode() != "ResourceConflictException") {
 			return fmt.Errorf("allow %s to invoke %s: %w", rule, r.Functions[s.Function], err)
 		}
 		changed, err := p.ensureTarget(ctx, rule, "", ebtypes.Target{Id: aws.String("function"), Arn: aws.String(fnARN)})

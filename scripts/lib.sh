@@ -90,17 +90,19 @@ server_main() {
 # runs CMD, and stops the servers it started (whatever CMD's outcome, Ctrl-C included).
 # Servers already running are reused and left running.
 with_local_servers() {
-  local started=() rc=0
-  scripts/dynamodb.sh status >/dev/null 2>&1 || started+=(dynamodb)
-  scripts/localstack.sh status >/dev/null 2>&1 || started+=(localstack)
-  # shellcheck disable=SC2317 # invoked by the trap
-  _stop_started() {
-    local s
-    for s in "${started[@]}"; do scripts/"$s".sh stop; done
-  }
-  trap _stop_started EXIT
+  # Global, not local: the EXIT trap runs after this function has returned.
+  LANYARD_STARTED_SERVERS=()
+  local rc=0
+  scripts/dynamodb.sh status >/dev/null 2>&1 || LANYARD_STARTED_SERVERS+=(dynamodb)
+  scripts/localstack.sh status >/dev/null 2>&1 || LANYARD_STARTED_SERVERS+=(localstack)
+  trap _stop_started_servers EXIT
   trap 'exit 130' INT TERM
   scripts/local.sh up
   "$@" || rc=$?
   return $rc
+}
+
+_stop_started_servers() {
+  local s
+  for s in "${LANYARD_STARTED_SERVERS[@]}"; do scripts/"$s".sh stop; done
 }

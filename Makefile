@@ -53,6 +53,10 @@ integration: build-local ## Integration suite against LocalStack + DynamoDB Loca
 .PHONY: test
 test: lint unit test-executor integration ## Everything CI runs: lint, unit, CDK assertion, executor and integration tests
 
+.PHONY: bench
+bench: build-local ## Benchmarks, each as a ratio against a baseline in the same run (unit, then against LocalStack)
+	scripts/bench.sh
+
 .PHONY: local-up
 local-up: ## Install as needed and start LocalStack (127.0.0.1:4566) and DynamoDB Local (127.0.0.1:8000)
 	scripts/local.sh up

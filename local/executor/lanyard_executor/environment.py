@@ -23,7 +23,12 @@ The process does not inherit LocalStack's environment.  It gets, in order
    ``LAMBDA_TASK_ROOT`` and ``LAMBDA_RUNTIME_DIR`` (the unzipped code folder
    instead of /var/task and /var/runtime) and ``TMPDIR`` (a private temporary
    folder per execution environment, the counterpart of Lambda's private /tmp,
-   deleted when the environment stops).
+   deleted when the environment stops);
+5. what the Lambda service derives from the function's ``LoggingConfig`` and
+   LocalStack 4.7.0 does not pass on: ``AWS_LAMBDA_LOG_FORMAT`` (``JSON`` or
+   ``Text``) and, for JSON, ``AWS_LAMBDA_LOG_LEVEL`` from
+   ``ApplicationLogLevel`` — the variables aws-lambda-go's lambdacontext
+   logger reads.
 
 All values are strings (LocalStack hands some over as ints).
 """
@@ -69,6 +74,7 @@ def build_environment(
     tmp_dir: str,
     runtime_api: str,
     host_env: Mapping[str, str] | None = None,
+    logging_config: Mapping[str, object] | None = None,
 ) -> dict[str, str]:
     """Returns the environment of a bootstrap process (see the module docstring)."""
     host_env = os.environ if host_env is None else host_env
@@ -89,4 +95,11 @@ def build_environment(
     env["LAMBDA_TASK_ROOT"] = code_dir
     env["LAMBDA_RUNTIME_DIR"] = code_dir
     env["TMPDIR"] = tmp_dir
+
+    log_format = (logging_config or {}).get("LogFormat")
+    if log_format in ("JSON", "Text"):
+        env["AWS_LAMBDA_LOG_FORMAT"] = str(log_format)
+        level = (logging_config or {}).get("ApplicationLogLevel")
+        if log_format == "JSON" and level:
+            env["AWS_LAMBDA_LOG_LEVEL"] = str(level)
     return env

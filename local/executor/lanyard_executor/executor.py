@@ -166,6 +166,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             code_dir=code_dir,
             tmp_dir=self._tmp_dir,
             runtime_api="",  # set per process
+            logging_config=self.function_version.config.logging_config,
         )
         runtime, state = self._start_runtime(deadline=None)
         if state == WaitResult.READY:

@@ -30,6 +30,10 @@ synth: build ## Synthesize the CDK app into cdk.out/ (builds the function packag
 	scripts/tools.sh node
 	CDK_DISABLE_VERSION_CHECK=1 npx --no-install cdk synth --quiet --no-notices
 
+.PHONY: policy
+policy: ## Check policy/policy.json against its schema and rules (one line per problem; every build runs it)
+	go run ./policy/cmd/policycheck policy/policy.json
+
 .PHONY: lint
 lint: ## gofmt, go vet and golangci-lint (gosec, errorlint, bodyclose, contextcheck, …)
 	scripts/tools.sh lint

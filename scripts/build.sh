@@ -18,6 +18,9 @@ case "$mode" in
   *) echo "build.sh: unknown mode '$mode' (lambda or local)" >&2; exit 2 ;;
 esac
 
+# A bad policy fails the build, not a request.
+go run ./policy/cmd/policycheck policy/policy.json
+
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

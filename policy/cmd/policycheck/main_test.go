@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good, err := os.ReadFile(filepath.Join("..", "..", "policy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(good), `"drainWindow": "1h"`, `"drainWindow": "1m"`, 1)
+	bad = strings.Replace(bad, `"approvalRequired": true,`, ``, 1)
+	bad = strings.Replace(bad, `"cacheTtl": "5m"`, `"cacheTtl": "5 minutes"`, 1)
+	semantic := strings.Replace(string(good), `"drainWindow": "1h"`, `"drainWindow": "1m"`, 1)
+	files := map[string]string{"good.json": string(good), "bad.json": bad, "semantic.json": semantic, "broken.json": "{"}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := func(name string) string { return filepath.Join(dir, name) }
+
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stdout []string // each a line prefix, in order
+		stderr []string
+	}{
+		{"valid", []string{path("good.json")}, 0,
+			[]string{path("good.json") + ": ok: version 1, revision 1, 3 tiers, 0 allowed accounts, sha256:"}, nil},
+		{"one line per problem", []string{path("bad.json")}, 1, nil, []string{
+			path("bad.json") + `: /authorizer/cacheTtl: "5 minutes" is not a duration`,
+			path("bad.json") + ": /tiers/2/approvalRequired: required field missing",
+		}},
+		{"semantic problems once the schema passes", []string{path("semantic.json")}, 1, nil, []string{
+			path("semantic.json") + ": /tiers/1/rotation/drainWindow: tier standard: 1m is shorter than the authorizer's caches",
+		}},
+		{"not JSON", []string{path("broken.json")}, 1, nil, []string{path("broken.json") + ": /: not valid JSON"}},
+		{"missing file", []string{path("absent.json")}, 1, nil, []string{path("absent.json") + ": open "}},
+		{"every file checked", []string{path("broken.json"), path("good.json")}, 1,
+			[]string{path("good.json") + ": ok"}, []string{path("broken.json") + ": /: not valid JSON"}},
+		{"no arguments", nil, 2, nil, []string{"usage: policycheck FILE..."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			if got := run(tt.args, &stdout, &stderr); got != tt.status {
+				t.Errorf("status %d, want %d; stderr:\n%s", got, tt.status, stderr.String())
+			}
+			checkLines(t, "stdout", stdout.String(), tt.stdout)
+			checkLines(t, "stderr", stderr.String(), tt.stderr)
+		})
+	}
+}
+
+func checkLines(t *testing.T, what, out string, want []string) {
+	t.Helper()
+	var lines []string
+	if out != "" {
+		lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%s has %d lines, want %d:\n%s", what, len(lines), len(want), out)
+	}
+	for i := range lines {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("%s line %d:\n  got  %s\n  want %s…", what, i, lines[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,221 @@
+// Package policy is Lanyard's partner credential policy as code: the tiers, the scopes each
+// tier may request, key lifetimes, rotation and overlap windows, ops approval, throttling, the
+// AWS account allow-list and the anomaly limits, declared once in policy/policy.json and
+// changed only by a reviewed commit.
+//
+// Parse validates a policy against policy/policy.schema.json and then applies the checks a
+// schema cannot express, reporting every problem on its own line, named by JSON pointer.
+// Default returns the embedded production policy; functions call it once at cold start. The
+// build runs cmd/policycheck and the tests parse the embedded file, so an invalid policy
+// fails the build and never reaches a request.
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	policyfile "github.com/lanyardhq/lanyard/policy"
+)
+
+// SchemaVersion is the only policy file format (the "version" field) this package reads.
+const SchemaVersion = 1
+
+// DefaultSessionDuration is the token exchange session length when a tier declares none.
+const DefaultSessionDuration = Duration(15 * time.Minute)
+
+// Policy is a parsed, valid policy. Values returned by Default are copies: changing one
+// changes nothing for other callers.
+type Policy struct {
+	// Schema is the file's "$schema" hint for editors; Lanyard ignores it.
+	Schema string `json:"$schema,omitempty"`
+	// Version is the file format version, SchemaVersion.
+	Version int `json:"version"`
+	// Revision identifies the policy's content; every reviewed change increments it.
+	Revision int `json:"revision"`
+	// Authorizer holds the authorizer's cache times that drain windows must outlast.
+	Authorizer Authorizer `json:"authorizer"`
+	// Scopes is the catalog of every scope a tier may grant.
+	Scopes []Scope `json:"scopes"`
+	// Tiers are the tiers partners are admitted to, names unique.
+	Tiers []Tier `json:"tiers"`
+	// Accounts is the allow-list of AWS accounts that may onboard through STS identity proof.
+	Accounts []Account `json:"accounts"`
+	// Anomalies are the limits that raise anomaly signals.
+	Anomalies Anomalies `json:"anomalies"`
+
+	digest string
+}
+
+// Authorizer holds the two caches between a key's retirement and its last accepted request.
+type Authorizer struct {
+	// CacheTTL is how long API Gateway caches the authorizer's policy
+	// (authorizerResultTtlInSeconds).
+	CacheTTL Duration `json:"cacheTtl"`
+	// KeyCacheTTL is how long an authorizer instance keeps a key id lookup in memory.
+	KeyCacheTTL Duration `json:"keyCacheTtl"`
+}
+
+// Staleness is the longest a retired or revoked key can still be accepted when no cache flush
+// arrives: an instance's in-memory lookup taken just before the change, then API Gateway
+// caching the policy built from it. Every drain window is at least this long.
+func (a Authorizer) Staleness() time.Duration { return a.CacheTTL.Std() + a.KeyCacheTTL.Std() }
+
+// Scope is one entry of the scope catalog.
+type Scope struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Tier is one tier.
+type Tier struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Scopes are the scopes a partner in this tier may request, in file order.
+	Scopes []string `json:"scopes"`
+	// ApprovalRequired says onboarding waits for an ops approval before a key is issued.
+	ApprovalRequired bool `json:"approvalRequired"`
+	// KeyLifetime is the longest a key is valid from issuance.
+	KeyLifetime   Duration      `json:"keyLifetime"`
+	Rotation      Rotation      `json:"rotation"`
+	Throttle      Throttle      `json:"throttle"`
+	TokenExchange TokenExchange `json:"tokenExchange"`
+}
+
+// Rotation is a tier's rotation schedule and the overlap of old and new key.
+type Rotation struct {
+	// IntervalDays is Secrets Manager's RotationRules.AutomaticallyAfterDays.
+	IntervalDays int `json:"intervalDays"`
+	// GraceWindow is the longest the previous key stays valid after a rotation.
+	GraceWindow Duration `json:"graceWindow"`
+	// DrainWindow is how long the previous key still works once the partner acknowledges
+	// the new one; it is retired at the earlier of acknowledgement + drain and end of grace.
+	DrainWindow Duration `json:"drainWindow"`
+	// WarnBeforeGraceEnds is how long before an unacknowledged grace ends ops are warned.
+	WarnBeforeGraceEnds Duration `json:"warnBeforeGraceEnds"`
+}
+
+// Interval is the rotation interval as a duration (days of 24 hours).
+func (r Rotation) Interval() time.Duration { return time.Duration(r.IntervalDays) * 24 * time.Hour }
+
+// Throttle is an API Gateway usage plan throttle, in the SDK's types.
+type Throttle struct {
+	RateLimit  float64 `json:"rateLimit"`
+	BurstLimit int32   `json:"burstLimit"`
+}
+
+// TokenExchange configures POST /v1/token for a tier.
+type TokenExchange struct {
+	// SessionDuration is the AssumeRole DurationSeconds; DefaultSessionDuration when unset.
+	SessionDuration Duration `json:"sessionDuration"`
+}
+
+// Account is one allow-list entry.
+type Account struct {
+	AccountID   string `json:"accountId"`
+	Tier        string `json:"tier"`
+	Description string `json:"description"`
+}
+
+// Anomalies are the limits for each kind of event that can raise an anomaly signal.
+type Anomalies struct {
+	Issuance           Limits `json:"issuance"`
+	TokenExchange      Limits `json:"tokenExchange"`
+	FailedVerification Limits `json:"failedVerification"`
+}
+
+// Limits are the limits for one kind of event.
+type Limits struct {
+	PerPartner Limit `json:"perPartner"`
+	Global     Limit `json:"global"`
+}
+
+// Limit raises a signal when Count events fall within one Window.
+type Limit struct {
+	Count  int      `json:"count"`
+	Window Duration `json:"window"`
+}
+
+// Reached reports whether n events counted within one window raise the signal.
+func (l Limit) Reached(n int) bool { return n >= l.Count }
+
+// Digest is the SHA-256 of the policy file the policy was parsed from ("sha256:<hex>"), or ""
+// for a policy built in Go. Audit records cite it with Revision.
+func (p *Policy) Digest() string { return p.digest }
+
+// Tier returns the tier named name. The returned value is a copy.
+func (p *Policy) Tier(name string) (Tier, bool) {
+	for _, t := range p.Tiers {
+		if t.Name == name {
+			return t.clone(), true
+		}
+	}
+	return Tier{}, false
+}
+
+// TierForAccount returns the tier the allow-list admits an AWS account to.
+func (p *Policy) TierForAccount(accountID string) (string, bool) {
+	for _, a := range p.Accounts {
+		if a.AccountID == accountID {
+			return a.Tier, true
+		}
+	}
+	return "", false
+}
+
+// Decide checks requested scopes against the named tier (see Tier.Decide) and stamps the
+// decision with the policy's revision and digest. An undeclared tier is denied.
+func (p *Policy) Decide(tier string, requested []string) Decision {
+	var d Decision
+	if t, ok := p.Tier(tier); ok {
+		d = t.Decide(requested)
+	} else {
+		d = Decision{Tier: tier, Requested: normalize(requested)}
+		if len(d.Requested) > 0 {
+			d.Denied = slices.Clone(d.Requested)
+		}
+		d.Justification = "tier " + renderScope(tier) + " is not declared"
+	}
+	d.PolicyRevision, d.PolicyDigest = p.Revision, p.digest
+	d.Justification += " (policy revision " + itoa(p.Revision) + ")"
+	return d
+}
+
+func (t Tier) clone() Tier {
+	t.Scopes = slices.Clone(t.Scopes)
+	return t
+}
+
+func (p *Policy) clone() *Policy {
+	c := *p
+	c.Scopes = slices.Clone(p.Scopes)
+	c.Accounts = slices.Clone(p.Accounts)
+	c.Tiers = make([]Tier, len(p.Tiers))
+	for i, t := range p.Tiers {
+		c.Tiers[i] = t.clone()
+	}
+	return &c
+}
+
+var parseDefault = sync.OnceValues(func() (*Policy, error) {
+	p, err := Parse(policyfile.JSON())
+	if err != nil {
+		return nil, fmt.Errorf("embedded policy/policy.json:\n%w", err)
+	}
+	return p, nil
+})
+
+// Default returns the production policy embedded from policy/policy.json, parsed on the
+// first call. Call it once at cold start, in main, and hand the result to the handlers.
+//
+// It returns an error rather than panicking: only main decides to exit, and it can log why.
+// The error cannot happen in a built binary, because the build gate (cmd/policycheck and
+// this package's tests) refuses an invalid policy.json before anything is compiled.
+func Default() (*Policy, error) {
+	p, err := parseDefault()
+	if err != nil {
+		return nil, err
+	}
+	return p.clone(), nil
+}

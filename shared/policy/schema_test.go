@@ -1,0 +1,110 @@
+package policy
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+
+	policyfile "github.com/lanyardhq/lanyard/policy"
+)
+
+func schemaDoc(t *testing.T) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(policyfile.Schema(), &doc); err != nil {
+		t.Fatalf("policy.schema.json: %v", err)
+	}
+	return doc
+}
+
+func TestSchemaCompiles(t *testing.T) {
+	t.Parallel()
+	if _, err := compiledSchema(); err != nil {
+		t.Fatal(err)
+	}
+	doc := schemaDoc(t)
+	if doc["$schema"] != "https://json-schema.org/draft/2020-12/schema" || doc["$id"] != SchemaID {
+		t.Errorf("$schema %v, $id %v", doc["$schema"], doc["$id"])
+	}
+}
+
+// Strict and documented: every object schema refuses unknown fields, and every field and
+// definition says what it is.
+func TestSchemaIsStrictAndDescribed(t *testing.T) {
+	t.Parallel()
+	var walk func(at string, node map[string]any)
+	walk = func(at string, node map[string]any) {
+		if node["type"] == "object" || node["properties"] != nil {
+			if node["additionalProperties"] != false {
+				t.Errorf("%s: object without additionalProperties: false", at)
+			}
+		}
+		if props, ok := node["properties"].(map[string]any); ok {
+			names := make([]string, 0, len(props))
+			for name := range props {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				p, _ := props[name].(map[string]any)
+				if d, _ := p["description"].(string); strings.TrimSpace(d) == "" {
+					t.Errorf("%s/properties/%s: no description", at, name)
+				}
+				walk(at+"/properties/"+name, p)
+			}
+		}
+		if defs, ok := node["$defs"].(map[string]any); ok {
+			for name, v := range defs {
+				def, _ := v.(map[string]any)
+				if d, _ := def["description"].(string); strings.TrimSpace(d) == "" {
+					t.Errorf("%s/$defs/%s: no description", at, name)
+				}
+				walk(at+"/$defs/"+name, def)
+			}
+		}
+		if items, ok := node["items"].(map[string]any); ok {
+			walk(at+"/items", items)
+		}
+	}
+	walk("#", schemaDoc(t))
+}
+
+// The Go checks use the schema's own patterns, so the two cannot disagree on a value.
+func TestGoPatternsMatchSchema(t *testing.T) {
+	t.Parallel()
+	doc := schemaDoc(t)
+	defs, _ := doc["$defs"].(map[string]any)
+	pattern := func(path ...string) any {
+		var v any = defs
+		for _, p := range path {
+			m, _ := v.(map[string]any)
+			v = m[p]
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		name   string
+		schema any
+		goside string
+	}{
+		{"duration", pattern("duration", "pattern"), durationPattern},
+		{"scope", pattern("scope", "pattern"), scopePattern},
+		{"tierName", pattern("tierName", "pattern"), tierNamePattern},
+		{"accountId", func() any {
+			props, _ := doc["properties"].(map[string]any)
+			accounts, _ := props["accounts"].(map[string]any)
+			items, _ := accounts["items"].(map[string]any)
+			ip, _ := items["properties"].(map[string]any)
+			id, _ := ip["accountId"].(map[string]any)
+			return id["pattern"]
+		}(), accountPattern},
+	} {
+		if tt.schema != tt.goside {
+			t.Errorf("%s: schema pattern %v, Go pattern %s", tt.name, tt.schema, tt.goside)
+		}
+	}
+	if got := pattern("scope", "maxLength"); got != float64(maxScopeLen) {
+		t.Errorf("scope maxLength %v, Go %d", got, maxScopeLen)
+	}
+}

@@ -123,7 +123,7 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 		t.Fatalf("recorder function: %v", err)
 	}
 	vars := fn.Configuration.Environment.Variables
-	if vars["RECORDER_TABLE"] != first.Tables["records"] || vars["EVENT_BUS"] != first.Bus || vars["AWS_ENDPOINT_URL_DYNAMODB"] != env.DynamoDBURL {
+	if vars["RECORDER_TABLE"] != first.Tables["deliveries"] || vars["EVENT_BUS"] != first.Bus || vars["AWS_ENDPOINT_URL_DYNAMODB"] != env.DynamoDBURL {
 		t.Errorf("recorder environment not resolved: %v", vars)
 	}
 	if len(first.Streams) != 1 || first.Streams[0].StreamARN == "" || first.Streams[0].OnFailureQueue == "" {

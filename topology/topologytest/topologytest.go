@@ -10,20 +10,30 @@ import (
 	"github.com/lanyardhq/lanyard/topology"
 )
 
+// AuthorizerTTL is the sample authorizer's result TTL: short, so a test can watch a cached
+// policy expire.
+const AuthorizerTTL = 3 * time.Second
+
 // Sample returns a fresh copy of the test declaration.
+//
+// The recorder consumes the "records" table's stream and writes what it receives into
+// "deliveries", a table without a stream: a consumer writing into the table it consumes would
+// feed itself its own writes.
 func Sample() *topology.Topology {
 	sk := topology.Attr{Name: "sk", Type: topology.AttrString}
+	pk := topology.Attr{Name: "pk", Type: topology.AttrString}
 	return &topology.Topology{
 		Functions: []topology.Function{
 			{Name: "probe", Main: "integration/functions/probe", MemoryMB: 128, Timeout: 5 * time.Second,
 				Env: map[string]topology.Value{"PROBE_MODE": topology.Literal("echo")}},
 			{Name: "recorder", Main: "integration/functions/recorder", MemoryMB: 128, Timeout: 5 * time.Second,
 				Env: map[string]topology.Value{
-					"RECORDER_TABLE": topology.TableName("records", topology.AccessReadWrite),
+					"RECORDER_TABLE": topology.TableName("deliveries", topology.AccessReadWrite),
 					"EVENT_BUS":      topology.BusName(true),
 				}},
+			{Name: "authorizer", Main: "integration/functions/authorizer", MemoryMB: 128, Timeout: 5 * time.Second},
 		},
-		Authorizer: &topology.Authorizer{Function: "probe", IdentityHeader: "Authorization", ResultTTL: 60 * time.Second},
+		Authorizer: &topology.Authorizer{Function: "authorizer", IdentityHeader: "Authorization", ResultTTL: AuthorizerTTL},
 		Routes: []topology.Route{
 			{Method: "GET", Path: "/v1/probe", Function: "probe", Auth: topology.AuthPartnerKey},
 			{Method: "POST", Path: "/v1/probe/{id}", Function: "probe", Auth: topology.AuthPartnerKey},
@@ -39,9 +49,10 @@ func Sample() *topology.Topology {
 			{Table: "records", Function: "recorder", BatchSize: 10, RetryAttempts: 2, BisectOnError: true, OnFailureQueue: "records-stream-failures"},
 		},
 		Tables: []topology.Table{
-			{Name: "records", PartitionKey: topology.Attr{Name: "pk", Type: topology.AttrString}, SortKey: &sk,
+			{Name: "records", PartitionKey: pk, SortKey: &sk,
 				Indexes:      []topology.Index{{Name: "by-sk", PartitionKey: sk}},
 				TTLAttribute: "expiresAt", Stream: topology.StreamNewAndOldImage},
+			{Name: "deliveries", PartitionKey: pk, SortKey: &sk},
 		},
 		Schedules: []topology.Schedule{
 			{Name: "probe-tick", Function: "probe", Expression: "rate(1 minute)"},

@@ -168,10 +168,10 @@ func TestEventBridgeRuleDeliversCredentialRevokedToSQSAndLambda(t *testing.T) {
 	checkEnvelope("SQS target", []byte(sqsBody))
 
 	// The Lambda target gets it too, asynchronously.
-	var recorded []delivery
+	var recorded []harness.Delivery
 	harness.Eventually(t, 30*time.Second, func() (bool, string) {
 		var err error
-		if recorded, err = recordedDeliveries(ctx, table); err != nil {
+		if recorded, err = env.Deliveries(ctx, table); err != nil {
 			return false, err.Error()
 		}
 		return len(recorded) > 0, "the function has recorded nothing yet"
@@ -194,7 +194,7 @@ func TestEventBridgeRuleDeliversCredentialRevokedToSQSAndLambda(t *testing.T) {
 	if len(out.Messages) > 0 {
 		t.Errorf("the queue target also got %s (the unmatched event is %s)", describeMessages(out.Messages), issuedID)
 	}
-	if recorded, err = recordedDeliveries(ctx, table); err != nil {
+	if recorded, err = env.Deliveries(ctx, table); err != nil {
 		t.Fatal(err)
 	}
 	if len(recorded) != 1 {

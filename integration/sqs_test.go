@@ -130,12 +130,12 @@ func TestSQSBatchItemFailuresRedeliverOnlyTheFailedRecordUntilTheDLQ(t *testing.
 		t.Errorf("DLQ visible/in flight/delayed = %v (%v), want only the one record we hold", counts, err)
 	}
 
-	deliveries, err := recordedDeliveries(ctx, table)
+	deliveries, err := env.Deliveries(ctx, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byMessage := map[string][]delivery{}
-	byInvocation := map[string][]delivery{}
+	byMessage := map[string][]harness.Delivery{}
+	byInvocation := map[string][]harness.Delivery{}
 	for _, d := range deliveries {
 		if _, known := sentBody[d.ID]; !known || d.Source != "aws:sqs" {
 			t.Errorf("unexpected delivery %+v", d)
@@ -297,53 +297,7 @@ func createRecorderTable(t *testing.T) string {
 	return name
 }
 
-// delivery is one item the recorder function wrote: one record of one invocation.
-type delivery struct {
-	ID           string // SQS message id or EventBridge event id
-	Invocation   string // the invocation's request id
-	Source       string // aws:sqs or aws:events
-	BatchSize    int
-	Body         string // SQS
-	ReceiveCount int    // SQS
-	DetailType   string // EventBridge
-	Envelope     string // EventBridge
-}
-
-// recordedDeliveries reads every item of a recorder table.
-func recordedDeliveries(ctx context.Context, table string) ([]delivery, error) {
-	var out []delivery
-	p := dynamodb.NewScanPaginator(env.DynamoDB, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", table, err)
-		}
-		for _, item := range page.Items {
-			s := func(k string) string {
-				v, _ := item[k].(*dynamotypes.AttributeValueMemberS)
-				if v == nil {
-					return ""
-				}
-				return v.Value
-			}
-			n := func(k string) int {
-				v, _ := item[k].(*dynamotypes.AttributeValueMemberN)
-				if v == nil {
-					return 0
-				}
-				i, _ := strconv.Atoi(v.Value)
-				return i
-			}
-			out = append(out, delivery{
-				ID: s("pk"), Invocation: s("sk"), Source: s("source"), BatchSize: n("batchSize"),
-				Body: s("body"), ReceiveCount: n("receiveCount"), DetailType: s("detailType"), Envelope: s("envelope"),
-			})
-		}
-	}
-	return out, nil
-}
-
-func receiveCounts(ds []delivery) []int {
+func receiveCounts(ds []harness.Delivery) []int {
 	out := make([]int, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, d.ReceiveCount)
@@ -361,7 +315,7 @@ func sameJSON(a, b string) bool {
 	return reflect.DeepEqual(va, vb)
 }
 
-func describeDeliveries(ds []delivery) string {
+func describeDeliveries(ds []harness.Delivery) string {
 	parts := make([]string, 0, len(ds))
 	for _, d := range ds {
 		parts = append(parts, fmt.Sprintf("%s (receive %d)", d.Body, d.ReceiveCount))
@@ -369,7 +323,7 @@ func describeDeliveries(ds []delivery) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func describeBatches(byInvocation map[string][]delivery) string {
+func describeBatches(byInvocation map[string][]harness.Delivery) string {
 	parts := make([]string, 0, len(byInvocation))
 	for _, ds := range byInvocation {
 		parts = append(parts, describeDeliveries(ds))

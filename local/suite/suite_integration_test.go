@@ -115,9 +115,9 @@ func TestEventReachesExactlyTheMatchingConsumers(t *testing.T) {
 	for consumer, ds := range got {
 		var envelopes []string
 		for _, d := range ds {
-			envelopes = append(envelopes, d.envelopeID()+" "+d.envelopeType())
+			envelopes = append(envelopes, envelopeID(d.Body)+" "+envelopeType(d))
 		}
-		if len(ds) != 1 || ds[0].Source != "aws:sqs" || ds[0].envelopeID() != want[consumer] {
+		if len(ds) != 1 || ds[0].Source != "aws:sqs" || envelopeID(ds[0].Body) != want[consumer] {
 			t.Errorf("consumer %s recorded %v, want only event %s (unmatched event %s)", consumer, envelopes, want[consumer], unmatched)
 		}
 	}
@@ -177,13 +177,13 @@ func TestFailingRecordIsRedeliveredAloneThenDeadLettered(t *testing.T) {
 	byEvent := map[string][]delivery{}
 	byInvocation := map[string][]delivery{}
 	for _, d := range ds {
-		byEvent[d.envelopeID()] = append(byEvent[d.envelopeID()], d)
+		byEvent[envelopeID(d.Body)] = append(byEvent[envelopeID(d.Body)], d)
 		byInvocation[d.Invocation] = append(byInvocation[d.Invocation], d)
 	}
 	for inv, batch := range byInvocation {
 		var what []string
 		for _, d := range batch {
-			what = append(what, fmt.Sprintf("%s (receive %d)", d.envelopeID(), d.ReceiveCount))
+			what = append(what, fmt.Sprintf("%s (receive %d)", envelopeID(d.Body), d.ReceiveCount))
 		}
 		t.Logf("invocation %s: %s", inv, strings.Join(what, ", "))
 	}
@@ -412,8 +412,8 @@ func TestStreamRecordReachesItsConsumer(t *testing.T) {
 	if len(got) != 1 || d.EventName != "INSERT" || keys["pk"]["S"] != key || keys["sk"]["S"] != "v1" || image["note"]["S"] != "hello" {
 		t.Errorf("stream deliveries of %s: %+v", key, got)
 	}
-	if len(s.Provisioned.Streams) != 1 || d.EventSourceArn != s.Provisioned.Streams[0].StreamARN {
-		t.Errorf("eventSourceARN %q, want the table's stream %+v", d.EventSourceArn, s.Provisioned.Streams)
+	if len(s.Provisioned.Streams) != 1 || d.EventSourceARN != s.Provisioned.Streams[0].StreamARN {
+		t.Errorf("eventSourceARN %q, want the table's stream %+v", d.EventSourceARN, s.Provisioned.Streams)
 	}
 }
 
@@ -620,18 +620,9 @@ func queueCounts(ctx context.Context, url string) ([2]int, error) {
 }
 
 // delivery is one item the recorder wrote (see integration/functions/recorder).
-type delivery struct {
-	ID, Invocation, Source  string
-	BatchSize, ReceiveCount int
-	Body                    string // SQS: the message body, here an EventBridge envelope
-	EventName, Keys         string // stream records
-	NewImage                string
-	EventSourceArn          string
-}
+type delivery = harness.Delivery
 
-func (d delivery) envelopeID() string { return envelopeID(d.Body) }
-
-func (d delivery) envelopeType() string {
+func envelopeType(d delivery) string {
 	var e struct {
 		DetailType string `json:"detail-type"`
 	}
@@ -649,34 +640,7 @@ func envelopeID(body string) string {
 
 // deliveries reads every item of a recorder's table.
 func deliveries(ctx context.Context, table string) ([]delivery, error) {
-	var out []delivery
-	p := dynamodb.NewScanPaginator(env.DynamoDB, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", table, err)
-		}
-		for _, item := range page.Items {
-			s := func(k string) string {
-				if v, ok := item[k].(*dynamotypes.AttributeValueMemberS); ok {
-					return v.Value
-				}
-				return ""
-			}
-			n := func(k string) int {
-				if v, ok := item[k].(*dynamotypes.AttributeValueMemberN); ok {
-					i, _ := strconv.Atoi(v.Value)
-					return i
-				}
-				return 0
-			}
-			out = append(out, delivery{
-				ID: s("pk"), Invocation: s("sk"), Source: s("source"), BatchSize: n("batchSize"), ReceiveCount: n("receiveCount"),
-				Body: s("body"), EventName: s("eventName"), Keys: s("keys"), NewImage: s("newImage"), EventSourceArn: s("eventSourceArn"),
-			})
-		}
-	}
-	return out, nil
+	return env.Deliveries(ctx, table)
 }
 
 // reply is an HTTP response from the front.

@@ -1,0 +1,61 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Delivery is one item the recorder test function (integration/functions/recorder) wrote: one
+// record of one invocation.
+type Delivery struct {
+	ID             string // SQS message id, EventBridge event id or stream event id
+	Invocation     string // the invocation's request id
+	Source         string // aws:sqs, aws:events or aws:dynamodb
+	BatchSize      int
+	Body           string // SQS: the message body
+	ReceiveCount   int    // SQS
+	DetailType     string // EventBridge
+	Envelope       string // EventBridge: the envelope as received
+	EventName      string // stream: INSERT, MODIFY, REMOVE
+	Keys           string // stream: the keys, as JSON
+	NewImage       string // stream: the new image, as JSON
+	EventSourceARN string // stream: the stream ARN
+}
+
+// Deliveries reads every item of a recorder's table.
+func (e *Env) Deliveries(ctx context.Context, table string) ([]Delivery, error) {
+	var out []Delivery
+	p := dynamodb.NewScanPaginator(e.DynamoDB, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", table, err)
+		}
+		for _, item := range page.Items {
+			s := func(k string) string {
+				if v, ok := item[k].(*dynamotypes.AttributeValueMemberS); ok {
+					return v.Value
+				}
+				return ""
+			}
+			n := func(k string) int {
+				if v, ok := item[k].(*dynamotypes.AttributeValueMemberN); ok {
+					i, _ := strconv.Atoi(v.Value)
+					return i
+				}
+				return 0
+			}
+			out = append(out, Delivery{
+				ID: s("pk"), Invocation: s("sk"), Source: s("source"), BatchSize: n("batchSize"),
+				Body: s("body"), ReceiveCount: n("receiveCount"), DetailType: s("detailType"), Envelope: s("envelope"),
+				EventName: s("eventName"), Keys: s("keys"), NewImage: s("newImage"), EventSourceARN: s("eventSourceArn"),
+			})
+		}
+	}
+	return out, nil
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/lanyardhq/lanyard/local/provision"
 	"github.com/lanyardhq/lanyard/shared/awsconfig"
 )
 
@@ -151,7 +152,7 @@ func (e *Env) DeployFunction(t testing.TB, binary string, opts FunctionOptions) 
 		Code:          &lambdatypes.FunctionCode{ZipFile: zip},
 		Timeout:       aws.Int32(timeout),
 		MemorySize:    aws.Int32(128),
-		Architectures: []lambdatypes.Architecture{hostArchitecture()},
+		Architectures: []lambdatypes.Architecture{provision.HostArchitecture()},
 		Environment:   &lambdatypes.Environment{Variables: vars},
 	})
 	if err != nil {

@@ -52,7 +52,8 @@ func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]st
 	return env, nil
 }
 
-func hostArchitecture() lambdatypes.Architecture {
+// HostArchitecture is the Lambda architecture of the binaries `make build-local` builds.
+func HostArchitecture() lambdatypes.Architecture {
 	if runtime.GOARCH == "arm64" {
 		return lambdatypes.ArchitectureArm64
 	}
@@ -91,7 +92,7 @@ func (p *Provisioner) functions(ctx context.Context, t *topology.Topology, r *Re
 				Code:          &lambdatypes.FunctionCode{ZipFile: zip},
 				Timeout:       aws.Int32(timeout),
 				MemorySize:    aws.Int32(f.MemoryMB),
-				Architectures: []lambdatypes.Architecture{hostArchitecture()},
+				Architectures: []lambdatypes.Architecture{HostArchitecture()},
 				Environment:   &lambdatypes.Environment{Variables: env},
 				TracingConfig: &lambdatypes.TracingConfig{Mode: lambdatypes.TracingModeActive},
 				LoggingConfig: &lambdatypes.LoggingConfig{LogFormat: lambdatypes.LogFormatJson},

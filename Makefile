@@ -35,11 +35,13 @@ policy: ## Check policy/policy.json against its schema and rules (one line per p
 	go run ./policy/cmd/policycheck policy/policy.json
 
 .PHONY: lint
-lint: ## gofmt, go vet and golangci-lint (gosec, errorlint, bodyclose, contextcheck, …)
+lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck, …), OpenAPI document check
 	scripts/tools.sh lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet -tags integration ./...
 	.tools/bin/golangci-lint run ./...
+	scripts/localstack.sh install
+	.venv-localstack/bin/python -m openapi_spec_validator api/openapi.json
 
 .PHONY: unit
 unit: ## Unit and CDK assertion tests (no servers needed)

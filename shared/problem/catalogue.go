@@ -1,0 +1,113 @@
+package problem
+
+import "github.com/lanyardhq/lanyard/topology"
+
+// Type is one entry of the catalogue: a stable problem type, documented under its anchor in
+// docs/problems.md, with the status and title every problem of that type carries. Types are
+// comparable; the catalogue's values are the only ones a response ever names.
+type Type struct {
+	anchor string
+	status int
+	title  string
+	// detail is what New("") puts in the problem.
+	detail string
+	// fixed types always carry detail, whatever the caller passes: their detail would
+	// otherwise tell more than the client may know.
+	fixed bool
+}
+
+// Anchor is the type's heading anchor in docs/problems.md ("validation").
+func (t Type) Anchor() string { return t.anchor }
+
+// URI is the type's "type" member: topology.ProblemBase + the anchor.
+func (t Type) URI() string { return topology.ProblemBase + t.anchor }
+
+// Status is the HTTP status a problem of this type is answered with.
+func (t Type) Status() int { return t.status }
+
+// Title is the type's title: the same for every occurrence (RFC 9457 §3.1.3).
+func (t Type) Title() string { return t.title }
+
+// DefaultDetail is the detail New("") gives a problem of this type.
+func (t Type) DefaultDetail() string { return t.detail }
+
+// Answered by API Gateway (and `lanyard local`'s front) before a function runs, and by
+// functions where they mean the same thing. Titles and statuses match topology.GatewayResponses.
+var (
+	// Unauthorized: no partner key, or the key was refused (401).
+	Unauthorized = Type{anchor: "unauthorized", status: 401, title: "Unauthorized",
+		detail: "Send a valid partner key as \"Authorization: Bearer <key>\"."}
+	// AccessDenied: the caller is known but this route is not allowed to it (403).
+	AccessDenied = Type{anchor: "access-denied", status: 403, title: "User is not authorized to access this resource",
+		detail: "The credentials sent do not allow this request."}
+	// MissingAuthenticationToken: no such route, or an admin route without a SigV4 signature (403).
+	MissingAuthenticationToken = Type{anchor: "missing-authentication-token", status: 403, title: "Missing Authentication Token",
+		detail: "No such route, or the route needs a signed request."}
+	// Throttled: a rate limit was exceeded (429).
+	Throttled = Type{anchor: "throttled", status: 429, title: "Too Many Requests",
+		detail: "Slow down and retry later."}
+	// BadRequest: a client error with nothing more specific to say; from a function, a body
+	// that is not JSON (400).
+	BadRequest = Type{anchor: "bad-request", status: 400, title: "Bad Request",
+		detail: "The request body is not valid JSON."}
+	// Internal: anything the client cannot act on (500). Its detail is fixed: the real error is
+	// logged, never sent.
+	Internal = Type{anchor: "internal", status: 500, title: "Internal Server Error",
+		detail: "The request could not be completed. Retry later; if it keeps failing, contact Lanyard support with the time of the request.",
+		fixed:  true}
+)
+
+// Answered by functions.
+var (
+	// Validation: the body is JSON but does not match the operation's schema; the errors
+	// member names each failing field by JSON pointer (400). Build it with NewValidation.
+	Validation = Type{anchor: "validation", status: 400, title: "Invalid Request Body",
+		detail: "The request body does not match the schema of this operation; see errors."}
+	// UnsupportedMediaType: the body is not sent as application/json (415).
+	UnsupportedMediaType = Type{anchor: "unsupported-media-type", status: 415, title: "Unsupported Media Type",
+		detail: "Send the request body as application/json."}
+	// MissingIdempotencyKey: the operation needs an Idempotency-Key header of 1–128 visible
+	// ASCII characters, and none (or a malformed one) was sent (400).
+	MissingIdempotencyKey = Type{anchor: "missing-idempotency-key", status: 400, title: "Idempotency Key Required",
+		detail: "Send an Idempotency-Key header of 1 to 128 visible ASCII characters, unique to this request."}
+	// IdempotencyKeyReused: the key was used before with a different request body (422).
+	IdempotencyKeyReused = Type{anchor: "idempotency-key-reused", status: 422, title: "Idempotency Key Reused",
+		detail: "This Idempotency-Key was used with a different request body. Use a new key for a new request."}
+	// IdempotencyInFlight: the first request with this key is still being processed (409).
+	IdempotencyInFlight = Type{anchor: "idempotency-in-flight", status: 409, title: "Request Already In Progress",
+		detail: "A request with this Idempotency-Key is still being processed. Retry with the same key and body shortly."}
+	// InviteInvalid: the invite code is unknown, already used or expired — one problem for all
+	// three, with one fixed detail, so the answer tells nothing about which (403).
+	InviteInvalid = Type{anchor: "invite-invalid", status: 403, title: "Invalid Invite",
+		detail: "The invite code is not valid. Ask your Lanyard contact for a new invite.",
+		fixed:  true}
+	// ScopesNotAllowed: some requested scopes are outside the tier's allowance; the
+	// deniedScopes member lists them (403). Build it with NewScopesNotAllowed.
+	ScopesNotAllowed = Type{anchor: "scopes-not-allowed", status: 403, title: "Scopes Not Allowed",
+		detail: "Some requested scopes are not allowed for the partner's tier; see deniedScopes."}
+	// NotFound: the resource does not exist, or is not the caller's (404).
+	NotFound = Type{anchor: "not-found", status: 404, title: "Not Found",
+		detail: "The resource does not exist."}
+	// Conflict: the request conflicts with the resource's current state (409).
+	Conflict = Type{anchor: "conflict", status: 409, title: "Conflict",
+		detail: "The request conflicts with the current state of the resource."}
+)
+
+// Types is the whole catalogue, in the order docs/problems.md lists it.
+func Types() []Type {
+	return []Type{
+		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
+		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
+		IdempotencyInFlight, InviteInvalid, ScopesNotAllowed, NotFound, Conflict,
+	}
+}
+
+// Lookup returns the catalogue type whose URI is uri.
+func Lookup(uri string) (Type, bool) {
+	for _, t := range Types() {
+		if t.URI() == uri {
+			return t, true
+		}
+	}
+	return Type{}, false
+}

@@ -45,7 +45,13 @@ func (t *Topology) Mermaid() string {
 	for _, r := range t.Routes {
 		w("  %s --> %s", id("route", r.Method+r.Path), id("fn", r.Function))
 	}
-	if len(t.Consumers) > 0 {
+	publishes := false
+	for _, f := range t.Functions {
+		for _, v := range f.Env {
+			publishes = publishes || (v.Kind == ValueBus && v.Access != AccessNone)
+		}
+	}
+	if len(t.Consumers) > 0 || publishes {
 		w("  bus{{\"event bus\"}}")
 	}
 	for _, c := range t.Consumers {

@@ -23,10 +23,28 @@ func Lanyard() *Topology {
 	return &Topology{
 		Functions: []Function{
 			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
+			// Publishes each outbox record's event to the bus (shared/outbox/relay).
+			{Name: "outbox-relay", Main: "functions/outbox-relay", MemoryMB: 256, Timeout: 30 * time.Second,
+				Env: map[string]Value{
+					"EVENT_BUS":    BusName(true),
+					"OUTBOX_TABLE": TableName("outbox", AccessReadWrite),
+				}},
 		},
 		Routes: []Route{
 			{Method: "GET", Path: "/v1/health", Function: "healthcheck", Auth: AuthNone},
 		},
 		GatewayResponses: GatewayResponses,
+		StreamConsumers: []StreamConsumer{
+			// Retried batches skip records already published; bisection isolates a malformed
+			// record, which ends up located in the on-failure queue.
+			{Table: "outbox", Function: "outbox-relay", BatchSize: 100, RetryAttempts: 10, BisectOnError: true,
+				OnFailureQueue: "outbox-relay-failures"},
+		},
+		Tables: []Table{
+			// Every lifecycle decision's audit record, hash-chained per partner (shared/outbox):
+			// seq 0 is the partner's chain head, 1, 2, … its records.
+			{Name: "outbox", PartitionKey: Attr{Name: "partnerId", Type: AttrString},
+				SortKey: &Attr{Name: "seq", Type: AttrNumber}, Stream: StreamNewImage},
+		},
 	}
 }

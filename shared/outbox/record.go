@@ -1,0 +1,262 @@
+package outbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/events"
+)
+
+// Key attributes of the outbox table; the topology's declaration of table "outbox" must match.
+const (
+	PartitionKey = "partnerId" // S
+	SortKey      = "seq"       // N: 0 is the chain head, 1, 2, … the records
+)
+
+// Attribute names of records and heads.
+const (
+	attrEventID     = "eventId"
+	attrDetailType  = "detailType"
+	attrDetail      = "detail"
+	attrTime        = "time"
+	attrPrevHash    = "prevHash"
+	attrHash        = "hash"
+	attrPublishedAt = "publishedAt"
+	attrBusEventID  = "busEventId"
+	attrHeadSeq     = "headSeq"
+	attrHeadHash    = "headHash"
+)
+
+// Names of the attributes the relay writes when it has published a record.
+const (
+	AttrPublishedAt = attrPublishedAt
+	AttrBusEventID  = attrBusEventID
+)
+
+// HeadSeq is the sort key of a partner's chain head.
+const HeadSeq = 0
+
+// GenesisHash is the prevHash of a partner's first record.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// EncodingVersion names the canonical encoding; it is the first field hashed.
+const EncodingVersion = "lanyard.outbox.v1"
+
+// Record is one entry of a partner's audit chain: one lifecycle decision and its event.
+type Record struct {
+	PartnerID  string
+	Seq        int64
+	EventID    string
+	DetailType string
+	// Detail is the event's JSON exactly as stored (events.Marshal's output).
+	Detail json.RawMessage
+	// Time is the decision's time (the event's Meta.Time), in UTC.
+	Time     time.Time
+	PrevHash string
+	Hash     string
+
+	// PublishedAt and BusEventID are set by the relay once the event is on the bus (zero
+	// until then); the hash does not cover them.
+	PublishedAt time.Time
+	BusEventID  string
+}
+
+// Head is a partner's chain head: the seq and hash of the latest record, or 0 and GenesisHash
+// when the partner has none yet.
+type Head struct {
+	PartnerID string
+	Seq       int64
+	Hash      string
+}
+
+// FormatTime renders a record time as it is stored and hashed: RFC 3339 in UTC, with the
+// fraction Go's time.RFC3339Nano prints.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Canonical returns the record's canonical encoding (version 1, see the package
+// documentation): what its hash is the SHA-256 of.
+func (r Record) Canonical() []byte {
+	fields := []string{
+		EncodingVersion,
+		r.PartnerID,
+		strconv.FormatInt(r.Seq, 10),
+		r.EventID,
+		r.DetailType,
+		FormatTime(r.Time),
+		r.PrevHash,
+		string(r.Detail),
+	}
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString(strconv.Itoa(len(f)))
+		b.WriteByte(':')
+		b.WriteString(f)
+		b.WriteByte(',')
+	}
+	return []byte(b.String())
+}
+
+// ComputeHash returns the lowercase hex SHA-256 of the record's canonical encoding.
+func (r Record) ComputeHash() string {
+	sum := sha256.Sum256(r.Canonical())
+	return hex.EncodeToString(sum[:])
+}
+
+// Event decodes the record's detail into its Go type and checks it is the record's event: same
+// detail type, event id and partner.
+func (r Record) Event() (events.Detail, error) {
+	env, err := json.Marshal(events.Envelope{
+		Version: "0", ID: r.EventID, DetailType: r.DetailType, Source: events.Source,
+		Time: r.Time, Resources: []string{}, Detail: r.Detail,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox record %s/%d: encode its envelope: %w", r.PartnerID, r.Seq, err)
+	}
+	_, d, err := events.Decode(env)
+	if err != nil {
+		return nil, fmt.Errorf("outbox record %s/%d: %w", r.PartnerID, r.Seq, err)
+	}
+	if m := d.Header(); m.EventID != r.EventID || m.PartnerID != r.PartnerID {
+		return nil, fmt.Errorf("outbox record %s/%d: its detail is event %s of partner %q, not event %s", r.PartnerID, r.Seq, m.EventID, m.PartnerID, r.EventID)
+	}
+	return d, nil
+}
+
+// Key is the outbox table key of a partner's record seq (HeadSeq: the head).
+func Key(partnerID string, seq int64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		PartitionKey: &types.AttributeValueMemberS{Value: partnerID},
+		SortKey:      &types.AttributeValueMemberN{Value: strconv.FormatInt(seq, 10)},
+	}
+}
+
+// Item renders the record as its outbox table item.
+func (r Record) Item() map[string]types.AttributeValue {
+	item := Key(r.PartnerID, r.Seq)
+	for k, v := range map[string]string{
+		attrEventID:    r.EventID,
+		attrDetailType: r.DetailType,
+		attrDetail:     string(r.Detail),
+		attrTime:       FormatTime(r.Time),
+		attrPrevHash:   r.PrevHash,
+		attrHash:       r.Hash,
+	} {
+		item[k] = &types.AttributeValueMemberS{Value: v}
+	}
+	if !r.PublishedAt.IsZero() {
+		item[attrPublishedAt] = &types.AttributeValueMemberS{Value: FormatTime(r.PublishedAt)}
+	}
+	if r.BusEventID != "" {
+		item[attrBusEventID] = &types.AttributeValueMemberS{Value: r.BusEventID}
+	}
+	return item
+}
+
+// RecordFromItem reads a record from its outbox table item.
+func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
+	partner, seq, err := KeyOf(item)
+	if err != nil {
+		return Record{}, err
+	}
+	if seq == HeadSeq {
+		return Record{}, fmt.Errorf("outbox item %s/%d is the chain head, not a record", partner, seq)
+	}
+	r := Record{PartnerID: partner, Seq: seq}
+	var errs []error
+	str := func(name string, required bool) string {
+		v, ok := item[name].(*types.AttributeValueMemberS)
+		if !ok {
+			if required || item[name] != nil {
+				errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
+			}
+			return ""
+		}
+		return v.Value
+	}
+	r.EventID = str(attrEventID, true)
+	r.DetailType = str(attrDetailType, true)
+	r.Detail = json.RawMessage(str(attrDetail, true))
+	r.PrevHash = str(attrPrevHash, true)
+	r.Hash = str(attrHash, true)
+	r.BusEventID = str(attrBusEventID, false)
+	if s := str(attrTime, true); s != "" {
+		if r.Time, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			errs = append(errs, fmt.Errorf("attribute %s: %w", attrTime, err))
+		} else if FormatTime(r.Time) != s {
+			errs = append(errs, fmt.Errorf("attribute %s %q is not in canonical form", attrTime, s))
+		}
+	}
+	if s := str(attrPublishedAt, false); s != "" {
+		if r.PublishedAt, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			errs = append(errs, fmt.Errorf("attribute %s: %w", attrPublishedAt, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Record{}, fmt.Errorf("outbox record %s/%d: %w", partner, seq, err)
+	}
+	return r, nil
+}
+
+// KeyOf reads the partner id and seq of an outbox item (or of its key).
+func KeyOf(item map[string]types.AttributeValue) (string, int64, error) {
+	p, ok := item[PartitionKey].(*types.AttributeValueMemberS)
+	if !ok || p.Value == "" {
+		return "", 0, fmt.Errorf("outbox item without a string %s", PartitionKey)
+	}
+	s, ok := item[SortKey].(*types.AttributeValueMemberN)
+	if !ok {
+		return "", 0, fmt.Errorf("outbox item of partner %s without a number %s", p.Value, SortKey)
+	}
+	seq, err := ParseSeq(s.Value)
+	if err != nil {
+		return "", 0, fmt.Errorf("outbox item of partner %s: %w", p.Value, err)
+	}
+	return p.Value, seq, nil
+}
+
+// ParseSeq reads a seq attribute's number: a whole number from 0 up.
+func ParseSeq(n string) (int64, error) {
+	seq, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || seq < 0 {
+		return 0, fmt.Errorf("%s %q is not a whole number from 0 up", SortKey, n)
+	}
+	return seq, nil
+}
+
+// headFromItem reads a partner's chain head; a missing item is the empty chain.
+func headFromItem(partnerID string, item map[string]types.AttributeValue) (Head, error) {
+	if item == nil {
+		return Head{PartnerID: partnerID, Seq: 0, Hash: GenesisHash}, nil
+	}
+	n, ok := item[attrHeadSeq].(*types.AttributeValueMemberN)
+	h, ok2 := item[attrHeadHash].(*types.AttributeValueMemberS)
+	if !ok || !ok2 {
+		return Head{}, fmt.Errorf("outbox head of partner %s: %s or %s missing", partnerID, attrHeadSeq, attrHeadHash)
+	}
+	seq, err := ParseSeq(n.Value)
+	if err != nil || seq == 0 || !wellFormedHash(h.Value) {
+		return Head{}, fmt.Errorf("outbox head of partner %s: malformed (%s %q, %s %q)", partnerID, attrHeadSeq, n.Value, attrHeadHash, h.Value)
+	}
+	return Head{PartnerID: partnerID, Seq: seq, Hash: h.Value}, nil
+}
+
+// wellFormedHash reports whether h is 64 lowercase hex digits.
+func wellFormedHash(h string) bool {
+	if len(h) != sha256.Size*2 {
+		return false
+	}
+	for _, c := range h {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

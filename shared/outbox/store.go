@@ -1,0 +1,211 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/events"
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the Store uses.
+type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// DefaultMaxAttempts is how many times Commit tries a decision whose head keeps moving.
+const DefaultMaxAttempts = 8
+
+// ErrConflict is returned by Commit when every attempt found the partner's head moved by
+// another decision.
+var ErrConflict = errors.New("the partner's outbox head kept moving")
+
+// StateChangeError is returned by Commit when the condition of one of the caller's own state
+// changes failed: the decision does not hold, nothing was written, and Commit does not retry.
+type StateChangeError struct {
+	// Index is the failing item's index in the stateChanges Commit was given.
+	Index int
+	// Err is the transaction's cancellation (*types.TransactionCanceledException).
+	Err error
+}
+
+func (e *StateChangeError) Error() string {
+	return fmt.Sprintf("state change %d: condition failed: %v", e.Index, e.Err)
+}
+
+func (e *StateChangeError) Unwrap() error { return e.Err }
+
+// Store reads and writes the outbox table.
+type Store struct {
+	DB    DynamoDBAPI
+	Table string
+	// MaxAttempts bounds Commit's attempts on head conflicts (0: DefaultMaxAttempts).
+	MaxAttempts int
+	// Backoff is the pause before retry n (1, 2, …) of a conflicting Commit (nil: jittered
+	// exponential from 10 ms, capped at 500 ms).
+	Backoff func(n int) time.Duration
+}
+
+// Head reads the partner's chain head with a consistent read: Seq 0 and GenesisHash when the
+// partner has no record yet.
+func (s *Store) Head(ctx context.Context, partnerID string) (Head, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.Table),
+		Key:            Key(partnerID, HeadSeq),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Head{}, fmt.Errorf("read the outbox head of partner %s: %w", partnerID, err)
+	}
+	return headFromItem(partnerID, out.Item)
+}
+
+// Records reads the partner's records in seq order with consistent reads.
+func (s *Store) Records(ctx context.Context, partnerID string) ([]Record, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(s.Table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #seq >= :first"),
+		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey, "#seq": SortKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":    &types.AttributeValueMemberS{Value: partnerID},
+			":first": &types.AttributeValueMemberN{Value: "1"},
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var out []Record
+	p := dynamodb.NewQueryPaginator(s.DB, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the outbox records of partner %s: %w", partnerID, err)
+		}
+		for _, item := range page.Items {
+			r, err := RecordFromItem(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// VerifyPartner reads the partner's head and records and checks the chain ends at the head
+// (VerifyHead).
+func (s *Store) VerifyPartner(ctx context.Context, partnerID string) error {
+	head, err := s.Head(ctx, partnerID)
+	if err != nil {
+		return err
+	}
+	records, err := s.Records(ctx, partnerID)
+	if err != nil {
+		return err
+	}
+	return VerifyHead(head, records)
+}
+
+// Commit records the decision d of partner partnerID in one transaction with stateChanges (at
+// most MaxStateChanges items, none of them on the outbox table's items of that partner): it
+// reads the head, appends (Append), and writes everything with TransactWriteItems. When
+// another decision of the partner moved the head first (the outbox items' conditions failed,
+// or the transaction met a conflicting one in flight) it reads the head again and retries,
+// after a backoff, up to MaxAttempts times; then it returns an error wrapping ErrConflict.
+// When a condition of the caller's own state changes fails it returns a *StateChangeError
+// without retrying. Either way nothing was written.
+//
+// A TransactWriteItems call the SDK retries after an unanswered attempt carries the same
+// client request token, so DynamoDB applies it at most once. An error other than a
+// cancellation (a timeout after the SDK's own retries) leaves the outcome unknown: the decision
+// may have been committed. A caller that tries again builds a new event, and its state
+// changes' conditions are what keep one decision from being recorded twice.
+func (s *Store) Commit(ctx context.Context, partnerID string, d events.Detail, stateChanges []types.TransactWriteItem) (Record, error) {
+	if len(stateChanges) > MaxStateChanges {
+		return Record{}, fmt.Errorf("outbox commit: %d state changes, at most %d fit in a transaction", len(stateChanges), MaxStateChanges)
+	}
+	if d == nil || d.Header().PartnerID != partnerID {
+		return Record{}, fmt.Errorf("outbox commit: the event is not for partner %s", partnerID)
+	}
+	attempts := s.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		head, err := s.Head(ctx, partnerID)
+		if err != nil {
+			return Record{}, fmt.Errorf("outbox commit: %w", err)
+		}
+		rec, items, err := Append(s.Table, head, d)
+		if err != nil {
+			return Record{}, err
+		}
+		items = append(items, stateChanges...)
+		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return rec, nil
+		}
+		what := fmt.Sprintf("outbox commit of %s %s as seq %d of partner %s", rec.DetailType, rec.EventID, rec.Seq, partnerID)
+		retry, stateErr := classify(err)
+		switch {
+		case stateErr != nil:
+			return Record{}, fmt.Errorf("%s: %w", what, stateErr)
+		case !retry:
+			return Record{}, fmt.Errorf("%s: %w", what, err)
+		case attempt >= attempts:
+			return Record{}, fmt.Errorf("%s: %w (%d attempts; the last: %w)", what, ErrConflict, attempt, err)
+		}
+		if err := sleep(ctx, s.backoff(attempt)); err != nil {
+			return Record{}, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+}
+
+// classify reads a failed TransactWriteItems: retry when the outbox items' conditions failed or
+// an item met a conflicting transaction, and none of the caller's conditions failed; a
+// *StateChangeError when one of the caller's conditions failed.
+func classify(err error) (retry bool, stateErr error) {
+	var canceled *types.TransactionCanceledException
+	if !errors.As(err, &canceled) {
+		return false, nil
+	}
+	for i, reason := range canceled.CancellationReasons {
+		switch aws.ToString(reason.Code) {
+		case "ConditionalCheckFailed":
+			if i >= OutboxItems {
+				return false, &StateChangeError{Index: i - OutboxItems, Err: err}
+			}
+			retry = true
+		case "TransactionConflict":
+			retry = true
+		}
+	}
+	return retry, nil
+}
+
+func (s *Store) backoff(n int) time.Duration {
+	if s.Backoff != nil {
+		return s.Backoff(n)
+	}
+	ceiling := min(10*time.Millisecond<<min(n-1, 10), 500*time.Millisecond)
+	return ceiling/2 + rand.N(ceiling/2+1) //nolint:gosec // jitter between competing writers, not a secret
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to retry: %w", context.Cause(ctx))
+	case <-t.C:
+		return nil
+	}
+}

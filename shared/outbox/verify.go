@@ -1,0 +1,75 @@
+package outbox
+
+import "fmt"
+
+// ChainError says where a partner's chain is broken: Seq is the first seq that does not hold.
+type ChainError struct {
+	PartnerID string
+	Seq       int64
+	Reason    string
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("outbox chain of partner %s broken at seq %d: %s", e.PartnerID, e.Seq, e.Reason)
+}
+
+// Verify checks one partner's chain, records in seq order: every record is the partner's, seq
+// runs 1, 2, 3 … without a gap or a repeat, each hash recomputes from the record's canonical
+// encoding, and each prevHash is the hash of the record before (GenesisHash for the first).
+// It returns a *ChainError naming the first broken seq, or nil. An empty chain is valid; a
+// chain cut short at its end is not visible here (Store.VerifyPartner compares the head).
+func Verify(records []Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	partner := records[0].PartnerID
+	prev := GenesisHash
+	for i, r := range records {
+		want := int64(i) + 1
+		broken := func(seq int64, format string, args ...any) error {
+			return &ChainError{PartnerID: partner, Seq: seq, Reason: fmt.Sprintf(format, args...)}
+		}
+		switch {
+		case r.PartnerID != partner:
+			return broken(want, "the record in its place belongs to partner %q", r.PartnerID)
+		case r.Seq > want:
+			return broken(want, "missing (the next record is seq %d)", r.Seq)
+		case r.Seq < want:
+			return broken(want, "seq %d appears again in its place", r.Seq)
+		case r.ComputeHash() != r.Hash:
+			return broken(r.Seq, "its hash does not recompute from its contents")
+		case r.PrevHash != prev:
+			if i == 0 {
+				return broken(r.Seq, "the first record's prevHash is not the genesis hash")
+			}
+			return broken(r.Seq, "its prevHash is not the hash of seq %d", r.Seq-1)
+		}
+		prev = r.Hash
+	}
+	return nil
+}
+
+// VerifyHead checks a chain (Verify) and that head points at its last record, which exposes
+// records missing at the end.
+func VerifyHead(head Head, records []Record) error {
+	if err := Verify(records); err != nil {
+		return err
+	}
+	n := int64(len(records))
+	last := GenesisHash
+	if n > 0 {
+		last = records[n-1].Hash
+		if records[0].PartnerID != head.PartnerID {
+			return &ChainError{PartnerID: head.PartnerID, Seq: 1, Reason: fmt.Sprintf("the records belong to partner %q", records[0].PartnerID)}
+		}
+	}
+	switch {
+	case head.Seq > n:
+		return &ChainError{PartnerID: head.PartnerID, Seq: n + 1, Reason: fmt.Sprintf("missing (the head is at seq %d)", head.Seq)}
+	case head.Seq < n:
+		return &ChainError{PartnerID: head.PartnerID, Seq: head.Seq + 1, Reason: fmt.Sprintf("the record is past the head (at seq %d)", head.Seq)}
+	case head.Hash != last:
+		return &ChainError{PartnerID: head.PartnerID, Seq: n, Reason: "the head's hash is not the hash of the last record"}
+	}
+	return nil
+}

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/big"
 	"regexp"
 	"slices"
 	"strconv"
@@ -32,6 +31,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/lanyardhq/lanyard/shared/jsoncheck"
 	"github.com/lanyardhq/lanyard/shared/problem"
 )
 
@@ -85,7 +85,7 @@ func compileBodies() (map[string]*jsonschema.Schema, error) {
 				continue
 			}
 			id, _ := op["operationId"].(string)
-			ptr := "/paths/" + escape(path) + "/" + method + "/requestBody"
+			ptr := "/paths/" + jsoncheck.Escape(path) + "/" + method + "/requestBody"
 			body, ok := op["requestBody"].(map[string]any)
 			if !ok {
 				continue
@@ -228,83 +228,36 @@ func decode(body []byte) (any, string) {
 // repeatedFields reports each object member whose name appeared before in the same object.
 // body is known to be valid JSON.
 func repeatedFields(body []byte) []problem.FieldError {
-	var out []problem.FieldError
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var walk func(path []string) error
-	walk = func(path []string) error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'):
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				name, _ := kt.(string)
-				at := append(slices.Clip(path), name)
-				if seen[name] {
-					out = append(out, field(at, "is repeated; send each field once"))
-				}
-				seen[name] = true
-				if err := walk(at); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token()
-			return err
-		case json.Delim('['):
-			for i := 0; dec.More(); i++ {
-				if err := walk(append(slices.Clip(path), strconv.Itoa(i))); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token()
-			return err
-		}
-		return nil
+	paths, _ := jsoncheck.RepeatedKeys(body) // the body decoded already; a token error cannot happen
+	out := make([]problem.FieldError, len(paths))
+	for i, at := range paths {
+		out[i] = field(at, "is repeated; send each field once")
 	}
-	_ = walk(nil) // the body decoded already; a token error cannot happen
 	return out
 }
 
 // schemaFields flattens a validation error to one field error per failing leaf, pointing at the
 // field itself where the schema reports its parent (missing, unknown and repeated items).
 func schemaFields(ve *jsonschema.ValidationError) []problem.FieldError {
-	var out []problem.FieldError
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
-		at := e.InstanceLocation
-		switch k := e.ErrorKind.(type) {
-		case *kind.Required:
-			for _, name := range k.Missing {
-				out = append(out, field(append(slices.Clip(at), name), "is required"))
-			}
-		case *kind.AdditionalProperties:
-			for _, name := range k.Properties {
-				out = append(out, field(append(slices.Clip(at), name), "unknown field, not allowed"))
-			}
-		case *kind.FalseSchema:
-			out = append(out, field(at, "unknown field, not allowed"))
-		case *kind.UniqueItems:
-			out = append(out, field(append(slices.Clip(at), strconv.Itoa(k.Duplicates[1])),
-				"repeats item "+strconv.Itoa(k.Duplicates[0])+"; items must be unique"))
-		default:
-			out = append(out, field(at, message(e.SchemaURL, e.ErrorKind)))
-		}
+	failures := jsoncheck.Failures(ve)
+	out := make([]problem.FieldError, len(failures))
+	for i, f := range failures {
+		out[i] = field(f.Path, failureMessage(f))
 	}
-	walk(ve)
 	return out
+}
+
+// failureMessage words one schema failure without repeating the value.
+func failureMessage(f jsoncheck.Failure) string {
+	switch f.Kind {
+	case jsoncheck.Missing:
+		return "is required"
+	case jsoncheck.Unknown:
+		return jsoncheck.UnknownField
+	case jsoncheck.Duplicate:
+		return "repeats item " + strconv.Itoa(f.Earlier) + "; items must be unique"
+	}
+	return message(f.SchemaURL, f.Keyword)
 }
 
 // message says what a value must be, from the schema alone: no kind's own text is used, since
@@ -335,15 +288,15 @@ func message(schemaURL string, k jsonschema.ErrorKind) string {
 	case *kind.Const:
 		return fmt.Sprintf("must be %v", k.Want)
 	case *kind.Minimum:
-		return "must be at least " + rat(k.Want)
+		return "must be at least " + jsoncheck.Number(k.Want)
 	case *kind.Maximum:
-		return "must be at most " + rat(k.Want)
+		return "must be at most " + jsoncheck.Number(k.Want)
 	case *kind.ExclusiveMinimum:
-		return "must be more than " + rat(k.Want)
+		return "must be more than " + jsoncheck.Number(k.Want)
 	case *kind.ExclusiveMaximum:
-		return "must be less than " + rat(k.Want)
+		return "must be less than " + jsoncheck.Number(k.Want)
 	case *kind.MultipleOf:
-		return "must be a multiple of " + rat(k.Want)
+		return "must be a multiple of " + jsoncheck.Number(k.Want)
 	case *kind.MinItems:
 		return fmt.Sprintf("must hold at least %d %s", k.Want, plural(k.Want, "item"))
 	case *kind.MaxItems:
@@ -394,14 +347,6 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// rat renders a schema number as written: "3600", "0.5".
-func rat(r *big.Rat) string {
-	if r.IsInt() {
-		return r.Num().String()
-	}
-	return strings.TrimRight(r.FloatString(6), "0")
-}
-
 // safeName is an object member name that may be repeated back in a pointer. A longer or odder
 // name — the one place a pointer could carry client data — could be a secret sent as a field
 // name, so it is withheld and the pointer names the object it is in.
@@ -410,15 +355,12 @@ var safeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,23}$`)
 // field returns the field error at path, cutting the pointer at the first member name that is
 // not safe to repeat (and then saying so in the message).
 func field(path []string, msg string) problem.FieldError {
-	var b strings.Builder
-	for _, seg := range path {
+	for i, seg := range path {
 		if !isIndex(seg) && (!safeName.MatchString(seg) || strings.HasPrefix(strings.ToLower(seg), "lnyd")) {
-			return problem.FieldError{Pointer: b.String(), Message: "has a field whose name is withheld: " + msg}
+			return problem.FieldError{Pointer: jsoncheck.Pointer(path[:i]), Message: "has a field whose name is withheld: " + msg}
 		}
-		b.WriteByte('/')
-		b.WriteString(escape(seg))
 	}
-	return problem.FieldError{Pointer: b.String(), Message: msg}
+	return problem.FieldError{Pointer: jsoncheck.Pointer(path), Message: msg}
 }
 
 func isIndex(s string) bool {
@@ -432,6 +374,3 @@ func isIndex(s string) bool {
 	}
 	return true
 }
-
-// escape escapes a JSON pointer segment (RFC 6901).
-func escape(s string) string { return strings.NewReplacer("~", "~0", "/", "~1").Replace(s) }

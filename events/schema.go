@@ -10,11 +10,10 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-)
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
-var printer = message.NewPrinter(language.English)
+	"github.com/lanyardhq/lanyard/shared/jsoncheck"
+)
 
 //go:embed schemas/*.json
 var schemaFS embed.FS
@@ -116,25 +115,17 @@ func Validate(envelope []byte) error {
 func leafErrors(ve *jsonschema.ValidationError) []string {
 	seen := map[string]bool{}
 	var out []string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			msg := strings.TrimSpace(e.ErrorKind.LocalizedString(printer))
-			if msg == "false schema" { // what unevaluatedProperties:false reports per extra field
-				msg = "unknown field, not allowed"
-			}
-			line := "/" + strings.Join(e.InstanceLocation, "/") + ": " + msg
-			if !seen[line] {
-				seen[line] = true
-				out = append(out, line)
-			}
-			return
+	for _, e := range jsoncheck.Leaves(ve) {
+		msg := jsoncheck.Text(e.ErrorKind)
+		if _, ok := e.ErrorKind.(*kind.FalseSchema); ok { // what unevaluatedProperties:false reports per extra field
+			msg = jsoncheck.UnknownField
 		}
-		for _, c := range e.Causes {
-			walk(c)
+		line := jsoncheck.Where(e.InstanceLocation) + ": " + msg
+		if !seen[line] {
+			seen[line] = true
+			out = append(out, line)
 		}
 	}
-	walk(ve)
 	sort.Strings(out)
 	return out
 }

@@ -7,18 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	policyfile "github.com/lanyardhq/lanyard/policy"
+	"github.com/lanyardhq/lanyard/shared/jsoncheck"
 )
 
 // SchemaID is the $id of policy/policy.schema.json.
@@ -154,106 +151,51 @@ func syntaxError(b []byte, err error) string {
 // last and says nothing, so a reviewer could approve one value while another takes effect.
 func repeatedKeys(b []byte) problems {
 	var ps problems
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var walk func(path []string) error
-	walk = func(path []string) error {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("read token: %w", err)
-		}
-		delim, ok := tok.(json.Delim)
-		if !ok {
-			return nil
-		}
-		if delim == '[' {
-			for i := 0; dec.More(); i++ {
-				if err := walk(append(slices.Clip(path), strconv.Itoa(i))); err != nil {
-					return err
-				}
-			}
-		} else {
-			seen := map[string]bool{}
-			for dec.More() {
-				tok, err := dec.Token()
-				if err != nil {
-					return fmt.Errorf("read key: %w", err)
-				}
-				key, _ := tok.(string)
-				at := append(slices.Clip(path), key)
-				if seen[key] {
-					ps.add(pointer(at), "key repeated in one object (JSON would keep only the last value)")
-				}
-				seen[key] = true
-				if err := walk(at); err != nil {
-					return err
-				}
-			}
-		}
-		_, err = dec.Token() // the closing delimiter
-		return err
+	paths, err := jsoncheck.RepeatedKeys(b)
+	for _, at := range paths {
+		ps.add(jsoncheck.Where(at), "key repeated in one object (JSON would keep only the last value)")
 	}
-	if err := walk(nil); err != nil {
+	if err != nil {
 		ps.add("/", "not valid JSON: %v", err)
 	}
 	return ps
 }
 
-var printer = message.NewPrinter(language.English)
-
 // schemaProblems flattens a validation error to its leaves, one Problem each, naming the
 // field itself where the schema names its parent (unknown and missing fields, duplicates).
 func schemaProblems(ve *jsonschema.ValidationError) problems {
 	var ps problems
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
-		at := e.InstanceLocation
-		switch k := e.ErrorKind.(type) {
-		case *kind.AdditionalProperties:
-			for _, name := range k.Properties {
-				ps.add(pointer(append(slices.Clip(at), name)), "unknown field, not allowed")
-			}
-		case *kind.Required:
-			for _, name := range k.Missing {
-				ps.add(pointer(append(slices.Clip(at), name)), "required field missing")
-			}
-		case *kind.UniqueItems:
-			ps.add(pointer(append(slices.Clip(at), strconv.Itoa(k.Duplicates[1]))),
-				"duplicate of item %d, items must be unique", k.Duplicates[0])
-		case *kind.Pattern:
-			ps.add(pointer(at), "%s", patternMessage(e.SchemaURL, k))
-		case *kind.Minimum:
-			ps.add(pointer(at), "minimum: got %s, want %s or more", rat(k.Got), rat(k.Want))
-		case *kind.Maximum:
-			ps.add(pointer(at), "maximum: got %s, want %s or less", rat(k.Got), rat(k.Want))
-		case *kind.ExclusiveMinimum:
-			ps.add(pointer(at), "exclusiveMinimum: got %s, want more than %s", rat(k.Got), rat(k.Want))
-		case *kind.Not:
-			if strings.Contains(e.SchemaURL, "/positiveDuration") {
-				ps.add(pointer(at), "must be longer than 0s")
-				return
-			}
-			ps.add(pointer(at), "%s", strings.TrimSpace(k.LocalizedString(printer)))
-		default:
-			ps.add(pointer(at), "%s", strings.TrimSpace(e.ErrorKind.LocalizedString(printer)))
-		}
+	for _, f := range jsoncheck.Failures(ve) {
+		ps.add(jsoncheck.Where(f.Path), "%s", failureMessage(f))
 	}
-	walk(ve)
 	return ps
 }
 
-// rat renders a schema number as written: "1001", "0.5".
-func rat(r *big.Rat) string {
-	if r.IsInt() {
-		return r.Num().String()
+// failureMessage words one schema failure.
+func failureMessage(f jsoncheck.Failure) string {
+	switch f.Kind {
+	case jsoncheck.Unknown:
+		return jsoncheck.UnknownField
+	case jsoncheck.Missing:
+		return "required field missing"
+	case jsoncheck.Duplicate:
+		return fmt.Sprintf("duplicate of item %d, items must be unique", f.Earlier)
 	}
-	return strings.TrimRight(r.FloatString(6), "0")
+	switch k := f.Keyword.(type) {
+	case *kind.Pattern:
+		return patternMessage(f.SchemaURL, k)
+	case *kind.Minimum:
+		return fmt.Sprintf("minimum: got %s, want %s or more", jsoncheck.Number(k.Got), jsoncheck.Number(k.Want))
+	case *kind.Maximum:
+		return fmt.Sprintf("maximum: got %s, want %s or less", jsoncheck.Number(k.Got), jsoncheck.Number(k.Want))
+	case *kind.ExclusiveMinimum:
+		return fmt.Sprintf("exclusiveMinimum: got %s, want more than %s", jsoncheck.Number(k.Got), jsoncheck.Number(k.Want))
+	case *kind.Not:
+		if strings.Contains(f.SchemaURL, "/positiveDuration") {
+			return "must be longer than 0s"
+		}
+	}
+	return jsoncheck.Text(f.Keyword)
 }
 
 // patternMessage says what a value should look like, by the $defs entry that failed.
@@ -268,18 +210,5 @@ func patternMessage(schemaURL string, k *kind.Pattern) string {
 	case strings.Contains(schemaURL, "/accountId"):
 		return fmt.Sprintf("%q is not a 12-digit AWS account id", k.Got)
 	}
-	return strings.TrimSpace(k.LocalizedString(printer))
-}
-
-// pointer renders a path as a JSON pointer (RFC 6901); the empty path is "/".
-func pointer(path []string) string {
-	if len(path) == 0 {
-		return "/"
-	}
-	var b strings.Builder
-	for _, p := range path {
-		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(p))
-	}
-	return b.String()
+	return jsoncheck.Text(k)
 }

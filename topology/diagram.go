@@ -19,7 +19,7 @@ func (t *Topology) Mermaid() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	id := func(kind, name string) string {
-		return kind + "_" + strings.NewReplacer("-", "_", "/", "_", "{", "", "}", "", " ", "_").Replace(name)
+		return kind + "_" + strings.NewReplacer("-", "_", "/", "_", ".", "_", "{", "", "}", "", " ", "_").Replace(name)
 	}
 
 	w("```mermaid")

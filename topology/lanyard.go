@@ -23,6 +23,8 @@ func Lanyard() *Topology {
 	return &Topology{
 		Functions: []Function{
 			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
+			// Serves the OpenAPI document (api/openapi.json).
+			{Name: "openapi", Main: "functions/openapi", MemoryMB: 128, Timeout: 5 * time.Second},
 			// Publishes each outbox record's event to the bus (shared/outbox/relay).
 			{Name: "outbox-relay", Main: "functions/outbox-relay", MemoryMB: 256, Timeout: 30 * time.Second,
 				Env: map[string]Value{
@@ -32,6 +34,7 @@ func Lanyard() *Topology {
 		},
 		Routes: []Route{
 			{Method: "GET", Path: "/v1/health", Function: "healthcheck", Auth: AuthNone},
+			{Method: "GET", Path: "/v1/openapi.json", Function: "openapi", Auth: AuthNone},
 		},
 		GatewayResponses: GatewayResponses,
 		StreamConsumers: []StreamConsumer{

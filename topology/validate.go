@@ -14,7 +14,7 @@ import (
 
 var (
 	kebab       = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	pathSegment = regexp.MustCompile(`^([a-z0-9][a-z0-9-]*|\{[a-zA-Z][a-zA-Z0-9]*\})$`)
+	pathSegment = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*|\{[a-zA-Z][a-zA-Z0-9]*\})$`)
 	envName     = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	scheduleRE  = regexp.MustCompile(`^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$`)
 )
@@ -200,7 +200,7 @@ func checkPath(p string) error {
 	seen := map[string]bool{}
 	for _, seg := range strings.Split(p[1:], "/") {
 		if !pathSegment.MatchString(seg) {
-			return fmt.Errorf("path segment %q is not lower-case kebab or a {param}", seg)
+			return fmt.Errorf("path segment %q is not lower-case kebab (dots allowed) or a {param}", seg)
 		}
 		if strings.HasPrefix(seg, "{") {
 			if seen[seg] {

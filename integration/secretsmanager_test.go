@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,8 +107,7 @@ func TestSecretsStagingLabelsMoveBetweenVersions(t *testing.T) {
 func TestSecretsRotateSecretRunsTheRotationFunction(t *testing.T) {
 	c := secrettest.Plant(t)
 	ctx := context.Background()
-	table := createStepsTable(t)
-	fn, fnARN := env.DeployFunction(t, "rotator", harness.FunctionOptions{Timeout: 30, Environment: map[string]string{"ROTATOR_TABLE": table}})
+	table, fn, fnARN := deployRotator(t, nil)
 	initial := c.New("initial")
 	name, arn, oldVersion := createSecret(t, c, initial)
 
@@ -172,10 +172,7 @@ func TestSecretsRotateSecretRunsTheRotationFunction(t *testing.T) {
 func TestSecretsFailedRotationStepIsSwallowedByLocalStack(t *testing.T) {
 	c := secrettest.Plant(t)
 	ctx := context.Background()
-	table := createStepsTable(t)
-	fn, fnARN := env.DeployFunction(t, "rotator", harness.FunctionOptions{Timeout: 30, Environment: map[string]string{
-		"ROTATOR_TABLE": table, "ROTATOR_FAIL_STEP": "setSecret",
-	}})
+	table, fn, fnARN := deployRotator(t, map[string]string{"ROTATOR_FAIL_STEP": "setSecret"})
 	initial := c.New("initial")
 	name, _, oldVersion := createSecret(t, c, initial)
 
@@ -259,8 +256,7 @@ func TestSecretsFailedRotationStepIsSwallowedByLocalStack(t *testing.T) {
 func TestSecretsRotateSecretNotImmediatelyRunsOnlyTestSecret(t *testing.T) {
 	c := secrettest.Plant(t)
 	ctx := context.Background()
-	table := createStepsTable(t)
-	fn, fnARN := env.DeployFunction(t, "rotator", harness.FunctionOptions{Timeout: 30, Environment: map[string]string{"ROTATOR_TABLE": table}})
+	table, fn, fnARN := deployRotator(t, nil)
 	initial := c.New("initial")
 	name, arn, version := createSecret(t, c, initial)
 
@@ -403,34 +399,15 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
-// createStepsTable creates the rotator's steps table in DynamoDB Local (key pk string, sk
-// number), deleted when the test ends.
-func createStepsTable(t *testing.T) string {
+// deployRotator deploys the test rotation function with its own steps table (sk a number: the
+// step's order) and any extra environment; both are removed when the test ends.
+func deployRotator(t *testing.T, extra map[string]string) (table, fn, fnARN string) {
 	t.Helper()
-	ctx := context.Background()
-	name := harness.Name("lanyard-it-rotator-steps")
-	_, err := env.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(name),
-		AttributeDefinitions: []dbtypes.AttributeDefinition{
-			{AttributeName: aws.String("pk"), AttributeType: dbtypes.ScalarAttributeTypeS},
-			{AttributeName: aws.String("sk"), AttributeType: dbtypes.ScalarAttributeTypeN},
-		},
-		KeySchema: []dbtypes.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: dbtypes.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: dbtypes.KeyTypeRange},
-		},
-		BillingMode: dbtypes.BillingModePayPerRequest,
-	})
-	if err != nil {
-		t.Fatalf("create steps table: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = env.DynamoDB.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-	})
-	if err := dynamodb.NewTableExistsWaiter(env.DynamoDB).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
-		t.Fatalf("steps table %s never became active: %v", name, err)
-	}
-	return name
+	table = env.CreateTable(t, "lanyard-it-rotator-steps", dbtypes.ScalarAttributeTypeN)
+	vars := map[string]string{"ROTATOR_TABLE": table}
+	maps.Copy(vars, extra)
+	fn, fnARN = env.DeployFunction(t, "rotator", harness.FunctionOptions{Timeout: 30, Environment: vars})
+	return table, fn, fnARN
 }
 
 // readSteps returns the steps the rotator recorded, in the order they ran.

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -265,36 +264,10 @@ func queueCounts(ctx context.Context, url string) ([3]int, error) {
 	return counts, nil
 }
 
-// createRecorderTable creates the table the recorder function writes to (pk, sk strings) and
-// deletes it when the test ends.
+// createRecorderTable creates the table the recorder function writes to (sk: the invocation).
 func createRecorderTable(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	name := harness.Name("recorder")
-	_, err := env.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(name),
-		AttributeDefinitions: []dynamotypes.AttributeDefinition{
-			{AttributeName: aws.String("pk"), AttributeType: dynamotypes.ScalarAttributeTypeS},
-			{AttributeName: aws.String("sk"), AttributeType: dynamotypes.ScalarAttributeTypeS},
-		},
-		KeySchema: []dynamotypes.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: dynamotypes.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: dynamotypes.KeyTypeRange},
-		},
-		BillingMode: dynamotypes.BillingModePayPerRequest,
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if _, err := env.DynamoDB.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
-			t.Errorf("delete table %s: %v", name, err)
-		}
-	})
-	if err := dynamodb.NewTableExistsWaiter(env.DynamoDB).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
-		t.Fatalf("table %s never became active: %v", name, err)
-	}
-	return name
+	return env.CreateTable(t, "recorder", dynamotypes.ScalarAttributeTypeS)
 }
 
 func receiveCounts(ds []harness.Delivery) []int {

@@ -101,9 +101,7 @@ func Connect(ctx context.Context) (*Env, error) {
 		Lambda: lambda.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), EventBridge: eventbridge.NewFromConfig(cfg),
 		SecretsManager: secretsmanager.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg),
 		KMS: kms.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
-		// DynamoDB Local sends no x-amz-crc32 header on error responses, which the SDK reports
-		// as a checksum warning on every expected failure; the local client skips the check.
-		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true }),
+		DynamoDB: provision.LocalDynamoDB(cfg, ""),
 		Streams:  dynamodbstreams.NewFromConfig(cfg),
 	}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -58,4 +60,37 @@ func (e *Env) Deliveries(ctx context.Context, table string) ([]Delivery, error) 
 		}
 	}
 	return out, nil
+}
+
+// CreateTable creates an on-demand table in DynamoDB Local keyed pk (string) and sk (of type
+// sortKey), waits until it is active, and deletes it when the test ends. Test functions such as
+// the recorder and the rotator write to tables of this shape.
+func (e *Env) CreateTable(t testing.TB, prefix string, sortKey dynamotypes.ScalarAttributeType) string {
+	t.Helper()
+	ctx := context.Background()
+	name := Name(prefix)
+	_, err := e.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(name),
+		AttributeDefinitions: []dynamotypes.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: dynamotypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: sortKey},
+		},
+		KeySchema: []dynamotypes.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: dynamotypes.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: dynamotypes.KeyTypeRange},
+		},
+		BillingMode: dynamotypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if _, err := e.DynamoDB.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Errorf("delete table %s: %v", name, err)
+		}
+	})
+	if err := dynamodb.NewTableExistsWaiter(e.DynamoDB).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
+		t.Fatalf("table %s never became active: %v", name, err)
+	}
+	return name
 }

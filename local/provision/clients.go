@@ -78,14 +78,24 @@ type Clients struct {
 	Role string
 }
 
-// NewClients builds the clients from one aws.Config whose endpoints point at LocalStack and
-// DynamoDB Local.
-func NewClients(cfg aws.Config, account string) Clients {
+// NewClients builds the clients from one aws.Config pointed at LocalStack; DynamoDB goes to
+// dynamoDBEndpoint when it is not empty (DynamoDB Local), else where cfg sends it.
+func NewClients(cfg aws.Config, account, dynamoDBEndpoint string) Clients {
 	return Clients{
 		KMS: kms.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
-		Lambda: lambda.NewFromConfig(cfg),
-		// DynamoDB Local sends no CRC32 header on errors; skip the check the SDK warns about.
-		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true }),
-		Role:     "arn:aws:iam::" + account + ":role/lanyard-local",
+		Lambda: lambda.NewFromConfig(cfg), DynamoDB: LocalDynamoDB(cfg, dynamoDBEndpoint),
+		Role: "arn:aws:iam::" + account + ":role/lanyard-local",
 	}
+}
+
+// LocalDynamoDB is a DynamoDB client for DynamoDB Local at endpoint (cfg's own when empty).
+// DynamoDB Local sends no x-amz-crc32 header on error responses, which the SDK reports as a
+// checksum warning on every expected failure, so the check is off.
+func LocalDynamoDB(cfg aws.Config, endpoint string) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.DisableValidateResponseChecksum = true
+	})
 }

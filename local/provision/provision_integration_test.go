@@ -95,7 +95,7 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 		}
 	}
 	p := &provision.Provisioner{
-		Clients: provision.NewClients(env.Config, harness.Account),
+		Clients: provision.NewClients(env.Config, harness.Account, ""),
 		Options: provision.Options{Prefix: harness.Name("lanyard"), CodeDir: codeDir, DynamoDBEndpoint: env.DynamoDBURL},
 	}
 

@@ -26,10 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -130,11 +127,7 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(opts.DynamoDBURL)
-		// DynamoDB Local sends no CRC32 header on errors; skip the check the SDK warns about.
-		o.DisableValidateResponseChecksum = true
-	})
+	clients := provision.NewClients(cfg, Account, opts.DynamoDBURL)
 	ddbStreams := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(opts.DynamoDBURL) })
 	lambdaClient := lambda.NewFromConfig(cfg)
 	sqsClient := sqs.NewFromConfig(cfg)
@@ -156,10 +149,7 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 	}
 
 	p := &provision.Provisioner{
-		Clients: provision.Clients{
-			KMS: kms.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), SQS: sqsClient,
-			Lambda: lambdaClient, DynamoDB: ddb, Role: "arn:aws:iam::" + Account + ":role/lanyard-local",
-		},
+		Clients: clients,
 		Options: provision.Options{
 			Prefix: opts.Prefix, CodeDir: opts.CodeDir, DynamoDBEndpoint: opts.DynamoDBURL,
 			APIGatewayEndpoint: s.APIURL, XRayDaemon: collector.Addr(), ExtraEnv: opts.FunctionEnv,

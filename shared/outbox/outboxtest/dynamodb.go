@@ -291,6 +291,26 @@ func (d *DynamoDB) condition(expr *string, ctx *exprContext) (node, error) {
 	return parseCondition(ctx, "ConditionExpression", *expr)
 }
 
+// guard parses a write's condition (required: a ConditionCheck must have one), checks every
+// expression name and value was used, and reads ReturnValuesOnConditionCheckFailure.
+func (d *DynamoDB) guard(cond *string, ctx *exprContext, rv types.ReturnValuesOnConditionCheckFailure, required bool) (node, bool, error) {
+	n, err := d.condition(cond, ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if required && n == nil {
+		return nil, false, validation("ConditionCheck needs a ConditionExpression")
+	}
+	if err := ctx.checkAllUsed(); err != nil {
+		return nil, false, err
+	}
+	old, err := returnsOld(rv)
+	if err != nil {
+		return nil, false, err
+	}
+	return n, old, nil
+}
+
 func returnsOld(v types.ReturnValuesOnConditionCheckFailure) (bool, error) {
 	switch v {
 	case "", types.ReturnValuesOnConditionCheckFailureNone:
@@ -314,14 +334,7 @@ func (d *DynamoDB) preparePut(tableName *string, item Item, cond *string, names 
 		return write{}, err
 	}
 	ctx := newExprContext(names, values)
-	n, err := d.condition(cond, ctx)
-	if err != nil {
-		return write{}, err
-	}
-	if err := ctx.checkAllUsed(); err != nil {
-		return write{}, err
-	}
-	old, err := returnsOld(rv)
+	n, old, err := d.guard(cond, ctx, rv, false)
 	if err != nil {
 		return write{}, err
 	}
@@ -362,14 +375,7 @@ func (d *DynamoDB) prepareUpdate(tableName *string, key Item, expr, cond *string
 			return write{}, validation("One or more parameter values were invalid: Cannot update attribute %s. This attribute is part of the key", p)
 		}
 	}
-	n, err := d.condition(cond, ctx)
-	if err != nil {
-		return write{}, err
-	}
-	if err := ctx.checkAllUsed(); err != nil {
-		return write{}, err
-	}
-	old, err := returnsOld(rv)
+	n, old, err := d.guard(cond, ctx, rv, false)
 	if err != nil {
 		return write{}, err
 	}
@@ -404,17 +410,7 @@ func (d *DynamoDB) prepareKeyed(tableName *string, key Item, cond *string, names
 		return write{}, err
 	}
 	ctx := newExprContext(names, values)
-	n, err := d.condition(cond, ctx)
-	if err != nil {
-		return write{}, err
-	}
-	if !del && n == nil {
-		return write{}, validation("ConditionCheck needs a ConditionExpression")
-	}
-	if err := ctx.checkAllUsed(); err != nil {
-		return write{}, err
-	}
-	old, err := returnsOld(rv)
+	n, old, err := d.guard(cond, ctx, rv, !del)
 	if err != nil {
 		return write{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/outbox"
 	"github.com/lanyardhq/lanyard/shared/outbox/outboxtest"
 	"github.com/lanyardhq/lanyard/shared/outbox/relay"
@@ -58,13 +59,13 @@ func outboxDeclaration(t testing.TB) topology.Table {
 	return tb
 }
 
-func newFakeBackend(t *testing.T) (backend, *outboxtest.DynamoDB) {
+func newFakeBackend(t *testing.T) (backend, *dynamodbtest.DynamoDB) {
 	t.Helper()
 	decl := outboxDeclaration(t)
-	db := outboxtest.NewDynamoDB()
-	sk := outboxtest.KeyAttr{Name: decl.SortKey.Name, Type: types.ScalarAttributeType(decl.SortKey.Type)}
-	db.CreateTable("outbox", outboxtest.KeyAttr{Name: decl.PartitionKey.Name, Type: types.ScalarAttributeType(decl.PartitionKey.Type)}, &sk)
-	db.CreateTable("state", outboxtest.KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
+	db := dynamodbtest.NewDynamoDB()
+	sk := dynamodbtest.KeyAttr{Name: decl.SortKey.Name, Type: types.ScalarAttributeType(decl.SortKey.Type)}
+	db.CreateTable("outbox", dynamodbtest.KeyAttr{Name: decl.PartitionKey.Name, Type: types.ScalarAttributeType(decl.PartitionKey.Type)}, &sk)
+	db.CreateTable("state", dynamodbtest.KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
 	return backend{db: db, outbox: "outbox", state: "state"}, db
 }
 
@@ -527,7 +528,7 @@ func scenarios() []scenario {
 			wantValidation(t, "an undefined value", put("pk = :v", nil, nil))
 			wantValidation(t, "an undefined name", put("attribute_not_exists(#n)", nil, nil))
 			wantValidation(t, "an ordering operand of type BOOL", put("pk < :b", nil, map[string]types.AttributeValue{":b": &types.AttributeValueMemberBOOL{Value: true}}))
-			for _, word := range outboxtest.ReservedWords() {
+			for _, word := range dynamodbtest.ReservedWords() {
 				wantValidation(t, "the bare reserved word "+word, put("attribute_not_exists("+word+")", nil, nil))
 			}
 			if err := put("attribute_not_exists(pk) AND NOT (pk = :v OR begins_with(pk, :v))", nil, one); err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/outbox"
-	"github.com/lanyardhq/lanyard/shared/outbox/outboxtest"
 )
 
 func noBackoff(int) time.Duration { return 0 }
@@ -194,4 +194,4 @@ func TestHeadRefusesAMalformedHead(t *testing.T) {
 	}
 }
 
-var _ outbox.DynamoDBAPI = (*outboxtest.DynamoDB)(nil)
+var _ outbox.DynamoDBAPI = (*dynamodbtest.DynamoDB)(nil)

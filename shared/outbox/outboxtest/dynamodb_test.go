@@ -15,15 +15,16 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/outbox/outboxtest"
 )
 
 // Most of the fake's semantics are checked by the outbox package's scenarios, which run against
 // the fake and against DynamoDB Local alike; these tests cover what only the fake has.
 
-func newDB() *outboxtest.DynamoDB {
-	db := outboxtest.NewDynamoDB()
-	db.CreateTable("t", outboxtest.KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, &outboxtest.KeyAttr{Name: "n", Type: types.ScalarAttributeTypeN})
+func newDB() *dynamodbtest.DynamoDB {
+	db := dynamodbtest.NewDynamoDB()
+	db.CreateTable("t", dynamodbtest.KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, &dynamodbtest.KeyAttr{Name: "n", Type: types.ScalarAttributeTypeN})
 	return db
 }
 

@@ -5,6 +5,8 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
 )
 
 // StreamARN is the stream the fake's events say they come from.
@@ -12,7 +14,7 @@ const StreamARN = "arn:aws:dynamodb:us-east-1:000000000000:table/outbox/stream/2
 
 // StreamEvent renders changes as the event a DynamoDB event source mapping delivers from a
 // NEW_IMAGE stream: keys and new image, no old image, sequence numbers in order.
-func StreamEvent(changes []Change) lambdaevents.DynamoDBEvent {
+func StreamEvent(changes []dynamodbtest.Change) lambdaevents.DynamoDBEvent {
 	ev := lambdaevents.DynamoDBEvent{Records: make([]lambdaevents.DynamoDBEventRecord, 0, len(changes))}
 	for i, c := range changes {
 		seq := fmt.Sprintf("%021d", i+1)
@@ -36,20 +38,20 @@ func StreamEvent(changes []Change) lambdaevents.DynamoDBEvent {
 
 // InsertEvent renders items as the INSERT records their first write puts on a NEW_IMAGE stream;
 // keys are the items' attributes named in keyNames.
-func InsertEvent(keyNames []string, items ...Item) lambdaevents.DynamoDBEvent {
-	changes := make([]Change, 0, len(items))
+func InsertEvent(keyNames []string, items ...dynamodbtest.Item) lambdaevents.DynamoDBEvent {
+	changes := make([]dynamodbtest.Change, 0, len(items))
 	for _, it := range items {
-		keys := Item{}
+		keys := dynamodbtest.Item{}
 		for _, k := range keyNames {
 			keys[k] = it[k]
 		}
-		changes = append(changes, Change{EventName: "INSERT", Keys: keys, NewImage: it})
+		changes = append(changes, dynamodbtest.Change{EventName: "INSERT", Keys: keys, NewImage: it})
 	}
 	return StreamEvent(changes)
 }
 
 // Image converts an item to the attribute values of a Lambda stream event (nil stays nil).
-func Image(it Item) map[string]lambdaevents.DynamoDBAttributeValue {
+func Image(it dynamodbtest.Item) map[string]lambdaevents.DynamoDBAttributeValue {
 	if it == nil {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/outbox"
 	"github.com/lanyardhq/lanyard/shared/outbox/outboxtest"
 	"github.com/lanyardhq/lanyard/shared/outbox/relay"
@@ -31,7 +32,7 @@ const (
 var epoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	db    *outboxtest.DynamoDB
+	db    *dynamodbtest.DynamoDB
 	bus   *outboxtest.Bus
 	store *outbox.Store
 	relay *relay.Relay
@@ -41,9 +42,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db := outboxtest.NewDynamoDB()
-	db.CreateTable(table, outboxtest.KeyAttr{Name: outbox.PartitionKey, Type: types.ScalarAttributeTypeS},
-		&outboxtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
+	db := dynamodbtest.NewDynamoDB()
+	db.CreateTable(table, dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: types.ScalarAttributeTypeS},
+		&dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
 	f := &fixture{db: db, bus: &outboxtest.Bus{}, store: &outbox.Store{DB: db, Table: table}, now: epoch.Add(time.Hour)}
 	f.relay = &relay.Relay{DB: db, Events: f.bus, Table: table, Bus: bus, Now: func() time.Time { return f.now },
 		Backoff: func(int) time.Duration { return 0 }}
@@ -186,7 +187,7 @@ func TestIgnoresHeadsAndRemovals(t *testing.T) {
 	head := outbox.Key("p-a", outbox.HeadSeq)
 	head["headSeq"] = &types.AttributeValueMemberN{Value: "1"}
 	rec := outbox.Key("p-a", 1)
-	ev := outboxtest.StreamEvent([]outboxtest.Change{
+	ev := outboxtest.StreamEvent([]dynamodbtest.Change{
 		{EventName: "INSERT", Keys: outbox.Key("p-a", outbox.HeadSeq), NewImage: head},
 		{EventName: "MODIFY", Keys: outbox.Key("p-a", outbox.HeadSeq), NewImage: head},
 		{EventName: "REMOVE", Keys: rec},
@@ -418,7 +419,7 @@ func TestMalformedStreamKeyFailsTheBatch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	rec := f.commit(t, onboarded("p-a", 0))
-	bad := outboxtest.StreamEvent([]outboxtest.Change{{EventName: "INSERT",
+	bad := outboxtest.StreamEvent([]dynamodbtest.Change{{EventName: "INSERT",
 		Keys: map[string]types.AttributeValue{outbox.PartitionKey: &types.AttributeValueMemberS{Value: "p-a"}}, NewImage: rec.Item()}})
 	good := outboxtest.InsertEvent([]string{outbox.PartitionKey, outbox.SortKey}, rec.Item())
 	ev := lambdaevents.DynamoDBEvent{Records: append(bad.Records, good.Records...)}
@@ -462,9 +463,9 @@ func TestSpansCarryThePartner(t *testing.T) {
 }
 
 func Example() {
-	db := outboxtest.NewDynamoDB()
-	db.CreateTable("outbox", outboxtest.KeyAttr{Name: outbox.PartitionKey, Type: types.ScalarAttributeTypeS},
-		&outboxtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
+	db := dynamodbtest.NewDynamoDB()
+	db.CreateTable("outbox", dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: types.ScalarAttributeTypeS},
+		&dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
 	store := &outbox.Store{DB: db, Table: "outbox"}
 	d := onboarded("p-acme", 0)
 	if _, err := store.Commit(context.Background(), "p-acme", d, nil); err != nil {

@@ -1,10 +1,11 @@
-// Package outboxtest holds in-memory fakes for testing the outbox and its relay: DynamoDB (the
+// Package dynamodbtest holds an in-memory DynamoDB for the unit tests of every package that
+// keeps state in DynamoDB (the outbox and its relay, the registry, invites, onboarding): the
 // operations they use, with DynamoDB's conditional-write and all-or-nothing transaction
-// semantics, and a change log standing in for the table's stream) and the EventBridge bus.
+// semantics, and a change log standing in for a table's stream.
 //
-// The DynamoDB fake is checked against DynamoDB Local by the outbox package's integration
-// test, which runs the same scenarios against both.
-package outboxtest
+// The fake is checked against DynamoDB Local: the outbox package's integration test runs the
+// same scenarios against both.
+package dynamodbtest
 
 import (
 	"context"
@@ -151,7 +152,7 @@ func validation(format string, args ...any) error {
 }
 
 func unsupported(what string) error {
-	return fmt.Errorf("outboxtest: %s is not supported by the fake", what)
+	return fmt.Errorf("dynamodbtest: %s is not supported by the fake", what)
 }
 
 func (d *DynamoDB) table(name *string) (*table, error) {

@@ -129,11 +129,26 @@ func (s *Store) VerifyPartner(ctx context.Context, partnerID string) error {
 // may have been committed. A caller that tries again builds a new event, and its state
 // changes' conditions are what keep one decision from being recorded twice.
 func (s *Store) Commit(ctx context.Context, partnerID string, d events.Detail, stateChanges []types.TransactWriteItem) (Record, error) {
-	if len(stateChanges) > MaxStateChanges {
-		return Record{}, fmt.Errorf("outbox commit: %d state changes, at most %d fit in a transaction", len(stateChanges), MaxStateChanges)
+	records, err := s.CommitAll(ctx, partnerID, []events.Detail{d}, stateChanges)
+	if err != nil {
+		return Record{}, err
 	}
-	if d == nil || d.Header().PartnerID != partnerID {
-		return Record{}, fmt.Errorf("outbox commit: the event is not for partner %s", partnerID)
+	return records[0], nil
+}
+
+// CommitAll is Commit for a decision that records several events (onboarding: Partner
+// Onboarded, then Credential Issued): they take consecutive seqs of the partner's chain in the
+// order given, in the one transaction with stateChanges (at most MaxStateChanges+1-len(ds)
+// items). A *StateChangeError's Index still indexes stateChanges.
+func (s *Store) CommitAll(ctx context.Context, partnerID string, ds []events.Detail, stateChanges []types.TransactWriteItem) ([]Record, error) {
+	outboxItems := len(ds) + 1
+	if len(stateChanges) > maxItems-outboxItems {
+		return nil, fmt.Errorf("outbox commit: %d state changes, at most %d fit in a transaction with %d events", len(stateChanges), maxItems-outboxItems, len(ds))
+	}
+	for _, d := range ds {
+		if d == nil || d.Header().PartnerID != partnerID {
+			return nil, fmt.Errorf("outbox commit: an event is not for partner %s", partnerID)
+		}
 	}
 	attempts := s.MaxAttempts
 	if attempts <= 0 {
@@ -142,29 +157,33 @@ func (s *Store) Commit(ctx context.Context, partnerID string, d events.Detail, s
 	for attempt := 1; ; attempt++ {
 		head, err := s.Head(ctx, partnerID)
 		if err != nil {
-			return Record{}, fmt.Errorf("outbox commit: %w", err)
+			return nil, fmt.Errorf("outbox commit: %w", err)
 		}
-		rec, items, err := Append(s.Table, head, d)
+		recs, items, err := AppendAll(s.Table, head, ds...)
 		if err != nil {
-			return Record{}, err
+			return nil, err
 		}
 		items = append(items, stateChanges...)
 		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
-			return rec, nil
+			return recs, nil
 		}
-		what := fmt.Sprintf("outbox commit of %s %s as seq %d of partner %s", rec.DetailType, rec.EventID, rec.Seq, partnerID)
-		retry, stateErr := classify(err)
+		first, last := recs[0], recs[len(recs)-1]
+		what := fmt.Sprintf("outbox commit of %s %s as seq %d of partner %s", first.DetailType, first.EventID, first.Seq, partnerID)
+		if len(recs) > 1 {
+			what = fmt.Sprintf("outbox commit of %d events (%s … %s) as seq %d–%d of partner %s", len(recs), first.DetailType, last.DetailType, first.Seq, last.Seq, partnerID)
+		}
+		retry, stateErr := classify(err, outboxItems)
 		switch {
 		case stateErr != nil:
-			return Record{}, fmt.Errorf("%s: %w", what, stateErr)
+			return nil, fmt.Errorf("%s: %w", what, stateErr)
 		case !retry:
-			return Record{}, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		case attempt >= attempts:
-			return Record{}, fmt.Errorf("%s: %w (%d attempts; the last: %w)", what, ErrConflict, attempt, err)
+			return nil, fmt.Errorf("%s: %w (%d attempts; the last: %w)", what, ErrConflict, attempt, err)
 		}
 		if err := sleep(ctx, s.backoff(attempt)); err != nil {
-			return Record{}, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
 }
@@ -172,7 +191,7 @@ func (s *Store) Commit(ctx context.Context, partnerID string, d events.Detail, s
 // classify reads a failed TransactWriteItems: retry when the outbox items' conditions failed or
 // an item met a conflicting transaction, and none of the caller's conditions failed; a
 // *StateChangeError when one of the caller's conditions failed.
-func classify(err error) (retry bool, stateErr error) {
+func classify(err error, outboxItems int) (retry bool, stateErr error) {
 	var canceled *types.TransactionCanceledException
 	if !errors.As(err, &canceled) {
 		return false, nil
@@ -180,8 +199,8 @@ func classify(err error) (retry bool, stateErr error) {
 	for i, reason := range canceled.CancellationReasons {
 		switch aws.ToString(reason.Code) {
 		case "ConditionalCheckFailed":
-			if i >= OutboxItems {
-				return false, &StateChangeError{Index: i - OutboxItems, Err: err}
+			if i >= outboxItems {
+				return false, &StateChangeError{Index: i - outboxItems, Err: err}
 			}
 			retry = true
 		case "TransactionConflict":

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/outbox"
 )
@@ -195,3 +196,31 @@ func TestHeadRefusesAMalformedHead(t *testing.T) {
 }
 
 var _ outbox.DynamoDBAPI = (*dynamodbtest.DynamoDB)(nil)
+
+func TestCommitAllRecordsADecisionsEventsInOrder(t *testing.T) {
+	t.Parallel()
+	b, db := newFakeBackend(t)
+	s := &outbox.Store{DB: db, Table: b.outbox, Backoff: noBackoff}
+	p := newPartner()
+	recs, err := s.CommitAll(t.Context(), p, []events.Detail{onboarded(p, at(0)), issued(p, at(0))}, []types.TransactWriteItem{createState(b.state, p)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Seq != 1 || recs[1].Seq != 2 || recs[1].PrevHash != recs[0].Hash ||
+		recs[0].DetailType != events.TypePartnerOnboarded || recs[1].DetailType != events.TypeCredentialIssued {
+		t.Fatalf("records: %+v", recs)
+	}
+	if err := s.VerifyPartner(t.Context(), p); err != nil {
+		t.Error(err)
+	}
+	wantHead(t, s, p, 2, recs[1].Hash)
+
+	// The state change's condition fails now (the state exists): nothing is written, and the
+	// error names the caller's item by its own index.
+	_, err = s.CommitAll(t.Context(), p, []events.Detail{issued(p, at(1)), issued(p, at(2))}, []types.TransactWriteItem{createState(b.state, p+"-other"), requireState(b.state, "absent")})
+	var stateErr *outbox.StateChangeError
+	if !errors.As(err, &stateErr) || stateErr.Index != 1 {
+		t.Fatalf("commit with a failing state change: %v", err)
+	}
+	wantHead(t, s, p, 2, recs[1].Hash)
+}

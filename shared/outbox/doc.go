@@ -8,7 +8,8 @@
 // the Update of the partner's chain head. The transaction commits all of them or none, so a
 // state change never lands without its record and a record never lands without its state
 // change. Store.Commit does the whole round: read the head, append, write, retry on a head
-// conflict.
+// conflict. A decision that records several events (onboarding: Partner Onboarded, then
+// Credential Issued) gives them consecutive seqs in its one transaction (Store.CommitAll).
 //
 // # The table
 //

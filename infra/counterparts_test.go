@@ -437,6 +437,20 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					topology.AccessRead:      {"sqs:ReceiveMessage", "sqs:DeleteMessage"},
 					topology.AccessReadWrite: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"},
 				}[v.Access]
+			case topology.ValueSecrets:
+				if got != SecretsPrefix {
+					miss("%s: want the secrets prefix %q, template has %v", what, SecretsPrefix, got)
+				}
+				want := map[topology.Access][]string{
+					topology.AccessRead:      {"secretsmanager:GetSecretValue"},
+					topology.AccessReadWrite: {"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
+				}[v.Access]
+				for _, a := range want {
+					if !slices.ContainsFunc(grants, func(g grant) bool { return g.Action == a && isSecretsARN(g.Resource.ID) }) {
+						miss("%s: role %s is not granted %s on the secrets under %s", what, role, a, SecretsPrefix)
+					}
+				}
+				continue
 			default:
 				miss("%s: unknown value kind %q", what, v.Kind)
 				continue

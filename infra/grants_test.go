@@ -26,6 +26,15 @@ var (
 	xrayActions       = []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 )
 
+// secretsResource stands for the ARN pattern of the partner key secrets in the allowed map.
+const secretsResource = "secrets"
+
+// isSecretsARN reports whether an unresolved policy resource (printed) is the ARN pattern of the
+// secrets under SecretsPrefix, and nothing wider.
+func isSecretsARN(printed string) bool {
+	return strings.Contains(printed, ":secret:"+SecretsPrefix+"*") && strings.Contains(printed, ":secretsmanager:")
+}
+
 // excessGrants lists every action a function's role is allowed that its declaration does not
 // call for: its environment's access (table, bus, key, queue), the queues it consumes, the
 // stream it reads and the on-failure queue it writes, its own log group, and X-Ray. Writing
@@ -78,6 +87,12 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 						allow(bus, "Arn", "", "events:PutEvents")
 					}
 				}
+			case topology.ValueSecrets:
+				actions := map[topology.Access][]string{
+					topology.AccessRead:      SecretsReadActions,
+					topology.AccessReadWrite: append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
+				}[v.Access]
+				allow(secretsResource, "", "", actions...)
 			case topology.ValueKey:
 				decrypts = decrypts || v.Access != topology.AccessNone
 				encrypts = encrypts || v.Access == topology.AccessReadWrite
@@ -123,6 +138,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 			case g.Any && slices.Contains(xrayActions, g.Action):
 			case g.Any:
 				excess = append(excess, fmt.Sprintf("function %s: %s on *", f.Name, g.Action))
+			case isSecretsARN(g.Resource.ID) && slices.Contains(allowed[secretsResource+"."], g.Action):
 			case !slices.Contains(allowed[g.Resource.ID+"."+g.Resource.Attr+g.Suffix], g.Action):
 				excess = append(excess, fmt.Sprintf("function %s: %s on %s.%s%s", f.Name, g.Action, g.Resource.ID, g.Resource.Attr, g.Suffix))
 			}
@@ -130,6 +146,44 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 	}
 	sort.Strings(excess)
 	return slices.Compact(excess)
+}
+
+// The authorizer verifies keys against the registry alone: its role holds no Secrets Manager
+// action at all, and only the onboarding function may create or read partner key secrets.
+func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
+	top := topology.Lanyard()
+	c, err := newCfn(synthesize(t, "production", top).all()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range top.Functions {
+		ids := c.tagged("AWS::Lambda::Function", TagFunction, f.Name)
+		if len(ids) != 1 {
+			t.Fatalf("function %s: %d counterparts", f.Name, len(ids))
+		}
+		role, _ := c.targetOf(prop(c.resources[ids[0]], "Role"), "AWS::IAM::Role")
+		var held []string
+		for _, g := range c.grantsOf(role) {
+			if strings.HasPrefix(g.Action, "secretsmanager:") {
+				held = append(held, g.Action)
+				if !isSecretsARN(g.Resource.ID) {
+					t.Errorf("function %s: %s on %s, not the partner key secrets", f.Name, g.Action, g.Resource.ID)
+				}
+			}
+		}
+		switch f.Name {
+		case "onboarding":
+			for _, a := range []string{"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"} {
+				if !slices.Contains(held, a) {
+					t.Errorf("function onboarding: not granted %s", a)
+				}
+			}
+		default:
+			if len(held) > 0 {
+				t.Errorf("function %s: holds %v", f.Name, held)
+			}
+		}
+	}
 }
 
 // Every role holds only what its function's declaration calls for.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -133,6 +135,16 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 	return s
 }
 
+// SecretsPrefix is the name prefix of the partner key secrets in AWS (topology.ValueSecrets).
+const SecretsPrefix = "lanyard/" + topology.SecretsPath
+
+// Secrets Manager actions a function with read or read-write access to the partner key secrets
+// holds, on the secrets under SecretsPrefix only. CreateSecret with tags needs TagResource.
+var (
+	SecretsReadActions  = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"}
+	SecretsWriteActions = []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue", "secretsmanager:TagResource", "secretsmanager:UpdateSecretVersionStage"}
+)
+
 // environment resolves topology values and grants exactly the access they declare.
 type environment struct {
 	key    awskms.IKey
@@ -144,7 +156,8 @@ type environment struct {
 // bind sets each of the function's environment variables and grants its role the declared
 // access: table read → read data, read-write → read and write data; bus with any access → put
 // events; key read → decrypt, read-write → encrypt and decrypt; queue read → consume,
-// read-write → send and consume.
+// read-write → send and consume; secrets read → SecretsReadActions, read-write → also
+// SecretsWriteActions, on the secrets under SecretsPrefix.
 func (e environment) bind(f *Function) {
 	names := make([]string, 0, len(f.Decl.Env))
 	for k := range f.Decl.Env {
@@ -205,6 +218,26 @@ func (e environment) bind(f *Function) {
 				q.GrantConsumeMessages(role)
 			default:
 				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+			}
+		case topology.ValueSecrets:
+			value = jsii.String(SecretsPrefix)
+			actions := map[topology.Access][]string{
+				topology.AccessNone:      nil,
+				topology.AccessRead:      SecretsReadActions,
+				topology.AccessReadWrite: append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
+			}
+			granted, ok := actions[v.Access]
+			if !ok {
+				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+			}
+			if len(granted) > 0 {
+				arn := awscdk.Stack_Of(role).FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+					ResourceName: jsii.String(SecretsPrefix + "*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+				})
+				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions: jsii.Strings(granted...), Resources: &[]*string{arn},
+				}))
 			}
 		default:
 			panic(fmt.Sprintf("%s: unknown value kind %q", where, v.Kind))

@@ -17,6 +17,11 @@ var GatewayResponses = []GatewayResponse{
 	{Type: "DEFAULT_5XX", Status: 0, Title: "Internal Server Error", Problem: ProblemBase + "internal"},
 }
 
+// AuthorizerResultTTL is how long API Gateway caches the partner-key authorizer's policy: the
+// policy's authorizer.cacheTtl (policy/policy.json), which every drain window outlasts; a test
+// keeps the two equal.
+const AuthorizerResultTTL = 5 * time.Minute
+
 // Lanyard is the production declaration. Each function, route, consumer and table of the suite
 // is added here as it lands; the tests check every entry has its code and its CDK counterpart.
 func Lanyard() *Topology {
@@ -25,6 +30,35 @@ func Lanyard() *Topology {
 			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
 			// Serves the OpenAPI document (api/openapi.json).
 			{Name: "openapi", Main: "functions/openapi", MemoryMB: 128, Timeout: 5 * time.Second},
+			// The REQUEST authorizer in front of every partner-key route (shared/authorizer). It
+			// reads the key registry and nothing else: it never sees a secret.
+			{Name: "authorizer", Main: "functions/authorizer", MemoryMB: 256, Timeout: 5 * time.Second,
+				Env: map[string]Value{
+					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
+				}},
+			// POST /v1/admin/invites: ops issue one-time invite codes (shared/invite).
+			{Name: "invites", Main: "functions/invites", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"INVITES_TABLE": TableName("invites", AccessReadWrite),
+				}},
+			// POST /v1/partners: onboarding with an invite (shared/onboarding): the partner, its
+			// key's secret, the registry entry and the outbox records in one decision.
+			{Name: "onboarding", Main: "functions/onboarding", MemoryMB: 256, Timeout: 30 * time.Second,
+				Env: map[string]Value{
+					"INVITES_TABLE":     TableName("invites", AccessReadWrite),
+					"PARTNERS_TABLE":    TableName("partners", AccessReadWrite),
+					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
+					"IDEMPOTENCY_TABLE": TableName("idempotency", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+					"SECRET_PREFIX":     SecretPrefix(AccessReadWrite),
+					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
+				}},
+			// GET /v1/partners/me: the calling partner's profile (shared/partner).
+			{Name: "partners", Main: "functions/partners", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"PARTNERS_TABLE":    TableName("partners", AccessRead),
+					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
+				}},
 			// Publishes each outbox record's event to the bus (shared/outbox/relay).
 			{Name: "outbox-relay", Main: "functions/outbox-relay", MemoryMB: 256, Timeout: 30 * time.Second,
 				Env: map[string]Value{
@@ -32,9 +66,14 @@ func Lanyard() *Topology {
 					"OUTBOX_TABLE": TableName("outbox", AccessReadWrite),
 				}},
 		},
+		Authorizer: &Authorizer{Function: "authorizer", IdentityHeader: "Authorization", ResultTTL: AuthorizerResultTTL},
 		Routes: []Route{
 			{Method: "GET", Path: "/v1/health", Function: "healthcheck", Auth: AuthNone},
 			{Method: "GET", Path: "/v1/openapi.json", Function: "openapi", Auth: AuthNone},
+			{Method: "POST", Path: "/v1/admin/invites", Function: "invites", Auth: AuthIAM},
+			// Open: the invite code in the body is the credential.
+			{Method: "POST", Path: "/v1/partners", Function: "onboarding", Auth: AuthNone},
+			{Method: "GET", Path: "/v1/partners/me", Function: "partners", Auth: AuthPartnerKey},
 		},
 		GatewayResponses: GatewayResponses,
 		StreamConsumers: []StreamConsumer{
@@ -48,6 +87,16 @@ func Lanyard() *Topology {
 			// seq 0 is the partner's chain head, 1, 2, … its records.
 			{Name: "outbox", PartitionKey: Attr{Name: "partnerId", Type: AttrString},
 				SortKey: &Attr{Name: "seq", Type: AttrNumber}, Stream: StreamNewImage},
+			// The partners (shared/partner).
+			{Name: "partners", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},
+			// The key registry: key id → SHA-256 verifier, partner, scopes, status, validity
+			// window and grace (shared/registry). Never the key.
+			{Name: "credentials", PartitionKey: Attr{Name: "keyId", Type: AttrString},
+				Indexes: []Index{{Name: "by-partner", PartitionKey: Attr{Name: "partnerId", Type: AttrString}}}},
+			// Invites, by the SHA-256 of their code (shared/invite); purged 30 days after expiry.
+			{Name: "invites", PartitionKey: Attr{Name: "inviteHash", Type: AttrString}, TTLAttribute: "purgeAt"},
+			// Onboarding's Idempotency-Key records, purged after 24 hours (shared/onboarding).
+			{Name: "idempotency", PartitionKey: Attr{Name: "idempotencyKey", Type: AttrString}, TTLAttribute: "purgeAt"},
 		},
 	}
 }

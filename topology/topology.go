@@ -54,6 +54,10 @@ const (
 	ValueBus     ValueKind = "bus"     // the name of the event bus
 	ValueKey     ValueKind = "key"     // the ARN of the customer-managed KMS key
 	ValueQueue   ValueKind = "queue"   // the URL of the declared queue Name
+	// ValueSecrets is the name prefix of the partner key secrets in Secrets Manager
+	// ("lanyard/partners/" in AWS, "<prefix>/partners/" locally); access is granted on the
+	// secrets under it and on nothing else.
+	ValueSecrets ValueKind = "secrets"
 )
 
 // Access is what a function may do with the resource a Value names; infra grants exactly it.
@@ -90,6 +94,15 @@ func BusName(publish bool) Value {
 	return v
 }
 
+// SecretPrefix is the name prefix of the partner key secrets, with the function's access to
+// them (read: describe and read values; read-write: also create, update, label, tag and
+// delete).
+func SecretPrefix(access Access) Value { return Value{Kind: ValueSecrets, Access: access} }
+
+// SecretsPath is what follows the deployment's base in the secrets' name prefix:
+// "<base>/partners/".
+const SecretsPath = "partners/"
+
 // KeyARN is the ARN of the customer-managed key, with the function's access to it
 // (read: decrypt; read-write: encrypt and decrypt).
 func KeyARN(access Access) Value { return Value{Kind: ValueKey, Access: access} }
@@ -109,6 +122,9 @@ type Route struct {
 	Path     string // "/v1/partners/{id}"
 	Function string
 	Auth     Authorization
+	// Scope is the scope a partner key needs to call an AuthPartnerKey route; "" admits any
+	// valid partner key. The authorizer's policy lists every route the key's scopes permit.
+	Scope string
 }
 
 // GatewayResponse is an API Gateway response for a request that never reached a function,

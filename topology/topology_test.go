@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )
@@ -75,5 +76,46 @@ func TestValidateRefusesBrokenDeclarations(t *testing.T) {
 				t.Fatalf("want an error containing %q, got %v", c.want, err)
 			}
 		})
+	}
+}
+
+// The production declaration agrees with the policy: API Gateway caches the authorizer's
+// policy for the policy file's cacheTtl (drain windows are sized on it), and every route scope
+// is one the policy's catalogue defines.
+func TestProductionDeclarationMatchesThePolicy(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := topology.Lanyard()
+	if top.Authorizer == nil || top.Authorizer.ResultTTL != p.Authorizer.CacheTTL.Std() {
+		t.Errorf("authorizer result TTL %v, policy cacheTtl %s", top.Authorizer, p.Authorizer.CacheTTL.Std())
+	}
+	known := map[string]bool{}
+	for _, s := range p.Scopes {
+		known[s.Name] = true
+	}
+	for _, r := range top.Routes {
+		if r.Scope != "" && !known[r.Scope] {
+			t.Errorf("route %s %s: scope %q is not in the policy's catalogue", r.Method, r.Path, r.Scope)
+		}
+	}
+}
+
+func TestRouteScopes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		route topology.Route
+		want  string
+	}{
+		{topology.Route{Method: "GET", Path: "/v1/open", Function: "probe", Auth: topology.AuthNone, Scope: "orders:read"}, "partner-key routes only"},
+		{topology.Route{Method: "GET", Path: "/v1/probe", Function: "probe", Auth: topology.AuthPartnerKey, Scope: "Orders"}, "not lowercase segments"},
+	} {
+		top := topologytest.Sample()
+		top.Routes = append(top.Routes, tc.route)
+		if err := top.Validate("", nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("route %+v: %v, want %q", tc.route, err, tc.want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ var (
 	kebab       = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	pathSegment = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*|\{[a-zA-Z][a-zA-Z0-9]*\})$`)
 	envName     = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	scopeRE     = regexp.MustCompile(`^[a-z][a-z0-9-]*(:[a-z][a-z0-9-]*)+$`)
 	scheduleRE  = regexp.MustCompile(`^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$`)
 )
 
@@ -96,6 +97,12 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 			bad("route %s: declared twice", id)
 		}
 		routes[id] = true
+		if r.Scope != "" && r.Auth != AuthPartnerKey {
+			bad("route %s: a scope applies to partner-key routes only", id)
+		}
+		if r.Scope != "" && !scopeRE.MatchString(r.Scope) {
+			bad("route %s: scope %q is not lowercase segments joined by \":\"", id, r.Scope)
+		}
 		switch r.Auth {
 		case AuthNone, AuthIAM:
 		case AuthPartnerKey:

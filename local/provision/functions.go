@@ -45,6 +45,8 @@ func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]st
 			env[k] = r.KeyARN
 		case topology.ValueQueue:
 			env[k] = r.Queues[p.Options.Name(v.Name)]
+		case topology.ValueSecrets:
+			env[k] = p.Options.SecretsPrefix()
 		default:
 			return nil, fmt.Errorf("function %s: %s has unknown value kind %q", f.Name, k, v.Kind)
 		}

@@ -89,6 +89,10 @@ type Options struct {
 	Wait time.Duration
 }
 
+// SecretsPrefix is the local name prefix of the partner key secrets (topology.ValueSecrets):
+// "<prefix>/partners/", so each local deployment's secrets stay apart.
+func (o Options) SecretsPrefix() string { return o.Prefix + "/" + topology.SecretsPath }
+
 // Name is the local name of a declared resource.
 func (o Options) Name(name string) string { return o.Prefix + "-" + name }
 

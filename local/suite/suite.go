@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -36,6 +37,7 @@ import (
 	"github.com/lanyardhq/lanyard/local/streams"
 	"github.com/lanyardhq/lanyard/local/traces"
 	"github.com/lanyardhq/lanyard/shared/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -64,6 +66,8 @@ type Options struct {
 	// PollInterval of the stream poller (0: its default).
 	PollInterval time.Duration
 	// FunctionEnv is added to every function's environment (e.g. LANYARD_LOG_LEVEL).
+	// LANYARD_KEY_ENVIRONMENT is "locl" unless it says otherwise: keys issued locally say so in
+	// their prefix, and secret scanners tell them from live ones.
 	FunctionEnv map[string]string
 	Logger      *slog.Logger
 }
@@ -90,7 +94,18 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.FunctionEnv = maps.Clone(o.FunctionEnv)
+	if o.FunctionEnv == nil {
+		o.FunctionEnv = map[string]string{}
+	}
+	if _, ok := o.FunctionEnv[KeyEnvironmentVar]; !ok {
+		o.FunctionEnv[KeyEnvironmentVar] = string(credential.EnvLocal)
+	}
 }
+
+// KeyEnvironmentVar names the environment variable that tells functions which environment code
+// the partner keys they issue carry (shared/credential).
+const KeyEnvironmentVar = "LANYARD_KEY_ENVIRONMENT"
 
 // Suite is a running local environment.
 type Suite struct {

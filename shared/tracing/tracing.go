@@ -111,5 +111,9 @@ func TraceID(ctx context.Context) string {
 type slogBridge struct{}
 
 func (slogBridge) Log(level xraylog.LogLevel, msg fmt.Stringer) {
+	// The SDK logs on every span; render its message only when someone reads it.
+	if !slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
 	slog.Debug("xray: "+msg.String(), "xrayLevel", level.String())
 }

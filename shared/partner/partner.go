@@ -1,0 +1,222 @@
+// Package partner keeps the partners table: one item per onboarded partner, written once by
+// onboarding (PutNew, inside its transaction) and read by the routes that answer about the
+// partner (Store.Get, the GET /v1/partners/me handler).
+//
+// # The table
+//
+// The partners table (topology name "partners") is keyed by partnerId (S). An item holds:
+// partnerId, partnerName, tier, scopes (L of S, sorted), status ("active"), keyId (the current
+// key), secretArn, identityMethod ("invite"), inviteId, justification (the policy decision's),
+// policyRevision (N) and createdAt (S, RFC 3339 in UTC with Go's RFC3339Nano fraction).
+package partner
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// PartitionKey is the key attribute of the partners table; the topology's declaration of
+// table "partners" must match.
+const PartitionKey = "partnerId" // S
+
+// Attribute names of a partner item.
+const (
+	attrPartnerName    = "partnerName"
+	attrTier           = "tier"
+	attrScopes         = "scopes"
+	attrStatus         = "status"
+	attrKeyID          = "keyId"
+	attrSecretARN      = "secretArn"
+	attrIdentityMethod = "identityMethod"
+	attrInviteID       = "inviteId"
+	attrJustification  = "justification"
+	attrPolicyRevision = "policyRevision"
+	attrCreatedAt      = "createdAt"
+)
+
+// Values of Partner.Status and Partner.IdentityMethod.
+const (
+	StatusActive         = "active"
+	IdentityMethodInvite = "invite"
+)
+
+// IDPrefix starts every partner id.
+const IDPrefix = "p-"
+
+// ErrNotFound is returned by Store.Get when the table holds no partner with that id.
+var ErrNotFound = errors.New("partner not found")
+
+// Partner is an onboarded partner.
+type Partner struct {
+	PartnerID      string
+	PartnerName    string
+	Tier           string
+	Scopes         []string // sorted in the item
+	Status         string
+	KeyID          string // the current key
+	SecretARN      string
+	IdentityMethod string
+	InviteID       string
+	Justification  string
+	PolicyRevision int
+	CreatedAt      time.Time
+}
+
+// NewID returns a new partner id: "p-" and 26 lowercase base32 characters (128 bits) from
+// crypto/rand.
+func NewID() string {
+	return IDPrefix + strings.ToLower(rand.Text())
+}
+
+// ValidID reports whether id has the shape NewID gives.
+func ValidID(id string) bool {
+	rest, ok := strings.CutPrefix(id, IDPrefix)
+	if !ok || len(rest) != 26 {
+		return false
+	}
+	for _, c := range rest {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatTime renders a time as the table stores it: RFC 3339 in UTC with Go's RFC3339Nano
+// fraction.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Key is the partners table key of the partner id.
+func Key(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{PartitionKey: &types.AttributeValueMemberS{Value: id}}
+}
+
+// Item renders the partner as its table item, scopes sorted.
+func (p Partner) Item() map[string]types.AttributeValue {
+	item := Key(p.PartnerID)
+	for k, v := range map[string]string{
+		attrPartnerName:    p.PartnerName,
+		attrTier:           p.Tier,
+		attrStatus:         p.Status,
+		attrKeyID:          p.KeyID,
+		attrSecretARN:      p.SecretARN,
+		attrIdentityMethod: p.IdentityMethod,
+		attrInviteID:       p.InviteID,
+		attrJustification:  p.Justification,
+		attrCreatedAt:      FormatTime(p.CreatedAt),
+	} {
+		item[k] = &types.AttributeValueMemberS{Value: v}
+	}
+	scopes := slices.Sorted(slices.Values(p.Scopes))
+	list := make([]types.AttributeValue, 0, len(scopes))
+	for _, s := range scopes {
+		list = append(list, &types.AttributeValueMemberS{Value: s})
+	}
+	item[attrScopes] = &types.AttributeValueMemberL{Value: list}
+	item[attrPolicyRevision] = &types.AttributeValueMemberN{Value: strconv.Itoa(p.PolicyRevision)}
+	return item
+}
+
+// FromItem reads a partner from its table item.
+func FromItem(item map[string]types.AttributeValue) (Partner, error) {
+	var errs []error
+	str := func(name string) string {
+		v, ok := item[name].(*types.AttributeValueMemberS)
+		if !ok {
+			errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
+			return ""
+		}
+		return v.Value
+	}
+	p := Partner{
+		PartnerID:      str(PartitionKey),
+		PartnerName:    str(attrPartnerName),
+		Tier:           str(attrTier),
+		Status:         str(attrStatus),
+		KeyID:          str(attrKeyID),
+		SecretARN:      str(attrSecretARN),
+		IdentityMethod: str(attrIdentityMethod),
+		InviteID:       str(attrInviteID),
+		Justification:  str(attrJustification),
+	}
+	if s := str(attrCreatedAt); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("attribute %s: %w", attrCreatedAt, err))
+		}
+		p.CreatedAt = t.UTC()
+	}
+	if n, ok := item[attrPolicyRevision].(*types.AttributeValueMemberN); !ok {
+		errs = append(errs, fmt.Errorf("attribute %s missing or not a number", attrPolicyRevision))
+	} else if v, err := strconv.Atoi(n.Value); err != nil {
+		errs = append(errs, fmt.Errorf("attribute %s: %w", attrPolicyRevision, err))
+	} else {
+		p.PolicyRevision = v
+	}
+	if l, ok := item[attrScopes].(*types.AttributeValueMemberL); !ok {
+		errs = append(errs, fmt.Errorf("attribute %s missing or not a list", attrScopes))
+	} else {
+		p.Scopes = make([]string, 0, len(l.Value))
+		for i, v := range l.Value {
+			s, ok := v.(*types.AttributeValueMemberS)
+			if !ok {
+				errs = append(errs, fmt.Errorf("attribute %s[%d] is not a string", attrScopes, i))
+				continue
+			}
+			p.Scopes = append(p.Scopes, s.Value)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Partner{}, fmt.Errorf("partner item %q: %w", p.PartnerID, err)
+	}
+	return p, nil
+}
+
+// PutNew is the transaction item that writes p to table, only if no partner has its id.
+func PutNew(table string, p Partner) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:                aws.String(table),
+		Item:                     p.Item(),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
+	}}
+}
+
+// GetItemAPI is the part of the DynamoDB client the Store uses.
+type GetItemAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+var _ GetItemAPI = (*dynamodb.Client)(nil)
+
+// Store reads the partners table.
+type Store struct {
+	DB    GetItemAPI
+	Table string
+}
+
+// Get reads the partner id with a consistent read; ErrNotFound when there is none.
+func (s *Store) Get(ctx context.Context, id string) (Partner, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.Table),
+		Key:            Key(id),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Partner{}, fmt.Errorf("get partner %s: %w", id, err)
+	}
+	if len(out.Item) == 0 {
+		return Partner{}, fmt.Errorf("get partner %s: %w", id, ErrNotFound)
+	}
+	return FromItem(out.Item)
+}

@@ -18,6 +18,13 @@ case "$mode" in
   *) echo "build.sh: unknown mode '$mode' (lambda or local)" >&2; exit 2 ;;
 esac
 
+# Each binary is named after its folder: two mains with one name would overwrite each other.
+dups=$(go list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' "${pkgs[@]}" | xargs -n1 basename | sort | uniq -d)
+if [ -n "$dups" ]; then
+  echo "build.sh: more than one main package named: $dups" >&2
+  exit 1
+fi
+
 # A bad policy fails the build, not a request.
 go run ./policy/cmd/policycheck policy/policy.json
 

@@ -45,7 +45,7 @@ func TestMermaidShowsEveryDeclaredPiece(t *testing.T) {
 		"```mermaid", "flowchart LR",
 		`route_GET_v1_probe["GET /v1/probe<br/>partner-key"]`,
 		`route_POST_v1_admin_probe["POST /v1/admin/probe<br/>aws-iam"]`,
-		`fn_authorizer -. authorizes .-> route_GET_v1_probe`,
+		`fn_stub_authorizer -. authorizes .-> route_GET_v1_probe`,
 		`bus -- "Credential Revoked" --> queue_revocations[/"queue revocations<br/>DLQ after 2"/]`,
 		"queue_revocations --> fn_recorder",
 		`table_records[("table records")]`,

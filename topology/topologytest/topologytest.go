@@ -31,9 +31,9 @@ func Sample() *topology.Topology {
 					"RECORDER_TABLE": topology.TableName("deliveries", topology.AccessReadWrite),
 					"EVENT_BUS":      topology.BusName(true),
 				}},
-			{Name: "authorizer", Main: "integration/functions/authorizer", MemoryMB: 128, Timeout: 5 * time.Second},
+			{Name: "stub-authorizer", Main: "integration/functions/stub-authorizer", MemoryMB: 128, Timeout: 5 * time.Second},
 		},
-		Authorizer: &topology.Authorizer{Function: "authorizer", IdentityHeader: "Authorization", ResultTTL: AuthorizerTTL},
+		Authorizer: &topology.Authorizer{Function: "stub-authorizer", IdentityHeader: "Authorization", ResultTTL: AuthorizerTTL},
 		Routes: []topology.Route{
 			{Method: "GET", Path: "/v1/probe", Function: "probe", Auth: topology.AuthPartnerKey},
 			{Method: "POST", Path: "/v1/probe/{id}", Function: "probe", Auth: topology.AuthPartnerKey},

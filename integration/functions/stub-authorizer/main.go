@@ -1,4 +1,4 @@
-// Command authorizer is an integration-test REQUEST authorizer: it answers from the
+// Command stub-authorizer is an integration-test REQUEST authorizer: it answers from the
 // Authorization header alone, with the policies a real authorizer returns, so tests can drive
 // API Gateway's admission (and `lanyard local`'s front) through each outcome:
 //

@@ -33,6 +33,8 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -567,6 +569,23 @@ func teardown(t *testing.T, prefix string, tp *topology.Topology) {
 	for _, tb := range tp.Tables {
 		_, err := env.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name(tb.Name))})
 		check("delete table "+name(tb.Name), err)
+	}
+	secrets := prefix + "/" + topology.SecretsPath
+	pages := secretsmanager.NewListSecretsPaginator(env.SecretsManager, &secretsmanager.ListSecretsInput{
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{secrets}}},
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		check("list the secrets under "+secrets, err)
+		if err != nil {
+			break
+		}
+		for _, sec := range page.SecretList {
+			if strings.HasPrefix(aws.ToString(sec.Name), secrets) {
+				_, err := env.SecretsManager.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: sec.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)})
+				check("delete secret "+aws.ToString(sec.Name), err)
+			}
+		}
 	}
 	_, err := env.EventBridge.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(bus)})
 	check("delete bus "+bus, err)

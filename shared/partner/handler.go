@@ -11,27 +11,12 @@ import (
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/shared/authorizer"
+	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/shared/problem"
+	"github.com/lanyardhq/lanyard/shared/registry"
 	"github.com/lanyardhq/lanyard/shared/tracing"
-)
-
-// The keys the partner-key authorizer puts into its context; API Gateway hands them to the
-// route's function as strings in requestContext.authorizer.
-const (
-	ContextPartnerID = "partnerId"
-	ContextKeyID     = "keyId"
-	ContextScopes    = "scopes" // space-separated
-)
-
-// Attributes of a credentials table item (shared/registry's Entry) this package reads.
-const (
-	credentialKey       = "keyId"
-	credentialPartnerID = "partnerId"
-	credentialNotAfter  = "notAfter"
 )
 
 // Profile is the PartnerProfile schema of api/openapi.json: the answer to GET /v1/partners/me.
@@ -77,7 +62,7 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 		return problem.Response(problem.From(err)), err
 	}
 	auth := req.RequestContext.Authorizer
-	partnerID, keyID, scopeList := contextString(auth, ContextPartnerID), contextString(auth, ContextKeyID), contextString(auth, ContextScopes)
+	partnerID, keyID, scopeList := contextString(auth, authorizer.ContextPartnerID), contextString(auth, authorizer.ContextKeyID), contextString(auth, authorizer.ContextScopes)
 	scopes := slices.Compact(slices.Sorted(slices.Values(strings.Fields(scopeList))))
 	if partnerID == "" || keyID == "" || len(scopes) == 0 {
 		return fail(fmt.Errorf("partner profile: the authorizer context lacks a partner id (%t), key id (%t) or scopes (%t)",
@@ -115,33 +100,22 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	}, nil
 }
 
-// keyNotAfter reads the end of the key's validity window from the credentials table, and
-// checks the key is the partner's.
+// keyNotAfter reads the end of the key's validity window from the registry, and checks the key
+// is the partner's. The read is consistent, like the partner's: a key onboarded a moment ago is
+// found.
 func (h *Handler) keyNotAfter(ctx context.Context, partnerID, keyID string) (time.Time, error) {
-	out, err := h.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(h.CredentialsTable),
-		Key:       map[string]types.AttributeValue{credentialKey: &types.AttributeValueMemberS{Value: keyID}},
-		// Consistent, like the partner's read: a key onboarded a moment ago is found.
-		ConsistentRead: aws.Bool(true),
-	})
+	id, err := credential.ParseKeyID(keyID)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("get credential %s: %w", keyID, err)
+		return time.Time{}, fmt.Errorf("the authorizer context's key id: %w", err)
 	}
-	if len(out.Item) == 0 {
-		return time.Time{}, fmt.Errorf("get credential %s: not in the registry", keyID)
+	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).Get(ctx, id)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("credential of the request: %w", err)
 	}
-	if owner, _ := out.Item[credentialPartnerID].(*types.AttributeValueMemberS); owner == nil || owner.Value != partnerID {
+	if e.PartnerID != partnerID {
 		return time.Time{}, fmt.Errorf("credential %s is not partner %s's", keyID, partnerID)
 	}
-	s, _ := out.Item[credentialNotAfter].(*types.AttributeValueMemberS)
-	if s == nil {
-		return time.Time{}, fmt.Errorf("credential %s: attribute %s missing or not a string", keyID, credentialNotAfter)
-	}
-	t, err := time.Parse(time.RFC3339Nano, s.Value)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("credential %s: attribute %s: %w", keyID, credentialNotAfter, err)
-	}
-	return t, nil
+	return e.NotAfter, nil
 }
 
 // contextString returns a string value of the authorizer context, or "".

@@ -15,9 +15,11 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/partner"
 	"github.com/lanyardhq/lanyard/shared/problem"
+	"github.com/lanyardhq/lanyard/shared/registry"
 )
 
 var keyNotAfter = time.Date(2027, 2, 21, 12, 0, 0, 0, time.UTC)
@@ -53,21 +55,21 @@ func validates(t *testing.T, s *jsonschema.Schema, body string) {
 	}
 }
 
-// credential writes a registry entry as shared/registry stores it (the attributes this
-// package reads, and a few it does not).
-func credential(t *testing.T, db *dynamodbtest.DynamoDB, keyID, partnerID string, notAfter time.Time) {
+// putCredential writes a registry entry of the partner's key, as shared/registry stores it.
+func putCredential(t *testing.T, db *dynamodbtest.DynamoDB, keyID, partnerID string, notAfter time.Time) {
 	t.Helper()
-	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	_, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{
-		TableName: strPtr(credentialsTable),
-		Item: map[string]types.AttributeValue{
-			"keyId": s(keyID), "partnerId": s(partnerID), "status": s("active"),
-			"verifier":  s("sha256:" + strings.Repeat("0", 64)),
-			"notBefore": s("2026-11-23T12:00:00Z"), "notAfter": s(notAfter.Format(time.RFC3339Nano)),
-			"scopes": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("orders:read"), s("orders:write")}},
-		},
-	})
+	key, err := credential.Generate(credential.EnvTest, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	e := registry.Entry{
+		KeyID: credential.KeyID(keyID), PartnerID: partnerID, Verifier: credential.NewVerifier(key),
+		Scopes: []string{"orders:read", "orders:write"}, Tier: "standard", Status: registry.StatusActive,
+		NotBefore: notAfter.Add(-90 * 24 * time.Hour), NotAfter: notAfter,
+		SecretARN:       "arn:aws:secretsmanager:us-east-1:000000000000:secret:lanyard/partners/" + partnerID + "-AbCdEf",
+		SecretVersionID: "00000000-0000-4000-8000-000000000000", CreatedAt: notAfter.Add(-90 * 24 * time.Hour),
+	}
+	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: strPtr(credentialsTable), Item: e.Item()}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -83,7 +85,7 @@ func fixture(t *testing.T) (*partner.Handler, *dynamodbtest.DynamoDB, partner.Pa
 	}); err != nil {
 		t.Fatal(err)
 	}
-	credential(t, db, p.KeyID, p.PartnerID, keyNotAfter)
+	putCredential(t, db, p.KeyID, p.PartnerID, keyNotAfter)
 	return &partner.Handler{DB: db, PartnersTable: partnersTable, CredentialsTable: credentialsTable}, db, p
 }
 
@@ -152,11 +154,11 @@ func TestGetOwnPartnerRefuses(t *testing.T) {
 		{"blank scopes", nil, authz(acmeP, "  "), problem.Internal},
 		{"partner id not a string", nil, map[string]any{"partnerId": 7, "keyId": acmeP.KeyID, "scopes": "orders:read"}, problem.Internal},
 		{"unknown partner", func(t *testing.T, db *dynamodbtest.DynamoDB) {
-			credential(t, db, "kzzzzzzzzzzzzzzzzzzzz", orphan.PartnerID, keyNotAfter)
+			putCredential(t, db, "kzzzzzzzzzzzzzzzzzzzz", orphan.PartnerID, keyNotAfter)
 		}, map[string]any{"partnerId": orphan.PartnerID, "keyId": "kzzzzzzzzzzzzzzzzzzzz", "scopes": "orders:read"}, problem.NotFound},
 		{"key not in the registry", nil, map[string]any{"partnerId": acmeP.PartnerID, "keyId": "kyyyyyyyyyyyyyyyyyyyy", "scopes": "orders:read"}, problem.Internal},
 		{"key of another partner", func(t *testing.T, db *dynamodbtest.DynamoDB) {
-			credential(t, db, "kxxxxxxxxxxxxxxxxxxxx", orphan.PartnerID, keyNotAfter)
+			putCredential(t, db, "kxxxxxxxxxxxxxxxxxxxx", orphan.PartnerID, keyNotAfter)
 		}, map[string]any{"partnerId": acmeP.PartnerID, "keyId": "kxxxxxxxxxxxxxxxxxxxx", "scopes": "orders:read"}, problem.Internal},
 		{"table failing", func(_ *testing.T, db *dynamodbtest.DynamoDB) {
 			db.Intercept = func(string, any) error { return errors.New("throttled") }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,11 +95,11 @@ func TestOnboard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("partner: %v", err)
 	}
-	wantJustification := "scopes [orders:read orders:write] within tier standard allowance [inventory:read orders:read orders:write shipments:read] (policy revision 1)"
+	wantJustification := "scopes [orders:read orders:write] within tier standard allowance [inventory:read orders:read orders:write shipments:read] (policy revision " + strconv.Itoa(f.h.Policy.Revision) + ")"
 	wantPartner := partner.Partner{
 		PartnerID: id, PartnerName: acme, Tier: "standard", Scopes: []string{"orders:read", "orders:write"},
 		Status: partner.StatusActive, KeyID: got.KeyID, SecretARN: secretARN, IdentityMethod: partner.IdentityMethodInvite,
-		InviteID: inv.ID, Justification: wantJustification, PolicyRevision: 1, CreatedAt: start,
+		InviteID: inv.ID, Justification: wantJustification, PolicyRevision: f.h.Policy.Revision, CreatedAt: start,
 	}
 	if fmt.Sprint(p) != fmt.Sprint(wantPartner) {
 		t.Errorf("partner\n got %+v\nwant %+v", p, wantPartner)

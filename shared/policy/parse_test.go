@@ -88,12 +88,12 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"tier name with capitals", []edit{set("/tiers/0/name", "Sandbox")}, `/tiers/0/name: "Sandbox" is not a tier name`},
 
 		// The account allow-list.
-		{"allow-list names an unknown tier", []edit{set("/accounts/-", account("123456789012", "gold"))}, `/accounts/0/tier: tier "gold" is not declared in /tiers`},
-		{"account id of 11 digits", []edit{set("/accounts/-", account("12345678901", "standard"))}, `/accounts/0/accountId: "12345678901" is not a 12-digit AWS account id`},
-		{"account id as number", []edit{set("/accounts/-", account(123456789012, "standard"))}, "/accounts/0/accountId: got number, want string"},
-		{"account listed twice", []edit{set("/accounts/-", account("123456789012", "standard")), set("/accounts/-", account("123456789012", "premium"))},
+		{"allow-list names an unknown tier", []edit{set("/accounts", []any{}), set("/accounts/-", account("123456789012", "gold"))}, `/accounts/0/tier: tier "gold" is not declared in /tiers`},
+		{"account id of 11 digits", []edit{set("/accounts", []any{}), set("/accounts/-", account("12345678901", "standard"))}, `/accounts/0/accountId: "12345678901" is not a 12-digit AWS account id`},
+		{"account id as number", []edit{set("/accounts", []any{}), set("/accounts/-", account(123456789012, "standard"))}, "/accounts/0/accountId: got number, want string"},
+		{"account listed twice", []edit{set("/accounts", []any{}), set("/accounts/-", account("123456789012", "standard")), set("/accounts/-", account("123456789012", "premium"))},
 			"/accounts/1/accountId: account 123456789012 listed twice"},
-		{"account without description", []edit{set("/accounts/-", map[string]any{"accountId": "123456789012", "tier": "standard"})},
+		{"account without description", []edit{set("/accounts", []any{}), set("/accounts/-", map[string]any{"accountId": "123456789012", "tier": "standard"})},
 			"/accounts/0/description: required field missing"},
 	}
 	for _, tt := range tests {
@@ -159,6 +159,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	semantic := problems(t, apply(t, production(t),
 		set("/tiers/1/rotation/drainWindow", "1m"),
 		set("/tiers/2/name", "standard"),
+		set("/accounts", []any{}),
 		set("/accounts/-", account("123456789012", "gold")),
 	))
 	want = []string{
@@ -206,7 +207,7 @@ func TestValidateChecksPoliciesBuiltInGo(t *testing.T) {
 	p.Tiers[0].Scopes = append(p.Tiers[0].Scopes, "Bad Scope", "orders:read")
 	p.Tiers[1].Rotation.IntervalDays = 0
 	p.Tiers[1].TokenExchange.SessionDuration = 0
-	p.Accounts = append(p.Accounts, policy.Account{AccountID: "12-34", Tier: "standard", Description: "x"})
+	p.Accounts = append(p.Accounts[:0], policy.Account{AccountID: "12-34", Tier: "standard", Description: "x"})
 	p.Authorizer.KeyCacheTTL = -1
 	p.Anomalies.Issuance.Global = policy.Limit{}
 	lines := strings.Split(p.Validate().Error(), "\n")

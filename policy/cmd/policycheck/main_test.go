@@ -35,7 +35,7 @@ func TestRun(t *testing.T) {
 		stderr []string
 	}{
 		{"valid", []string{path("good.json")}, 0,
-			[]string{path("good.json") + ": ok: version 1, revision 1, 3 tiers, 0 allowed accounts, sha256:"}, nil},
+			[]string{path("good.json") + ": ok: version 1, revision 2, 3 tiers, 1 allowed accounts, sha256:"}, nil},
 		{"one line per problem", []string{path("bad.json")}, 1, nil, []string{
 			path("bad.json") + `: /authorizer/cacheTtl: "5 minutes" is not a duration`,
 			path("bad.json") + ": /tiers/2/approvalRequired: required field missing",

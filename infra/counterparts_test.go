@@ -437,6 +437,11 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					topology.AccessRead:      {"sqs:ReceiveMessage", "sqs:DeleteMessage"},
 					topology.AccessReadWrite: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"},
 				}[v.Access]
+			case topology.ValueDeployment:
+				if got != DefaultDeploymentID {
+					miss("%s: want the deployment id %q, template has %v", what, DefaultDeploymentID, got)
+				}
+				continue
 			case topology.ValueSecrets:
 				if got != SecretsPrefix {
 					miss("%s: want the secrets prefix %q, template has %v", what, SecretsPrefix, got)

@@ -135,6 +135,21 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 	return s
 }
 
+// DeploymentIDContext is the CDK context key that names this deployment (topology.ValueDeployment):
+// what partners sign into their STS identity proofs. Give each deployment of Lanyard its own
+// (`cdk deploy -c lanyard:deploymentId=lanyard-staging`); DefaultDeploymentID otherwise.
+const (
+	DeploymentIDContext = "lanyard:deploymentId"
+	DefaultDeploymentID = "lanyard"
+)
+
+func deploymentID(scope constructs.IConstruct) string {
+	if v, ok := scope.Node().TryGetContext(jsii.String(DeploymentIDContext)).(string); ok && v != "" {
+		return v
+	}
+	return DefaultDeploymentID
+}
+
 // SecretsPrefix is the name prefix of the partner key secrets in AWS (topology.ValueSecrets).
 const SecretsPrefix = "lanyard/" + topology.SecretsPath
 
@@ -219,6 +234,8 @@ func (e environment) bind(f *Function) {
 			default:
 				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
 			}
+		case topology.ValueDeployment:
+			value = jsii.String(deploymentID(f.Lambda))
 		case topology.ValueSecrets:
 			value = jsii.String(SecretsPrefix)
 			actions := map[topology.Access][]string{

@@ -29,6 +29,8 @@ type Topology struct {
 	StreamConsumers  []StreamConsumer
 	Tables           []Table
 	Schedules        []Schedule
+	Roles            []Role
+	UsagePlans       []UsagePlan
 }
 
 // Function is one Lambda function.
@@ -58,6 +60,16 @@ const (
 	// ("lanyard/partners/" in AWS, "<prefix>/partners/" locally); access is granted on the
 	// secrets under it and on nothing else.
 	ValueSecrets ValueKind = "secrets"
+	// ValueRole is the ARN of the declared role Name. Access read-write: the function may assume
+	// it, with session tags (it must be the role's AssumedBy).
+	ValueRole ValueKind = "role"
+	// ValueUsagePlans is a JSON object of the declared usage plans' ids by plan name. Access
+	// read-write: the function may create API keys and add them to the plans.
+	ValueUsagePlans ValueKind = "usage-plans"
+	// ValueDeployment is this deployment's id: what a signed STS identity proof must name in its
+	// X-Lanyard-Server-ID header ("lanyard" in AWS unless the app's context says otherwise;
+	// the name prefix locally).
+	ValueDeployment ValueKind = "deployment"
 )
 
 // Access is what a function may do with the resource a Value names; infra grants exactly it.
@@ -98,6 +110,28 @@ func BusName(publish bool) Value {
 // them (read: describe and read values; read-write: also create, update, label, tag and
 // delete).
 func SecretPrefix(access Access) Value { return Value{Kind: ValueSecrets, Access: access} }
+
+// RoleARN is the ARN of the declared role name; assume says the function may assume it.
+func RoleARN(name string, assume bool) Value {
+	v := Value{Kind: ValueRole, Name: name}
+	if assume {
+		v.Access = AccessReadWrite
+	}
+	return v
+}
+
+// UsagePlanIDs is the JSON object of the usage plans' ids by name; enroll says the function may
+// create API keys and add them to the plans.
+func UsagePlanIDs(enroll bool) Value {
+	v := Value{Kind: ValueUsagePlans}
+	if enroll {
+		v.Access = AccessReadWrite
+	}
+	return v
+}
+
+// DeploymentID is this deployment's id (see ValueDeployment).
+func DeploymentID() Value { return Value{Kind: ValueDeployment} }
 
 // SecretsPath is what follows the deployment's base in the secrets' name prefix:
 // "<base>/partners/".
@@ -210,6 +244,32 @@ type Schedule struct {
 	Name       string
 	Function   string
 	Expression string // "rate(1 hour)", "cron(0 * * * ? *)"
+}
+
+// Role is an IAM role one function hands out: AssumedBy is the only function whose role may
+// assume it (and tag the session). Its permissions are the deployment's business (infra builds
+// the partner-access role's from the policy's scope grants); locally IAM is not enforced.
+type Role struct {
+	Name      string
+	AssumedBy string
+}
+
+// UsagePlan is an API Gateway usage plan on the REST API's stage. Each partner gets its own API
+// key (usage identifier) in the plan of its tier, so the throttle applies per partner.
+type UsagePlan struct {
+	Name       string
+	RateLimit  float64
+	BurstLimit int32
+}
+
+// Role returns the declared role by name.
+func (t *Topology) Role(name string) (Role, bool) {
+	for _, r := range t.Roles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Role{}, false
 }
 
 // Function returns the declared function by name.

@@ -58,9 +58,18 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 			if !envName.MatchString(k) || strings.HasPrefix(k, "AWS_") {
 				bad("function %q: environment variable %q must be UPPER_SNAKE and not AWS_-reserved", f.Name, k)
 			}
-			if v.Kind == ValueTable {
+			switch v.Kind {
+			case ValueTable:
 				if _, ok := t.Table(v.Name); !ok {
 					bad("function %q: %s names undeclared table %q", f.Name, k, v.Name)
+				}
+			case ValueRole:
+				r, ok := t.Role(v.Name)
+				switch {
+				case !ok:
+					bad("function %q: %s names undeclared role %q", f.Name, k, v.Name)
+				case v.Access == AccessReadWrite && r.AssumedBy != f.Name:
+					bad("function %q: %s may assume role %q, which only %q may assume", f.Name, k, v.Name, r.AssumedBy)
 				}
 			}
 		}
@@ -184,6 +193,25 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 			bad("stream consumer of %q: needs its own on-failure queue name", s.Table)
 		}
 		queues[s.OnFailureQueue] = true
+	}
+
+	roles := map[string]bool{}
+	for _, r := range t.Roles {
+		if !kebab.MatchString(r.Name) || roles[r.Name] {
+			bad("role %q: name must be kebab-case and unique", r.Name)
+		}
+		roles[r.Name] = true
+		fn("role "+r.Name, r.AssumedBy)
+	}
+	plans := map[string]bool{}
+	for _, u := range t.UsagePlans {
+		if !kebab.MatchString(u.Name) || plans[u.Name] {
+			bad("usage plan %q: name must be kebab-case and unique", u.Name)
+		}
+		plans[u.Name] = true
+		if u.RateLimit <= 0 || u.BurstLimit < 1 {
+			bad("usage plan %q: rate %v and burst %d must be positive", u.Name, u.RateLimit, u.BurstLimit)
+		}
 	}
 
 	schedules := map[string]bool{}

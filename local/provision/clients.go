@@ -4,8 +4,10 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -69,11 +71,13 @@ var (
 
 // Clients are the service clients a Provisioner uses.
 type Clients struct {
-	KMS      KMSAPI
-	Events   EventsAPI
-	SQS      SQSAPI
-	Lambda   LambdaAPI
-	DynamoDB DynamoDBAPI
+	KMS        KMSAPI
+	Events     EventsAPI
+	SQS        SQSAPI
+	Lambda     LambdaAPI
+	DynamoDB   DynamoDBAPI
+	IAM        IAMAPI
+	APIGateway APIGatewayAPI
 	// Lambda needs an execution role ARN; LocalStack does not enforce it.
 	Role string
 }
@@ -84,6 +88,7 @@ func NewClients(cfg aws.Config, account, dynamoDBEndpoint string) Clients {
 	return Clients{
 		KMS: kms.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
 		Lambda: lambda.NewFromConfig(cfg), DynamoDB: LocalDynamoDB(cfg, dynamoDBEndpoint),
+		IAM: iam.NewFromConfig(cfg), APIGateway: apigateway.NewFromConfig(cfg),
 		Role: "arn:aws:iam::" + account + ":role/lanyard-local",
 	}
 }

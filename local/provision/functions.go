@@ -47,6 +47,16 @@ func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]st
 			env[k] = r.Queues[p.Options.Name(v.Name)]
 		case topology.ValueSecrets:
 			env[k] = p.Options.SecretsPrefix()
+		case topology.ValueRole:
+			env[k] = r.Roles[v.Name]
+		case topology.ValueUsagePlans:
+			ids, err := r.usagePlanIDs()
+			if err != nil {
+				return nil, err
+			}
+			env[k] = ids
+		case topology.ValueDeployment:
+			env[k] = p.Options.Prefix
 		default:
 			return nil, fmt.Errorf("function %s: %s has unknown value kind %q", f.Name, k, v.Kind)
 		}

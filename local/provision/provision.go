@@ -47,13 +47,15 @@ type Stream struct {
 
 // Result is what a run provisioned.
 type Result struct {
-	KeyARN    string            `json:"keyArn"`
-	Bus       string            `json:"bus"`
-	Tables    map[string]string `json:"tables"`    // declared name → local name
-	Functions map[string]string `json:"functions"` // declared name → Lambda name
-	Queues    map[string]string `json:"queues"`    // local queue name → URL
-	Streams   []Stream          `json:"-"`
-	Changes   []Change          `json:"changes"`
+	KeyARN     string            `json:"keyArn"`
+	Bus        string            `json:"bus"`
+	Tables     map[string]string `json:"tables"`     // declared name → local name
+	Functions  map[string]string `json:"functions"`  // declared name → Lambda name
+	Queues     map[string]string `json:"queues"`     // local queue name → URL
+	Roles      map[string]string `json:"roles"`      // declared name → role ARN
+	UsagePlans map[string]string `json:"usagePlans"` // declared name → usage plan id
+	Streams    []Stream          `json:"-"`
+	Changes    []Change          `json:"changes"`
 
 	busARN    string
 	queueARNs map[string]string // local queue name → ARN
@@ -111,6 +113,7 @@ func (p *Provisioner) Apply(ctx context.Context, t *topology.Topology) (*Result,
 		p.Options.Wait = 60 * time.Second
 	}
 	r := &Result{Tables: map[string]string{}, Functions: map[string]string{}, Queues: map[string]string{},
+		Roles: map[string]string{}, UsagePlans: map[string]string{},
 		queueARNs: map[string]string{}, fnARNs: map[string]string{}}
 	steps := []struct {
 		name string
@@ -120,6 +123,8 @@ func (p *Provisioner) Apply(ctx context.Context, t *topology.Topology) (*Result,
 		{"bus", p.bus},
 		{"tables", p.tables},
 		{"queues", p.queues},
+		{"roles", p.roles},
+		{"usage plans", p.usagePlans},
 		{"functions", p.functions},
 		{"consumers", p.consumers},
 		{"schedules", p.schedules},

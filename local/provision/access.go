@@ -1,0 +1,143 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	agtypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+
+	"github.com/lanyardhq/lanyard/topology"
+)
+
+// IAMAPI is the part of IAM the provisioner uses.
+type IAMAPI interface {
+	GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	CreateRole(context.Context, *iam.CreateRoleInput, ...func(*iam.Options)) (*iam.CreateRoleOutput, error)
+}
+
+// APIGatewayAPI is the part of API Gateway the provisioner uses.
+type APIGatewayAPI interface {
+	GetUsagePlans(context.Context, *apigateway.GetUsagePlansInput, ...func(*apigateway.Options)) (*apigateway.GetUsagePlansOutput, error)
+	CreateUsagePlan(context.Context, *apigateway.CreateUsagePlanInput, ...func(*apigateway.Options)) (*apigateway.CreateUsagePlanOutput, error)
+	UpdateUsagePlan(context.Context, *apigateway.UpdateUsagePlanInput, ...func(*apigateway.Options)) (*apigateway.UpdateUsagePlanOutput, error)
+}
+
+var (
+	_ IAMAPI        = (*iam.Client)(nil)
+	_ APIGatewayAPI = (*apigateway.Client)(nil)
+)
+
+// roles creates each declared role in LocalStack's IAM, trusting the functions' role (LocalStack
+// enforces neither; the role's ARN is what STS AssumeRole names).
+func (p *Provisioner) roles(ctx context.Context, t *topology.Topology, r *Result) error {
+	for _, role := range t.Roles {
+		name := p.Options.Name(role.Name)
+		got, err := p.Clients.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+		if err == nil {
+			r.Roles[role.Name] = aws.ToString(got.Role.Arn)
+			r.record("role", name, Unchanged, "")
+			continue
+		}
+		if !notFound(err) && !noSuchEntity(err) {
+			return fmt.Errorf("get role %s: %w", name, err)
+		}
+		trust, err := json.Marshal(map[string]any{
+			"Version": "2012-10-17",
+			"Statement": []map[string]any{{
+				"Effect": "Allow", "Principal": map[string]any{"AWS": p.Clients.Role},
+				"Action": []string{"sts:AssumeRole", "sts:TagSession"},
+			}},
+		})
+		if err != nil {
+			return fmt.Errorf("trust policy of role %s: %w", name, err)
+		}
+		out, err := p.Clients.IAM.CreateRole(ctx, &iam.CreateRoleInput{
+			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust)),
+			Description: aws.String("Lanyard " + role.Name + ", assumed by " + p.Options.Name(role.AssumedBy)),
+		})
+		if err != nil {
+			return fmt.Errorf("create role %s: %w", name, err)
+		}
+		r.Roles[role.Name] = aws.ToString(out.Role.Arn)
+		r.record("role", name, Created, "assumed by "+role.AssumedBy)
+	}
+	return nil
+}
+
+// usagePlans creates each declared usage plan in LocalStack's API Gateway with its throttle, or
+// brings an existing one's throttle in line. `lanyard local`'s front enforces them.
+func (p *Provisioner) usagePlans(ctx context.Context, t *topology.Topology, r *Result) error {
+	if len(t.UsagePlans) == 0 {
+		return nil
+	}
+	existing := map[string]agtypes.UsagePlan{}
+	var position *string
+	for {
+		page, err := p.Clients.APIGateway.GetUsagePlans(ctx, &apigateway.GetUsagePlansInput{Position: position, Limit: aws.Int32(500)})
+		if err != nil {
+			return fmt.Errorf("list usage plans: %w", err)
+		}
+		for _, u := range page.Items {
+			existing[aws.ToString(u.Name)] = u
+		}
+		if page.Position == nil || aws.ToString(page.Position) == aws.ToString(position) {
+			break
+		}
+		position = page.Position
+	}
+	for _, plan := range t.UsagePlans {
+		name := p.Options.Name(plan.Name)
+		throttle := &agtypes.ThrottleSettings{RateLimit: plan.RateLimit, BurstLimit: plan.BurstLimit}
+		if u, ok := existing[name]; ok {
+			r.UsagePlans[plan.Name] = aws.ToString(u.Id)
+			if u.Throttle != nil && u.Throttle.RateLimit == plan.RateLimit && u.Throttle.BurstLimit == plan.BurstLimit {
+				r.record("usage-plan", name, Unchanged, "")
+				continue
+			}
+			_, err := p.Clients.APIGateway.UpdateUsagePlan(ctx, &apigateway.UpdateUsagePlanInput{
+				UsagePlanId: u.Id,
+				PatchOperations: []agtypes.PatchOperation{
+					{Op: agtypes.OpReplace, Path: aws.String("/throttle/rateLimit"), Value: aws.String(strconv.FormatFloat(plan.RateLimit, 'f', -1, 64))},
+					{Op: agtypes.OpReplace, Path: aws.String("/throttle/burstLimit"), Value: aws.String(strconv.Itoa(int(plan.BurstLimit)))},
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("update usage plan %s: %w", name, err)
+			}
+			r.record("usage-plan", name, Updated, "throttle")
+			continue
+		}
+		out, err := p.Clients.APIGateway.CreateUsagePlan(ctx, &apigateway.CreateUsagePlanInput{
+			Name: aws.String(name), Throttle: throttle,
+			Description: aws.String("Lanyard partners of tier " + plan.Name),
+		})
+		if err != nil {
+			return fmt.Errorf("create usage plan %s: %w", name, err)
+		}
+		r.UsagePlans[plan.Name] = aws.ToString(out.Id)
+		r.record("usage-plan", name, Created, fmt.Sprintf("rate %v/s, burst %d", plan.RateLimit, plan.BurstLimit))
+	}
+	return nil
+}
+
+// usagePlanIDs renders the plans' ids as the ValueUsagePlans environment value.
+func (r *Result) usagePlanIDs() (string, error) {
+	b, err := json.Marshal(r.UsagePlans)
+	if err != nil {
+		return "", fmt.Errorf("usage plan ids: %w", err)
+	}
+	return string(b), nil
+}
+
+// noSuchEntity reports IAM's not-found error.
+func noSuchEntity(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "NoSuchEntity"
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -52,6 +53,7 @@ type Env struct {
 	Config        aws.Config
 
 	Lambda         *lambda.Client
+	APIGateway     *apigateway.Client
 	SQS            *sqs.Client
 	EventBridge    *eventbridge.Client
 	SecretsManager *secretsmanager.Client
@@ -100,7 +102,7 @@ func Connect(ctx context.Context) (*Env, error) {
 		LocalStackURL: ls, DynamoDBURL: ddb, Root: root, Config: cfg,
 		Lambda: lambda.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), EventBridge: eventbridge.NewFromConfig(cfg),
 		SecretsManager: secretsmanager.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg),
-		KMS: kms.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
+		KMS: kms.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), APIGateway: apigateway.NewFromConfig(cfg),
 		DynamoDB: provision.LocalDynamoDB(cfg, ""),
 		Streams:  dynamodbstreams.NewFromConfig(cfg),
 	}, nil

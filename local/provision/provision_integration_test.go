@@ -4,14 +4,17 @@ package provision_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -66,6 +69,12 @@ func teardown(t *testing.T, env *harness.Env, tp *topology.Topology, res *provis
 		_, _ = env.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(tb)})
 	}
 	_, _ = env.EventBridge.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(res.Bus)})
+	for _, arn := range res.Roles {
+		_, _ = env.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(arn[strings.LastIndex(arn, "/")+1:])})
+	}
+	for _, id := range res.UsagePlans {
+		_, _ = env.APIGateway.DeleteUsagePlan(ctx, &apigateway.DeleteUsagePlanInput{UsagePlanId: aws.String(id)})
+	}
 }
 
 func actions(res *provision.Result) map[provision.Action]int {
@@ -80,6 +89,13 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	env := connect(t)
 	ctx := context.Background()
 	tp := topologytest.Sample()
+	// Access the sample does not declare (the CDK app builds roles and usage plans from the
+	// production declaration only): a role the probe may assume, a usage plan, the deployment id.
+	tp.Roles = []topology.Role{{Name: "probe-access", AssumedBy: "probe"}}
+	tp.UsagePlans = []topology.UsagePlan{{Name: "sandbox", RateLimit: 5, BurstLimit: 10}}
+	tp.Functions[0].Env["ACCESS_ROLE"] = topology.RoleARN("probe-access", true)
+	tp.Functions[0].Env["USAGE_PLANS"] = topology.UsagePlanIDs(true)
+	tp.Functions[0].Env["DEPLOYMENT"] = topology.DeploymentID()
 	codeDir := t.TempDir()
 	for _, f := range tp.Functions {
 		src := filepath.Join(env.Root, "bin", "local", filepath.Base(f.Main), "function.zip")
@@ -107,7 +123,7 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	if n := actions(first); n[provision.Created] == 0 || n[provision.Updated] != 0 {
 		t.Fatalf("first apply should only create: %+v", first.Changes)
 	}
-	for _, kind := range []string{"key", "bus", "table", "queue", "function", "rule", "event source mapping", "schedule"} {
+	for _, kind := range []string{"key", "bus", "table", "queue", "function", "rule", "event source mapping", "schedule", "role", "usage-plan"} {
 		found := false
 		for _, c := range first.Changes {
 			found = found || c.Kind == kind
@@ -125,6 +141,16 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	vars := fn.Configuration.Environment.Variables
 	if vars["RECORDER_TABLE"] != first.Tables["deliveries"] || vars["EVENT_BUS"] != first.Bus || vars["AWS_ENDPOINT_URL_DYNAMODB"] != env.DynamoDBURL {
 		t.Errorf("recorder environment not resolved: %v", vars)
+	}
+	probeFn, err := env.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(first.Functions["probe"])})
+	if err != nil {
+		t.Fatalf("probe function: %v", err)
+	}
+	pv := probeFn.Configuration.Environment.Variables
+	plans, _ := json.Marshal(map[string]string{"sandbox": first.UsagePlans["sandbox"]})
+	if !strings.HasSuffix(pv["ACCESS_ROLE"], ":role/"+p.Options.Name("probe-access")) || pv["USAGE_PLANS"] != string(plans) ||
+		first.UsagePlans["sandbox"] == "" || pv["DEPLOYMENT"] != p.Options.Prefix {
+		t.Errorf("probe environment not resolved: %v (usage plans %v)", pv, first.UsagePlans)
 	}
 	if len(first.Streams) != 1 || first.Streams[0].StreamARN == "" || first.Streams[0].OnFailureQueue == "" {
 		t.Errorf("stream binding missing: %+v", first.Streams)
@@ -149,6 +175,7 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp.Functions[0].Env["PROBE_MODE"] = topology.Literal("changed")
+	tp.UsagePlans[0].BurstLimit = 20
 	third, err := p.Apply(ctx, tp)
 	if err != nil {
 		t.Fatalf("third apply: %v", err)
@@ -161,5 +188,9 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	}
 	if probe.Action != provision.Updated || probe.Detail != "code, configuration" {
 		t.Errorf("probe after a code and env change: %+v", probe)
+	}
+	plan, err := env.APIGateway.GetUsagePlan(ctx, &apigateway.GetUsagePlanInput{UsagePlanId: aws.String(first.UsagePlans["sandbox"])})
+	if err != nil || plan.Throttle == nil || plan.Throttle.BurstLimit != 20 || plan.Throttle.RateLimit != 5 {
+		t.Errorf("usage plan after a throttle change: %+v, %v", plan, err)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -569,6 +570,24 @@ func teardown(t *testing.T, prefix string, tp *topology.Topology) {
 	for _, tb := range tp.Tables {
 		_, err := env.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name(tb.Name))})
 		check("delete table "+name(tb.Name), err)
+	}
+	for _, r := range tp.Roles {
+		_, err := env.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(name(r.Name))})
+		if err != nil && !strings.Contains(err.Error(), "NoSuchEntity") {
+			check("delete role "+name(r.Name), err)
+		}
+	}
+	if len(tp.UsagePlans) > 0 {
+		plans, err := env.APIGateway.GetUsagePlans(ctx, &apigateway.GetUsagePlansInput{Limit: aws.Int32(500)})
+		check("list usage plans", err)
+		if err == nil {
+			for _, u := range plans.Items {
+				if strings.HasPrefix(aws.ToString(u.Name), prefix+"-") {
+					_, err := env.APIGateway.DeleteUsagePlan(ctx, &apigateway.DeleteUsagePlanInput{UsagePlanId: u.Id})
+					check("delete usage plan "+aws.ToString(u.Name), err)
+				}
+			}
+		}
 	}
 	secrets := prefix + "/" + topology.SecretsPath
 	pages := secretsmanager.NewListSecretsPaginator(env.SecretsManager, &secretsmanager.ListSecretsInput{

@@ -64,6 +64,6 @@ func newRoot(stdout io.Writer) *cobra.Command {
 		RunE:              func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.PersistentFlags().StringVarP(&out.format, "output", "o", "table", "output format: table or json")
-	root.AddCommand(newVersionCmd(out), newLocalCmd(out), newInviteCmd(out))
+	root.AddCommand(newVersionCmd(out), newLocalCmd(out), newInviteCmd(out), newIdentityRequestCmd(out))
 	return root
 }

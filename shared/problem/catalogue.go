@@ -81,6 +81,24 @@ var (
 	InviteInvalid = Type{anchor: "invite-invalid", status: 403, title: "Invalid Invite",
 		detail: "The invite code is not valid. Ask your Lanyard contact for a new invite.",
 		fixed:  true}
+	// IdentityProofInvalid: the signed STS GetCallerIdentity request (identityRequest) was
+	// refused, by Lanyard's checks or by STS — one problem for every reason, with one fixed
+	// detail; the reason goes to the log only (403).
+	IdentityProofInvalid = Type{anchor: "identity-proof-invalid", status: 403, title: "Invalid Identity Proof",
+		detail: "The signed GetCallerIdentity request could not be verified. Run `lanyard identity-request --help` to see how to produce one.",
+		fixed:  true}
+	// AccountNotAllowed: the identity proof is valid but its AWS account is not on the policy's
+	// allow-list of accounts (403).
+	AccountNotAllowed = Type{anchor: "account-not-allowed", status: 403, title: "Account Not Allowed",
+		detail: "The AWS account that signed the identity request is not allowed to onboard. Ask your Lanyard contact to allow it.",
+		fixed:  true}
+	// PickupInvalid: an onboarding pick-up with an unknown onboarding or pick-up token, or of
+	// an onboarding that was denied, has expired or was collected already — one problem for
+	// all, with one fixed detail (403). An onboarding still pending approval is answered
+	// Conflict instead.
+	PickupInvalid = Type{anchor: "pickup-invalid", status: 403, title: "Invalid Pick-up",
+		detail: "The pick-up token is not valid for this onboarding, or there is nothing to pick up. Ask your Lanyard contact.",
+		fixed:  true}
 	// ScopesNotAllowed: some requested scopes are outside the tier's allowance; the
 	// deniedScopes member lists them (403). Build it with NewScopesNotAllowed.
 	ScopesNotAllowed = Type{anchor: "scopes-not-allowed", status: 403, title: "Scopes Not Allowed",
@@ -98,7 +116,8 @@ func Types() []Type {
 	return []Type{
 		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
-		IdempotencyInFlight, InviteInvalid, ScopesNotAllowed, NotFound, Conflict,
+		IdempotencyInFlight, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PickupInvalid,
+		ScopesNotAllowed, NotFound, Conflict,
 	}
 }
 

@@ -72,9 +72,11 @@ func (c *clock) Advance(d time.Duration) {
 //
 // The authorizer answers by the identity header's value: "deny" (explicit Deny), "allow-get"
 // (Allow on GET /v1/probe only), "unauthorized" (error "Unauthorized"), "crash" (another error),
-// "nested" (a context with an object), "context" (scalar context values); anything else is
-// an Allow on the whole stage. The route function answers by X-Probe-Mode: "fail", "malformed",
-// "binary", "slow", "invoke-error"; otherwise a canned 201.
+// "nested" (a context with an object), "context" (scalar context values), "no-usage" (an Allow
+// without a usageIdentifierKey); anything else is an Allow on the whole stage, whose
+// usageIdentifierKey is the identity itself when it starts "usage-key-" or "lanyard-usage-"
+// (a partner's usage identifier), else "usage-key-7". The route function answers by
+// X-Probe-Mode: "fail", "malformed", "binary", "slow", "invoke-error"; otherwise a canned 201.
 type functions struct {
 	mu          sync.Mutex
 	authorizer  []lambdaevents.APIGatewayCustomAuthorizerRequestTypeRequest
@@ -170,8 +172,14 @@ func authorizerAnswer(identity string) invoke.Result {
 	case "context":
 		out = policyAnswer("Allow", arnPrefix+"*")
 		out["context"] = map[string]any{"partnerId": "7", "tier": 3, "ratio": 0.5, "active": true, "none": nil}
+	case "no-usage":
+		out = policyAnswer("Allow", arnPrefix+"*")
+		delete(out, "usageIdentifierKey")
 	default:
 		out = policyAnswer("Allow", arnPrefix+"*")
+		if strings.HasPrefix(identity, "usage-key-") || strings.HasPrefix(identity, "lanyard-usage-") {
+			out["usageIdentifierKey"] = identity
+		}
 	}
 	b, _ := json.Marshal(out)
 	return invoke.Result{Payload: b}

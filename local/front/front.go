@@ -1,8 +1,9 @@
 // Package front fronts the declared REST routes on the local machine the way API Gateway fronts
 // them in AWS (a REST API, one stage): it matches the route, admits the request as the route's
 // authorization says (the REQUEST authorizer with its policy cache for partner-key routes, a
-// SigV4 signature made with the local credentials for aws-iam routes), hands the route's
-// function the Lambda proxy event through Invoke and turns its proxy response back into HTTP.
+// SigV4 signature made with the local credentials for aws-iam routes), throttles a partner-key
+// request by the usage plan of the authorizer's usage identifier, hands the route's function
+// the Lambda proxy event through Invoke and turns its proxy response back into HTTP.
 // Requests that never reach a function get the declared gateway response as problem+json.
 //
 // LocalStack community runs no API Gateway authorizers and no IAM auth, which is why this
@@ -69,6 +70,10 @@ type Config struct {
 	Logger *slog.Logger
 	// IntegrationTimeout bounds each function invocation (default IntegrationTimeout).
 	IntegrationTimeout time.Duration
+	// UsagePlans, when set, throttles partner-key requests by the usage plan of the
+	// authorizer's usageIdentifierKey (APIGatewayPlans asks LocalStack's API Gateway); nil
+	// throttles nothing.
+	UsagePlans UsagePlanSource
 }
 
 // Front is the local API Gateway. It is an http.Handler; serve it on 127.0.0.1.
@@ -80,6 +85,7 @@ type Front struct {
 	signer    *v4.Signer
 	creds     aws.CredentialsProvider
 	proxy     *httputil.ReverseProxy
+	limiter   *limiter
 	stats     counters
 }
 
@@ -90,6 +96,7 @@ type Stats struct {
 	FunctionInvocations   int64 // route function calls
 	CacheFlushes          int64 // FlushStageAuthorizersCache calls answered
 	Passthroughs          int64 // management calls passed to LocalStack
+	Throttled             int64 // requests refused (429) by a usage plan's throttle
 }
 
 type counters struct {
@@ -98,6 +105,7 @@ type counters struct {
 	functionInvocations   atomic.Int64
 	cacheFlushes          atomic.Int64
 	passthroughs          atomic.Int64
+	throttled             atomic.Int64
 }
 
 // New checks cfg against the topology and builds the front.
@@ -130,6 +138,7 @@ func New(cfg Config) (*Front, error) {
 		responses: newGatewayResponses(t.GatewayResponses),
 		cache:     newAuthCache(),
 		signer:    v4.NewSigner(),
+		limiter:   newLimiter(),
 	}
 	if cfg.Credentials != nil {
 		f.creds = aws.NewCredentialsCache(cfg.Credentials)
@@ -189,6 +198,7 @@ func (f *Front) Stats() Stats {
 		FunctionInvocations:   f.stats.functionInvocations.Load(),
 		CacheFlushes:          f.stats.cacheFlushes.Load(),
 		Passthroughs:          f.stats.passthroughs.Load(),
+		Throttled:             f.stats.throttled.Load(),
 	}
 }
 
@@ -264,8 +274,14 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Usage-plan throttling belongs here, between admission and integration, as in API
-	// Gateway: it needs the authorizer's usageIdentifierKey, which admitted carries.
+	// Usage-plan throttling, between admission and integration as in API Gateway: by the
+	// authorizer's usageIdentifierKey.
+	if admitted.usageKey != "" && f.cfg.UsagePlans != nil {
+		if gerr := f.throttle(r.Context(), admitted.usageKey); gerr != nil {
+			f.fail(r.Context(), w, c, gerr)
+			return
+		}
+	}
 
 	status, gerr := f.integrate(r.Context(), w, c, admitted)
 	if gerr != nil {

@@ -9,6 +9,9 @@
 //  5. Allow, with a policy that lists every route the key's scopes permit: API Gateway caches
 //     the policy (authorizer.cacheTtl) under the Authorization header and reuses it on every
 //     route, so the policy must cover the routes the key may call, not just the one called.
+//     The Allow names the partner's usage identifier (usageIdentifierKey, usage.KeyValue): the
+//     API takes its API keys from the authorizer, and throttles the partner by that key's
+//     usage plan, its tier's.
 //
 // The answers, as API Gateway turns them into responses:
 //
@@ -17,6 +20,7 @@
 //   - a key whose secret matched but that is revoked, pending, expired, not yet valid, or
 //     previous past its grace: an explicit Deny on the whole stage for the partner, which
 //     API Gateway answers with 403 and caches — right for a key that will not come back;
+//     a Deny names no usage identifier;
 //   - a registry read that failed: another error, which API Gateway answers with 500.
 //
 // Each decision logs one line (key id, partner, outcome, reason) and traces one span
@@ -37,6 +41,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/shared/registry"
 	"github.com/lanyardhq/lanyard/shared/tracing"
+	"github.com/lanyardhq/lanyard/shared/usage"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -261,6 +266,7 @@ func (a *Authorizer) decide(ctx context.Context, req lambdaevents.APIGatewayCust
 			ContextTier:      e.Tier,
 			ContextScopes:    c.grant.scopes,
 		},
+		UsageIdentifierKey: usage.KeyValue(e.PartnerID),
 	}, d, nil
 }
 

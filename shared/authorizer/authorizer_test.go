@@ -15,6 +15,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/authorizer"
 	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/shared/registry"
+	"github.com/lanyardhq/lanyard/shared/usage"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -207,8 +208,14 @@ func checkPolicy(t *testing.T, resp lambdaevents.APIGatewayCustomAuthorizerRespo
 			t.Errorf("the deny policy evaluates to %s on the called method", got)
 		}
 	}
-	if usage := resp.UsageIdentifierKey; usage != "" {
-		t.Errorf("usageIdentifierKey %q, want none yet", usage)
+	// An Allow names the partner's usage identifier, so API Gateway throttles by its plan; a
+	// Deny names none.
+	wantUsage := ""
+	if effect == "Allow" {
+		wantUsage = usage.KeyValue(partnerID)
+	}
+	if got := resp.UsageIdentifierKey; got != wantUsage {
+		t.Errorf("%s: usageIdentifierKey %q, want %q", effect, got, wantUsage)
 	}
 	for k, v := range resp.Context {
 		if _, ok := v.(string); !ok {
@@ -259,8 +266,8 @@ func TestAllowContext(t *testing.T) {
 	if err := dec.Decode(&decoded); err != nil {
 		t.Fatalf("the response does not decode as API Gateway's shape: %v", err)
 	}
-	if decoded.UsageIdentifierKey != nil {
-		t.Error("the response has a usageIdentifierKey")
+	if decoded.UsageIdentifierKey == nil || *decoded.UsageIdentifierKey != "lanyard-usage-"+partnerID {
+		t.Errorf("usageIdentifierKey %v, want the partner's usage identifier", decoded.UsageIdentifierKey)
 	}
 	if decoded.PolicyDocument.Statement[0].Effect != "Allow" || !reflect.DeepEqual(decoded.Context, map[string]string{
 		"partnerId": partnerID, "keyId": string(k.ID()), "tier": "standard", "scopes": "orders:read shipments:read",

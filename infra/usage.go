@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/lanyardhq/lanyard/shared/policy"
+)
+
+// TagTier carries a usage plan's tier name.
+const TagTier = "lanyard:tier"
+
+// UsagePlansProps configures the usage plans.
+type UsagePlansProps struct {
+	// API is the REST API the plans throttle. Its API keys must come from the authorizer
+	// (ApiKeySourceType AUTHORIZER) and its partner-key methods must require an API key
+	// (ApiKeyRequired), or no plan applies to any call.
+	API awsapigateway.RestApi
+	// Stage is the stage the plans apply to; nil means the API's deployment stage.
+	Stage awsapigateway.Stage
+	// Tiers are the policy's tiers: one plan each, throttled as the tier declares.
+	Tiers []policy.Tier
+}
+
+// UsagePlans is one usage plan per tier on the API's stage: the per-partner token bucket
+// (rate and burst) each tier declares. Onboarding adds each partner's API key to its tier's
+// plan (shared/usage.Enroll), with the grant GrantEnroll gives.
+type UsagePlans struct {
+	constructs.Construct
+	// Plans are the plans by tier name.
+	Plans map[string]awsapigateway.UsagePlan
+}
+
+// NewUsagePlans defines a usage plan for each tier. Tier names must be unique.
+func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps) *UsagePlans {
+	if props == nil || props.API == nil || len(props.Tiers) == 0 {
+		panic("usage plans: an API and at least one tier are required")
+	}
+	c := constructs.NewConstruct(scope, &id)
+	stage := props.Stage
+	if stage == nil {
+		stage = props.API.DeploymentStage()
+	}
+	u := &UsagePlans{Construct: c, Plans: map[string]awsapigateway.UsagePlan{}}
+	for _, tier := range props.Tiers {
+		if _, dup := u.Plans[tier.Name]; dup {
+			panic(fmt.Sprintf("usage plans: tier %q declared twice", tier.Name))
+		}
+		plan := awsapigateway.NewUsagePlan(c, jsii.String(pascal(tier.Name)), &awsapigateway.UsagePlanProps{
+			Description: jsii.String("Lanyard tier " + tier.Name + ": the throttle each of its partners gets"),
+			Throttle: &awsapigateway.ThrottleSettings{
+				RateLimit:  jsii.Number(tier.Throttle.RateLimit),
+				BurstLimit: jsii.Number(float64(tier.Throttle.BurstLimit)),
+			},
+			ApiStages: &[]*awsapigateway.UsagePlanPerApiStage{{Api: props.API, Stage: stage}},
+		})
+		tag(plan, TagTier, tier.Name)
+		u.Plans[tier.Name] = plan
+	}
+	return u
+}
+
+// PlanIDs maps each tier to its plan's id (a token until deployment).
+func (u *UsagePlans) PlanIDs() map[string]*string {
+	ids := make(map[string]*string, len(u.Plans))
+	for tier, plan := range u.Plans {
+		ids[tier] = plan.UsagePlanId()
+	}
+	return ids
+}
+
+// PlanIDsJSON is PlanIDs as the JSON object shared/usage.DecodePlans reads: the value of the
+// onboarding function's usage.PlansEnv.
+func (u *UsagePlans) PlanIDsJSON() *string {
+	ids := map[string]any{}
+	for tier, id := range u.PlanIDs() {
+		ids[tier] = id
+	}
+	return awscdk.Stack_Of(u.Construct).ToJsonString(ids, nil)
+}
+
+// GrantEnroll lets grantee call what shared/usage.Enroll calls, and nothing more:
+//
+//   - CreateApiKey: apigateway:POST on /apikeys, and, since the key is created with tags,
+//     apigateway:PUT on the tags of API keys (/tags/<URL-encoded API key ARN>);
+//   - GetApiKeys (finding the key of a retried onboarding): apigateway:GET on /apikeys;
+//   - CreateUsagePlanKey: apigateway:POST on /usageplans/<id>/keys of each plan;
+//   - GetUsagePlanKey (a retry's key already in the plan): apigateway:GET on
+//     /usageplans/<id>/keys/* of each plan.
+//
+// No other plan, key or API can be changed with it.
+func (u *UsagePlans) GrantEnroll(grantee awsiam.IGrantable) awsiam.Grant {
+	stack := awscdk.Stack_Of(u.Construct)
+	arn := func(resource string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("apigateway"), Account: jsii.String(""), Resource: jsii.String(resource),
+			ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME,
+		})
+	}
+	apiKeys := arn("/apikeys")
+	// The tags resource names the tagged resource's ARN URL-encoded: the API keys to come.
+	keyTags := arn("/tags/arn%3A" + *stack.Partition() + "%3Aapigateway%3A" + *stack.Region() + "%3A%3A%2Fapikeys%2F*")
+
+	tiers := make([]string, 0, len(u.Plans))
+	for tier := range u.Plans {
+		tiers = append(tiers, tier)
+	}
+	sort.Strings(tiers)
+	planKeys := make([]*string, 0, len(tiers))
+	planKey := make([]*string, 0, len(tiers))
+	for _, tier := range tiers {
+		id := *u.Plans[tier].UsagePlanId()
+		planKeys = append(planKeys, arn("/usageplans/"+id+"/keys"))
+		planKey = append(planKey, arn("/usageplans/"+id+"/keys/*"))
+	}
+
+	grant := func(action string, resources ...*string) awsiam.Grant {
+		return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+			Grantee: grantee, Actions: jsii.Strings(action), ResourceArns: &resources,
+		})
+	}
+	return grant("apigateway:POST", append([]*string{apiKeys}, planKeys...)...).
+		Combine(grant("apigateway:GET", append([]*string{apiKeys}, planKey...)...)).
+		Combine(grant("apigateway:PUT", keyTags))
+}

@@ -21,12 +21,22 @@ import (
 // per-partner limits belong to usage plans.
 const (
 	APIStageName            = "prod"
-	APIThrottlingRateLimit  = 100 // requests per second, steady state
-	APIThrottlingBurstLimit = 200 // requests, token bucket size
+	APIThrottlingRateLimit  = 1000 // requests per second, steady state (above every usage plan)
+	APIThrottlingBurstLimit = 2000 // requests, token bucket size
 	APIAccessLogRetention   = awslogs.RetentionDays_ONE_YEAR
 	// ProblemContentType is the media type of every gateway response (RFC 9457).
 	ProblemContentType = "application/problem+json"
 )
+
+// apiKeySource: with usage plans, the authorizer names each partner's API key
+// (usageIdentifierKey); clients never present one, and the partner's plan applies to every
+// partner-key method.
+func apiKeySource(top *topology.Topology) awsapigateway.ApiKeySourceType {
+	if len(top.UsagePlans) > 0 {
+		return awsapigateway.ApiKeySourceType_AUTHORIZER
+	}
+	return ""
+}
 
 // apiAccessLogFields is the JSON access log line: who called what, how the authorizer and the
 // integration answered, and the X-Ray trace to follow. Never a header or a body.
@@ -98,10 +108,11 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) *API {
 	}
 
 	api := awsapigateway.NewRestApi(c, jsii.String("RestApi"), &awsapigateway.RestApiProps{
-		RestApiName:    awscdk.Stack_Of(c).StackName(),
-		Description:    jsii.String("Lanyard partner and ops API"),
-		EndpointTypes:  &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
-		CloudWatchRole: jsii.Bool(false),
+		RestApiName:      awscdk.Stack_Of(c).StackName(),
+		Description:      jsii.String("Lanyard partner and ops API"),
+		EndpointTypes:    &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		CloudWatchRole:   jsii.Bool(false),
+		ApiKeySourceType: apiKeySource(top),
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(APIStageName),
 			TracingEnabled:       jsii.Bool(true),
@@ -130,6 +141,7 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) *API {
 			}
 			opts.AuthorizationType = awsapigateway.AuthorizationType_CUSTOM
 			opts.Authorizer = authorizer
+			opts.ApiKeyRequired = jsii.Bool(len(top.UsagePlans) > 0)
 		case topology.AuthIAM:
 			opts.AuthorizationType = awsapigateway.AuthorizationType_IAM
 		case topology.AuthNone:

@@ -437,6 +437,13 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					topology.AccessRead:      {"sqs:ReceiveMessage", "sqs:DeleteMessage"},
 					topology.AccessReadWrite: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"},
 				}[v.Access]
+			case topology.ValueUsagePlans:
+				if v.Access == topology.AccessReadWrite && !slices.ContainsFunc(grants, func(g grant) bool {
+					return g.Action == "apigateway:POST" && isEnrollARN(g.Resource.ID)
+				}) {
+					miss("%s: role %s may not enroll API keys in the usage plans", what, role)
+				}
+				continue
 			case topology.ValueDeployment:
 				if got != DefaultDeploymentID {
 					miss("%s: want the deployment id %q, template has %v", what, DefaultDeploymentID, got)

@@ -35,6 +35,24 @@ func isSecretsARN(printed string) bool {
 	return strings.Contains(printed, ":secret:"+SecretsPrefix+"*") && strings.Contains(printed, ":secretsmanager:")
 }
 
+// usagePlansResource stands for the API Gateway resources enrolling a partner's API key touches
+// (UsagePlans.GrantEnroll) in the allowed map.
+const usagePlansResource = "usage-plans"
+
+// isEnrollARN reports whether an unresolved policy resource (printed) is one GrantEnroll names:
+// API keys, their tags, the usage plans list or plan keys — never an API or a plan itself.
+func isEnrollARN(printed string) bool {
+	if !strings.Contains(printed, ":apigateway:") {
+		return false
+	}
+	for _, suffix := range []string{"::/apikeys]", "::/usageplans]", "::/usageplans/*/keys]", "::/usageplans/*/keys/*]", "%3A%3A%2Fapikeys%2F*]"} {
+		if strings.Contains(printed, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
 // excessGrants lists every action a function's role is allowed that its declaration does not
 // call for: its environment's access (table, bus, key, queue), the queues it consumes, the
 // stream it reads and the on-failure queue it writes, its own log group, and X-Ray. Writing
@@ -86,6 +104,10 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 					if v.Access != topology.AccessNone {
 						allow(bus, "Arn", "", "events:PutEvents")
 					}
+				}
+			case topology.ValueUsagePlans:
+				if v.Access == topology.AccessReadWrite {
+					allow(usagePlansResource, "", "", "apigateway:GET", "apigateway:POST", "apigateway:PUT")
 				}
 			case topology.ValueSecrets:
 				actions := map[topology.Access][]string{
@@ -139,6 +161,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 			case g.Any:
 				excess = append(excess, fmt.Sprintf("function %s: %s on *", f.Name, g.Action))
 			case isSecretsARN(g.Resource.ID) && slices.Contains(allowed[secretsResource+"."], g.Action):
+			case isEnrollARN(g.Resource.ID) && slices.Contains(allowed[usagePlansResource+"."], g.Action):
 			case !slices.Contains(allowed[g.Resource.ID+"."+g.Resource.Attr+g.Suffix], g.Action):
 				excess = append(excess, fmt.Sprintf("function %s: %s on %s.%s%s", f.Name, g.Action, g.Resource.ID, g.Resource.Attr, g.Suffix))
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -44,6 +45,7 @@ type ServicesStack struct {
 	Consumers       map[string]*Consumer
 	StreamConsumers map[string]*StreamConsumer // by table name
 	Schedules       map[string]*Schedule
+	UsagePlans      *UsagePlans // nil when the topology declares none
 	// Queues are the declared queues by topology name: each consumer's queue and DLQ and each
 	// stream consumer's on-failure queue.
 	Queues map[string]awssqs.IQueue
@@ -114,14 +116,24 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 		}
 	}
 
-	// Environments last: every table and queue a value may name exists by now.
-	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues}
-	for _, decl := range top.Functions {
-		env.bind(s.Functions[decl.Name])
-	}
-
 	if len(top.Routes) > 0 {
 		s.API = NewAPI(stack, "Api", &APIProps{Topology: top, Functions: lambdas})
+	}
+	if len(top.UsagePlans) > 0 {
+		if s.API == nil {
+			panic("usage plans need the REST API: declare a route")
+		}
+		tiers := make([]policy.Tier, 0, len(top.UsagePlans))
+		for _, u := range top.UsagePlans {
+			tiers = append(tiers, policy.Tier{Name: u.Name, Throttle: policy.Throttle{RateLimit: u.RateLimit, BurstLimit: u.BurstLimit}})
+		}
+		s.UsagePlans = NewUsagePlans(stack, "UsagePlans", &UsagePlansProps{API: s.API.RestAPI, Tiers: tiers})
+	}
+
+	// Environments last: every table, queue and plan a value may name exists by now.
+	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans}
+	for _, decl := range top.Functions {
+		env.bind(s.Functions[decl.Name])
 	}
 
 	if len(top.Schedules) > 0 {
@@ -166,6 +178,7 @@ type environment struct {
 	bus    awsevents.IEventBus
 	tables map[string]awsdynamodb.ITable
 	queues map[string]awssqs.IQueue
+	plans  *UsagePlans
 }
 
 // bind sets each of the function's environment variables and grants its role the declared
@@ -236,6 +249,14 @@ func (e environment) bind(f *Function) {
 			}
 		case topology.ValueDeployment:
 			value = jsii.String(deploymentID(f.Lambda))
+		case topology.ValueUsagePlans:
+			if e.plans == nil {
+				panic(fmt.Sprintf("%s: no usage plan is declared", where))
+			}
+			value = e.plans.PlanNamesJSON()
+			if v.Access == topology.AccessReadWrite {
+				e.plans.GrantEnroll(role)
+			}
 		case topology.ValueSecrets:
 			value = jsii.String(SecretsPrefix)
 			actions := map[topology.Access][]string{

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -53,6 +52,7 @@ func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps
 			panic(fmt.Sprintf("usage plans: tier %q declared twice", tier.Name))
 		}
 		plan := awsapigateway.NewUsagePlan(c, jsii.String(pascal(tier.Name)), &awsapigateway.UsagePlanProps{
+			Name:        usagePlanName(c, tier.Name),
 			Description: jsii.String("Lanyard tier " + tier.Name + ": the throttle each of its partners gets"),
 			Throttle: &awsapigateway.ThrottleSettings{
 				RateLimit:  jsii.Number(tier.Throttle.RateLimit),
@@ -66,23 +66,21 @@ func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps
 	return u
 }
 
-// PlanIDs maps each tier to its plan's id (a token until deployment).
-func (u *UsagePlans) PlanIDs() map[string]*string {
-	ids := make(map[string]*string, len(u.Plans))
-	for tier, plan := range u.Plans {
-		ids[tier] = plan.UsagePlanId()
-	}
-	return ids
+// usagePlanName is a tier's plan name: the stack's name and the tier. The functions find their
+// plans by it (shared/usage.ResolvePlans): naming the ids in their environment would make the
+// functions depend on the plans, the plans on the stage and the stage on the functions.
+func usagePlanName(scope constructs.IConstruct, tier string) *string {
+	return awscdk.Fn_Join(jsii.String("-"), &[]*string{awscdk.Stack_Of(scope).StackName(), jsii.String(tier)})
 }
 
-// PlanIDsJSON is PlanIDs as the JSON object shared/usage.DecodePlans reads: the value of the
-// onboarding function's usage.PlansEnv.
-func (u *UsagePlans) PlanIDsJSON() *string {
-	ids := map[string]any{}
-	for tier, id := range u.PlanIDs() {
-		ids[tier] = id
+// PlanNamesJSON is the JSON object of each tier's plan name, which shared/usage.DecodePlans
+// reads: the value of the onboarding function's usage.PlansEnv.
+func (u *UsagePlans) PlanNamesJSON() *string {
+	names := map[string]any{}
+	for tier := range u.Plans {
+		names[tier] = usagePlanName(u.Construct, tier)
 	}
-	return awscdk.Stack_Of(u.Construct).ToJsonString(ids, nil)
+	return awscdk.Stack_Of(u.Construct).ToJsonString(names, nil)
 }
 
 // GrantEnroll lets grantee call what shared/usage.Enroll calls, and nothing more:
@@ -90,11 +88,14 @@ func (u *UsagePlans) PlanIDsJSON() *string {
 //   - CreateApiKey: apigateway:POST on /apikeys, and, since the key is created with tags,
 //     apigateway:PUT on the tags of API keys (/tags/<URL-encoded API key ARN>);
 //   - GetApiKeys (finding the key of a retried onboarding): apigateway:GET on /apikeys;
-//   - CreateUsagePlanKey: apigateway:POST on /usageplans/<id>/keys of each plan;
+//   - GetUsagePlans (finding the plans by name): apigateway:GET on /usageplans;
+//   - CreateUsagePlanKey: apigateway:POST on /usageplans/*/keys;
 //   - GetUsagePlanKey (a retry's key already in the plan): apigateway:GET on
-//     /usageplans/<id>/keys/* of each plan.
+//     /usageplans/*/keys/*.
 //
-// No other plan, key or API can be changed with it.
+// The plan keys are granted on every plan (*), not on these plans' ids: a grant naming the ids
+// makes the function's role depend on the plans, which depend on the API's stage, which depends
+// on the function. Nothing but API keys and plan memberships can be changed with it.
 func (u *UsagePlans) GrantEnroll(grantee awsiam.IGrantable) awsiam.Grant {
 	stack := awscdk.Stack_Of(u.Construct)
 	arn := func(resource string) *string {
@@ -107,25 +108,16 @@ func (u *UsagePlans) GrantEnroll(grantee awsiam.IGrantable) awsiam.Grant {
 	// The tags resource names the tagged resource's ARN URL-encoded: the API keys to come.
 	keyTags := arn("/tags/arn%3A" + *stack.Partition() + "%3Aapigateway%3A" + *stack.Region() + "%3A%3A%2Fapikeys%2F*")
 
-	tiers := make([]string, 0, len(u.Plans))
-	for tier := range u.Plans {
-		tiers = append(tiers, tier)
-	}
-	sort.Strings(tiers)
-	planKeys := make([]*string, 0, len(tiers))
-	planKey := make([]*string, 0, len(tiers))
-	for _, tier := range tiers {
-		id := *u.Plans[tier].UsagePlanId()
-		planKeys = append(planKeys, arn("/usageplans/"+id+"/keys"))
-		planKey = append(planKey, arn("/usageplans/"+id+"/keys/*"))
-	}
+	plans := arn("/usageplans")
+	planKeys := arn("/usageplans/*/keys")
+	planKey := arn("/usageplans/*/keys/*")
 
 	grant := func(action string, resources ...*string) awsiam.Grant {
 		return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 			Grantee: grantee, Actions: jsii.Strings(action), ResourceArns: &resources,
 		})
 	}
-	return grant("apigateway:POST", append([]*string{apiKeys}, planKeys...)...).
-		Combine(grant("apigateway:GET", append([]*string{apiKeys}, planKey...)...)).
+	return grant("apigateway:POST", apiKeys, planKeys).
+		Combine(grant("apigateway:GET", apiKeys, plans, planKey)).
 		Combine(grant("apigateway:PUT", keyTags))
 }

@@ -94,31 +94,33 @@ func TestUsagePlanPerTier(t *testing.T) {
 	}
 }
 
-// PlanIDsJSON resolves to the object shared/usage reads: every tier, each to its plan's Ref.
-func TestPlanIDsJSON(t *testing.T) {
-	s := newUsageStack(t, nil)
-	resolved := s.stack.Resolve(s.plans.PlanIDsJSON())
-	// {"Fn::Join": ["", [parts…]]}: render the Refs as their logical ids and read the JSON.
-	join := resolved.(map[string]any)["Fn::Join"].([]any)
-	var b strings.Builder
-	for _, part := range join[1].([]any) {
-		switch v := part.(type) {
-		case string:
-			b.WriteString(v)
-		case map[string]any:
-			b.WriteString(v["Ref"].(string))
-		}
+// PlanNamesJSON resolves to the object shared/usage reads: every tier, each to its plan's name,
+// which is the stack's name and the tier, as the plan itself is named.
+func TestPlanNamesJSON(t *testing.T) {
+	s := newUsageStack(t, &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")})
+	resolved, ok := s.stack.Resolve(s.plans.PlanNamesJSON()).(string)
+	if !ok {
+		t.Fatalf("the plan names are not known at synthesis: %v", s.stack.Resolve(s.plans.PlanNamesJSON()))
 	}
+	var b strings.Builder
+	b.WriteString(strings.ReplaceAll(resolved, *s.stack.StackName(), "STACK"))
 	plans, err := usage.DecodePlans(b.String())
 	if err != nil {
 		t.Fatalf("%s: %v", b.String(), err)
 	}
 	want := map[string]string{}
-	for tier, plan := range s.plans.Plans {
-		want[tier] = *s.stack.GetLogicalId(plan.Node().DefaultChild().(awscdk.CfnElement))
+	for _, tier := range s.tiers {
+		want[tier.Name] = "STACK-" + tier.Name
 	}
-	if !reflect.DeepEqual(plans, want) || len(plans) != len(s.tiers) {
-		t.Errorf("plan ids %v, want %v", plans, want)
+	if !reflect.DeepEqual(plans, want) {
+		t.Errorf("plan names %v, want %v", plans, want)
+	}
+	props := s.tpl.ToJSON()
+	for tier, plan := range s.plans.Plans {
+		res := (*props)["Resources"].(map[string]any)[*s.stack.GetLogicalId(plan.Node().DefaultChild().(awscdk.CfnElement))].(map[string]any)
+		if name := res["Properties"].(map[string]any)["UsagePlanName"]; name != *s.stack.StackName()+"-"+tier {
+			t.Errorf("tier %s: plan name %v", tier, name)
+		}
 	}
 }
 
@@ -131,16 +133,8 @@ func TestGrantEnrollIsExact(t *testing.T) {
 		tiers = append(tiers, tier)
 	}
 	sort.Strings(tiers)
-	planARN := func(tier, suffix string) any {
-		id := *s.stack.GetLogicalId(s.plans.Plans[tier].Node().DefaultChild().(awscdk.CfnElement))
-		return map[string]any{"Fn::Join": []any{"", []any{prefix + "/usageplans/", map[string]any{"Ref": id}, suffix}}}
-	}
-	post := []any{prefix + "/apikeys"}
-	get := []any{prefix + "/apikeys"}
-	for _, tier := range tiers {
-		post = append(post, planARN(tier, "/keys"))
-		get = append(get, planARN(tier, "/keys/*"))
-	}
+	post := []any{prefix + "/apikeys", prefix + "/usageplans/*/keys"}
+	get := []any{prefix + "/apikeys", prefix + "/usageplans", prefix + "/usageplans/*/keys/*"}
 	want := []any{
 		map[string]any{"Action": "apigateway:POST", "Effect": "Allow", "Resource": post},
 		map[string]any{"Action": "apigateway:GET", "Effect": "Allow", "Resource": get},

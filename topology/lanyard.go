@@ -52,6 +52,7 @@ func Lanyard() *Topology {
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 					"SECRET_PREFIX":     SecretPrefix(AccessReadWrite),
 					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
+					"USAGE_PLANS":       UsagePlanIDs(true),
 				}},
 			// GET /v1/partners/me: the calling partner's profile (shared/partner).
 			{Name: "partners", Main: "functions/partners", MemoryMB: 128, Timeout: 10 * time.Second,
@@ -76,6 +77,13 @@ func Lanyard() *Topology {
 			{Method: "GET", Path: "/v1/partners/me", Function: "partners", Auth: AuthPartnerKey},
 		},
 		GatewayResponses: GatewayResponses,
+		// One per policy tier, throttled as the tier declares (a test keeps them equal): each
+		// partner's API key is in its tier's plan, so the limits apply per partner.
+		UsagePlans: []UsagePlan{
+			{Name: "sandbox", RateLimit: 5, BurstLimit: 10},
+			{Name: "standard", RateLimit: 50, BurstLimit: 100},
+			{Name: "premium", RateLimit: 200, BurstLimit: 400},
+		},
 		StreamConsumers: []StreamConsumer{
 			// Retried batches skip records already published; bisection isolates a malformed
 			// record, which ends up located in the on-failure queue.

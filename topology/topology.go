@@ -63,7 +63,8 @@ const (
 	// ValueRole is the ARN of the declared role Name. Access read-write: the function may assume
 	// it, with session tags (it must be the role's AssumedBy).
 	ValueRole ValueKind = "role"
-	// ValueUsagePlans is a JSON object of the declared usage plans' ids by plan name. Access
+	// ValueUsagePlans is a JSON object of the declared usage plans' names (in AWS or locally) by
+	// declared name; functions find the ids by name (shared/usage.ResolvePlans). Access
 	// read-write: the function may create API keys and add them to the plans.
 	ValueUsagePlans ValueKind = "usage-plans"
 	// ValueDeployment is this deployment's id: what a signed STS identity proof must name in its
@@ -120,7 +121,7 @@ func RoleARN(name string, assume bool) Value {
 	return v
 }
 
-// UsagePlanIDs is the JSON object of the usage plans' ids by name; enroll says the function may
+// UsagePlanIDs is the JSON object of the usage plans' names by declared name; enroll says the function may
 // create API keys and add them to the plans.
 func UsagePlanIDs(enroll bool) Value {
 	v := Value{Kind: ValueUsagePlans}

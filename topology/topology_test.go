@@ -92,6 +92,18 @@ func TestProductionDeclarationMatchesThePolicy(t *testing.T) {
 	if top.Authorizer == nil || top.Authorizer.ResultTTL != p.Authorizer.CacheTTL.Std() {
 		t.Errorf("authorizer result TTL %v, policy cacheTtl %s", top.Authorizer, p.Authorizer.CacheTTL.Std())
 	}
+	plans := map[string]topology.UsagePlan{}
+	for _, u := range top.UsagePlans {
+		plans[u.Name] = u
+	}
+	if len(plans) != len(p.Tiers) {
+		t.Errorf("%d usage plans for %d tiers", len(plans), len(p.Tiers))
+	}
+	for _, tier := range p.Tiers {
+		if u := plans[tier.Name]; u.RateLimit != tier.Throttle.RateLimit || u.BurstLimit != tier.Throttle.BurstLimit {
+			t.Errorf("usage plan %s: %+v, tier throttle %+v", tier.Name, u, tier.Throttle)
+		}
+	}
 	known := map[string]bool{}
 	for _, s := range p.Scopes {
 		known[s.Name] = true

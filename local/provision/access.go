@@ -127,11 +127,16 @@ func (p *Provisioner) usagePlans(ctx context.Context, t *topology.Topology, r *R
 	return nil
 }
 
-// usagePlanIDs renders the plans' ids as the ValueUsagePlans environment value.
-func (r *Result) usagePlanIDs() (string, error) {
-	b, err := json.Marshal(r.UsagePlans)
+// usagePlanNames renders the plans' names as the ValueUsagePlans environment value
+// (shared/usage.PlansEnv).
+func (r *Result) usagePlanNames(o Options) (string, error) {
+	names := make(map[string]string, len(r.UsagePlans))
+	for plan := range r.UsagePlans {
+		names[plan] = o.Name(plan)
+	}
+	b, err := json.Marshal(names)
 	if err != nil {
-		return "", fmt.Errorf("usage plan ids: %w", err)
+		return "", fmt.Errorf("usage plan names: %w", err)
 	}
 	return string(b), nil
 }

@@ -50,7 +50,7 @@ func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]st
 		case topology.ValueRole:
 			env[k] = r.Roles[v.Name]
 		case topology.ValueUsagePlans:
-			ids, err := r.usagePlanIDs()
+			ids, err := r.usagePlanNames(p.Options)
 			if err != nil {
 				return nil, err
 			}

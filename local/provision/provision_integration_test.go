@@ -147,7 +147,7 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 		t.Fatalf("probe function: %v", err)
 	}
 	pv := probeFn.Configuration.Environment.Variables
-	plans, _ := json.Marshal(map[string]string{"sandbox": first.UsagePlans["sandbox"]})
+	plans, _ := json.Marshal(map[string]string{"sandbox": p.Options.Name("sandbox")})
 	if !strings.HasSuffix(pv["ACCESS_ROLE"], ":role/"+p.Options.Name("probe-access")) || pv["USAGE_PLANS"] != string(plans) ||
 		first.UsagePlans["sandbox"] == "" || pv["DEPLOYMENT"] != p.Options.Prefix {
 		t.Errorf("probe environment not resolved: %v (usage plans %v)", pv, first.UsagePlans)

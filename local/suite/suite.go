@@ -3,7 +3,8 @@
 //
 //   - provisions the declared topology into LocalStack and DynamoDB Local (local/provision);
 //   - fronts the REST routes like API Gateway, with the REQUEST authorizer, its policy cache,
-//     SigV4 on admin routes and problem+json gateway responses (local/front);
+//     SigV4 on admin routes, usage-plan throttling per partner and problem+json gateway
+//     responses (local/front);
 //   - polls the tables' streams and invokes their consumers as a DynamoDB event source mapping
 //     would (local/streams);
 //   - keeps the trace segments the functions send (local/traces), since LocalStack has no X-Ray.
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -188,6 +190,8 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		Credentials: cfg.Credentials,
 		Passthrough: passthrough,
 		Logger:      opts.Logger,
+		// The declared usage plans, as LocalStack holds them, throttle each usage identifier.
+		UsagePlans: &front.APIGatewayPlans{Client: apigateway.NewFromConfig(cfg)},
 	})
 	if err != nil {
 		return fail(fmt.Errorf("API front: %w", err))

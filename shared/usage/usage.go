@@ -38,9 +38,12 @@ const (
 	KeyTypeAPIKey = "API_KEY"
 )
 
-// PlansEnv names the environment variable that maps each tier to its usage plan id, as a JSON
-// object ({"sandbox":"a1b2c3",…}; see EncodePlans and DecodePlans).
-const PlansEnv = "USAGE_PLAN_IDS"
+// PlansEnv names the environment variable that maps each tier to its usage plan's name, as a
+// JSON object ({"sandbox":"lanyard-sandbox",…}; see EncodePlans, DecodePlans and
+// ResolvePlans). Names, not ids: in CloudFormation the plans depend on the API's stage, the stage
+// on the methods and the methods on the functions, so a function's environment cannot name a
+// plan's id without a cycle; a name is fixed before anything is deployed.
+const PlansEnv = "USAGE_PLANS"
 
 // API Gateway's bounds on an API key value.
 const (
@@ -174,7 +177,43 @@ func checkPartnerID(id string) error {
 	return nil
 }
 
-// EncodePlans renders a tier → usage plan id map as PlansEnv's value.
+// PlansAPI is the part of API Gateway ResolvePlans calls.
+type PlansAPI interface {
+	GetUsagePlans(ctx context.Context, in *apigateway.GetUsagePlansInput, opts ...func(*apigateway.Options)) (*apigateway.GetUsagePlansOutput, error)
+}
+
+var _ PlansAPI = (*apigateway.Client)(nil)
+
+// ResolvePlans maps each tier's usage plan name (DecodePlans) to the plan's id, reading every
+// page of GetUsagePlans once. A name no plan has is an error: the deployment is incomplete.
+func ResolvePlans(ctx context.Context, client PlansAPI, names map[string]string) (map[string]string, error) {
+	byName := map[string]string{}
+	var position *string
+	for {
+		out, err := client.GetUsagePlans(ctx, &apigateway.GetUsagePlansInput{Position: position, Limit: aws.Int32(500)})
+		if err != nil {
+			return nil, fmt.Errorf("list usage plans: %w", err)
+		}
+		for _, p := range out.Items {
+			byName[aws.ToString(p.Name)] = aws.ToString(p.Id)
+		}
+		if out.Position == nil || aws.ToString(out.Position) == aws.ToString(position) {
+			break
+		}
+		position = out.Position
+	}
+	ids := make(map[string]string, len(names))
+	for tier, name := range names {
+		id, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("usage plan %q of tier %s not found", name, tier)
+		}
+		ids[tier] = id
+	}
+	return ids, nil
+}
+
+// EncodePlans renders a tier → usage plan name map as PlansEnv's value.
 func EncodePlans(plans map[string]string) (string, error) {
 	if err := checkPlans(plans); err != nil {
 		return "", err
@@ -186,12 +225,12 @@ func EncodePlans(plans map[string]string) (string, error) {
 	return string(b), nil
 }
 
-// DecodePlans reads PlansEnv's value: a JSON object of tier names to usage plan ids, none
+// DecodePlans reads PlansEnv's value: a JSON object of tier names to usage plan names, none
 // empty.
 func DecodePlans(s string) (map[string]string, error) {
 	var plans map[string]string
 	if err := json.Unmarshal([]byte(s), &plans); err != nil {
-		return nil, fmt.Errorf("%s: not a JSON object of tier names to usage plan ids: %w", PlansEnv, err)
+		return nil, fmt.Errorf("%s: not a JSON object of tier names to usage plan names: %w", PlansEnv, err)
 	}
 	if err := checkPlans(plans); err != nil {
 		return nil, fmt.Errorf("%s: %w", PlansEnv, err)
@@ -210,7 +249,7 @@ func checkPlans(plans map[string]string) error {
 	sort.Strings(tiers)
 	for _, tier := range tiers {
 		if tier == "" || plans[tier] == "" {
-			return fmt.Errorf("tier %q: empty tier name or usage plan id", tier)
+			return fmt.Errorf("tier %q: empty tier name or usage plan name", tier)
 		}
 	}
 	return nil

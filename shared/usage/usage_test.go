@@ -299,3 +299,18 @@ func TestPlansEnvironment(t *testing.T) {
 		t.Error("EncodePlans accepted no plans")
 	}
 }
+
+func TestResolvePlans(t *testing.T) {
+	t.Parallel()
+	gw := &usagetest.APIGateway{PageSize: 1}
+	sandbox := gw.AddPlan("lanyard-sandbox", nil)
+	standard := gw.AddPlan("lanyard-standard", nil)
+	gw.AddPlan("another-app-sandbox", nil)
+	ids, err := usage.ResolvePlans(t.Context(), gw, map[string]string{"sandbox": "lanyard-sandbox", "standard": "lanyard-standard"})
+	if err != nil || !reflect.DeepEqual(ids, map[string]string{"sandbox": sandbox, "standard": standard}) {
+		t.Errorf("ResolvePlans = %v, %v", ids, err)
+	}
+	if _, err := usage.ResolvePlans(t.Context(), gw, map[string]string{"premium": "lanyard-premium"}); err == nil || !strings.Contains(err.Error(), `"lanyard-premium" of tier premium not found`) {
+		t.Errorf("a missing plan: %v", err)
+	}
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/lanyardhq/lanyard/shared/policy"
+	"github.com/lanyardhq/lanyard/shared/token"
+)
+
+// The actions around the partner-access role.
+var (
+	// PartnerAccessAssumeActions are what the token function's role may do on the role: assume
+	// it, and tag the session (a session tag needs sts:TagSession on both sides).
+	PartnerAccessAssumeActions = []string{"sts:AssumeRole", "sts:TagSession"}
+	// PartnerAccessRevokeActions are what the STS revocation enforcer may do on the role: keep
+	// its one inline deny policy (aws:PrincipalTag/partner, aws:TokenIssueTime).
+	PartnerAccessRevokeActions = []string{"iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy"}
+)
+
+// minRoleSession is IAM's floor for a role's MaxSessionDuration.
+const minRoleSession = time.Hour
+
+// PartnerAccessProps configures the partner-access role.
+type PartnerAccessProps struct {
+	// TokenRole is the token function's role: the one principal that may assume the role.
+	TokenRole awsiam.IRole
+	// StageARN is the partner API stage's execute-api ARN,
+	// "arn:<partition>:execute-api:<region>:<account>:<api>/<stage>" (ExecuteAPIStageARN builds
+	// it for an API of this app; a token is fine). The scopes' grants resolve under it.
+	StageARN *string
+	// Policy supplies every scope's grants and the tiers' session durations.
+	Policy *policy.Policy
+}
+
+// PartnerAccess is the role POST /v1/token hands out sessions of. Its trust policy admits the
+// token function's role alone, and only for sessions tagged partner=<id> (the tag revocation
+// keys on); its permissions are one customer managed policy, the union of every scope's
+// grants, so that the role's inline policy quota (10,240 characters) is left whole to the
+// revocation enforcer's deny.
+type PartnerAccess struct {
+	constructs.Construct
+	Role awsiam.Role
+	// Grants is the role's managed policy: execute-api:Invoke on the routes the scopes grant.
+	Grants awsiam.ManagedPolicy
+}
+
+// NewPartnerAccess defines the partner-access role.
+func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAccessProps) *PartnerAccess {
+	if props == nil || props.TokenRole == nil || props.StageARN == nil || props.Policy == nil {
+		panic("partner access: TokenRole, StageARN and Policy are required")
+	}
+	c := constructs.NewConstruct(scope, &id)
+	pol := props.Policy
+
+	longest := minRoleSession
+	for _, t := range pol.Tiers {
+		longest = max(longest, t.TokenExchange.SessionDuration.Std())
+	}
+	tokenRole := props.TokenRole.RoleArn()
+	partnerTag := "aws:RequestTag/" + tagPartner
+	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		Description: jsii.String("Lanyard partner access: sessions handed out by POST /v1/token, narrowed to the partner's scopes and tagged with the partner"),
+		// Sessions without the partner tag cannot be created: revocation could not reach them.
+		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewArnPrincipal(tokenRole), &map[string]any{
+			"Null": map[string]any{partnerTag: "false"},
+		}),
+		MaxSessionDuration: seconds(longest.Seconds()),
+	})
+	// The token function sets exactly the partner and key tags, none transitive.
+	role.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(tokenRole)},
+		Actions:    jsii.Strings("sts:TagSession"),
+		Conditions: &map[string]any{
+			"Null": map[string]any{partnerTag: "false", "sts:TransitiveTagKeys": "true"},
+			"ForAllValues:StringEquals": map[string]any{
+				"aws:TagKeys": []string{tagKey, tagPartner},
+			},
+		},
+	}))
+
+	stmts := pol.Permissions(*props.StageARN, pol.ScopeNames())
+	if len(stmts) == 0 {
+		panic("partner access: the policy's scopes grant nothing")
+	}
+	var statements []awsiam.PolicyStatement
+	for _, s := range stmts {
+		for _, a := range s.Action {
+			if a == "*" || a[len(a)-1] == '*' {
+				panic(fmt.Sprintf("partner access: wildcard action %q", a))
+			}
+		}
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Effect:    awsiam.Effect_ALLOW,
+			Actions:   jsii.Strings(s.Action...),
+			Resources: jsii.Strings(s.Resource...),
+		}))
+	}
+	grants := awsiam.NewManagedPolicy(c, jsii.String("Grants"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String(fmt.Sprintf("Lanyard partner access: what the scopes of policy revision %d grant", pol.Revision)),
+		Statements:  &statements,
+		Roles:       &[]awsiam.IRole{role},
+	})
+	return &PartnerAccess{Construct: c, Role: role, Grants: grants}
+}
+
+// Tag keys as the token function sets them (shared/token).
+const (
+	tagPartner = token.TagPartner
+	tagKey     = token.TagKey
+)
+
+// GrantAssume lets grantee (the token function's role, which the trust policy names) assume
+// the role with session tags, on this role only.
+func (p *PartnerAccess) GrantAssume(grantee awsiam.IGrantable) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings(PartnerAccessAssumeActions...),
+		ResourceArns: jsii.Strings(*p.Role.RoleArn()),
+	})
+}
+
+// GrantRevocation lets grantee (the STS revocation enforcer) put, read and delete the role's
+// inline policies, where the deny on aws:PrincipalTag/partner and aws:TokenIssueTime lives.
+func (p *PartnerAccess) GrantRevocation(grantee awsiam.IGrantable) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings(PartnerAccessRevokeActions...),
+		ResourceArns: jsii.Strings(*p.Role.RoleArn()),
+	})
+}
+
+// ExecuteAPIStageARN is the execute-api ARN of an API's stage,
+// "arn:<partition>:execute-api:<region>:<account>:<api id>/<stage>".
+func ExecuteAPIStageARN(api awsapigateway.IRestApi, stage string) *string {
+	return awscdk.Stack_Of(api).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("execute-api"),
+		Resource:     api.RestApiId(),
+		ResourceName: jsii.String(stage),
+		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}

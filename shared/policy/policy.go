@@ -66,6 +66,24 @@ func (a Authorizer) Staleness() time.Duration { return a.CacheTTL.Std() + a.KeyC
 type Scope struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// Grants are what AWS credentials exchanged for a key with this scope may do (see
+	// Permissions).
+	Grants []Grant `json:"grants"`
+}
+
+// Grant is IAM actions on resources relative to what the deployment fills in: for
+// execute-api:Invoke, routes ("GET/v1/orders/*") under the partner API stage's ARN.
+type Grant struct {
+	Actions   []string `json:"actions"`
+	Resources []string `json:"resources"`
+}
+
+func (s Scope) clone() Scope {
+	s.Grants = slices.Clone(s.Grants)
+	for i, g := range s.Grants {
+		s.Grants[i] = Grant{Actions: slices.Clone(g.Actions), Resources: slices.Clone(g.Resources)}
+	}
+	return s
 }
 
 // Tier is one tier.
@@ -190,6 +208,9 @@ func (t Tier) clone() Tier {
 func (p *Policy) clone() *Policy {
 	c := *p
 	c.Scopes = slices.Clone(p.Scopes)
+	for i, s := range c.Scopes {
+		c.Scopes[i] = s.clone()
+	}
 	c.Accounts = slices.Clone(p.Accounts)
 	c.Tiers = make([]Tier, len(p.Tiers))
 	for i, t := range p.Tiers {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -91,6 +92,7 @@ func TestGoPatternsMatchSchema(t *testing.T) {
 		{"duration", pattern("duration", "pattern"), durationPattern},
 		{"scope", pattern("scope", "pattern"), scopePattern},
 		{"tierName", pattern("tierName", "pattern"), tierNamePattern},
+		{"routeResource", pattern("routeResource", "pattern"), routeResourcePattern},
 		{"accountId", func() any {
 			props, _ := doc["properties"].(map[string]any)
 			accounts, _ := props["accounts"].(map[string]any)
@@ -106,5 +108,17 @@ func TestGoPatternsMatchSchema(t *testing.T) {
 	}
 	if got := pattern("scope", "maxLength"); got != float64(maxScopeLen) {
 		t.Errorf("scope maxLength %v, Go %d", got, maxScopeLen)
+	}
+	if got := pattern("routeResource", "maxLength"); got != float64(maxRouteResourceLen) {
+		t.Errorf("routeResource maxLength %v, Go %d", got, maxRouteResourceLen)
+	}
+	enum, _ := pattern("grantAction", "enum").([]any)
+	var actions []string
+	for _, a := range enum {
+		s, _ := a.(string)
+		actions = append(actions, s)
+	}
+	if !slices.Equal(actions, grantActions) {
+		t.Errorf("grantAction enum %v, Go %v", enum, grantActions)
 	}
 }

@@ -60,6 +60,7 @@ func (p *Policy) Validate() error {
 		if s.Description == "" {
 			ps.add(at+"/description", "required: what the scope permits")
 		}
+		checkGrants(&ps, at, s)
 	}
 
 	tiers := map[string]bool{}
@@ -77,6 +78,8 @@ func (p *Policy) Validate() error {
 		tiers[t.Name] = true
 		checkTier(&ps, at, t, catalog, p.Authorizer)
 	}
+
+	checkSizes(&ps, p)
 
 	accounts := map[string]bool{}
 	for i, a := range p.Accounts {

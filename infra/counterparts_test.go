@@ -437,6 +437,21 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					topology.AccessRead:      {"sqs:ReceiveMessage", "sqs:DeleteMessage"},
 					topology.AccessReadWrite: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"},
 				}[v.Access]
+			case topology.ValueRole:
+				ids := c.tagged("AWS::IAM::Role", TagRole, v.Name)
+				if t, ok := c.target(got); !ok || len(ids) != 1 || t.ID != ids[0] || t.Attr != "Arn" {
+					miss("%s: is not the ARN of role %s", what, v.Name)
+					continue
+				}
+				if v.Access == topology.AccessReadWrite && !allows(grants, "sts:AssumeRole", ids[0], "Arn") {
+					miss("%s: role %s may not assume role %s", what, role, v.Name)
+				}
+				continue
+			case topology.ValueAPIStage:
+				if b, _ := json.Marshal(got); !strings.Contains(string(b), ":execute-api:") {
+					miss("%s: is not an execute-api ARN: %s", what, b)
+				}
+				continue
 			case topology.ValueUsagePlans:
 				if v.Access == topology.AccessReadWrite && !slices.ContainsFunc(grants, func(g grant) bool {
 					return g.Action == "apigateway:POST" && isEnrollARN(g.Resource.ID)

@@ -105,6 +105,10 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 						allow(bus, "Arn", "", "events:PutEvents")
 					}
 				}
+			case topology.ValueRole:
+				if v.Access == topology.AccessReadWrite {
+					allow(one("AWS::IAM::Role", TagRole, v.Name), "Arn", "", "sts:AssumeRole", "sts:TagSession")
+				}
 			case topology.ValueUsagePlans:
 				if v.Access == topology.AccessReadWrite {
 					allow(usagePlansResource, "", "", "apigateway:GET", "apigateway:POST", "apigateway:PUT")

@@ -16,6 +16,7 @@ const (
 	TagQueue    = "lanyard:queue"
 	TagConsumer = "lanyard:consumer"
 	TagSchedule = "lanyard:schedule"
+	TagRole     = "lanyard:role"
 )
 
 // pascal turns a kebab-case topology name into a PascalCase construct id:

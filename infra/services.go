@@ -46,6 +46,7 @@ type ServicesStack struct {
 	StreamConsumers map[string]*StreamConsumer // by table name
 	Schedules       map[string]*Schedule
 	UsagePlans      *UsagePlans // nil when the topology declares none
+	Roles           map[string]*PartnerAccess
 	// Queues are the declared queues by topology name: each consumer's queue and DLQ and each
 	// stream consumer's on-failure queue.
 	Queues map[string]awssqs.IQueue
@@ -130,8 +131,31 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 		s.UsagePlans = NewUsagePlans(stack, "UsagePlans", &UsagePlansProps{API: s.API.RestAPI, Tiers: tiers})
 	}
 
-	// Environments last: every table, queue and plan a value may name exists by now.
-	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans}
+	var stageARN *string
+	if s.API != nil {
+		stageARN = ExecuteAPIStageARN(s.API.RestAPI, APIStageName)
+	}
+	s.Roles = map[string]*PartnerAccess{}
+	for _, r := range top.Roles {
+		if stageARN == nil {
+			panic(fmt.Sprintf("role %s: its grants are routes of the REST API: declare a route", r.Name))
+		}
+		pol, err := policy.Default()
+		if err != nil {
+			panic(fmt.Sprintf("role %s: %v", r.Name, err))
+		}
+		assumer, ok := s.Functions[r.AssumedBy]
+		if !ok {
+			panic(fmt.Sprintf("role %s: function %q is not declared", r.Name, r.AssumedBy))
+		}
+		pa := NewPartnerAccess(stack, pascal(r.Name), &PartnerAccessProps{TokenRole: assumer.Role, StageARN: stageARN, Policy: pol})
+		tag(pa.Role, TagRole, r.Name)
+		s.Roles[r.Name] = pa
+	}
+
+	// Environments last: every table, queue, plan and role a value may name exists by now.
+	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans,
+		roles: s.Roles, stageARN: stageARN}
 	for _, decl := range top.Functions {
 		env.bind(s.Functions[decl.Name])
 	}
@@ -179,6 +203,9 @@ type environment struct {
 	tables map[string]awsdynamodb.ITable
 	queues map[string]awssqs.IQueue
 	plans  *UsagePlans
+	roles  map[string]*PartnerAccess
+	// stageARN is the REST API stage's execute-api ARN (nil without routes).
+	stageARN *string
 }
 
 // bind sets each of the function's environment variables and grants its role the declared
@@ -249,6 +276,20 @@ func (e environment) bind(f *Function) {
 			}
 		case topology.ValueDeployment:
 			value = jsii.String(deploymentID(f.Lambda))
+		case topology.ValueRole:
+			pa, ok := e.roles[v.Name]
+			if !ok {
+				panic(fmt.Sprintf("%s: role %q is not declared", where, v.Name))
+			}
+			value = pa.Role.RoleArn()
+			if v.Access == topology.AccessReadWrite {
+				pa.GrantAssume(role)
+			}
+		case topology.ValueAPIStage:
+			if e.stageARN == nil {
+				panic(fmt.Sprintf("%s: no REST API is declared", where))
+			}
+			value = e.stageARN
 		case topology.ValueUsagePlans:
 			if e.plans == nil {
 				panic(fmt.Sprintf("%s: no usage plan is declared", where))

@@ -60,6 +60,14 @@ func Lanyard() *Topology {
 					"PARTNERS_TABLE":    TableName("partners", AccessRead),
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
+			// POST /v1/token: short-lived AWS credentials of the partner-access role, narrowed to
+			// the key's scopes and tagged with the partner (shared/token).
+			{Name: "token", Main: "functions/token", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"CREDENTIALS_TABLE":       TableName("credentials", AccessRead),
+					"PARTNER_ACCESS_ROLE_ARN": RoleARN("partner-access", true),
+					"PARTNER_API_ARN":         APIStageARN(),
+				}},
 			// Publishes each outbox record's event to the bus (shared/outbox/relay).
 			{Name: "outbox-relay", Main: "functions/outbox-relay", MemoryMB: 256, Timeout: 30 * time.Second,
 				Env: map[string]Value{
@@ -75,8 +83,11 @@ func Lanyard() *Topology {
 			// Open: the invite code in the body is the credential.
 			{Method: "POST", Path: "/v1/partners", Function: "onboarding", Auth: AuthNone},
 			{Method: "GET", Path: "/v1/partners/me", Function: "partners", Auth: AuthPartnerKey},
+			{Method: "POST", Path: "/v1/token", Function: "token", Auth: AuthPartnerKey},
 		},
 		GatewayResponses: GatewayResponses,
+		// The role partner sessions run as: only the token function may assume it.
+		Roles: []Role{{Name: "partner-access", AssumedBy: "token"}},
 		// One per policy tier, throttled as the tier declares (a test keeps them equal): each
 		// partner's API key is in its tier's plan, so the limits apply per partner.
 		UsagePlans: []UsagePlan{

@@ -71,6 +71,10 @@ const (
 	// X-Lanyard-Server-ID header ("lanyard" in AWS unless the app's context says otherwise;
 	// the name prefix locally).
 	ValueDeployment ValueKind = "deployment"
+	// ValueAPIStage is the execute-api ARN of the REST API's stage,
+	// "arn:aws:execute-api:<region>:<account>:<api>/<stage>": what the scopes' grants resolve
+	// under (policy/policy.json).
+	ValueAPIStage ValueKind = "api-stage"
 )
 
 // Access is what a function may do with the resource a Value names; infra grants exactly it.
@@ -130,6 +134,9 @@ func UsagePlanIDs(enroll bool) Value {
 	}
 	return v
 }
+
+// APIStageARN is the execute-api ARN of the REST API's stage (see ValueAPIStage).
+func APIStageARN() Value { return Value{Kind: ValueAPIStage} }
 
 // DeploymentID is this deployment's id (see ValueDeployment).
 func DeploymentID() Value { return Value{Kind: ValueDeployment} }
@@ -247,9 +254,9 @@ type Schedule struct {
 	Expression string // "rate(1 hour)", "cron(0 * * * ? *)"
 }
 
-// Role is an IAM role one function hands out: AssumedBy is the only function whose role may
-// assume it (and tag the session). Its permissions are the deployment's business (infra builds
-// the partner-access role's from the policy's scope grants); locally IAM is not enforced.
+// Role is an IAM role one function hands out sessions of: AssumedBy is the only function whose
+// role may assume it (and tag the session). Its permissions are the policy's scope grants on
+// the REST API (infra's PartnerAccess); locally IAM is not enforced.
 type Role struct {
 	Name      string
 	AssumedBy string

@@ -57,6 +57,11 @@ func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]st
 			env[k] = ids
 		case topology.ValueDeployment:
 			env[k] = p.Options.Prefix
+		case topology.ValueAPIStage:
+			if p.Options.APIStageARN == "" {
+				return nil, fmt.Errorf("function %s: %s needs the API's stage ARN, and none was given", f.Name, k)
+			}
+			env[k] = p.Options.APIStageARN
 		default:
 			return nil, fmt.Errorf("function %s: %s has unknown value kind %q", f.Name, k, v.Kind)
 		}

@@ -85,6 +85,9 @@ type Options struct {
 	DynamoDBEndpoint   string
 	APIGatewayEndpoint string
 	XRayDaemon         string
+	// APIStageARN is the execute-api ARN of the stage the local API front serves
+	// (topology.ValueAPIStage).
+	APIStageARN string
 	// ExtraEnv is added to every function's environment (e.g. LANYARD_LOG_LEVEL).
 	ExtraEnv map[string]string
 	// Wait bounds each wait for a function to become ready.

@@ -170,6 +170,7 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		Options: provision.Options{
 			Prefix: opts.Prefix, CodeDir: opts.CodeDir, DynamoDBEndpoint: opts.DynamoDBURL,
 			APIGatewayEndpoint: s.APIURL, XRayDaemon: collector.Addr(), ExtraEnv: opts.FunctionEnv,
+			APIStageARN: "arn:aws:execute-api:" + Region + ":" + Account + ":" + APIID + "/" + front.DefaultStage,
 		},
 	}
 	s.Provisioned, err = p.Apply(ctx, opts.Topology)

@@ -53,6 +53,8 @@ func Lanyard() *Topology {
 					"SECRET_PREFIX":     SecretPrefix(AccessReadWrite),
 					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
 					"USAGE_PLANS":       UsagePlanIDs(true),
+					"ONBOARDINGS_TABLE": TableName("onboardings", AccessReadWrite),
+					"LANYARD_SERVER_ID": DeploymentID(),
 				}},
 			// GET /v1/partners/me: the calling partner's profile (shared/partner).
 			{Name: "partners", Main: "functions/partners", MemoryMB: 128, Timeout: 10 * time.Second,
@@ -114,6 +116,9 @@ func Lanyard() *Topology {
 				Indexes: []Index{{Name: "by-partner", PartitionKey: Attr{Name: "partnerId", Type: AttrString}}}},
 			// Invites, by the SHA-256 of their code (shared/invite); purged 30 days after expiry.
 			{Name: "invites", PartitionKey: Attr{Name: "inviteHash", Type: AttrString}, TTLAttribute: "purgeAt"},
+			// Onboardings waiting for, or decided by, an ops approval (shared/onboarding); purged
+			// a while after they expire.
+			{Name: "onboardings", PartitionKey: Attr{Name: "onboardingId", Type: AttrString}, TTLAttribute: "purgeAt"},
 			// Onboarding's Idempotency-Key records, purged after 24 hours (shared/onboarding).
 			{Name: "idempotency", PartitionKey: Attr{Name: "idempotencyKey", Type: AttrString}, TTLAttribute: "purgeAt"},
 		},

@@ -24,6 +24,7 @@ import (
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
@@ -480,4 +481,127 @@ func checkCanaries(t *testing.T, s *suite.Suite, canary *secrettest.Canaries) {
 			canary.CheckText("trace segment "+seg.Name, string(seg.Document))
 		}
 	}
+}
+
+// tokenTopology is the production declaration with the token function swapped for its capture
+// build (integration/functions/token-capture: the same handler and wiring, plus SDK middleware
+// logging the AssumeRole input it sends), so the test can see the session policy and tags that
+// GetCallerIdentity never shows.
+func tokenTopology(t *testing.T) *topology.Topology {
+	t.Helper()
+	tp := topology.Lanyard()
+	i := slices.IndexFunc(tp.Functions, func(f topology.Function) bool { return f.Name == "token" })
+	if i < 0 {
+		t.Fatal("the production topology declares no token function")
+	}
+	tp.Functions[i].Name, tp.Functions[i].Main = "token-capture", "integration/functions/token-capture"
+	for j := range tp.Routes {
+		if tp.Routes[j].Function == "token" {
+			tp.Routes[j].Function = "token-capture"
+		}
+	}
+	for j := range tp.Roles {
+		if tp.Roles[j].AssumedBy == "token" {
+			tp.Roles[j].AssumedBy = "token-capture"
+		}
+	}
+	return tp
+}
+
+// A partner exchanges its key for 15-minute AWS credentials: they are a session of the
+// partner-access role named for the partner, and the AssumeRole call the function made carried
+// the partner tag and a session policy narrowed to the key's scopes.
+func TestTokenExchangeThroughLocal(t *testing.T) {
+	canary := secrettest.Plant(t)
+	s, prefix := start(t, tokenTopology(t), canary.Logger())
+	logsOnFailure(t, s)
+	api := partnerAPI{t: t, s: s, canary: canary}
+	name := "Token Freight " + harness.Name("t")
+	inv := api.invite(name, "sandbox")
+	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
+	if r.status != http.StatusCreated {
+		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
+	}
+	var ob onboarded
+	decodeStrict(t, r.body, &ob)
+	canary.Add("api key", ob.APIKey)
+
+	before := time.Now()
+	tok := send(t, s, http.MethodPost, "/v1/token", "Bearer "+ob.APIKey, "")
+	if tok.status != http.StatusOK || tok.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("POST /v1/token: %d %s", tok.status, tok.header.Get("Content-Type"))
+	}
+	var creds struct {
+		AccessKeyID     string    `json:"accessKeyId"`
+		SecretAccessKey string    `json:"secretAccessKey"`
+		SessionToken    string    `json:"sessionToken"`
+		Expiration      time.Time `json:"expiration"`
+	}
+	decodeStrict(t, tok.body, &creds)
+	canary.Add("secret access key", creds.SecretAccessKey)
+	canary.Add("session token", creds.SessionToken)
+	if d := creds.Expiration.Sub(before); d < 14*time.Minute || d > 16*time.Minute {
+		t.Errorf("credentials expire in %s, want 15 minutes (sandbox)", d)
+	}
+
+	// The credentials are the partner's session of the partner-access role.
+	cfg := env.Config.Copy()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("GetCallerIdentity with the exchanged credentials: %v", err)
+	}
+	wantARN := ":assumed-role/" + prefix + "-partner-access/partner-" + ob.PartnerID
+	if arn := aws.ToString(who.Arn); !strings.HasSuffix(arn, wantARN) {
+		t.Errorf("caller %s, want …%s", arn, wantARN)
+	}
+
+	// What the function asked STS for, as its capture build logged it.
+	var captured struct {
+		Message         string `json:"message"`
+		RoleArn         string `json:"roleArn"`
+		RoleSessionName string `json:"roleSessionName"`
+		DurationSeconds int32  `json:"durationSeconds"`
+		Policy          string `json:"policy"`
+		Tags            []struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		} `json:"tags"`
+	}
+	harness.Eventually(t, 30*time.Second, func() (bool, string) {
+		for _, line := range strings.Split(functionLogs(t, s)["token-capture"], "\n") {
+			if i := strings.Index(line, "{"); i >= 0 && json.Unmarshal([]byte(line[i:]), &captured) == nil && captured.Message == "assume role captured" {
+				return true, ""
+			}
+		}
+		return false, "no captured AssumeRole line in the token function's log yet"
+	})
+	if !strings.HasSuffix(captured.RoleArn, ":role/"+prefix+"-partner-access") || captured.RoleSessionName != "partner-"+ob.PartnerID || captured.DurationSeconds != 900 {
+		t.Errorf("AssumeRole of %s as %s for %d s", captured.RoleArn, captured.RoleSessionName, captured.DurationSeconds)
+	}
+	tags := map[string]string{}
+	for _, tg := range captured.Tags {
+		tags[tg.Key] = tg.Value
+	}
+	if tags["partner"] != ob.PartnerID {
+		t.Errorf("session tags %v, want partner=%s", tags, ob.PartnerID)
+	}
+	var doc struct {
+		Statement []struct {
+			Effect   string          `json:"Effect"`
+			Action   json.RawMessage `json:"Action"`
+			Resource json.RawMessage `json:"Resource"`
+		} `json:"Statement"`
+	}
+	if err := json.Unmarshal([]byte(captured.Policy), &doc); err != nil || len(doc.Statement) == 0 {
+		t.Fatalf("session policy %q: %v", captured.Policy, err)
+	}
+	for _, st := range doc.Statement {
+		res := string(st.Resource)
+		if st.Effect != "Allow" || !strings.Contains(string(st.Action), "execute-api:Invoke") || !strings.Contains(res, "/GET/v1/orders") ||
+			strings.Contains(res, "POST") || strings.Contains(res, "inventory") {
+			t.Errorf("session policy statement %+v is not orders:read alone", st)
+		}
+	}
+	checkCanaries(t, s, canary)
 }

@@ -49,6 +49,11 @@ const (
 	OpCreateInvite       = "createInvite"       // POST /v1/admin/invites
 	OpCreatePartner      = "createPartner"      // POST /v1/partners
 	OpGetOwnPartner      = "getOwnPartner"      // GET /v1/partners/me
+	OpCreateToken        = "createToken"        // POST /v1/token
+	OpListOnboardings    = "listOnboardings"    // GET /v1/admin/onboardings
+	OpApproveOnboarding  = "approveOnboarding"  // POST /v1/admin/onboardings/{onboardingId}/approve
+	OpDenyOnboarding     = "denyOnboarding"     // POST /v1/admin/onboardings/{onboardingId}/deny
+	OpPickUpOnboarding   = "pickUpOnboarding"   // POST /v1/onboardings/{onboardingId}/pickup
 )
 
 // Document returns the OpenAPI document, as GET /v1/openapi.json serves it. The slice is a copy.
@@ -242,9 +247,45 @@ func schemaFields(ve *jsonschema.ValidationError) []problem.FieldError {
 	failures := jsoncheck.Failures(ve)
 	out := make([]problem.FieldError, len(failures))
 	for i, f := range failures {
+		if msg, at, ok := oneOfMessage(f); ok {
+			out[i] = field(at, msg)
+			continue
+		}
 		out[i] = field(f.Path, failureMessage(f))
 	}
 	return out
+}
+
+// oneOfMessages say in words what the oneOf of a schema request bodies use asks for. Without
+// them, a body matching none of the alternatives would be told each alternative's required
+// member "is required", and one matching several that it "is not valid here".
+var oneOfMessages = map[string]string{
+	"CreatePartnerRequest": "must hold exactly one of inviteCode and identityRequest",
+}
+
+// oneOfRE matches where a oneOf of a component schema fails: the component itself (the
+// keyword oneOf) or one of its alternatives (a required member).
+var oneOfRE = regexp.MustCompile(`#/components/schemas/([A-Za-z0-9]+)(/oneOf/[0-9]+)?$`)
+
+// oneOfMessage words a failure of a oneOf listed in oneOfMessages — the oneOf itself, or a
+// required member of one of its alternatives — as one message about the object holding it.
+func oneOfMessage(f jsoncheck.Failure) (msg string, at []string, ok bool) {
+	m := oneOfRE.FindStringSubmatch(f.SchemaURL)
+	if m == nil {
+		return "", nil, false
+	}
+	_, isOneOf := f.Keyword.(*kind.OneOf)
+	if isOneOf == (m[2] != "") || (!isOneOf && f.Kind != jsoncheck.Missing) {
+		return "", nil, false
+	}
+	if msg, ok = oneOfMessages[m[1]]; !ok {
+		return "", nil, false
+	}
+	at = f.Path
+	if f.Kind == jsoncheck.Missing && len(at) > 0 {
+		at = at[:len(at)-1]
+	}
+	return msg, at, true
 }
 
 // failureMessage words one schema failure without repeating the value.
@@ -313,10 +354,11 @@ func message(schemaURL string, k jsonschema.ErrorKind) string {
 
 // patternMessages say in words what the patterns of the schemas request bodies use ask for;
 // any other pattern is quoted.
-var patternMessages = map[string]string{
+var patternMessages = map[string]string{ //nolint:gosec // G101: what a token looks like, not a token
 	"PartnerName": "must not start or end with white space or hold control characters",
 	"Scope":       `must be a scope: lowercase segments joined by ":", like "orders:read"`,
 	"InviteCode":  `must be an invite code: letters, digits, "_" and "-"`,
+	"PickupToken": `must be a pick-up token: "lnyd_pku_" and 43 letters and digits`,
 }
 
 var componentRE = regexp.MustCompile(`#/components/schemas/([A-Za-z0-9]+)`)

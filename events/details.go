@@ -12,6 +12,9 @@ const (
 	TypeRevocationEnforced       = "Revocation Enforced"
 	TypeRevocationCompleted      = "Revocation Completed"
 	TypeAuditExported            = "Audit Exported"
+	TypeOnboardingPending        = "Onboarding Pending"
+	TypeOnboardingApproved       = "Onboarding Approved"
+	TypeOnboardingDenied         = "Onboarding Denied"
 )
 
 // Identity proof methods.
@@ -146,3 +149,46 @@ type AuditExported struct {
 
 // DetailType implements Detail.
 func (AuditExported) DetailType() string { return TypeAuditExported }
+
+// OnboardingPending: a partner asked to onboard into a tier that needs an ops approval. Nothing
+// was issued; the onboarding waits, until ExpiresAt, for ops to approve or deny it. Its
+// PartnerID is the id the partner will have once it collects its key: the onboarding's events
+// and the partner's later ones share one chain.
+type OnboardingPending struct {
+	Meta
+	OnboardingID  string    `json:"onboardingId"`
+	PartnerName   string    `json:"partnerName"`
+	Tier          string    `json:"tier"`
+	Scopes        []string  `json:"scopes"`
+	Identity      Identity  `json:"identity"`
+	Justification string    `json:"justification"`
+	ExpiresAt     time.Time `json:"expiresAt"`
+}
+
+// DetailType implements Detail.
+func (OnboardingPending) DetailType() string { return TypeOnboardingPending }
+
+// OnboardingApproved: ops approved a pending onboarding; the partner may now collect its key
+// with the pick-up token, until ExpiresAt. The actor is the approving IAM principal.
+type OnboardingApproved struct {
+	Meta
+	OnboardingID string    `json:"onboardingId"`
+	Tier         string    `json:"tier"`
+	Reason       string    `json:"reason,omitempty"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+}
+
+// DetailType implements Detail.
+func (OnboardingApproved) DetailType() string { return TypeOnboardingApproved }
+
+// OnboardingDenied: ops denied a pending onboarding; nothing will be issued for it. The actor
+// is the denying IAM principal.
+type OnboardingDenied struct {
+	Meta
+	OnboardingID string `json:"onboardingId"`
+	Tier         string `json:"tier"`
+	Reason       string `json:"reason,omitempty"`
+}
+
+// DetailType implements Detail.
+func (OnboardingDenied) DetailType() string { return TypeOnboardingDenied }

@@ -70,6 +70,9 @@ var registry = map[string]func() Detail{
 	TypeRevocationEnforced:       func() Detail { return &RevocationEnforced{} },
 	TypeRevocationCompleted:      func() Detail { return &RevocationCompleted{} },
 	TypeAuditExported:            func() Detail { return &AuditExported{} },
+	TypeOnboardingPending:        func() Detail { return &OnboardingPending{} },
+	TypeOnboardingApproved:       func() Detail { return &OnboardingApproved{} },
+	TypeOnboardingDenied:         func() Detail { return &OnboardingDenied{} },
 }
 
 // DetailTypes lists every known detail type, sorted.

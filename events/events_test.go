@@ -116,6 +116,7 @@ func TestInvalidFixturesAreRefusedNamingTheField(t *testing.T) {
 		"foreign-source.json":      "/source: value must be 'lanyard'",
 		"unknown-enforcer.json":    "/detail/enforcer: value must be one of",
 		"bad-time.json":            "/detail/time: 'yesterday' is not valid date-time",
+		"empty-reason.json":        "/detail/reason: minLength: got 0, want 1",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.json")
 	if len(files) != len(cases) {

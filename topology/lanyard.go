@@ -56,6 +56,14 @@ func Lanyard() *Topology {
 					"ONBOARDINGS_TABLE": TableName("onboardings", AccessReadWrite),
 					"LANYARD_SERVER_ID": DeploymentID(),
 				}},
+			// Ops decide onboardings that wait for an approval: list, approve, deny
+			// (shared/onboarding's AdminHandler).
+			{Name: "onboardings-admin", Main: "functions/onboardings-admin", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"ONBOARDINGS_TABLE": TableName("onboardings", AccessReadWrite),
+					"PARTNERS_TABLE":    TableName("partners", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+				}},
 			// GET /v1/partners/me: the calling partner's profile (shared/partner).
 			{Name: "partners", Main: "functions/partners", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
@@ -84,6 +92,11 @@ func Lanyard() *Topology {
 			{Method: "POST", Path: "/v1/admin/invites", Function: "invites", Auth: AuthIAM},
 			// Open: the invite code in the body is the credential.
 			{Method: "POST", Path: "/v1/partners", Function: "onboarding", Auth: AuthNone},
+			// Open: the pick-up token in the body is the credential.
+			{Method: "POST", Path: "/v1/onboardings/{onboardingId}/pickup", Function: "onboarding", Auth: AuthNone},
+			{Method: "GET", Path: "/v1/admin/onboardings", Function: "onboardings-admin", Auth: AuthIAM},
+			{Method: "POST", Path: "/v1/admin/onboardings/{onboardingId}/approve", Function: "onboardings-admin", Auth: AuthIAM},
+			{Method: "POST", Path: "/v1/admin/onboardings/{onboardingId}/deny", Function: "onboardings-admin", Auth: AuthIAM},
 			{Method: "GET", Path: "/v1/partners/me", Function: "partners", Auth: AuthPartnerKey},
 			{Method: "POST", Path: "/v1/token", Function: "token", Auth: AuthPartnerKey},
 		},

@@ -65,5 +65,6 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&out.format, "output", "o", "table", "output format: table or json")
 	root.AddCommand(newVersionCmd(out), newLocalCmd(out), newInviteCmd(out), newIdentityRequestCmd(out))
+	root.AddCommand(newOnboardingCmd(out))
 	return root
 }

@@ -1,15 +1,21 @@
-// Command onboarding is the Lambda function behind POST /v1/partners: a partner onboards with
-// its invite code and gets its API key once (shared/onboarding).
+// Command onboarding is the Lambda function behind POST /v1/partners and POST
+// /v1/onboardings/{onboardingId}/pickup: a partner onboards with its invite code or a signed
+// STS GetCallerIdentity request and gets its API key once — or, for a tier that needs an ops
+// approval, a pending onboarding and a pick-up token, with which it collects the key once ops
+// approve (shared/onboarding).
 //
-// Environment: INVITES_TABLE, PARTNERS_TABLE, CREDENTIALS_TABLE, IDEMPOTENCY_TABLE and
-// OUTBOX_TABLE (the tables' names), SECRET_PREFIX (the partner secrets' name prefix),
-// KMS_KEY_ARN (the key encrypting them), and LANYARD_KEY_ENVIRONMENT (live, test or locl;
-// live when unset).
+// Environment: INVITES_TABLE, PARTNERS_TABLE, CREDENTIALS_TABLE, IDEMPOTENCY_TABLE,
+// OUTBOX_TABLE and ONBOARDINGS_TABLE (the tables' names), SECRET_PREFIX (the partner secrets'
+// name prefix), KMS_KEY_ARN (the key encrypting them), LANYARD_SERVER_ID (this deployment's
+// id, which identity requests must be signed over), LANYARD_KEY_ENVIRONMENT (live, test or
+// locl; live when unset), and the STS endpoint identity requests are sent to
+// (stsproof.EndpointFromEnv: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else AWS_REGION's).
 package main
 
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -22,7 +28,11 @@ import (
 	"github.com/lanyardhq/lanyard/shared/logging"
 	"github.com/lanyardhq/lanyard/shared/onboarding"
 	"github.com/lanyardhq/lanyard/shared/policy"
+	"github.com/lanyardhq/lanyard/shared/stsproof"
 )
+
+// stsTimeout bounds one GetCallerIdentity call to STS.
+const stsTimeout = 5 * time.Second
 
 func main() {
 	slog.SetDefault(logging.New())
@@ -30,7 +40,7 @@ func main() {
 	var missing []string
 	for _, name := range []string{
 		"INVITES_TABLE", "PARTNERS_TABLE", "CREDENTIALS_TABLE", "IDEMPOTENCY_TABLE", "OUTBOX_TABLE",
-		"SECRET_PREFIX", "KMS_KEY_ARN",
+		"ONBOARDINGS_TABLE", "SECRET_PREFIX", "KMS_KEY_ARN", "LANYARD_SERVER_ID",
 	} {
 		env[name] = os.Getenv(name)
 		if env[name] == "" {
@@ -49,6 +59,11 @@ func main() {
 			os.Exit(1)
 		}
 		keyEnv = e
+	}
+	stsEndpoint, err := stsproof.EndpointFromEnv()
+	if err != nil {
+		slog.Error("the STS endpoint identity requests are verified against", "error", err)
+		os.Exit(1)
 	}
 	pol, err := policy.Default()
 	if err != nil {
@@ -69,6 +84,17 @@ func main() {
 			Credentials: env["CREDENTIALS_TABLE"],
 			Idempotency: env["IDEMPOTENCY_TABLE"],
 			Outbox:      env["OUTBOX_TABLE"],
+			Onboardings: env["ONBOARDINGS_TABLE"],
+		},
+		Identity: &stsproof.Verifier{
+			ServerID: env["LANYARD_SERVER_ID"],
+			Endpoint: stsEndpoint,
+			HTTP: &http.Client{
+				Timeout: stsTimeout,
+				// STS never redirects; a redirect would carry the signed headers elsewhere.
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			},
+			Now: time.Now,
 		},
 		Policy:       pol,
 		SecretPrefix: env["SECRET_PREFIX"],

@@ -23,12 +23,12 @@ import (
 	"github.com/lanyardhq/lanyard/shared/partner"
 	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/shared/problem"
-	"github.com/lanyardhq/lanyard/shared/registry"
 	"github.com/lanyardhq/lanyard/shared/tracing"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client onboarding uses: the outbox's reads and
-// transaction, the invite lookup, and the idempotency record's conditional writes.
+// transaction, the invite, onboarding and account reads, and the idempotency record's
+// conditional writes.
 type DynamoDBAPI interface {
 	outbox.DynamoDBAPI // GetItem, Query, TransactWriteItems
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
@@ -38,22 +38,31 @@ type DynamoDBAPI interface {
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
 // Tables names the tables onboarding writes (the topology's "invites", "partners",
-// "credentials", "idempotency" and "outbox").
+// "credentials", "idempotency", "outbox" and "onboardings").
 type Tables struct {
 	Invites     string
 	Partners    string
 	Credentials string
 	Idempotency string
 	Outbox      string
+	Onboardings string
 }
 
-// Handler answers POST /v1/partners. Build it once per cold start; it is safe for concurrent
-// use.
+// The routes Handler answers, as API Gateway names them in the proxy event's resource.
+const (
+	OnboardResource = "/v1/partners"
+	PickupResource  = "/v1/onboardings/{onboardingId}/pickup"
+)
+
+// Handler answers POST /v1/partners and POST /v1/onboardings/{onboardingId}/pickup. Build it
+// once per cold start; it is safe for concurrent use.
 type Handler struct {
 	DB      DynamoDBAPI
 	Secrets SecretsAPI
 	Tables  Tables
-	// Policy decides the scopes and gives the tier's key lifetime (policy.Default).
+	// Identity verifies STS identity requests (stsproof.Verifier); nil refuses them with 500.
+	Identity IdentityVerifier
+	// Policy decides the scopes and gives the tier's key lifetime and approval (policy.Default).
 	Policy *policy.Policy
 	// SecretPrefix starts every partner secret's name ("lanyard/partners/").
 	SecretPrefix string
@@ -63,7 +72,8 @@ type Handler struct {
 	Env credential.Environment
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Rand is the randomness of keys and secret version ids; nil means crypto/rand.Reader.
+	// Rand is the randomness of keys, pick-up tokens and secret version ids; nil means
+	// crypto/rand.Reader.
 	Rand io.Reader
 	// Lease is how long a claim is held before another attempt may take it over; zero means
 	// DefaultLease. Keep it above the function's timeout.
@@ -109,20 +119,34 @@ func (h *Handler) newVersionID() (string, error) {
 	return u.String(), nil
 }
 
-// Handle answers one POST /v1/partners. It never returns an error: every failure is a
-// problem+json answer, and a 5xx one is logged with its whole error chain.
+// newIDs gives an onboarding's claim a new partner id and secret version id.
+func (h *Handler) newIDs() (string, string, error) {
+	v, err := h.newVersionID()
+	if err != nil {
+		return "", "", fmt.Errorf("new secret version id: %w", err)
+	}
+	return partner.NewID(), v, nil
+}
+
+// Handle answers one POST /v1/partners or POST /v1/onboardings/{onboardingId}/pickup, told
+// apart by the event's resource. It never returns an error: every failure is a problem+json
+// answer, and a 5xx one is logged with its whole error chain.
 func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
-	ctx, span := tracing.Start(ctx, "onboarding")
-	resp, err := h.handle(ctx, span, req)
+	name, serve := "onboarding", h.handle
+	if req.Resource == PickupResource {
+		name, serve = "pickup", h.handlePickup
+	}
+	ctx, span := tracing.Start(ctx, name)
+	resp, err := serve(ctx, span, req)
 	span.End(err)
 	if err != nil {
-		slog.ErrorContext(ctx, "onboarding failed", "error", err)
+		slog.ErrorContext(ctx, name+" failed", "error", err)
 		return problem.Response(problem.Internal.New("").Problem()), nil
 	}
 	return resp, nil
 }
 
-// handle returns the answer, or an internal error (answered 500).
+// handle answers an onboarding, or returns an internal error (answered 500).
 func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	// Refusals before the claim are not remembered under the key: nothing was done.
 	idemKey, err := idempotencyKey(req)
@@ -143,7 +167,7 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 
 	now := h.now()
 	ids := h.idempotencyTable()
-	res, err := ids.claim(ctx, IdempotencyKeyPrefix+idemKey, cr.hash(), now, h.newVersionID)
+	res, err := ids.claim(ctx, IdempotencyKeyPrefix+idemKey, cr.hash(), now, h.newIDs)
 	switch {
 	case err != nil && isRefusal(err):
 		return refused(ctx, "", err), nil
@@ -154,8 +178,13 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 		return h.replay(ctx, *res.Replay)
 	}
 	span.Annotate("partner", res.Claim.PartnerID)
-	a := &attempt{h: h, ids: ids, claim: res.Claim, req: cr, now: now}
-	return a.run(ctx)
+	a := &attempt{h: h, ids: ids, claim: res.Claim, now: now}
+	// The secret is named for the claim's own partner id: no partner will name it if the
+	// request is refused.
+	a.orphan = func(ctx context.Context) error { return h.deleteSecret(ctx, a.claim.PartnerID) }
+	return a.run(ctx, func(ctx context.Context) (lambdaevents.APIGatewayProxyResponse, error) {
+		return a.onboard(ctx, cr)
+	})
 }
 
 // isRefusal says err carries a 4xx problem for the client.
@@ -176,9 +205,18 @@ func refused(ctx context.Context, partnerID string, err error) lambdaevents.APIG
 }
 
 // replay answers with a completed record's answer: a refusal as it was, a 201 with the key read
-// back from the secret version the record names.
+// back from the secret version the record names, a 202 without its pick-up token (shown once).
 func (h *Handler) replay(ctx context.Context, rec record) (lambdaevents.APIGatewayProxyResponse, error) {
-	if rec.StatusCode != 201 {
+	switch rec.StatusCode {
+	case 201:
+	case 202:
+		resp, err := replayPending(rec.ResponseBody)
+		if err != nil {
+			return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("replay idempotency record %s: %w", rec.Key, err)
+		}
+		slog.InfoContext(ctx, "onboarding replayed", "partner", rec.PartnerID, "status", rec.StatusCode)
+		return resp, nil
+	default:
 		var p problem.Problem
 		if err := json.Unmarshal([]byte(rec.ResponseBody), &p); err != nil {
 			return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("replay idempotency record %s: stored problem does not decode: %w", rec.Key, err)
@@ -202,24 +240,26 @@ func (h *Handler) replay(ctx context.Context, rec record) (lambdaevents.APIGatew
 	return resp, nil
 }
 
-// attempt is one attempt at onboarding under a held claim.
+// attempt is one attempt at an onboarding or a pick-up under a held claim.
 type attempt struct {
 	h     *Handler
 	ids   idempotencyTable
 	claim *claim
-	req   createRequest
 	now   time.Time
-	// secretMayExist says a secret named for the claim's partner may exist: this attempt asked
-	// for it, or an earlier attempt under the claim may have.
+	// secretMayExist says a secret for the claim's partner may exist: this attempt asked for
+	// it, or an earlier attempt under the claim may have.
 	secretMayExist bool
+	// orphan deletes, when the request is refused, a secret the claim may have made that no
+	// partner will ever name.
+	orphan func(ctx context.Context) error
 }
 
-// run onboards and settles the claim: a refusal completes it (after deleting a secret no
-// partner will name), an internal failure releases it for the client's retry, a lost lease
-// leaves it to the attempt that holds it now.
-func (a *attempt) run(ctx context.Context) (lambdaevents.APIGatewayProxyResponse, error) {
+// run runs do and settles the claim: a refusal completes it (after deleting a secret no partner
+// will name), an internal failure releases it for the client's retry, a lost lease leaves it to
+// the attempt that holds it now.
+func (a *attempt) run(ctx context.Context, do func(context.Context) (lambdaevents.APIGatewayProxyResponse, error)) (lambdaevents.APIGatewayProxyResponse, error) {
 	a.secretMayExist = a.claim.TakenOver
-	resp, err := a.onboard(ctx)
+	resp, err := do(ctx)
 	switch {
 	case err == nil:
 		return resp, nil
@@ -239,10 +279,10 @@ func (a *attempt) leaseLost(ctx context.Context, err error) lambdaevents.APIGate
 }
 
 // refuse completes the claim with the refusal, so a replay gets it too. A secret this claim may
-// own is deleted first: no partner will ever name it.
+// own and no partner will name is deleted first.
 func (a *attempt) refuse(ctx context.Context, refusal error) (lambdaevents.APIGatewayProxyResponse, error) {
-	if a.secretMayExist {
-		if err := a.h.deleteSecret(ctx, a.claim.PartnerID); err != nil {
+	if a.secretMayExist && a.orphan != nil {
+		if err := a.orphan(ctx); err != nil {
 			return lambdaevents.APIGatewayProxyResponse{}, a.fail(ctx, fmt.Errorf("refusing (%w): %w", refusal, err))
 		}
 	}
@@ -260,152 +300,208 @@ func (a *attempt) refuse(ctx context.Context, refusal error) (lambdaevents.APIGa
 // the 500 answer. The secret stays: the retry finds it by the claim's version id.
 func (a *attempt) fail(ctx context.Context, err error) error {
 	if rerr := a.ids.release(ctx, a.claim); rerr != nil && !errors.Is(rerr, errLeaseLost) {
-		return fmt.Errorf("onboarding partner %s: %w (releasing the claim failed too: %w)", a.claim.PartnerID, err, rerr)
+		return fmt.Errorf("partner %s: %w (releasing the claim failed too: %w)", a.claim.PartnerID, err, rerr)
 	}
-	return fmt.Errorf("onboarding partner %s: %w", a.claim.PartnerID, err)
+	return fmt.Errorf("partner %s: %w", a.claim.PartnerID, err)
 }
 
-// onboard checks the invite, the scopes and the tier, issues the key and commits the decision.
-// Its error is a refusal (a 4xx problem), errLeaseLost, or internal.
-func (a *attempt) onboard(ctx context.Context) (lambdaevents.APIGatewayProxyResponse, error) {
+// onboard checks the identity proof, the scopes and the tier, then either issues the key or,
+// for a tier that needs an ops approval, records a pending onboarding; either way it commits
+// the decision. Its error is a refusal (a 4xx problem), errLeaseLost, or internal.
+func (a *attempt) onboard(ctx context.Context, req createRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	h, c, now := a.h, a.claim, a.now
 	none := lambdaevents.APIGatewayProxyResponse{}
 
-	invites := &invite.Store{DB: h.DB, Table: h.Tables.Invites, Now: func() time.Time { return now }}
-	inv, err := invites.Lookup(ctx, a.req.InviteCode)
-	switch {
-	case errors.Is(err, invite.ErrInvalid):
-		return none, problem.InviteInvalid.New("").WithCause(err)
-	case err != nil:
-		return none, fmt.Errorf("look up the invite: %w", err)
-	case inv.PartnerName != a.req.PartnerName:
-		return none, problem.InviteInvalid.New("").WithCause(fmt.Errorf("invite %s was issued for another partner name", inv.ID))
+	pr, err := a.prove(ctx, req)
+	if err != nil {
+		return none, err
 	}
-
-	decision := h.Policy.Decide(inv.Tier, a.req.Scopes)
-	slog.InfoContext(ctx, "scope decision", "partner", c.PartnerID, "invite", inv.ID,
+	decision := h.Policy.Decide(pr.Tier, req.Scopes)
+	slog.InfoContext(ctx, "scope decision", "partner", c.PartnerID, "identity", pr.Identity.Method,
+		"invite", inviteID(pr), "account", pr.Identity.AccountID,
 		"tier", decision.Tier, "allowed", decision.Allowed, "requested", decision.Requested,
 		"denied", decision.Denied, "justification", decision.Justification,
 		"policyRevision", decision.PolicyRevision, "policyDigest", decision.PolicyDigest)
 	if !decision.Allowed {
-		return none, problem.NewScopesNotAllowed(inv.Tier, decision.Denied).WithCause(errors.New(decision.Justification))
+		return none, problem.NewScopesNotAllowed(pr.Tier, decision.Denied).WithCause(errors.New(decision.Justification))
 	}
-	tier, ok := h.Policy.Tier(inv.Tier)
+	tier, ok := h.Policy.Tier(pr.Tier)
 	if !ok { // Decide allows no scope of an undeclared tier
-		return none, fmt.Errorf("tier %q of invite %s is not declared", inv.Tier, inv.ID)
+		return none, fmt.Errorf("tier %q of the identity proof is not declared", pr.Tier)
 	}
-	if err := refuseUnapproved(tier); err != nil {
-		return none, err
+	g := grant{
+		PartnerName:    req.PartnerName,
+		Tier:           tier,
+		Scopes:         decision.Requested,
+		Identity:       pr.Identity,
+		InviteID:       inviteID(pr),
+		Justification:  decision.Justification,
+		PolicyRevision: decision.PolicyRevision,
+	}
+	if tier.ApprovalRequired {
+		return a.pend(ctx, pr, g)
 	}
 
 	a.secretMayExist = true // from the CreateSecret call on, whatever it answers
-	key, secretARN, err := h.issueKey(ctx, c)
+	iss, err := h.issue(ctx, c, g, now)
 	if err != nil {
 		return none, err
 	}
-
-	notAfter := now.Add(tier.KeyLifetime.Std())
-	answer := onboarded{
-		PartnerID: c.PartnerID,
-		KeyID:     string(key.ID()),
-		Scopes:    decision.Requested,
-		Tier:      tier.Name,
-		ExpiresAt: formatTime(notAfter),
+	var changes []change
+	changes = append(changes, proofChanges(h, pr, c.PartnerID, now, accountClaim{})...)
+	for _, it := range iss.Items {
+		changes = append(changes, change{item: it})
 	}
+	changes = append(changes, change{item: types.TransactWriteItem{Update: a.ids.completion(c, iss.Response.StatusCode, iss.Stored, iss.SecretARN)}})
+	records, err := a.commit(ctx, iss.Details, changes)
+	if err != nil {
+		return none, err
+	}
+	slog.InfoContext(ctx, "partner onboarded", "partner", c.PartnerID, "key", iss.Key.ID(),
+		"tier", tier.Name, "scopes", g.Scopes, "identity", pr.Identity.Method, "invite", g.InviteID,
+		"account", pr.Identity.AccountID, "arn", pr.Identity.ARN, "secret", iss.SecretARN,
+		"secretVersion", c.SecretVersionID, "justification", g.Justification,
+		"policyRevision", g.PolicyRevision, "outboxSeqs", seqs(records), "takenOver", c.TakenOver)
+	return iss.Response, nil
+}
+
+// pend records a pending onboarding for a tier that needs an ops approval: nothing is issued
+// yet; the partner gets a one-time pick-up token to collect its key with once ops approve. The
+// proof is used up (the invite redeemed, the account claimed) in the same transaction.
+func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.APIGatewayProxyResponse, error) {
+	h, c, now := a.h, a.claim, a.now
+	none := lambdaevents.APIGatewayProxyResponse{}
+	token, err := newPickupToken(h.rand())
+	if err != nil {
+		return none, err
+	}
+	o := Onboarding{
+		ID:              NewOnboardingID(),
+		PartnerID:       c.PartnerID,
+		SecretVersionID: c.SecretVersionID,
+		PartnerName:     g.PartnerName,
+		Tier:            g.Tier.Name,
+		Scopes:          g.Scopes,
+		IdentityMethod:  pr.Identity.Method,
+		InviteID:        g.InviteID,
+		AccountID:       pr.Identity.AccountID,
+		ARN:             pr.Identity.ARN,
+		PickupTokenHash: PickupTokenHash(token),
+		Status:          StatusPending,
+		Justification:   g.Justification,
+		PolicyRevision:  g.PolicyRevision,
+		CreatedAt:       now,
+		ExpiresAt:       now.Add(PendingLifetime),
+	}
+	answer := pendingAnswer{OnboardingID: o.ID, Status: string(StatusPending), ExpiresAt: formatTime(o.ExpiresAt)}
 	stored, err := answer.stored()
 	if err != nil {
 		return none, err
 	}
-	resp, err := answer.render(key)
+	resp, err := answer.render(token)
 	if err != nil {
 		return none, err
 	}
-
-	actor := events.Actor{Kind: events.ActorPartner, ID: c.PartnerID}
-	details := []events.Detail{
-		&events.PartnerOnboarded{
-			Meta:          events.NewMeta(c.PartnerID, actor, now),
-			PartnerName:   inv.PartnerName,
-			Tier:          tier.Name,
-			Scopes:        decision.Requested,
-			Identity:      events.Identity{Method: events.ProofInvite},
-			Justification: decision.Justification,
-		},
-		&events.CredentialIssued{
-			Meta:      events.NewMeta(c.PartnerID, actor, now),
-			KeyID:     string(key.ID()),
-			SecretARN: secretARN,
-			Scopes:    decision.Requested,
-			NotBefore: now,
-			ExpiresAt: notAfter,
-		},
-	}
-	stateChanges := []types.TransactWriteItem{
-		invite.Redeem(h.Tables.Invites, inv, c.PartnerID, now), // index 0: see below
-		partner.PutNew(h.Tables.Partners, partner.Partner{
-			PartnerID:      c.PartnerID,
-			PartnerName:    inv.PartnerName,
-			Tier:           tier.Name,
-			Scopes:         decision.Requested,
-			Status:         partner.StatusActive,
-			KeyID:          string(key.ID()),
-			SecretARN:      secretARN,
-			IdentityMethod: partner.IdentityMethodInvite,
-			InviteID:       inv.ID,
-			Justification:  decision.Justification,
-			PolicyRevision: decision.PolicyRevision,
-			CreatedAt:      now,
-		}),
-		registry.PutNew(h.Tables.Credentials, registry.Entry{
-			KeyID:           key.ID(),
-			PartnerID:       c.PartnerID,
-			Verifier:        credential.NewVerifier(key),
-			Scopes:          decision.Requested,
-			Tier:            tier.Name,
-			Status:          registry.StatusActive,
-			NotBefore:       now,
-			NotAfter:        notAfter,
-			SecretARN:       secretARN,
-			SecretVersionID: c.SecretVersionID,
-			CreatedAt:       now,
-		}),
-		// Last, so its cancellation reason is the transaction's last.
-		{Update: a.ids.completion(c, resp.StatusCode, stored, secretARN)},
-	}
-	out := &outbox.Store{DB: h.DB, Table: h.Tables.Outbox}
-	records, err := out.CommitAll(ctx, c.PartnerID, details, stateChanges)
+	details := []events.Detail{&events.OnboardingPending{
+		Meta:          events.NewMeta(c.PartnerID, events.Actor{Kind: events.ActorPartner, ID: c.PartnerID}, now),
+		OnboardingID:  o.ID,
+		PartnerName:   o.PartnerName,
+		Tier:          o.Tier,
+		Scopes:        o.Scopes,
+		Identity:      o.Identity(),
+		Justification: o.Justification,
+		ExpiresAt:     o.ExpiresAt,
+	}}
+	claimed := accountClaim{OnboardingID: o.ID, ExpiresAt: o.ExpiresAt}
+	changes := proofChanges(h, pr, c.PartnerID, now, claimed)
+	changes = append(changes,
+		change{item: putPending(h.Tables.Onboardings, o)},
+		change{item: types.TransactWriteItem{Update: a.ids.completion(c, resp.StatusCode, stored, "")}},
+	)
+	records, err := a.commit(ctx, details, changes)
 	if err != nil {
-		return none, a.commitFailed(inv, err)
+		return none, err
 	}
-
-	seqs := make([]int64, len(records))
-	for i, r := range records {
-		seqs[i] = r.Seq
-	}
-	slog.InfoContext(ctx, "partner onboarded", "partner", c.PartnerID, "key", key.ID(),
-		"tier", tier.Name, "scopes", decision.Requested, "invite", inv.ID, "secret", secretARN,
-		"secretVersion", c.SecretVersionID, "justification", decision.Justification,
-		"policyRevision", decision.PolicyRevision, "outboxSeqs", seqs, "takenOver", c.TakenOver)
+	slog.InfoContext(ctx, "onboarding pending approval", "onboarding", o.ID, "partner", c.PartnerID,
+		"tier", o.Tier, "scopes", o.Scopes, "identity", o.IdentityMethod, "invite", o.InviteID,
+		"account", o.AccountID, "arn", o.ARN, "expiresAt", formatTime(o.ExpiresAt),
+		"justification", o.Justification, "policyRevision", o.PolicyRevision,
+		"outboxSeqs", seqs(records), "takenOver", c.TakenOver)
 	return resp, nil
 }
 
-// commitFailed reads a failed commit. The claim's completion condition failing means another
-// attempt took the claim over: it owns the request, so nothing is undone (even if the invite's
-// condition failed too: the other attempt may have committed with it). Otherwise the invite's
-// condition failing means another onboarding redeemed it first (or it expired meanwhile): a
-// refusal, and the caller deletes the secret.
-func (a *attempt) commitFailed(inv invite.Invite, err error) error {
+// proofChanges are the items that use the identity proof up: the invite's redemption, or the
+// AWS account's claim (pending when pending names an onboarding). Each refuses the request when
+// its condition fails.
+func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending accountClaim) []change {
+	if pr.Invite != nil {
+		inv := *pr.Invite
+		return []change{{
+			item: invite.Redeem(h.Tables.Invites, inv, partnerID, now),
+			refusal: func(err error) error {
+				return problem.InviteInvalid.New("").WithCause(fmt.Errorf("invite %s was redeemed by another onboarding, or expired, before the commit: %w", inv.ID, err))
+			},
+		}}
+	}
+	acct := pending
+	acct.AccountID, acct.PartnerID, acct.ARN, acct.CreatedAt = pr.Identity.AccountID, partnerID, pr.Identity.ARN, now
+	return []change{{
+		item: claimAccount(h.Tables.Partners, acct, now),
+		refusal: func(err error) error {
+			return errAccountTaken(acct.AccountID, fmt.Errorf("claimed by another onboarding before the commit: %w", err))
+		},
+	}}
+}
+
+func inviteID(pr proof) string {
+	if pr.Invite == nil {
+		return ""
+	}
+	return pr.Invite.ID
+}
+
+// change is one state change of a decision's transaction.
+type change struct {
+	item types.TransactWriteItem
+	// refusal, when set, is the answer to the request when the item's condition fails;
+	// otherwise a failing condition is an internal error.
+	refusal func(err error) error
+}
+
+// commit records the decision — the events details, for the claim's partner, and changes,
+// whose last item must complete the claim — in one transaction. The claim's completion
+// condition failing means another attempt took the claim over: it owns the request, so nothing
+// is undone (errLeaseLost), even if another condition failed too: the other attempt may have
+// committed with it. Otherwise a failing condition is its change's refusal, or internal.
+func (a *attempt) commit(ctx context.Context, details []events.Detail, changes []change) ([]outbox.Record, error) {
+	items := make([]types.TransactWriteItem, len(changes))
+	for i, c := range changes {
+		items[i] = c.item
+	}
+	out := &outbox.Store{DB: a.h.DB, Table: a.h.Tables.Outbox}
+	records, err := out.CommitAll(ctx, a.claim.PartnerID, details, items)
+	if err == nil {
+		return records, nil
+	}
 	var stateErr *outbox.StateChangeError
 	if !errors.As(err, &stateErr) {
-		return fmt.Errorf("commit the onboarding: %w", err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
 	if lastConditionFailed(err) {
-		return fmt.Errorf("commit the onboarding: %w: %w", errLeaseLost, err)
+		return nil, fmt.Errorf("commit: %w: %w", errLeaseLost, err)
 	}
-	if stateErr.Index == 0 {
-		return problem.InviteInvalid.New("").WithCause(fmt.Errorf("invite %s was redeemed by another onboarding, or expired, before the commit: %w", inv.ID, err))
+	if i := stateErr.Index; i >= 0 && i < len(changes) && changes[i].refusal != nil {
+		return nil, changes[i].refusal(err)
 	}
-	return fmt.Errorf("commit the onboarding: %w", err)
+	return nil, fmt.Errorf("commit: %w", err)
+}
+
+func seqs(records []outbox.Record) []int64 {
+	out := make([]int64, len(records))
+	for i, r := range records {
+		out[i] = r.Seq
+	}
+	return out
 }
 
 // lastConditionFailed says the transaction in err was cancelled with the condition of its last

@@ -543,23 +543,6 @@ func TestScopesNotAllowed(t *testing.T) {
 	created(t, f.post("scopes-2", body(acme, code, "orders:read")))
 }
 
-func TestApprovalRequired(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	code, _ := f.issue(acme, "premium")
-	resp := f.post("premium", body(acme, code, "shipments:write"))
-	p := refusal(t, resp, problem.AccessDenied)
-	if p.Detail != "Tier premium needs an ops approval, which this deployment does not offer yet." {
-		t.Errorf("detail %q", p.Detail)
-	}
-	if c := f.counts(); c != (counts{Invites: 1, Idempotency: 1}) {
-		t.Errorf("counts %+v", c)
-	}
-	if again := f.post("premium", body(acme, code, "shipments:write")); again.Body != resp.Body {
-		t.Error("the refusal does not replay")
-	}
-}
-
 // Malformed requests are refused before the claim: nothing is recorded under the key.
 func TestMalformedRequests(t *testing.T) {
 	t.Parallel()

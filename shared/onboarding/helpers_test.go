@@ -36,6 +36,7 @@ var testTables = Tables{
 	Credentials: "credentials",
 	Idempotency: "idempotency",
 	Outbox:      "outbox",
+	Onboardings: "onboardings",
 }
 
 const (
@@ -137,6 +138,7 @@ func newFixture(t testing.TB) *fixture {
 	db.CreateTable(testTables.Credentials, s("keyId"), nil)
 	db.CreateTable(testTables.Idempotency, s(IdempotencyPartitionKey), nil)
 	db.CreateTable(testTables.Outbox, s(outbox.PartitionKey), &dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
+	db.CreateTable(testTables.Onboardings, s(OnboardingsPartitionKey), nil)
 	sm := &secrets{SecretsManager: secretsmanagertest.New(secretsmanagertest.Options{Now: c.Now}), live: map[string]bool{}}
 	pol, err := policy.Default()
 	if err != nil {
@@ -198,9 +200,10 @@ func (f *fixture) handle(req lambdaevents.APIGatewayProxyRequest) lambdaevents.A
 	return resp
 }
 
-// counts is how many items each table holds and how many secrets exist.
+// counts is how many items each table holds and how many secrets exist. Partners counts the
+// AWS account claims too.
 type counts struct {
-	Invites, Partners, Credentials, Idempotency, Outbox, Secrets int
+	Invites, Partners, Credentials, Idempotency, Outbox, Secrets, Onboardings int
 }
 
 func (f *fixture) counts() counts {
@@ -211,6 +214,7 @@ func (f *fixture) counts() counts {
 		Idempotency: len(f.db.Items(testTables.Idempotency)),
 		Outbox:      len(f.db.Items(testTables.Outbox)),
 		Secrets:     len(f.sm.names()),
+		Onboardings: len(f.db.Items(testTables.Onboardings)),
 	}
 }
 
@@ -247,7 +251,7 @@ func (f *fixture) secretExists(partnerID string) bool {
 // dump renders every item of every table, for searching.
 func (f *fixture) dump() string {
 	var b strings.Builder
-	for _, table := range []string{testTables.Invites, testTables.Partners, testTables.Credentials, testTables.Idempotency, testTables.Outbox} {
+	for _, table := range []string{testTables.Invites, testTables.Partners, testTables.Credentials, testTables.Idempotency, testTables.Outbox, testTables.Onboardings} {
 		for _, item := range f.db.Items(table) {
 			fmt.Fprintf(&b, "%s: %s\n", table, itemText(item))
 		}
@@ -296,7 +300,7 @@ var schemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 		return nil, err
 	}
 	out := map[string]*jsonschema.Schema{}
-	for _, name := range []string{"OnboardedPartner", "Problem"} {
+	for _, name := range []string{"OnboardedPartner", "Problem", "PendingOnboarding", "Onboarding", "OnboardingList"} {
 		s, err := c.Compile(api.DocumentURL + "#/components/schemas/" + name)
 		if err != nil {
 			return nil, err

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lanyardhq/lanyard/shared/partner"
 	"github.com/lanyardhq/lanyard/shared/problem"
 )
 
@@ -22,8 +21,14 @@ const (
 	IdempotencyTTLAttribute = "purgeAt"        // N
 )
 
-// IdempotencyKeyPrefix starts every record's key: the operation the key belongs to.
+// IdempotencyKeyPrefix starts the key of every onboarding's record: the operation the key
+// belongs to.
 const IdempotencyKeyPrefix = "createPartner#"
+
+// PickupKeyPrefix starts the key of every pick-up's record (POST
+// /v1/onboardings/{onboardingId}/pickup): a key used for an onboarding and for a pick-up names
+// two records.
+const PickupKeyPrefix = "pickup#"
 
 // ReplayWindow is how long a record is kept: a replay within it gets the first answer.
 const ReplayWindow = 24 * time.Hour
@@ -175,22 +180,26 @@ type claimResult struct {
 	Replay *record
 }
 
-// claim takes the record of key for the request hashed requestHash at now, with a new partner
-// id and secret version id (newVersion). It returns the claim, or the completed record to
+// claimIDs gives a new claim its partner id and secret version id: new ones for an onboarding,
+// the pending onboarding's reserved ones for a pick-up.
+type claimIDs func() (partnerID, secretVersionID string, err error)
+
+// claim takes the record of key for the request hashed requestHash at now, with the partner
+// id and secret version id ids gives. It returns the claim, or the completed record to
 // replay, or a problem: 422 for a record of another request, 409 for one in flight under a
 // live lease. Any other error is internal; nothing is held then.
-func (s idempotencyTable) claim(ctx context.Context, key, requestHash string, now time.Time, newVersion func() (string, error)) (claimResult, error) {
+func (s idempotencyTable) claim(ctx context.Context, key, requestHash string, now time.Time, ids claimIDs) (claimResult, error) {
 	for round := 1; ; round++ {
-		version, err := newVersion()
+		partnerID, version, err := ids()
 		if err != nil {
-			return claimResult{}, fmt.Errorf("claim idempotency key: new secret version id: %w", err)
+			return claimResult{}, fmt.Errorf("claim idempotency key: %w", err)
 		}
 		fresh := record{
 			Key:             key,
 			RequestHash:     requestHash,
 			State:           stateInFlight,
 			LeaseUntil:      now.Add(s.lease).UnixMilli(),
-			PartnerID:       partner.NewID(),
+			PartnerID:       partnerID,
 			SecretVersionID: version,
 			CreatedAt:       now,
 			PurgeAt:         now.Add(ReplayWindow).Unix(),

@@ -3,8 +3,11 @@ package onboarding
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/secret"
@@ -47,7 +50,8 @@ func TestNoSecretLeaks(t *testing.T) {
 
 	premium, _ := f.issue("Premium Ltd", "premium")
 	c.Add("premium invite code", premium.Reveal())
-	answer("approval", "leak-7", body("Premium Ltd", premium, "orders:read"), problem.AccessDenied)
+	pending := accepted(t, f.post("leak-7", body("Premium Ltd", premium, "orders:read")))
+	c.Add("pick-up token", pending.PickupToken)
 
 	// A failed commit logs its whole chain; its retry onboards; a lost race deletes a secret.
 	third, _ := f.issue("Third Ltd", "standard")
@@ -79,6 +83,88 @@ func TestNoSecretLeaks(t *testing.T) {
 	if winner == "" {
 		t.Error("the race did not run")
 	}
+
+	for name, p := range problems {
+		c.CheckText(fmt.Sprintf("problem body (%s)", name), p)
+	}
+	c.CheckText("tables", f.dump())
+}
+
+// No pick-up token, key, invite code or signed identity request (its Authorization header, its
+// session token) reaches a log, a trace, a problem body or a table, on any path of the approval
+// flow and of STS identity proof: pending and its replay, approve, deny, list, the pick-up and
+// its replay and refusals, a failed pick-up and its retry, identity requests accepted and
+// refused. Not parallel: Plant captures the process-wide logger and tracer.
+func TestNoSecretLeaksApprovalAndSTS(t *testing.T) {
+	c := secrettest.Plant(t)
+	f, v := stsFixture(t)
+	problems := map[string]string{}
+	check := func(name string, resp lambdaevents.APIGatewayProxyResponse) {
+		if resp.StatusCode >= 400 {
+			problems[name] = resp.Body
+		}
+	}
+
+	code, _ := f.issue(acme, "premium")
+	c.Add("invite code", code.Reveal())
+	b := body(acme, code, "shipments:write")
+	first := accepted(t, f.post("p", b))
+	c.Add("pick-up token", first.PickupToken)
+	token := secret.New(first.PickupToken)
+	if again := accepted(t, f.post("p", b)); again.PickupToken != "" {
+		t.Error("the replay shows the token")
+	}
+	check("pick-up before approval", f.pickup("early", first.OnboardingID, token))
+	decided(t, f.approve(first.OnboardingID, `{"reason":"ok"}`))
+	var failed atomic.Bool
+	f.db.Intercept = func(op string, _ any) error {
+		if op == "TransactWriteItems" && failed.CompareAndSwap(false, true) {
+			return errors.New("injected: InternalServerError")
+		}
+		return nil
+	}
+	check("failed pick-up", f.pickup("pick", first.OnboardingID, token))
+	f.db.Intercept = nil
+	got := created(t, f.pickup("pick", first.OnboardingID, token))
+	c.Add("api key", got.APIKey)
+	created(t, f.pickup("pick", first.OnboardingID, token))
+	check("second pick-up", f.pickup("pick-2", first.OnboardingID, token))
+	wrong := mustToken(t)
+	c.Add("wrong pick-up token", wrong.Reveal())
+	check("wrong token", f.pickup("wrong", first.OnboardingID, wrong))
+	check("unknown onboarding", f.pickup("unknown", NewOnboardingID(), token))
+
+	other, _ := f.issue("Other Ltd", "premium")
+	c.Add("other invite code", other.Reveal())
+	denied := accepted(t, f.post("d", body("Other Ltd", other, "shipments:write")))
+	c.Add("denied pick-up token", denied.PickupToken)
+	decided(t, f.deny(denied.OnboardingID, ""))
+	check("denied pick-up", f.pickup("denied", denied.OnboardingID, secret.New(denied.PickupToken)))
+	list := f.adminHandle(adminRequest("GET", ListResource, "", ""))
+	c.CheckText("list", list.Body)
+
+	// STS: accepted, replayed, refused as invalid, not allowed, taken, failing.
+	auth := v.sign(localID)
+	c.Add("identity request signature", auth)
+	sts := stsBody("Local Ltd", auth, "orders:read")
+	withToken := strings.Replace(sts, `"X-Amz-Date"`, `"X-Amz-Security-Token":["`+c.New("session-token").Reveal()+`"],"X-Amz-Date"`, 1)
+	got = created(t, f.post("sts", withToken))
+	c.Add("sts api key", got.APIKey)
+	created(t, f.post("sts", withToken))
+	forged := c.New("forged-signature").Reveal()
+	check("invalid identity request", f.post("forged", stsBody("Local Ltd", forged, "orders:read")))
+	strange := v.sign(strangeID)
+	c.Add("strange signature", strange)
+	check("account not allowed", f.post("strange", stsBody("Mallory", strange, "orders:read")))
+	again := v.sign(localID)
+	c.Add("second signature", again)
+	check("account taken", f.post("again", stsBody("Local Two", again, "orders:read")))
+	v.mu.Lock()
+	v.err = errors.New("stsproof: verify identity request: connection refused")
+	v.mu.Unlock()
+	down := v.sign(localID)
+	c.Add("signature while STS is down", down)
+	check("STS down", f.post("down", stsBody("Local Ltd", down, "orders:read")))
 
 	for name, p := range problems {
 		c.CheckText(fmt.Sprintf("problem body (%s)", name), p)

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"mime"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/secret"
+	"github.com/lanyardhq/lanyard/shared/stsproof"
 )
 
 // IdempotencyKeyHeader is the header that makes a POST /v1/partners safe to retry.
@@ -24,13 +27,28 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // MaxIdempotencyKeyLength is the longest Idempotency-Key accepted.
 const MaxIdempotencyKeyLength = 128
 
-// createRequest is a validated POST /v1/partners body.
+// createRequest is a validated POST /v1/partners body: exactly one of InviteCode and
+// IdentityRequest is set.
 type createRequest struct {
 	PartnerName string
 	InviteCode  secret.Value
+	// IdentityRequest is the signed STS GetCallerIdentity request, nil with an invite code.
+	IdentityRequest *signedRequest
 	// Scopes are sorted; the schema has already refused repeats.
 	Scopes []string
 }
+
+// signedRequest holds a signed STS request. It is a secret while its signature is fresh (its
+// Authorization header, its session token): it prints, logs and marshals as [redacted], like
+// a secret.Value.
+type signedRequest struct{ req stsproof.Request }
+
+func (*signedRequest) String() string               { return secret.Redacted }
+func (*signedRequest) GoString() string             { return secret.Redacted }
+func (*signedRequest) LogValue() slog.Value         { return slog.StringValue(secret.Redacted) }
+func (*signedRequest) MarshalJSON() ([]byte, error) { return []byte(`"` + secret.Redacted + `"`), nil }
+func (*signedRequest) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, secret.Redacted) }
+func (s *signedRequest) reveal() stsproof.Request   { return s.req }
 
 // headerValues returns every value of the header name in req, matched without regard to case,
 // from Headers and MultiValueHeaders (API Gateway fills both; a test or a local front may fill
@@ -105,15 +123,16 @@ func requestBody(req lambdaevents.APIGatewayProxyRequest) ([]byte, error) {
 }
 
 // parseRequest validates body against the createPartner schema and reads it. The invite code
-// goes straight into a secret.Value.
+// goes straight into a secret.Value, the identity request into a signedRequest.
 func parseRequest(body []byte) (createRequest, error) {
 	if err := api.ValidateBody(api.OpCreatePartner, body); err != nil {
 		return createRequest{}, fmt.Errorf("validate request body: %w", err)
 	}
 	var wire struct {
-		PartnerName string   `json:"partnerName"`
-		InviteCode  string   `json:"inviteCode"`
-		Scopes      []string `json:"scopes"`
+		PartnerName     string            `json:"partnerName"`
+		InviteCode      *string           `json:"inviteCode"`
+		IdentityRequest *stsproof.Request `json:"identityRequest"`
+		Scopes          []string          `json:"scopes"`
 	}
 	if err := json.Unmarshal(body, &wire); err != nil {
 		// The schema accepted it, so this cannot happen; the error names no value.
@@ -121,21 +140,38 @@ func parseRequest(body []byte) (createRequest, error) {
 	}
 	r := createRequest{
 		PartnerName: wire.PartnerName,
-		InviteCode:  secret.New(wire.InviteCode),
 		Scopes:      slices.Sorted(slices.Values(wire.Scopes)),
+	}
+	switch {
+	case wire.InviteCode != nil && wire.IdentityRequest == nil:
+		r.InviteCode = secret.New(*wire.InviteCode)
+	case wire.InviteCode == nil && wire.IdentityRequest != nil:
+		r.IdentityRequest = &signedRequest{req: *wire.IdentityRequest}
+	default: // the schema's oneOf refuses both and neither
+		return createRequest{}, problem.BadRequest.New("").WithCause(errors.New("validated body holds not exactly one identity proof"))
 	}
 	return r, nil
 }
 
 // hash is the SHA-256 (hex) of the canonical request: the parsed body marshalled again, fields
-// in a fixed order and scopes sorted, so two spellings of one request (white space, member
-// order, scope order) are the same request.
+// in a fixed order, scopes sorted and headers by name, so two spellings of one request (white
+// space, member order, scope order) are the same request. A request with an invite code hashes
+// as it always has.
 func (r createRequest) hash() string {
-	canonical, _ := json.Marshal(struct { // strings only: cannot fail
-		PartnerName string   `json:"partnerName"`
-		InviteCode  string   `json:"inviteCode"`
-		Scopes      []string `json:"scopes"`
-	}{r.PartnerName, r.InviteCode.Reveal(), r.Scopes})
+	var canonical []byte
+	if r.IdentityRequest != nil {
+		canonical, _ = json.Marshal(struct { // strings, and a map of string slices: cannot fail
+			PartnerName     string           `json:"partnerName"`
+			IdentityRequest stsproof.Request `json:"identityRequest"`
+			Scopes          []string         `json:"scopes"`
+		}{r.PartnerName, r.IdentityRequest.reveal(), r.Scopes})
+	} else {
+		canonical, _ = json.Marshal(struct { // strings only: cannot fail
+			PartnerName string   `json:"partnerName"`
+			InviteCode  string   `json:"inviteCode"`
+			Scopes      []string `json:"scopes"`
+		}{r.PartnerName, r.InviteCode.Reveal(), r.Scopes})
+	}
 	sum := sha256.Sum256(canonical)
 	clear(canonical)
 	return hex.EncodeToString(sum[:])

@@ -1,6 +1,7 @@
 package onboarding
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -123,5 +124,33 @@ func TestRequestHash(t *testing.T) {
 	}
 	if base.Scopes[0] != "inventory:read" {
 		t.Errorf("parsed scopes %v, want sorted", base.Scopes)
+	}
+}
+
+// An identity request hashes by its content, however its JSON was spelled; its signature is
+// part of it.
+func TestIdentityRequestHash(t *testing.T) {
+	t.Parallel()
+	parse := func(body string) createRequest {
+		t.Helper()
+		r, err := parseRequest([]byte(body))
+		if err != nil {
+			t.Fatalf("parseRequest: %v", err)
+		}
+		return r
+	}
+	base := parse(stsBody("Acme", "AWS4-HMAC-SHA256 sig-1", "orders:read"))
+	if base.IdentityRequest == nil || !base.InviteCode.IsZero() {
+		t.Fatal("an identity request parsed as an invite")
+	}
+	respelled := parse(`{"scopes":["orders:read"],"identityRequest":{"body":"Action=GetCallerIdentity&Version=2011-06-15","headers":{"X-Lanyard-Server-ID":["lanyard-test"],"X-Amz-Date":["20261123T120000Z"],"Host":["sts.us-east-1.amazonaws.com"],"Content-Type":["application/x-www-form-urlencoded; charset=utf-8"],"Authorization":["AWS4-HMAC-SHA256 sig-1"]},"url":"https://sts.us-east-1.amazonaws.com/","method":"POST"},"partnerName":"Acme"}`)
+	if respelled.hash() != base.hash() {
+		t.Error("the same identity request spelled otherwise hashes differently")
+	}
+	if parse(stsBody("Acme", "AWS4-HMAC-SHA256 sig-2", "orders:read")).hash() == base.hash() {
+		t.Error("another signature hashes alike")
+	}
+	if fmt.Sprint(base.IdentityRequest) != secret.Redacted || fmt.Sprintf("%+v", base) == "" || strings.Contains(fmt.Sprintf("%+v %#v", base, base), "sig-1") {
+		t.Error("a parsed identity request prints its signature")
 	}
 }

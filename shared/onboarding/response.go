@@ -11,6 +11,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/shared/credential"
+	"github.com/lanyardhq/lanyard/shared/secret"
 )
 
 // onboarded is the 201 answer (the OpenAPI schema OnboardedPartner) without its key: what the
@@ -51,15 +52,7 @@ func (o onboarded) render(key credential.Key) (lambdaevents.APIGatewayProxyRespo
 		// Strings only: cannot happen. The error is not wrapped: it might quote a value.
 		return lambdaevents.APIGatewayProxyResponse{}, errors.New("marshal the answer failed")
 	}
-	return lambdaevents.APIGatewayProxyResponse{
-		StatusCode: http.StatusCreated,
-		Headers: map[string]string{
-			"Content-Type":           "application/json",
-			"Cache-Control":          "no-store",
-			"X-Content-Type-Options": "nosniff",
-		},
-		Body: string(b),
-	}, nil
+	return jsonResponse(http.StatusCreated, string(b)), nil
 }
 
 // storedAnswer reads the answer an idempotency record keeps for a 201.
@@ -74,6 +67,73 @@ func storedAnswer(body string) (onboarded, error) {
 		return onboarded{}, errors.New("stored answer names no partner or key")
 	}
 	return o, nil
+}
+
+// PickupTokenShownOnce is the detail of a replayed 202: the pick-up token is not in it.
+const PickupTokenShownOnce = "The pick-up token was shown once, in the first answer to this request, and Lanyard keeps only its hash: it cannot be shown again. If it was lost, ask your Lanyard contact to deny this onboarding and issue a new invite." //nolint:gosec // G101: a sentence about the token, not a token
+
+// pendingAnswer is the 202 answer (the OpenAPI schema PendingOnboarding). The idempotency
+// record keeps it without the pick-up token; a replay shows it with Detail instead.
+type pendingAnswer struct {
+	OnboardingID string `json:"onboardingId"`
+	Status       string `json:"status"`
+	PickupToken  string `json:"pickupToken,omitempty"`
+	// ExpiresAt is RFC 3339 in UTC (time.RFC3339Nano): the end of the wait and of the pick-up.
+	ExpiresAt string `json:"expiresAt"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// stored is the answer as the idempotency record keeps it: without the token.
+func (p pendingAnswer) stored() (string, error) {
+	p.PickupToken, p.Detail = "", ""
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("marshal the pending answer of onboarding %s: %w", p.OnboardingID, err)
+	}
+	return string(b), nil
+}
+
+// render is the 202 response showing token, the one time it is ever shown.
+func (p pendingAnswer) render(token secret.Value) (lambdaevents.APIGatewayProxyResponse, error) {
+	p.PickupToken = token.Reveal()
+	b, err := json.Marshal(p) // the one answer that shows the pick-up token
+	if err != nil {
+		// Strings only: cannot happen. The error is not wrapped: it might quote a value.
+		return lambdaevents.APIGatewayProxyResponse{}, errors.New("marshal the pending answer failed")
+	}
+	return jsonResponse(http.StatusAccepted, string(b)), nil
+}
+
+// replayPending renders a stored 202 again: without the token, saying why.
+func replayPending(body string) (lambdaevents.APIGatewayProxyResponse, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
+	dec.DisallowUnknownFields()
+	var p pendingAnswer
+	if err := dec.Decode(&p); err != nil {
+		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("stored pending answer does not decode: %w", err)
+	}
+	if p.OnboardingID == "" || p.PickupToken != "" {
+		return lambdaevents.APIGatewayProxyResponse{}, errors.New("stored pending answer names no onboarding, or holds a token")
+	}
+	p.Detail = PickupTokenShownOnce
+	b, err := json.Marshal(p)
+	if err != nil {
+		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("marshal the replayed pending answer: %w", err)
+	}
+	return jsonResponse(http.StatusAccepted, string(b)), nil
+}
+
+// jsonResponse is a JSON answer that no cache keeps.
+func jsonResponse(status int, body string) lambdaevents.APIGatewayProxyResponse {
+	return lambdaevents.APIGatewayProxyResponse{
+		StatusCode: status,
+		Headers: map[string]string{
+			"Content-Type":           "application/json",
+			"Cache-Control":          "no-store",
+			"X-Content-Type-Options": "nosniff",
+		},
+		Body: body,
+	}
 }
 
 // formatTime renders a time as the answer and the tables do.

@@ -95,11 +95,12 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 		SecretARN:      secretARN,
 		IdentityMethod: g.Identity.Method,
 		InviteID:       g.InviteID,
+		AccountID:      g.Identity.AccountID,
+		ARN:            g.Identity.ARN,
 		Justification:  g.Justification,
 		PolicyRevision: g.PolicyRevision,
 		CreatedAt:      now,
 	})
-	withAWSIdentity(p.Put.Item, g.Identity)
 	items := []types.TransactWriteItem{
 		p,
 		registry.PutNew(h.Tables.Credentials, registry.Entry{
@@ -117,23 +118,4 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 		}),
 	}
 	return issued{Key: key, SecretARN: secretARN, Stored: stored, Response: resp, Details: details, Items: items}, nil
-}
-
-// Attributes of a partner item that partner.Partner does not hold (yet): the AWS account and
-// principal an STS identity proof verified.
-const (
-	attrPartnerAccountID = "accountId"
-	attrPartnerARN       = "arn"
-)
-
-// withAWSIdentity adds the verified AWS account and principal of an STS identity proof to a
-// partner item. partner.Partner has no fields for them; until it does, onboarding writes them
-// here, under the names the events use.
-func withAWSIdentity(item map[string]types.AttributeValue, id events.Identity) {
-	if id.AccountID != "" {
-		item[attrPartnerAccountID] = str(id.AccountID)
-	}
-	if id.ARN != "" {
-		item[attrPartnerARN] = str(id.ARN)
-	}
 }

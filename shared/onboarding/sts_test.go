@@ -147,9 +147,8 @@ func TestOnboardWithSTS(t *testing.T) {
 	if pt.IdentityMethod != events.ProofSTS || pt.InviteID != "" || pt.PartnerName != "Local Ltd" || pt.Tier != "sandbox" {
 		t.Errorf("partner %+v", pt)
 	}
-	out, _ := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: partner.Key(got.PartnerID)})
-	if attr(out.Item, attrPartnerAccountID) != localID.AccountID || attr(out.Item, attrPartnerARN) != localID.ARN {
-		t.Errorf("partner item account %q arn %q", attr(out.Item, attrPartnerAccountID), attr(out.Item, attrPartnerARN))
+	if pt.AccountID != localID.AccountID || pt.ARN != localID.ARN {
+		t.Errorf("partner account %q arn %q", pt.AccountID, pt.ARN)
 	}
 	claim := f.accountItem(localID.AccountID)
 	if attr(claim, attrAcctOwner) != got.PartnerID || attr(claim, attrAcctState) != accountOnboarded || attr(claim, attrAcctARN) != localID.ARN || claim[attrAcctExpiresAtMs] != nil {
@@ -288,9 +287,9 @@ func TestSTSPending(t *testing.T) {
 	if attr(claim, attrAcctState) != accountOnboarded || attr(claim, attrAcctOwner) != got.PartnerID || claim[attrAcctExpiresAtMs] != nil {
 		t.Errorf("claim after the pick-up %s", itemText(claim))
 	}
-	out, _ := f.db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: partner.Key(got.PartnerID)})
-	if attr(out.Item, attrPartnerAccountID) != premiumID.AccountID || attr(out.Item, "identityMethod") != events.ProofSTS {
-		t.Errorf("partner item %s", itemText(out.Item))
+	pt, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(context.Background(), got.PartnerID)
+	if err != nil || pt.AccountID != premiumID.AccountID || pt.IdentityMethod != partner.IdentityMethodSTS {
+		t.Errorf("partner %+v, %v", pt, err)
 	}
 	f.clock.Advance(2 * PendingLifetime)
 	refusal(t, f.post("p4", stsBody("Globex", v.sign(premiumID), "shipments:write")), problem.Conflict)

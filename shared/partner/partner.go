@@ -42,12 +42,16 @@ const (
 	attrJustification  = "justification"
 	attrPolicyRevision = "policyRevision"
 	attrCreatedAt      = "createdAt"
+	// Written only for a partner that proved an AWS identity (IdentityMethodSTS).
+	attrAccountID = "accountId"
+	attrARN       = "arn"
 )
 
 // Values of Partner.Status and Partner.IdentityMethod.
 const (
 	StatusActive         = "active"
-	IdentityMethodInvite = "invite"
+	IdentityMethodInvite = "invite" // an invite code issued by ops
+	IdentityMethodSTS    = "sts"    // a signed STS GetCallerIdentity request
 )
 
 // IDPrefix starts every partner id.
@@ -66,7 +70,11 @@ type Partner struct {
 	KeyID          string // the current key
 	SecretARN      string
 	IdentityMethod string
-	InviteID       string
+	InviteID       string // IdentityMethodInvite: the invite redeemed
+	// AccountID and ARN are the AWS account and principal an STS identity proof verified
+	// (IdentityMethodSTS); empty otherwise.
+	AccountID      string
+	ARN            string
 	Justification  string
 	PolicyRevision int
 	CreatedAt      time.Time
@@ -124,6 +132,11 @@ func (p Partner) Item() map[string]types.AttributeValue {
 	}
 	item[attrScopes] = &types.AttributeValueMemberL{Value: list}
 	item[attrPolicyRevision] = &types.AttributeValueMemberN{Value: strconv.Itoa(p.PolicyRevision)}
+	for k, v := range map[string]string{attrAccountID: p.AccountID, attrARN: p.ARN} {
+		if v != "" {
+			item[k] = &types.AttributeValueMemberS{Value: v}
+		}
+	}
 	return item
 }
 
@@ -148,6 +161,11 @@ func FromItem(item map[string]types.AttributeValue) (Partner, error) {
 		IdentityMethod: str(attrIdentityMethod),
 		InviteID:       str(attrInviteID),
 		Justification:  str(attrJustification),
+	}
+	for name, dst := range map[string]*string{attrAccountID: &p.AccountID, attrARN: &p.ARN} {
+		if _, present := item[name]; present {
+			*dst = str(name)
+		}
 	}
 	if s := str(attrCreatedAt); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)

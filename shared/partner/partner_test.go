@@ -188,3 +188,23 @@ func TestGetReadsConsistently(t *testing.T) {
 		t.Errorf("get %+v", get)
 	}
 }
+
+// A partner that proved an AWS identity keeps its account and principal; an invited one has
+// neither attribute.
+func TestItemRoundTripWithAWSIdentity(t *testing.T) {
+	t.Parallel()
+	p := acme()
+	p.IdentityMethod, p.InviteID = partner.IdentityMethodSTS, ""
+	p.AccountID, p.ARN = "123456789012", "arn:aws:iam::123456789012:role/acme-onboarding"
+	item := p.Item()
+	got, err := partner.FromItem(item)
+	if err != nil || !reflect.DeepEqual(got, p) {
+		t.Errorf("round trip %+v (%v), want %+v", got, err, p)
+	}
+	if s, ok := item["accountId"].(*types.AttributeValueMemberS); !ok || s.Value != p.AccountID {
+		t.Errorf("accountId = %#v", item["accountId"])
+	}
+	if _, ok := acme().Item()["accountId"]; ok {
+		t.Error("an invited partner's item has an accountId")
+	}
+}

@@ -7,7 +7,8 @@
 // Environment: INVITES_TABLE, PARTNERS_TABLE, CREDENTIALS_TABLE, IDEMPOTENCY_TABLE,
 // OUTBOX_TABLE and ONBOARDINGS_TABLE (the tables' names), SECRET_PREFIX (the partner secrets'
 // name prefix), KMS_KEY_ARN (the key encrypting them), LANYARD_SERVER_ID (this deployment's
-// id, which identity requests must be signed over), LANYARD_KEY_ENVIRONMENT (live, test or
+// id, which identity requests must be signed over), USAGE_PLANS (each tier's usage plan name,
+// shared/usage.PlansEnv), LANYARD_KEY_ENVIRONMENT (live, test or
 // locl; live when unset), and the STS endpoint identity requests are sent to
 // (stsproof.EndpointFromEnv: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else AWS_REGION's).
 package main
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/onboarding"
 	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/shared/stsproof"
+	"github.com/lanyardhq/lanyard/shared/usage"
 )
 
 // stsTimeout bounds one GetCallerIdentity call to STS.
@@ -40,7 +43,7 @@ func main() {
 	var missing []string
 	for _, name := range []string{
 		"INVITES_TABLE", "PARTNERS_TABLE", "CREDENTIALS_TABLE", "IDEMPOTENCY_TABLE", "OUTBOX_TABLE",
-		"ONBOARDINGS_TABLE", "SECRET_PREFIX", "KMS_KEY_ARN", "LANYARD_SERVER_ID",
+		"ONBOARDINGS_TABLE", "SECRET_PREFIX", "KMS_KEY_ARN", "LANYARD_SERVER_ID", usage.PlansEnv,
 	} {
 		env[name] = os.Getenv(name)
 		if env[name] == "" {
@@ -63,6 +66,11 @@ func main() {
 	stsEndpoint, err := stsproof.EndpointFromEnv()
 	if err != nil {
 		slog.Error("the STS endpoint identity requests are verified against", "error", err)
+		os.Exit(1)
+	}
+	plans, err := usage.DecodePlans(env[usage.PlansEnv])
+	if err != nil {
+		slog.Error("the usage plans partners are enrolled in", "error", err)
 		os.Exit(1)
 	}
 	pol, err := policy.Default()
@@ -96,6 +104,7 @@ func main() {
 			},
 			Now: time.Now,
 		},
+		Usage:        &usage.Enroller{Client: apigateway.NewFromConfig(cfg), Names: plans},
 		Policy:       pol,
 		SecretPrefix: env["SECRET_PREFIX"],
 		KMSKeyID:     env["KMS_KEY_ARN"],

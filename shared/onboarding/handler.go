@@ -24,6 +24,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/tracing"
+	"github.com/lanyardhq/lanyard/shared/usage"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client onboarding uses: the outbox's reads and
@@ -36,6 +37,13 @@ type DynamoDBAPI interface {
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// Enroller puts a partner's usage identifier into its tier's usage plan, idempotently.
+type Enroller interface {
+	Enroll(ctx context.Context, partnerID, tier string) error
+}
+
+var _ Enroller = (*usage.Enroller)(nil)
 
 // Tables names the tables onboarding writes (the topology's "invites", "partners",
 // "credentials", "idempotency", "outbox" and "onboardings").
@@ -75,6 +83,9 @@ type Handler struct {
 	// Rand is the randomness of keys, pick-up tokens and secret version ids; nil means
 	// crypto/rand.Reader.
 	Rand io.Reader
+	// Usage enrolls each new partner's usage identifier in its tier's usage plan
+	// (shared/usage.Enroller); nil enrolls nothing.
+	Usage Enroller
 	// Lease is how long a claim is held before another attempt may take it over; zero means
 	// DefaultLease. Keep it above the function's timeout.
 	Lease time.Duration

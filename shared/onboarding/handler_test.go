@@ -27,6 +27,8 @@ import (
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/registry"
 	"github.com/lanyardhq/lanyard/shared/secret"
+	"github.com/lanyardhq/lanyard/shared/usage"
+	"github.com/lanyardhq/lanyard/shared/usage/usagetest"
 )
 
 func TestOnboard(t *testing.T) {
@@ -39,6 +41,12 @@ func TestOnboard(t *testing.T) {
 	got := created(t, resp)
 	if resp.Headers["Content-Type"] != "application/json" || resp.Headers["Cache-Control"] != "no-store" {
 		t.Errorf("headers %v", resp.Headers)
+	}
+	// The partner's usage identifier is in its tier's usage plan, and in no other.
+	keys := f.gw.Keys()
+	if len(keys) != 1 || aws.ToString(keys[0].Value) != usage.KeyValue(got.PartnerID) ||
+		!slices.Equal(f.gw.PlanKeys(f.plans["standard"]), []string{aws.ToString(keys[0].Id)}) || len(f.gw.PlanKeys(f.plans["sandbox"])) != 0 {
+		t.Errorf("usage: keys %d, standard plan %v, sandbox plan %v", len(keys), f.gw.PlanKeys(f.plans["standard"]), f.gw.PlanKeys(f.plans["sandbox"]))
 	}
 
 	// The answer.
@@ -704,5 +712,28 @@ func TestRefusalAfterTakeOverDeletesTheLeftSecret(t *testing.T) {
 	}
 	if again := f.post("dead", b); again.Body != resp.Body {
 		t.Error("the refusal does not replay")
+	}
+}
+
+// A failed enrollment in the usage plan answers 500 and releases the claim: the retry enrolls
+// and onboards, with one key in the plan.
+func TestOnboardRetriesAFailedEnrollment(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	code, _ := f.issue(acme, "standard")
+	fail := true
+	f.gw.Fail = func(op string) error {
+		if fail && op == usagetest.OpCreateUsagePlanKey {
+			return errors.New("throttled")
+		}
+		return nil
+	}
+	if resp := f.post("key-1", body(acme, code, "orders:read")); resp.StatusCode != 500 {
+		t.Fatalf("enrollment failing: %d %s", resp.StatusCode, resp.Body)
+	}
+	fail = false
+	got := created(t, f.post("key-1", body(acme, code, "orders:read")))
+	if keys := f.gw.PlanKeys(f.plans["standard"]); len(keys) != 1 || len(f.gw.Keys()) != 1 {
+		t.Errorf("after the retry: plan keys %v, keys %d (partner %s)", keys, len(f.gw.Keys()), got.PartnerID)
 	}
 }

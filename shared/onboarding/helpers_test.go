@@ -28,6 +28,8 @@ import (
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/secret"
 	"github.com/lanyardhq/lanyard/shared/secretsmanagertest"
+	"github.com/lanyardhq/lanyard/shared/usage"
+	"github.com/lanyardhq/lanyard/shared/usage/usagetest"
 )
 
 var testTables = Tables{
@@ -124,6 +126,9 @@ type fixture struct {
 	sm      *secrets
 	h       *Handler
 	invites *invite.Store
+	// gw holds a usage plan per tier, named "plan-<tier>"; plans maps the tier to its id.
+	gw    *usagetest.APIGateway
+	plans map[string]string
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -144,9 +149,15 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatalf("policy: %v", err)
 	}
+	gw, plans, names := &usagetest.APIGateway{}, map[string]string{}, map[string]string{}
+	for _, tier := range pol.Tiers {
+		names[tier.Name] = "plan-" + tier.Name
+		plans[tier.Name] = gw.AddPlan(names[tier.Name], nil)
+	}
 	h := &Handler{
 		DB:           db,
 		Secrets:      sm,
+		Usage:        &usage.Enroller{Client: gw, Names: names},
 		Tables:       testTables,
 		Policy:       pol,
 		SecretPrefix: testSecretPrefix,
@@ -155,7 +166,8 @@ func newFixture(t testing.TB) *fixture {
 		Now:          c.Now,
 		Lease:        testLease,
 	}
-	return &fixture{t: t, clock: c, db: db, sm: sm, h: h, invites: &invite.Store{DB: db, Table: testTables.Invites, Now: c.Now}}
+	return &fixture{t: t, clock: c, db: db, sm: sm, h: h, invites: &invite.Store{DB: db, Table: testTables.Invites, Now: c.Now},
+		gw: gw, plans: plans}
 }
 
 // issue issues an invite for name into tier, valid for a day.

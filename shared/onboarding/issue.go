@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -49,6 +50,14 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 	key, secretARN, err := h.issueKey(ctx, c)
 	if err != nil {
 		return issued{}, err
+	}
+	// The partner's usage identifier in its tier's usage plan, before the key exists for
+	// anyone: API Gateway throttles every call by it. Enrolling again (a retry, a taken-over
+	// claim) changes nothing.
+	if h.Usage != nil {
+		if err := h.Usage.Enroll(ctx, c.PartnerID, g.Tier.Name); err != nil {
+			return issued{}, fmt.Errorf("enroll partner %s in the usage plan of tier %s: %w", c.PartnerID, g.Tier.Name, err)
+		}
 	}
 	notAfter := now.Add(g.Tier.KeyLifetime.Std())
 	answer := onboarded{

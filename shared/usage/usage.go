@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
@@ -253,4 +254,50 @@ func checkPlans(plans map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// Enroller enrolls partners in the usage plan of their tier: the plans named in PlansEnv,
+// their ids looked up once (ResolvePlans) and kept. Safe for concurrent use.
+type Enroller struct {
+	Client interface {
+		APIGatewayAPI
+		PlansAPI
+	}
+	// Names maps each tier to its usage plan's name (DecodePlans).
+	Names map[string]string
+
+	mu  sync.Mutex
+	ids map[string]string
+}
+
+// Enroll gives the partner its API key in the usage plan of tier (Enroll).
+func (e *Enroller) Enroll(ctx context.Context, partnerID, tier string) error {
+	ids, err := e.planIDs(ctx)
+	if err != nil {
+		return err
+	}
+	planID, ok := ids[tier]
+	if !ok {
+		return fmt.Errorf("enroll partner %s: tier %s has no usage plan", partnerID, tier)
+	}
+	if _, err := Enroll(ctx, e.Client, partnerID, planID); err != nil {
+		return err
+	}
+	return nil
+}
+
+// planIDs resolves the plans' ids on first use; a failure is not kept, so the next call tries
+// again.
+func (e *Enroller) planIDs(ctx context.Context) (map[string]string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ids != nil {
+		return e.ids, nil
+	}
+	ids, err := ResolvePlans(ctx, e.Client, e.Names)
+	if err != nil {
+		return nil, err
+	}
+	e.ids = ids
+	return ids, nil
 }

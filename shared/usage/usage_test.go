@@ -314,3 +314,26 @@ func TestResolvePlans(t *testing.T) {
 		t.Errorf("a missing plan: %v", err)
 	}
 }
+
+func TestEnrollerEnrollsInTheTiersPlan(t *testing.T) {
+	t.Parallel()
+	gw := &usagetest.APIGateway{}
+	sandbox := gw.AddPlan("lanyard-sandbox", nil)
+	standard := gw.AddPlan("lanyard-standard", nil)
+	e := &usage.Enroller{Client: gw, Names: map[string]string{"sandbox": "lanyard-sandbox", "standard": "lanyard-standard"}}
+	if err := e.Enroll(t.Context(), partnerID, "standard"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Enroll(t.Context(), partnerID, "standard"); err != nil {
+		t.Fatalf("enroll again: %v", err)
+	}
+	if keys := gw.PlanKeys(standard); len(keys) != 1 || len(gw.PlanKeys(sandbox)) != 0 {
+		t.Errorf("standard plan keys %v, sandbox %v", keys, gw.PlanKeys(sandbox))
+	}
+	if n := gw.Calls(usagetest.OpGetUsagePlans); n != 1 {
+		t.Errorf("the plans were listed %d times, want once", n)
+	}
+	if err := e.Enroll(t.Context(), partnerID, "premium"); err == nil {
+		t.Error("enrolled in a tier without a plan")
+	}
+}

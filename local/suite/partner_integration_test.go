@@ -605,3 +605,61 @@ func TestTokenExchangeThroughLocal(t *testing.T) {
 	}
 	checkCanaries(t, s, canary)
 }
+
+// A partner over its tier's rate gets 429 with the THROTTLED problem, before any function runs;
+// another partner of the same tier, with its own usage identifier, is not held back.
+func TestPartnerOverItsRateIsThrottled(t *testing.T) {
+	canary := secrettest.Plant(t)
+	s, _ := start(t, topology.Lanyard(), canary.Logger())
+	logsOnFailure(t, s)
+	api := partnerAPI{t: t, s: s, canary: canary}
+	onboard := func(name string) string {
+		inv := api.invite(name, "sandbox")
+		r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
+		if r.status != http.StatusCreated {
+			t.Fatalf("onboard %s: %d %s", name, r.status, api.redacted(r.body))
+		}
+		var ob onboarded
+		decodeStrict(t, r.body, &ob)
+		canary.Add("api key of "+name, ob.APIKey)
+		return ob.APIKey
+	}
+	busy, calm := onboard("Busy Freight "+harness.Name("t")), onboard("Calm Freight "+harness.Name("t"))
+
+	// Sandbox: 5 requests a second, bursts of 10. Thirty at once exceed any burst.
+	const n = 30
+	replies := make([]reply, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-gate
+			replies[i] = send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+busy, "")
+		})
+	}
+	close(gate)
+	wg.Wait()
+	throttled := 0
+	for _, r := range replies {
+		switch r.status {
+		case http.StatusOK:
+		case http.StatusTooManyRequests:
+			throttled++
+			r.wantProblem(t, "THROTTLED", http.StatusTooManyRequests)
+		default:
+			t.Errorf("a burst request answered %d", r.status)
+		}
+	}
+	if throttled == 0 || throttled == n {
+		t.Errorf("%d of %d burst requests throttled, want some but not all", throttled, n)
+	}
+	if st := s.Front.Stats(); st.Throttled < int64(throttled) {
+		t.Errorf("front stats count %d throttled, %d were answered 429", st.Throttled, throttled)
+	}
+	for range 3 {
+		if r := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+calm, ""); r.status != http.StatusOK {
+			t.Errorf("the other partner answered %d", r.status)
+		}
+	}
+	checkCanaries(t, s, canary)
+}

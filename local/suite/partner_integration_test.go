@@ -39,13 +39,19 @@ import (
 // partnerTopology is the production declaration plus a recorder consuming what onboarding
 // publishes, the test rule the relay's events must reach.
 func partnerTopology() *topology.Topology {
+	return recordingTopology("onboarding-recorder", events.TypePartnerOnboarded, events.TypeCredentialIssued)
+}
+
+// recordingTopology is the production declaration plus a recorder consuming detailTypes
+// through a consumer named name, writing what it receives into the "deliveries" table.
+func recordingTopology(name string, detailTypes ...string) *topology.Topology {
 	tp := topology.Lanyard()
 	tp.Functions = append(tp.Functions, topology.Function{
 		Name: "recorder", Main: "integration/functions/recorder", MemoryMB: 128, Timeout: 5 * time.Second,
 		Env: map[string]topology.Value{"RECORDER_TABLE": topology.TableName("deliveries", topology.AccessReadWrite)},
 	})
 	tp.Consumers = append(tp.Consumers, topology.Consumer{
-		Name: "onboarding-recorder", Function: "recorder", DetailTypes: []string{events.TypePartnerOnboarded, events.TypeCredentialIssued},
+		Name: name, Function: "recorder", DetailTypes: detailTypes,
 		BatchSize: 10, VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 3,
 	})
 	tp.Tables = append(tp.Tables, topology.Table{Name: "deliveries",
@@ -108,17 +114,24 @@ func (a partnerAPI) invite(name, tier string) issuedInvite {
 // onboard POSTs /v1/partners with the Idempotency-Key and body given.
 func (a partnerAPI) onboard(idempotencyKey, body string) reply {
 	a.t.Helper()
-	req, err := http.NewRequestWithContext(a.t.Context(), http.MethodPost, a.s.APIURL+"/v1/partners", strings.NewReader(body))
+	return postIdempotent(a.t, a.s, a.canary, "/v1/partners", idempotencyKey, body)
+}
+
+// postIdempotent POSTs body to an open route with an Idempotency-Key (none when empty), and
+// hands every refusal to the canaries.
+func postIdempotent(t *testing.T, s *suite.Suite, canary *secrettest.Canaries, path, idempotencyKey, body string) reply {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.APIURL+path, strings.NewReader(body))
 	if err != nil {
-		a.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if idempotencyKey != "" {
 		req.Header.Set("Idempotency-Key", idempotencyKey)
 	}
-	r := do(a.t, req)
-	if r.status != http.StatusCreated { // a 201 carries the key, by design
-		a.canary.CheckText("onboarding refusal", string(r.body))
+	r := do(t, req)
+	if r.status >= 400 { // a 201 carries the key and a 202 the pick-up token, by design
+		canary.CheckText("refusal of POST "+path, string(r.body))
 	}
 	return r
 }
@@ -128,12 +141,13 @@ func onboardBody(name, code string, scopes ...string) string {
 	return string(b)
 }
 
-// redacted renders a body for a failure message with every key and invite code blanked.
+// redacted renders a body for a failure message with every key, invite code and pick-up token
+// blanked.
 func (a partnerAPI) redacted(body []byte) string {
 	return secretsRE.ReplaceAllString(string(body), "[redacted]")
 }
 
-var secretsRE = regexp.MustCompile(credential.ScannerPattern + `|lnyd_inv_[A-Za-z0-9_-]+`)
+var secretsRE = regexp.MustCompile(credential.ScannerPattern + `|lnyd_(inv|pku)_[A-Za-z0-9_-]+`)
 
 func decodeStrict(t *testing.T, body []byte, v any) {
 	t.Helper()

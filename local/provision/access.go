@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
+	"github.com/lanyardhq/lanyard/shared/token"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -34,8 +35,10 @@ var (
 	_ APIGatewayAPI = (*apigateway.Client)(nil)
 )
 
-// roles creates each declared role in LocalStack's IAM, trusting the functions' role (LocalStack
-// enforces neither; the role's ARN is what STS AssumeRole names).
+// roles creates each declared role in LocalStack's IAM with the trust policy AWS holds it to
+// (shared/token.TrustPolicy, for the functions' one local role). LocalStack enforces none of
+// it, and the role's permissions (the scope grants) are left to the CDK app; what matters
+// locally is the ARN that AssumeRole names.
 func (p *Provisioner) roles(ctx context.Context, t *topology.Topology, r *Result) error {
 	for _, role := range t.Roles {
 		name := p.Options.Name(role.Name)
@@ -48,19 +51,16 @@ func (p *Provisioner) roles(ctx context.Context, t *topology.Topology, r *Result
 		if !notFound(err) && !noSuchEntity(err) {
 			return fmt.Errorf("get role %s: %w", name, err)
 		}
-		trust, err := json.Marshal(map[string]any{
-			"Version": "2012-10-17",
-			"Statement": []map[string]any{{
-				"Effect": "Allow", "Principal": map[string]any{"AWS": p.Clients.Role},
-				"Action": []string{"sts:AssumeRole", "sts:TagSession"},
-			}},
-		})
+		// The trust AWS holds it to (infra's PartnerAccess builds the same): the functions' role
+		// alone, sessions tagged with the partner.
+		trust, err := token.TrustPolicy(p.Clients.Role)
 		if err != nil {
 			return fmt.Errorf("trust policy of role %s: %w", name, err)
 		}
 		out, err := p.Clients.IAM.CreateRole(ctx, &iam.CreateRoleInput{
-			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust)),
-			Description: aws.String("Lanyard " + role.Name + ", assumed by " + p.Options.Name(role.AssumedBy)),
+			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust),
+			MaxSessionDuration: aws.Int32(3600),
+			Description:        aws.String("Lanyard " + role.Name + ", assumed by " + p.Options.Name(role.AssumedBy)),
 		})
 		if err != nil {
 			return fmt.Errorf("create role %s: %w", name, err)

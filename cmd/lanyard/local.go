@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lanyardhq/lanyard/local/provision"
+	"github.com/lanyardhq/lanyard/local/rotation"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/logging"
 	"github.com/lanyardhq/lanyard/topology"
@@ -49,6 +50,8 @@ func newLocalCmd(out *output) *cobra.Command {
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:4510", "address of the local API front")
 	f.StringVar(&opts.XRayListen, "xray-listen", "127.0.0.1:2000", "address of the local trace collector (the functions' AWS_XRAY_DAEMON_ADDRESS)")
 	f.StringVar(&opts.LocalStackURL, "localstack", "http://127.0.0.1:"+envOr("LANYARD_LOCALSTACK_PORT", "4566"), "LocalStack endpoint")
+	f.DurationVar(&opts.RotationDay, "rotation-day", 24*time.Hour, "how long a rotation day lasts: 1s rotates a secret due every N days every N seconds (demos, tests)")
+	f.DurationVar(&opts.RotationInterval, "rotation-interval", rotation.DefaultInterval, "how often to look for secrets due for rotation")
 	f.StringVar(&opts.DynamoDBURL, "dynamodb", "http://127.0.0.1:"+envOr("LANYARD_DYNAMODB_PORT", "8000"), "DynamoDB Local endpoint")
 	f.BoolVar(&showTraces, "traces", false, "print the id of every trace the functions send, as it arrives")
 	f.BoolVar(&once, "once", false, "provision, print what changed, and exit")

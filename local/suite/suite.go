@@ -7,6 +7,8 @@
 //     responses (local/front);
 //   - polls the tables' streams and invokes their consumers as a DynamoDB event source mapping
 //     would (local/streams);
+//   - drives rotation schedules: RotateSecret for partner secrets that are due
+//     (local/rotation), since LocalStack never fires them;
 //   - keeps the trace segments the functions send (local/traces), since LocalStack has no X-Ray.
 //
 // Everything else — Invoke, SQS event source mappings, EventBridge rules and schedules, Secrets
@@ -31,11 +33,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/lanyardhq/lanyard/local/front"
 	"github.com/lanyardhq/lanyard/local/invoke"
 	"github.com/lanyardhq/lanyard/local/provision"
+	"github.com/lanyardhq/lanyard/local/rotation"
 	"github.com/lanyardhq/lanyard/local/streams"
 	"github.com/lanyardhq/lanyard/local/traces"
 	"github.com/lanyardhq/lanyard/shared/awsconfig"
@@ -67,6 +71,11 @@ type Options struct {
 	DynamoDBURL   string
 	// PollInterval of the stream poller (0: its default).
 	PollInterval time.Duration
+	// RotationInterval is how often the rotation scheduler looks for due secrets (0: its
+	// default); RotationDay is how long a rotation "day" lasts (0: 24 hours; "1s" compresses
+	// AutomaticallyAfterDays to seconds for demos and tests).
+	RotationInterval time.Duration
+	RotationDay      time.Duration
 	// FunctionEnv is added to every function's environment (e.g. LANYARD_LOG_LEVEL).
 	// LANYARD_KEY_ENVIRONMENT is "locl" unless it says otherwise: keys issued locally say so in
 	// their prefix, and secret scanners tell them from live ones.
@@ -158,7 +167,7 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("trace collector: listen on %s: %w", opts.XRayListen, err)
 	}
-	s := &Suite{APIURL: "http://" + ln.Addr().String(), Traces: collector, Config: cfg, errs: make(chan error, 2)}
+	s := &Suite{APIURL: "http://" + ln.Addr().String(), Traces: collector, Config: cfg, errs: make(chan error, 3)}
 	fail := func(err error) (*Suite, error) {
 		_ = ln.Close()
 		_ = collector.Close()
@@ -212,6 +221,19 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		defer s.wg.Done()
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errs <- fmt.Errorf("API front: %w", err)
+		}
+	}()
+	// LocalStack records rotation schedules but never fires them: the scheduler calls
+	// RotateSecret for this deployment's partner secrets that are due.
+	scheduler := &rotation.Scheduler{
+		Secrets: secretsmanager.NewFromConfig(cfg), Prefix: p.Options.SecretsPrefix(),
+		Interval: opts.RotationInterval, DayLength: opts.RotationDay, Logger: opts.Logger,
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := scheduler.Run(runCtx); err != nil {
+			s.errs <- fmt.Errorf("rotation scheduler: %w", err)
 		}
 	}()
 	if len(consumers) > 0 {

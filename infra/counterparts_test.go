@@ -437,6 +437,16 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					topology.AccessRead:      {"sqs:ReceiveMessage", "sqs:DeleteMessage"},
 					topology.AccessReadWrite: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"},
 				}[v.Access]
+			case topology.ValueFunction:
+				ids := c.tagged("AWS::Lambda::Function", TagFunction, v.Name)
+				if t, ok := c.target(got); !ok || len(ids) != 1 || t.ID != ids[0] || t.Attr != "Arn" {
+					miss("%s: is not the ARN of function %s", what, v.Name)
+					continue
+				}
+				if v.Access == topology.AccessReadWrite && !allows(grants, "lambda:InvokeFunction", ids[0], "Arn") {
+					miss("%s: role %s may not invoke function %s", what, role, v.Name)
+				}
+				continue
 			case topology.ValueRole:
 				ids := c.tagged("AWS::IAM::Role", TagRole, v.Name)
 				if t, ok := c.target(got); !ok || len(ids) != 1 || t.ID != ids[0] || t.Attr != "Arn" {
@@ -782,6 +792,21 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 	}
 
 	// Schedules.
+	if r := top.SecretRotation; r != nil {
+		if fnID, ok := fn("secret rotation", r.Function); ok {
+			found := false
+			for _, id := range c.ofType("AWS::Lambda::Permission") {
+				p := c.resources[id]
+				t, isRef := c.target(prop(p, "FunctionName"))
+				found = found || (isRef && t.ID == fnID && prop(p, "Principal") == "secretsmanager.amazonaws.com" &&
+					prop(p, "Action") == "lambda:InvokeFunction" && prop(p, "SourceAccount") != nil)
+			}
+			if !found {
+				miss("secret rotation: Secrets Manager may not invoke %s on behalf of this account", r.Function)
+			}
+		}
+	}
+
 	for _, s := range top.Schedules {
 		what := "schedule " + s.Name
 		id, ok := one(what, "AWS::Events::Rule", TagSchedule, s.Name)

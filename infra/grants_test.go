@@ -105,6 +105,12 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 						allow(bus, "Arn", "", "events:PutEvents")
 					}
 				}
+			case topology.ValueFunction:
+				if v.Access == topology.AccessReadWrite {
+					target := one("AWS::Lambda::Function", TagFunction, v.Name)
+					allow(target, "Arn", "", "lambda:InvokeFunction")
+					allow(target, "Arn", ":*", "lambda:InvokeFunction")
+				}
 			case topology.ValueRole:
 				if v.Access == topology.AccessReadWrite {
 					allow(one("AWS::IAM::Role", TagRole, v.Name), "Arn", "", "sts:AssumeRole", "sts:TagSession")

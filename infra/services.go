@@ -153,9 +153,17 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 		s.Roles[r.Name] = pa
 	}
 
+	if r := top.SecretRotation; r != nil {
+		// Secrets Manager calls the rotation function, on behalf of this account's secrets only.
+		lambda("secret rotation", r.Function).AddPermission(jsii.String("SecretsManagerRotation"), &awslambda.Permission{
+			Principal:     awsiam.NewServicePrincipal(jsii.String("secretsmanager.amazonaws.com"), nil),
+			SourceAccount: stack.Account(),
+		})
+	}
+
 	// Environments last: every table, queue, plan and role a value may name exists by now.
 	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans,
-		roles: s.Roles, stageARN: stageARN}
+		roles: s.Roles, stageARN: stageARN, functions: lambdas}
 	for _, decl := range top.Functions {
 		env.bind(s.Functions[decl.Name])
 	}
@@ -193,7 +201,7 @@ const SecretsPrefix = "lanyard/" + topology.SecretsPath
 // holds, on the secrets under SecretsPrefix only. CreateSecret with tags needs TagResource.
 var (
 	SecretsReadActions  = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"}
-	SecretsWriteActions = []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue", "secretsmanager:TagResource", "secretsmanager:UpdateSecretVersionStage"}
+	SecretsWriteActions = []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue", "secretsmanager:RotateSecret", "secretsmanager:TagResource", "secretsmanager:UpdateSecretVersionStage"}
 )
 
 // environment resolves topology values and grants exactly the access they declare.
@@ -205,7 +213,8 @@ type environment struct {
 	plans  *UsagePlans
 	roles  map[string]*PartnerAccess
 	// stageARN is the REST API stage's execute-api ARN (nil without routes).
-	stageARN *string
+	stageARN  *string
+	functions map[string]awslambda.IFunction
 }
 
 // bind sets each of the function's environment variables and grants its role the declared
@@ -276,6 +285,17 @@ func (e environment) bind(f *Function) {
 			}
 		case topology.ValueDeployment:
 			value = jsii.String(deploymentID(f.Lambda))
+		case topology.ValueFunction:
+			fn, ok := e.functions[v.Name]
+			if !ok {
+				panic(fmt.Sprintf("%s: function %q is not declared", where, v.Name))
+			}
+			value = fn.FunctionArn()
+			if v.Access == topology.AccessReadWrite {
+				// Naming a function to Secrets Manager (RotateSecret's RotationLambdaARN) takes
+				// the permission to invoke it.
+				fn.GrantInvoke(role)
+			}
 		case topology.ValueRole:
 			pa, ok := e.roles[v.Name]
 			if !ok {

@@ -31,6 +31,14 @@ type Topology struct {
 	Schedules        []Schedule
 	Roles            []Role
 	UsagePlans       []UsagePlan
+	// SecretRotation names the function Secrets Manager calls to rotate the partner key
+	// secrets (nil: none). Secrets Manager may invoke it, from this account only.
+	SecretRotation *SecretRotation
+}
+
+// SecretRotation is the rotation function of the partner key secrets.
+type SecretRotation struct {
+	Function string
 }
 
 // Function is one Lambda function.
@@ -75,6 +83,9 @@ const (
 	// "arn:aws:execute-api:<region>:<account>:<api>/<stage>": what the scopes' grants resolve
 	// under (policy/policy.json).
 	ValueAPIStage ValueKind = "api-stage"
+	// ValueFunction is the ARN of the declared function Name (to hand to a service that calls
+	// it, such as Secrets Manager's RotateSecret).
+	ValueFunction ValueKind = "function"
 )
 
 // Access is what a function may do with the resource a Value names; infra grants exactly it.
@@ -130,6 +141,17 @@ func RoleARN(name string, assume bool) Value {
 func UsagePlanIDs(enroll bool) Value {
 	v := Value{Kind: ValueUsagePlans}
 	if enroll {
+		v.Access = AccessReadWrite
+	}
+	return v
+}
+
+// FunctionARN is the ARN of the declared function name (see ValueFunction); hand says the
+// function hands it to a service that invokes it (RotateSecret), which takes the permission to
+// invoke it.
+func FunctionARN(name string, hand bool) Value {
+	v := Value{Kind: ValueFunction, Name: name}
+	if hand {
 		v.Access = AccessReadWrite
 	}
 	return v

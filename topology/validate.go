@@ -63,6 +63,10 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 				if _, ok := t.Table(v.Name); !ok {
 					bad("function %q: %s names undeclared table %q", f.Name, k, v.Name)
 				}
+			case ValueFunction:
+				if _, ok := t.Function(v.Name); !ok {
+					bad("function %q: %s names undeclared function %q", f.Name, k, v.Name)
+				}
 			case ValueRole:
 				r, ok := t.Role(v.Name)
 				switch {
@@ -193,6 +197,10 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 			bad("stream consumer of %q: needs its own on-failure queue name", s.Table)
 		}
 		queues[s.OnFailureQueue] = true
+	}
+
+	if r := t.SecretRotation; r != nil {
+		fn("secret rotation", r.Function)
 	}
 
 	roles := map[string]bool{}

@@ -57,6 +57,13 @@ func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]st
 			env[k] = ids
 		case topology.ValueDeployment:
 			env[k] = p.Options.Prefix
+		case topology.ValueFunction:
+			// Lambda's ARN is known before the function exists: the one declared after it is
+			// named here too.
+			if p.Options.Region == "" || p.Options.Account == "" {
+				return nil, fmt.Errorf("function %s: %s needs the region and account of the functions", f.Name, k)
+			}
+			env[k] = "arn:aws:lambda:" + p.Options.Region + ":" + p.Options.Account + ":function:" + p.Options.Name(v.Name)
 		case topology.ValueAPIStage:
 			if p.Options.APIStageARN == "" {
 				return nil, fmt.Errorf("function %s: %s needs the API's stage ARN, and none was given", f.Name, k)

@@ -85,6 +85,8 @@ type Options struct {
 	DynamoDBEndpoint   string
 	APIGatewayEndpoint string
 	XRayDaemon         string
+	// Region and Account are where the functions live (topology.ValueFunction ARNs).
+	Region, Account string
 	// APIStageARN is the execute-api ARN of the stage the local API front serves
 	// (topology.ValueAPIStage).
 	APIStageARN string

@@ -179,6 +179,7 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		Options: provision.Options{
 			Prefix: opts.Prefix, CodeDir: opts.CodeDir, DynamoDBEndpoint: opts.DynamoDBURL,
 			APIGatewayEndpoint: s.APIURL, XRayDaemon: collector.Addr(), ExtraEnv: opts.FunctionEnv,
+			Region: Region, Account: Account,
 			APIStageARN: "arn:aws:execute-api:" + Region + ":" + Account + ":" + APIID + "/" + front.DefaultStage,
 		},
 	}

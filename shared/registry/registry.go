@@ -14,10 +14,11 @@
 //	verifier        S   "sha256:<64 hex>" (credential.Verifier.Encode)
 //	scopes          L   of S, sorted
 //	tier            S
-//	status          S   pending | active | previous | revoked
+//	status          S   pending | active | previous | retired | revoked
 //	notBefore       S   RFC 3339 (nanoseconds), UTC
 //	notAfter        S   RFC 3339 (nanoseconds), UTC
 //	graceUntil      S   RFC 3339 (nanoseconds), UTC; absent when zero (set on previous keys)
+//	retiredAt       S   RFC 3339 (nanoseconds), UTC; absent when zero (set on retired keys)
 //	secretArn       S   the Secrets Manager secret holding the key
 //	secretVersionId S   the secret version holding this key
 //	createdAt       S   RFC 3339 (nanoseconds), UTC
@@ -57,6 +58,7 @@ const (
 	AttrNotBefore       = "notBefore"
 	AttrNotAfter        = "notAfter"
 	AttrGraceUntil      = "graceUntil"
+	AttrRetiredAt       = "retiredAt"
 	AttrSecretARN       = "secretArn"
 	AttrSecretVersionID = "secretVersionId"
 	AttrCreatedAt       = "createdAt"
@@ -74,6 +76,10 @@ const (
 	StatusActive Status = "active"
 	// StatusPrevious: replaced by rotation, still accepted until its grace deadline.
 	StatusPrevious Status = "previous"
+	// StatusRetired: its life ended without a revocation — a previous key whose grace is over
+	// or that a newer rotation replaced (one previous key at a time), or a pending key a
+	// later rotation superseded before it became active. Never accepted again.
+	StatusRetired Status = "retired"
 	// StatusRevoked: never accepted again.
 	StatusRevoked Status = "revoked"
 )
@@ -81,7 +87,7 @@ const (
 // Valid reports whether s is one of the statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusPending, StatusActive, StatusPrevious, StatusRevoked:
+	case StatusPending, StatusActive, StatusPrevious, StatusRetired, StatusRevoked:
 		return true
 	}
 	return false
@@ -101,7 +107,9 @@ type Entry struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	// GraceUntil is when a previous key stops being accepted; zero for the others.
-	GraceUntil      time.Time
+	GraceUntil time.Time
+	// RetiredAt is when a retired key was retired; zero for the others.
+	RetiredAt       time.Time
 	SecretARN       string
 	SecretVersionID string
 	CreatedAt       time.Time
@@ -115,13 +123,15 @@ const (
 	ReasonExpired     = "expired"
 	ReasonGraceEnded  = "previous-past-grace"
 	ReasonRevoked     = "revoked"
+	ReasonRetired     = "retired"
 	ReasonPending     = "pending"
 	ReasonUnknown     = "unknown-status"
 )
 
 // Accepts says whether the key may be used at now, and why (one of the Reason constants, safe
 // to log): an active key within NotBefore <= now < NotAfter, or a previous key before its
-// GraceUntil. A pending or revoked key, or one of an unknown status, is never accepted.
+// GraceUntil. A pending, retired or revoked key, or one of an unknown status, is never
+// accepted.
 func (e Entry) Accepts(now time.Time) (ok bool, reason string) {
 	switch e.Status {
 	case StatusActive:
@@ -139,6 +149,8 @@ func (e Entry) Accepts(now time.Time) (ok bool, reason string) {
 		return false, ReasonGraceEnded
 	case StatusRevoked:
 		return false, ReasonRevoked
+	case StatusRetired:
+		return false, ReasonRetired
 	case StatusPending:
 		return false, ReasonPending
 	}
@@ -178,6 +190,9 @@ func (e Entry) Item() map[string]types.AttributeValue {
 	}
 	if !e.GraceUntil.IsZero() {
 		item[AttrGraceUntil] = s(FormatTime(e.GraceUntil))
+	}
+	if !e.RetiredAt.IsZero() {
+		item[AttrRetiredAt] = s(FormatTime(e.RetiredAt))
 	}
 	return item
 }
@@ -246,12 +261,13 @@ func EntryFromItem(item map[string]types.AttributeValue) (Entry, error) {
 	e.Tier = nonEmpty(AttrTier)
 	if v, present := str(AttrStatus, true); present {
 		if e.Status = Status(v); !e.Status.Valid() {
-			errs = append(errs, fmt.Errorf("attribute %s %q is not pending, active, previous or revoked", AttrStatus, v))
+			errs = append(errs, fmt.Errorf("attribute %s %q is not pending, active, previous, retired or revoked", AttrStatus, v))
 		}
 	}
 	e.NotBefore = when(AttrNotBefore, true)
 	e.NotAfter = when(AttrNotAfter, true)
 	e.GraceUntil = when(AttrGraceUntil, false)
+	e.RetiredAt = when(AttrRetiredAt, false)
 	e.SecretARN, _ = str(AttrSecretARN, true)
 	e.SecretVersionID, _ = str(AttrSecretVersionID, true)
 	e.CreatedAt = when(AttrCreatedAt, true)

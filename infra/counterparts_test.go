@@ -481,6 +481,7 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 				want := map[topology.Access][]string{
 					topology.AccessRead:      {"secretsmanager:GetSecretValue"},
 					topology.AccessReadWrite: {"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
+					topology.AccessRotate:    {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
 				}[v.Access]
 				for _, a := range want {
 					if !slices.ContainsFunc(grants, func(g grant) bool { return g.Action == a && isSecretsARN(g.Resource.ID) }) {

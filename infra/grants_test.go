@@ -123,6 +123,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 				actions := map[topology.Access][]string{
 					topology.AccessRead:      SecretsReadActions,
 					topology.AccessReadWrite: append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
+					topology.AccessRotate:    SecretsRotateActions,
 				}[v.Access]
 				allow(secretsResource, "", "", actions...)
 			case topology.ValueKey:
@@ -182,7 +183,8 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 }
 
 // The authorizer verifies keys against the registry alone: its role holds no Secrets Manager
-// action at all, and only the onboarding function may create or read partner key secrets.
+// action at all. Only the onboarding function may create partner key secrets (and switch their
+// rotation on), and the rotation function holds exactly what a rotation function calls.
 func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 	top := topology.Lanyard()
 	c, err := newCfn(synthesize(t, "production", top).all()...)
@@ -206,10 +208,15 @@ func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 		}
 		switch f.Name {
 		case "onboarding":
-			for _, a := range []string{"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"} {
+			for _, a := range []string{"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:RotateSecret"} {
 				if !slices.Contains(held, a) {
 					t.Errorf("function onboarding: not granted %s", a)
 				}
+			}
+		case "rotation":
+			slices.Sort(held)
+			if want := slices.Sorted(slices.Values(SecretsRotateActions)); !slices.Equal(held, want) {
+				t.Errorf("function rotation: holds %v, want exactly %v", held, want)
 			}
 		default:
 			if len(held) > 0 {

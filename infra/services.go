@@ -200,8 +200,10 @@ const SecretsPrefix = "lanyard/" + topology.SecretsPath
 // Secrets Manager actions a function with read or read-write access to the partner key secrets
 // holds, on the secrets under SecretsPrefix only. CreateSecret with tags needs TagResource.
 var (
-	SecretsReadActions  = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"}
-	SecretsWriteActions = []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue", "secretsmanager:RotateSecret", "secretsmanager:TagResource", "secretsmanager:UpdateSecretVersionStage"}
+	SecretsReadActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"}
+	// SecretsRotateActions are what a rotation function calls (AWS's rotation function policy).
+	SecretsRotateActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
+	SecretsWriteActions  = []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue", "secretsmanager:RotateSecret", "secretsmanager:TagResource", "secretsmanager:UpdateSecretVersionStage"}
 )
 
 // environment resolves topology values and grants exactly the access they declare.
@@ -324,6 +326,7 @@ func (e environment) bind(f *Function) {
 				topology.AccessNone:      nil,
 				topology.AccessRead:      SecretsReadActions,
 				topology.AccessReadWrite: append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
+				topology.AccessRotate:    SecretsRotateActions,
 			}
 			granted, ok := actions[v.Access]
 			if !ok {

@@ -55,6 +55,8 @@ func Lanyard() *Topology {
 					"USAGE_PLANS":       UsagePlanIDs(true),
 					"ONBOARDINGS_TABLE": TableName("onboardings", AccessReadWrite),
 					"LANYARD_SERVER_ID": DeploymentID(),
+					// Each new partner's secret rotates on its tier's schedule through it.
+					"ROTATION_FUNCTION_ARN": FunctionARN("rotation", true),
 				}},
 			// Ops decide onboardings that wait for an approval: list, approve, deny
 			// (shared/onboarding's AdminHandler).
@@ -77,6 +79,16 @@ func Lanyard() *Topology {
 					"CREDENTIALS_TABLE":       TableName("credentials", AccessRead),
 					"PARTNER_ACCESS_ROLE_ARN": RoleARN("partner-access", true),
 					"PARTNER_API_ARN":         APIStageARN(),
+				}},
+			// Secrets Manager's rotation function of the partner keys (shared/rotation): the four
+			// steps, with the registry moves and Credential Rotated in one transaction.
+			{Name: "rotation", Main: "functions/rotation", MemoryMB: 256, Timeout: 30 * time.Second,
+				Env: map[string]Value{
+					"PARTNERS_TABLE":    TableName("partners", AccessReadWrite),
+					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+					"SECRET_PREFIX":     SecretPrefix(AccessRotate),
+					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
 				}},
 			// Publishes each outbox record's event to the bus (shared/outbox/relay).
 			{Name: "outbox-relay", Main: "functions/outbox-relay", MemoryMB: 256, Timeout: 30 * time.Second,
@@ -101,6 +113,7 @@ func Lanyard() *Topology {
 			{Method: "POST", Path: "/v1/token", Function: "token", Auth: AuthPartnerKey},
 		},
 		GatewayResponses: GatewayResponses,
+		SecretRotation:   &SecretRotation{Function: "rotation"},
 		// The role partner sessions run as: only the token function may assume it.
 		Roles: []Role{{Name: "partner-access", AssumedBy: "token"}},
 		// One per policy tier, throttled as the tier declares (a test keeps them equal): each

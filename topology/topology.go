@@ -96,6 +96,9 @@ const (
 	AccessNone      Access = ""
 	AccessRead      Access = "read"
 	AccessReadWrite Access = "read-write"
+	// AccessRotate is the secrets' rotation access (ValueSecrets only): describe, read, put a
+	// version and move staging labels — what a Secrets Manager rotation function calls.
+	AccessRotate Access = "rotate"
 )
 
 // Value is one environment value.

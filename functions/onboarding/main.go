@@ -8,7 +8,8 @@
 // OUTBOX_TABLE and ONBOARDINGS_TABLE (the tables' names), SECRET_PREFIX (the partner secrets'
 // name prefix), KMS_KEY_ARN (the key encrypting them), LANYARD_SERVER_ID (this deployment's
 // id, which identity requests must be signed over), USAGE_PLANS (each tier's usage plan name,
-// shared/usage.PlansEnv), LANYARD_KEY_ENVIRONMENT (live, test or
+// shared/usage.PlansEnv), ROTATION_FUNCTION_ARN (the function new partners' secrets rotate
+// through), LANYARD_KEY_ENVIRONMENT (live, test or
 // locl; live when unset), and the STS endpoint identity requests are sent to
 // (stsproof.EndpointFromEnv: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else AWS_REGION's).
 package main
@@ -43,7 +44,7 @@ func main() {
 	var missing []string
 	for _, name := range []string{
 		"INVITES_TABLE", "PARTNERS_TABLE", "CREDENTIALS_TABLE", "IDEMPOTENCY_TABLE", "OUTBOX_TABLE",
-		"ONBOARDINGS_TABLE", "SECRET_PREFIX", "KMS_KEY_ARN", "LANYARD_SERVER_ID", usage.PlansEnv,
+		"ONBOARDINGS_TABLE", "SECRET_PREFIX", "KMS_KEY_ARN", "LANYARD_SERVER_ID", usage.PlansEnv, "ROTATION_FUNCTION_ARN",
 	} {
 		env[name] = os.Getenv(name)
 		if env[name] == "" {
@@ -104,12 +105,13 @@ func main() {
 			},
 			Now: time.Now,
 		},
-		Usage:        &usage.Enroller{Client: apigateway.NewFromConfig(cfg), Names: plans},
-		Policy:       pol,
-		SecretPrefix: env["SECRET_PREFIX"],
-		KMSKeyID:     env["KMS_KEY_ARN"],
-		Env:          keyEnv,
-		Now:          time.Now,
+		Usage:               &usage.Enroller{Client: apigateway.NewFromConfig(cfg), Names: plans},
+		RotationFunctionARN: env["ROTATION_FUNCTION_ARN"],
+		Policy:              pol,
+		SecretPrefix:        env["SECRET_PREFIX"],
+		KMSKeyID:            env["KMS_KEY_ARN"],
+		Env:                 keyEnv,
+		Now:                 time.Now,
 	}
 	lambda.Start(h.Handle)
 }

@@ -83,6 +83,9 @@ type Handler struct {
 	// Rand is the randomness of keys, pick-up tokens and secret version ids; nil means
 	// crypto/rand.Reader.
 	Rand io.Reader
+	// RotationFunctionARN is the rotation function each new partner's secret is handed to
+	// (RotateSecret, on the tier's schedule); empty switches no rotation on.
+	RotationFunctionARN string
 	// Usage enrolls each new partner's usage identifier in its tier's usage plan
 	// (shared/usage.Enroller); nil enrolls nothing.
 	Usage Enroller
@@ -373,6 +376,7 @@ func (a *attempt) onboard(ctx context.Context, req createRequest) (lambdaevents.
 		"account", pr.Identity.AccountID, "arn", pr.Identity.ARN, "secret", iss.SecretARN,
 		"secretVersion", c.SecretVersionID, "justification", g.Justification,
 		"policyRevision", g.PolicyRevision, "outboxSeqs", seqs(records), "takenOver", c.TakenOver)
+	h.enableRotation(ctx, c.PartnerID, iss.SecretARN, tier)
 	return iss.Response, nil
 }
 

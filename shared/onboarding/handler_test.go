@@ -42,6 +42,12 @@ func TestOnboard(t *testing.T) {
 	if resp.Headers["Content-Type"] != "application/json" || resp.Headers["Cache-Control"] != "no-store" {
 		t.Errorf("headers %v", resp.Headers)
 	}
+	// The secret rotates through the rotation function on the tier's schedule, from now on.
+	rot, err := f.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(testSecretPrefix + got.PartnerID)})
+	if err != nil || !aws.ToBool(rot.RotationEnabled) || aws.ToString(rot.RotationLambdaARN) != testRotationFunction ||
+		rot.RotationRules == nil || aws.ToInt64(rot.RotationRules.AutomaticallyAfterDays) != 30 {
+		t.Errorf("rotation of the partner's secret: %+v, %v", rot, err)
+	}
 	// The partner's usage identifier is in its tier's usage plan, and in no other.
 	keys := f.gw.Keys()
 	if len(keys) != 1 || aws.ToString(keys[0].Value) != usage.KeyValue(got.PartnerID) ||

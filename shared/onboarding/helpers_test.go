@@ -131,6 +131,9 @@ type fixture struct {
 	plans map[string]string
 }
 
+// testRotationFunction is the rotation function new partners' secrets are handed to.
+const testRotationFunction = "arn:aws:lambda:us-east-1:123456789012:function:lanyard-rotation"
+
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	c := &clock{t: start}
@@ -155,16 +158,17 @@ func newFixture(t testing.TB) *fixture {
 		plans[tier.Name] = gw.AddPlan(names[tier.Name], nil)
 	}
 	h := &Handler{
-		DB:           db,
-		Secrets:      sm,
-		Usage:        &usage.Enroller{Client: gw, Names: names},
-		Tables:       testTables,
-		Policy:       pol,
-		SecretPrefix: testSecretPrefix,
-		KMSKeyID:     testKMSKey,
-		Env:          credential.EnvLocal,
-		Now:          c.Now,
-		Lease:        testLease,
+		DB:                  db,
+		Secrets:             sm,
+		Usage:               &usage.Enroller{Client: gw, Names: names},
+		RotationFunctionARN: testRotationFunction,
+		Tables:              testTables,
+		Policy:              pol,
+		SecretPrefix:        testSecretPrefix,
+		KMSKeyID:            testKMSKey,
+		Env:                 credential.EnvLocal,
+		Now:                 c.Now,
+		Lease:               testLease,
 	}
 	return &fixture{t: t, clock: c, db: db, sm: sm, h: h, invites: &invite.Store{DB: db, Table: testTables.Invites, Now: c.Now},
 		gw: gw, plans: plans}

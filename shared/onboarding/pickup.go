@@ -176,6 +176,7 @@ func (a *attempt) pickUp(ctx context.Context, o Onboarding) (lambdaevents.APIGat
 		"invite", o.InviteID, "account", o.AccountID, "arn", o.ARN, "approvedBy", o.DecidedBy,
 		"secret", iss.SecretARN, "secretVersion", c.SecretVersionID, "outboxSeqs", seqs(records),
 		"takenOver", c.TakenOver)
+	h.enableRotation(ctx, c.PartnerID, iss.SecretARN, tier)
 	return iss.Response, nil
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lanyardhq/lanyard/shared/credential"
+	"github.com/lanyardhq/lanyard/shared/policy"
 )
 
 // SecretsAPI is the part of the Secrets Manager client onboarding uses.
@@ -17,6 +19,7 @@ type SecretsAPI interface {
 	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	RotateSecret(ctx context.Context, in *secretsmanager.RotateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.RotateSecretOutput, error)
 }
 
 var _ SecretsAPI = (*secretsmanager.Client)(nil)
@@ -92,4 +95,28 @@ func (h *Handler) deleteSecret(ctx context.Context, partnerID string) error {
 		return fmt.Errorf("delete secret %s of a refused onboarding: %w", name, err)
 	}
 	return nil
+}
+
+// enableRotation switches the new partner's secret over to scheduled rotation through the
+// rotation function: every IntervalDays of its tier, starting from now (RotateImmediately
+// false: the key just issued stays current; Secrets Manager tests the function's testSecret
+// step). It runs once the partner is committed, so the function finds what it rotates. A
+// failure is logged, not answered: the partner holds a working key, and switching rotation on
+// again is safe (RotateSecret with the same rules).
+func (h *Handler) enableRotation(ctx context.Context, partnerID, secretARN string, tier policy.Tier) {
+	if h.RotationFunctionARN == "" {
+		return
+	}
+	_, err := h.Secrets.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(secretARN),
+		RotationLambdaARN: aws.String(h.RotationFunctionARN),
+		RotationRules:     &smtypes.RotationRulesType{AutomaticallyAfterDays: aws.Int64(int64(tier.Rotation.IntervalDays))},
+		RotateImmediately: aws.Bool(false),
+	})
+	if err != nil {
+		slog.ErrorContext(ctx, "rotation not switched on", "partner", partnerID, "secret", secretARN, "error", err)
+		return
+	}
+	slog.InfoContext(ctx, "rotation switched on", "partner", partnerID, "secret", secretARN,
+		"automaticallyAfterDays", tier.Rotation.IntervalDays)
 }

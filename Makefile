@@ -38,7 +38,7 @@ policy: ## Check policy/policy.json against its schema and rules (one line per p
 lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck, …), OpenAPI document check
 	scripts/tools.sh lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	go vet -tags integration ./...
+	go vet -tags integration,faultinject ./...
 	.tools/bin/golangci-lint run ./...
 	scripts/localstack.sh install
 	.venv-localstack/bin/python -m openapi_spec_validator api/openapi.json
@@ -46,6 +46,7 @@ lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck
 .PHONY: unit
 unit: ## Unit and CDK assertion tests (no servers needed)
 	go test $(GO_TEST_FLAGS) ./...
+	go test $(GO_TEST_FLAGS) -tags faultinject ./shared/faultinject/ ./functions/rotation/
 
 .PHONY: test-executor
 test-executor: ## pytest tests of the LocalStack runtime executor plugin (local/executor/)

@@ -54,6 +54,10 @@ const (
 	OpApproveOnboarding  = "approveOnboarding"  // POST /v1/admin/onboardings/{onboardingId}/approve
 	OpDenyOnboarding     = "denyOnboarding"     // POST /v1/admin/onboardings/{onboardingId}/deny
 	OpPickUpOnboarding   = "pickUpOnboarding"   // POST /v1/onboardings/{onboardingId}/pickup
+	OpRotatePartnerKey   = "rotatePartnerKey"   // POST /v1/admin/partners/{partnerId}/rotate
+
+	OpGetCurrentCredential = "getCurrentCredential" // GET /v1/credentials/current
+	OpAcknowledgeRotation  = "acknowledgeRotation"  // POST /v1/credentials/ack
 )
 
 // Document returns the OpenAPI document, as GET /v1/openapi.json serves it. The slice is a copy.

@@ -15,6 +15,11 @@ const (
 	TypeOnboardingPending        = "Onboarding Pending"
 	TypeOnboardingApproved       = "Onboarding Approved"
 	TypeOnboardingDenied         = "Onboarding Denied"
+
+	// The rollover from a previous key to the current one, after a rotation.
+	TypeCredentialRotationAcknowledged = "Credential Rotation Acknowledged"
+	TypeCredentialGraceEnding          = "Credential Grace Ending"
+	TypeCredentialRetired              = "Credential Retired"
 )
 
 // Identity proof methods.
@@ -90,6 +95,60 @@ type CredentialRotationFailed struct {
 
 // DetailType implements Detail.
 func (CredentialRotationFailed) DetailType() string { return TypeCredentialRotationFailed }
+
+// CredentialRotationAcknowledged: the partner confirmed, with its current key KeyID, that it
+// switched to it; the previous key PreviousKeyID is now accepted until RetireAt (the
+// acknowledgement plus the tier's drain window, at most GraceUntil). The actor is the partner.
+type CredentialRotationAcknowledged struct {
+	Meta
+	KeyID         string    `json:"keyId"`
+	PreviousKeyID string    `json:"previousKeyId"`
+	GraceUntil    time.Time `json:"graceUntil"`
+	RetireAt      time.Time `json:"retireAt"`
+}
+
+// DetailType implements Detail.
+func (CredentialRotationAcknowledged) DetailType() string {
+	return TypeCredentialRotationAcknowledged
+}
+
+// CredentialGraceEnding: the partner has not acknowledged its current key CurrentKeyID, and
+// the grace of its previous key KeyID ends at GraceUntil, within the tier's warning window:
+// past it, the previous key is refused and retired. Ops are warned once per key.
+type CredentialGraceEnding struct {
+	Meta
+	KeyID        string    `json:"keyId"`
+	CurrentKeyID string    `json:"currentKeyId"`
+	GraceUntil   time.Time `json:"graceUntil"`
+}
+
+// DetailType implements Detail.
+func (CredentialGraceEnding) DetailType() string { return TypeCredentialGraceEnding }
+
+// Reasons of Credential Retired.
+const (
+	// RetiredAcknowledged: the partner acknowledged the key that replaced it, and the drain
+	// window that followed has passed.
+	RetiredAcknowledged = "acknowledged"
+	// RetiredGraceEnded: its grace window ended without an acknowledgement.
+	RetiredGraceEnded = "grace-ended"
+)
+
+// CredentialRetired: a previous key was retired, for Reason (RetiredAcknowledged or
+// RetiredGraceEnded); the authorizer cache is flushed once it is committed. It is never accepted
+// again.
+// AcknowledgedAt and RetireAt are set when the partner had acknowledged its replacement.
+type CredentialRetired struct {
+	Meta
+	KeyID          string     `json:"keyId"`
+	Reason         string     `json:"reason"`
+	GraceUntil     time.Time  `json:"graceUntil"`
+	AcknowledgedAt *time.Time `json:"acknowledgedAt,omitempty"`
+	RetireAt       *time.Time `json:"retireAt,omitempty"`
+}
+
+// DetailType implements Detail.
+func (CredentialRetired) DetailType() string { return TypeCredentialRetired }
 
 // CredentialRevoked: the registry flipped the partner's keys to revoked; enforcers act on it.
 type CredentialRevoked struct {

@@ -73,6 +73,11 @@ var registry = map[string]func() Detail{
 	TypeOnboardingPending:        func() Detail { return &OnboardingPending{} },
 	TypeOnboardingApproved:       func() Detail { return &OnboardingApproved{} },
 	TypeOnboardingDenied:         func() Detail { return &OnboardingDenied{} },
+
+	// The rollover after a rotation (shared/rollover).
+	TypeCredentialRotationAcknowledged: func() Detail { return &CredentialRotationAcknowledged{} },
+	TypeCredentialGraceEnding:          func() Detail { return &CredentialGraceEnding{} },
+	TypeCredentialRetired:              func() Detail { return &CredentialRetired{} },
 }
 
 // DetailTypes lists every known detail type, sorted.

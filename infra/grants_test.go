@@ -35,6 +35,9 @@ func isSecretsARN(printed string) bool {
 	return strings.Contains(printed, ":secret:"+SecretsPrefix+"*") && strings.Contains(printed, ":secretsmanager:")
 }
 
+// authorizerCacheResource stands for the REST API stage's authorizer cache in the allowed map.
+const authorizerCacheResource = "authorizer-cache"
+
 // usagePlansResource stands for the API Gateway resources enrolling a partner's API key touches
 // (UsagePlans.GrantEnroll) in the allowed map.
 const usagePlansResource = "usage-plans"
@@ -115,6 +118,10 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 				if v.Access == topology.AccessReadWrite {
 					allow(one("AWS::IAM::Role", TagRole, v.Name), "Arn", "", "sts:AssumeRole", "sts:TagSession")
 				}
+			case topology.ValueAPIStage:
+				if v.Access == topology.AccessReadWrite {
+					allow(authorizerCacheResource, "", "", "apigateway:DELETE")
+				}
 			case topology.ValueUsagePlans:
 				if v.Access == topology.AccessReadWrite {
 					allow(usagePlansResource, "", "", "apigateway:GET", "apigateway:POST", "apigateway:PUT")
@@ -173,6 +180,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 				excess = append(excess, fmt.Sprintf("function %s: %s on *", f.Name, g.Action))
 			case isSecretsARN(g.Resource.ID) && slices.Contains(allowed[secretsResource+"."], g.Action):
 			case isEnrollARN(g.Resource.ID) && slices.Contains(allowed[usagePlansResource+"."], g.Action):
+			case strings.Contains(g.Resource.ID, "/cache/authorizers]") && slices.Contains(allowed[authorizerCacheResource+"."], g.Action):
 			case !slices.Contains(allowed[g.Resource.ID+"."+g.Resource.Attr+g.Suffix], g.Action):
 				excess = append(excess, fmt.Sprintf("function %s: %s on %s.%s%s", f.Name, g.Action, g.Resource.ID, g.Resource.Attr, g.Suffix))
 			}
@@ -184,7 +192,8 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 
 // The authorizer verifies keys against the registry alone: its role holds no Secrets Manager
 // action at all. Only the onboarding function may create partner key secrets (and switch their
-// rotation on), and the rotation function holds exactly what a rotation function calls.
+// rotation on), the rotation function holds exactly what a rotation function calls, and the
+// credentials function (the partner's pick-up) only reads.
 func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 	top := topology.Lanyard()
 	c, err := newCfn(synthesize(t, "production", top).all()...)
@@ -212,6 +221,12 @@ func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 				if !slices.Contains(held, a) {
 					t.Errorf("function onboarding: not granted %s", a)
 				}
+			}
+		case "credentials":
+			// The partner's pick-up reads the current key.
+			slices.Sort(held)
+			if want := slices.Sorted(slices.Values(SecretsReadActions)); !slices.Equal(held, want) {
+				t.Errorf("function credentials: holds %v, want exactly %v", held, want)
 			}
 		case "rotation":
 			slices.Sort(held)

@@ -164,6 +164,13 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 	// Environments last: every table, queue, plan and role a value may name exists by now.
 	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans,
 		roles: s.Roles, stageARN: stageARN, functions: lambdas}
+	if s.API != nil {
+		env.authorizerCacheARN = stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("apigateway"), Account: jsii.String(""), Resource: jsii.String("/restapis"),
+			ResourceName: jsii.String(*s.API.RestAPI.RestApiId() + "/stages/" + APIStageName + "/cache/authorizers"),
+			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})
+	}
 	for _, decl := range top.Functions {
 		env.bind(s.Functions[decl.Name])
 	}
@@ -215,8 +222,10 @@ type environment struct {
 	plans  *UsagePlans
 	roles  map[string]*PartnerAccess
 	// stageARN is the REST API stage's execute-api ARN (nil without routes).
-	stageARN  *string
-	functions map[string]awslambda.IFunction
+	stageARN *string
+	// authorizerCacheARN is the API Gateway ARN of the stage's authorizer cache.
+	authorizerCacheARN *string
+	functions          map[string]awslambda.IFunction
 }
 
 // bind sets each of the function's environment variables and grants its role the declared
@@ -312,6 +321,13 @@ func (e environment) bind(f *Function) {
 				panic(fmt.Sprintf("%s: no REST API is declared", where))
 			}
 			value = e.stageARN
+			if v.Access == topology.AccessReadWrite {
+				// FlushStageAuthorizersCache: DELETE on the stage's authorizer cache, nothing else.
+				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions:   jsii.Strings("apigateway:DELETE"),
+					Resources: &[]*string{e.authorizerCacheARN},
+				}))
+			}
 		case topology.ValueUsagePlans:
 			if e.plans == nil {
 				panic(fmt.Sprintf("%s: no usage plan is declared", where))

@@ -2,7 +2,9 @@
 # Builds every Lambda function as <out>/<name>/bootstrap plus <out>/<name>/function.zip.
 #   scripts/build.sh lambda   linux/arm64 for AWS          -> bin/<name>/
 #   scripts/build.sh local    host OS/arch for local runs   -> bin/local/<name>/
-#                             (also the integration test functions under integration/functions/)
+#                             (also the integration test functions under integration/functions/),
+#                             with the faultinject tag: the rotation function carries
+#                             shared/faultinject, switched off unless LANYARD_FAULT is set
 # Zips are reproducible (fixed timestamps, no extra attributes), so unchanged code keeps its hash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,9 +12,9 @@ cd "$(dirname "$0")/.."
 mode=${1:-lambda}
 pkgs=(./functions/...)
 case "$mode" in
-  lambda) goos=linux goarch=arm64 out=bin ;;
+  lambda) goos=linux goarch=arm64 out=bin tags=lambda.norpc ;;
   local)
-    goos=$(go env GOHOSTOS) goarch=$(go env GOHOSTARCH) out=bin/local
+    goos=$(go env GOHOSTOS) goarch=$(go env GOHOSTARCH) out=bin/local tags=lambda.norpc,faultinject
     [ -d integration/functions ] && pkgs+=(./integration/functions/...)
     ;;
   *) echo "build.sh: unknown mode '$mode' (lambda or local)" >&2; exit 2 ;;
@@ -25,6 +27,15 @@ if [ -n "$dups" ]; then
   exit 1
 fi
 
+# Fault injection is for local builds only: a Lambda build that links it fails.
+if [ "$mode" = lambda ]; then
+  deps=$(GOOS=$goos GOARCH=$goarch go list -deps -tags "$tags" "${pkgs[@]}")
+  if grep -qx 'github.com/lanyardhq/lanyard/shared/faultinject' <<<"$deps"; then
+    echo "build.sh: a Lambda function links shared/faultinject (only the faultinject tag may)" >&2
+    exit 1
+  fi
+fi
+
 # A bad policy fails the build, not a request.
 go run ./policy/cmd/policycheck policy/policy.json
 
@@ -33,7 +44,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
 # One go build for all mains shares the compile work; -o <dir>/ names each binary after its folder.
-CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -tags lambda.norpc -trimpath \
+CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -tags "$tags" -trimpath \
   -ldflags "-s -w -X github.com/lanyardhq/lanyard/shared/buildinfo.Version=$version" \
   -o "$stage/" "${pkgs[@]}"
 

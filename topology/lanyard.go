@@ -78,7 +78,7 @@ func Lanyard() *Topology {
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE":       TableName("credentials", AccessRead),
 					"PARTNER_ACCESS_ROLE_ARN": RoleARN("partner-access", true),
-					"PARTNER_API_ARN":         APIStageARN(),
+					"PARTNER_API_ARN":         APIStageARN(false),
 				}},
 			// Secrets Manager's rotation function of the partner keys (shared/rotation): the four
 			// steps, with the registry moves and Credential Rotated in one transaction.
@@ -89,6 +89,26 @@ func Lanyard() *Topology {
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 					"SECRET_PREFIX":     SecretPrefix(AccessRotate),
 					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
+				}},
+			// GET /v1/credentials/current and POST /v1/credentials/ack: the partner picks up its
+			// rotated key and confirms the switch (shared/rollover).
+			{Name: "credentials", Main: "functions/credentials", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"PARTNERS_TABLE":    TableName("partners", AccessRead),
+					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+					"SECRET_PREFIX":     SecretPrefix(AccessRead),
+					"KMS_KEY_ARN":       KeyARN(AccessRead),
+				}},
+			// Retires previous keys once acknowledged and drained or out of grace, warns ops
+			// before an unacknowledged grace ends, and flushes the authorizer cache
+			// (shared/rollover), every minute.
+			{Name: "retirement", Main: "functions/retirement", MemoryMB: 128, Timeout: 60 * time.Second,
+				Env: map[string]Value{
+					"PARTNERS_TABLE":    TableName("partners", AccessReadWrite),
+					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+					"PARTNER_API_ARN":   APIStageARN(true),
 				}},
 			// Publishes each outbox record's event to the bus (shared/outbox/relay).
 			{Name: "outbox-relay", Main: "functions/outbox-relay", MemoryMB: 256, Timeout: 30 * time.Second,
@@ -111,6 +131,10 @@ func Lanyard() *Topology {
 			{Method: "POST", Path: "/v1/admin/onboardings/{onboardingId}/deny", Function: "onboardings-admin", Auth: AuthIAM},
 			{Method: "GET", Path: "/v1/partners/me", Function: "partners", Auth: AuthPartnerKey},
 			{Method: "POST", Path: "/v1/token", Function: "token", Auth: AuthPartnerKey},
+			// The previous key, within its grace, reaches these too: the partner picks up the
+			// new key with the old one.
+			{Method: "GET", Path: "/v1/credentials/current", Function: "credentials", Auth: AuthPartnerKey},
+			{Method: "POST", Path: "/v1/credentials/ack", Function: "credentials", Auth: AuthPartnerKey},
 		},
 		GatewayResponses: GatewayResponses,
 		SecretRotation:   &SecretRotation{Function: "rotation"},

@@ -160,8 +160,15 @@ func FunctionARN(name string, hand bool) Value {
 	return v
 }
 
-// APIStageARN is the execute-api ARN of the REST API's stage (see ValueAPIStage).
-func APIStageARN() Value { return Value{Kind: ValueAPIStage} }
+// APIStageARN is the execute-api ARN of the REST API's stage (see ValueAPIStage); flush says
+// the function may flush the stage's authorizer cache (FlushStageAuthorizersCache).
+func APIStageARN(flush bool) Value {
+	v := Value{Kind: ValueAPIStage}
+	if flush {
+		v.Access = AccessReadWrite
+	}
+	return v
+}
 
 // DeploymentID is this deployment's id (see ValueDeployment).
 func DeploymentID() Value { return Value{Kind: ValueDeployment} }

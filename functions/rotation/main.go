@@ -13,7 +13,9 @@ import (
 	"os"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -23,6 +25,16 @@ import (
 	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/shared/rotation"
 )
+
+// Hooks a build with the faultinject tag sets (faultinject.go): configure adds SDK middleware to
+// the AWS configuration before the clients are built, wrap wraps the handler. In every other
+// build they change nothing.
+var (
+	configure = func(*aws.Config) {}
+	wrap      = func(h handler) handler { return h }
+)
+
+type handler = func(context.Context, lambdaevents.SecretsManagerSecretRotationEvent) error
 
 func main() {
 	slog.SetDefault(logging.New())
@@ -57,6 +69,7 @@ func main() {
 		slog.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
+	configure(&cfg)
 	h := &rotation.Handler{
 		DB:      dynamodb.NewFromConfig(cfg),
 		Secrets: secretsmanager.NewFromConfig(cfg),
@@ -70,5 +83,5 @@ func main() {
 		Env:          keyEnv,
 		Now:          time.Now,
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(wrap(h.Handle))
 }

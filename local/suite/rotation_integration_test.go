@@ -6,11 +6,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
@@ -133,4 +137,108 @@ func noStrandedPending(t *testing.T, secretID string) {
 			t.Errorf("AWSPENDING stranded on version %s", version)
 		}
 	}
+}
+
+// After a rotation the partner picks the new key up with the old one, acknowledges with the new
+// one (the old one is refused), and the retirement function — invoked as its schedule invokes
+// it — retires the old key once its drain has passed, records Credential Retired and flushes the
+// authorizer cache; the old key then stops working and the new one goes on.
+func TestPickUpAcknowledgeAndRetireThroughLocal(t *testing.T) {
+	canary := secrettest.Plant(t)
+	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	logsOnFailure(t, s)
+	api := partnerAPI{t: t, s: s, canary: canary}
+	ctx := t.Context()
+	name := "Switching Freight " + harness.Name("t")
+	inv := api.invite(name, "standard")
+	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
+	if r.status != http.StatusCreated {
+		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
+	}
+	var ob onboarded
+	decodeStrict(t, r.body, &ob)
+	canary.Add("old key", ob.APIKey)
+	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
+	if _, err := env.SecretsManager.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(secretID)}); err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+
+	// The pick-up, with the old key.
+	cur := send(t, s, http.MethodGet, "/v1/credentials/current", "Bearer "+ob.APIKey, "")
+	if cur.status != http.StatusOK || cur.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("GET /v1/credentials/current with the old key: %d", cur.status)
+	}
+	var picked struct {
+		KeyID       string    `json:"keyId"`
+		APIKey      string    `json:"apiKey"`
+		ExpiresAt   time.Time `json:"expiresAt"`
+		CallerKey   string    `json:"callerKey"`
+		PreviousKey *struct {
+			KeyID      string    `json:"keyId"`
+			GraceUntil time.Time `json:"graceUntil"`
+		} `json:"previousKey"`
+	}
+	decodeStrict(t, cur.body, &picked)
+	canary.Add("new key", picked.APIKey)
+	if picked.APIKey == ob.APIKey || picked.CallerKey != "previous" || picked.PreviousKey == nil || picked.PreviousKey.KeyID != ob.KeyID {
+		t.Fatalf("pick-up answered key %s, caller %s, previous %+v", picked.KeyID, picked.CallerKey, picked.PreviousKey)
+	}
+
+	// Acknowledging with the old key is refused; with the new one it sets the retirement time.
+	wantFunctionProblem(t, send(t, s, http.MethodPost, "/v1/credentials/ack", "Bearer "+ob.APIKey, ""), http.StatusConflict, "conflict")
+	if ack := send(t, s, http.MethodPost, "/v1/credentials/ack", "Bearer "+picked.APIKey, ""); ack.status != http.StatusOK {
+		t.Fatalf("ack with the new key: %d %s", ack.status, ack.body)
+	}
+	reg := &registry.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["credentials"]}
+	old, err := reg.Get(ctx, credential.KeyID(ob.KeyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.AcknowledgedAt.IsZero() || old.RetireAt.IsZero() || old.RetireAt.After(old.AcknowledgedAt.Add(time.Hour+time.Second)) {
+		t.Fatalf("after the ack: acknowledged %s, retire at %s (standard drains an hour)", old.AcknowledgedAt, old.RetireAt)
+	}
+
+	// An hour is long for a test: the drain is made to have passed, then the schedule's run.
+	if _, err := env.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Provisioned.Tables["credentials"]), Key: registry.Key(credential.KeyID(ob.KeyID)),
+		UpdateExpression:          aws.String("SET #r = :past"),
+		ExpressionAttributeNames:  map[string]string{"#r": registry.AttrRetireAt},
+		ExpressionAttributeValues: map[string]dynamotypes.AttributeValue{":past": &dynamotypes.AttributeValueMemberS{Value: registry.FormatTime(time.Now().Add(-time.Second))}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	flushes := s.Front.Stats().CacheFlushes
+	out, err := env.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(s.Provisioned.Functions["retirement"]),
+		Payload: []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("invoke the retirement function: %v %s", err, out.Payload)
+	}
+	if old, err = reg.Get(ctx, credential.KeyID(ob.KeyID)); err != nil || old.Status != registry.StatusRetired {
+		t.Fatalf("the old key after the retirement run: %s, %v", old.Status, err)
+	}
+	if got := s.Front.Stats().CacheFlushes; got <= flushes {
+		t.Errorf("the authorizer cache was not flushed (%d flushes before, %d after)", flushes, got)
+	}
+	// The authorizer's own lookups are cached for keyCacheTtl (30 s): within that, the old key
+	// stops working, and the new one goes on.
+	harness.Eventually(t, 60*time.Second, func() (bool, string) {
+		me := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+ob.APIKey, "")
+		return me.status == http.StatusForbidden, fmt.Sprintf("the retired key answered %d", me.status)
+	})
+	if me := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+picked.APIKey, ""); me.status != http.StatusOK {
+		t.Errorf("the new key answered %d", me.status)
+	}
+	store := &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}
+	recs, err := store.Records(ctx, ob.PartnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, rec := range recs {
+		types = append(types, rec.DetailType)
+	}
+	if !slices.Contains(types, "Credential Retired") {
+		t.Errorf("outbox records %v: no Credential Retired", types)
+	}
+	checkCanaries(t, s, canary)
 }

@@ -229,7 +229,10 @@ func (a *Authorizer) decide(ctx context.Context, req lambdaevents.APIGatewayCust
 			return none, d, fmt.Errorf("authorize key %s: %w", d.keyID, err)
 		}
 		c = &cached{entry: e, grant: newGrant(a.grants, e.Scopes)}
-		if a.KeyCacheTTL > 0 {
+		// Only active keys are kept: a previous key's acknowledgement and retirement must
+		// reach the next decision the flush of API Gateway's cache lets through, and it is in
+		// use for the short while of a rotation only.
+		if a.KeyCacheTTL > 0 && e.Status == registry.StatusActive {
 			a.cache.put(d.keyID, c, now.Add(a.KeyCacheTTL), now)
 		}
 	}

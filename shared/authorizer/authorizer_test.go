@@ -381,6 +381,22 @@ func TestKeyCache(t *testing.T) {
 			t.Errorf("logged cached %v then %v, want false then true", lines[0]["cached"], lines[1]["cached"])
 		}
 	})
+	t.Run("a previous key is read every time", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(testRoutes)
+		k := generate(t, credential.EnvLocal)
+		e := entryFor(k)
+		e.Status, e.GraceUntil = registry.StatusPrevious, epoch.Add(time.Hour)
+		f.lookup.put(e)
+		for i := 1; i <= 2; i++ {
+			if _, err := f.a.Authorize(t.Context(), request(bearer(k))); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.lookup.count(); n != i {
+				t.Fatalf("decision %d: %d registry reads, want %d: its acknowledgement and retirement must not wait for a cache", i, n, i)
+			}
+		}
+	})
 	t.Run("a revocation is seen once the cached entry expires", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(testRoutes)

@@ -19,6 +19,15 @@
 //	notAfter        S   RFC 3339 (nanoseconds), UTC
 //	graceUntil      S   RFC 3339 (nanoseconds), UTC; absent when zero (set on previous keys)
 //	retiredAt       S   RFC 3339 (nanoseconds), UTC; absent when zero (set on retired keys)
+//	acknowledgedAt  S   RFC 3339 (nanoseconds), UTC; absent when zero: when the partner
+//	                    confirmed it switched to the key that replaced this previous key
+//	retireAt        S   RFC 3339 (nanoseconds), UTC; absent when zero: when an acknowledged
+//	                    previous key stops being accepted (acknowledgedAt + the tier's drain
+//	                    window, at most graceUntil)
+//	graceWarnedAt   S   RFC 3339 (nanoseconds), UTC; absent when zero: when ops were warned
+//	                    that this unacknowledged previous key's grace is ending
+//	flushPending    BOOL true on a key retired whose retirement the authorizer cache has not
+//	                    been flushed for yet; absent otherwise
 //	secretArn       S   the Secrets Manager secret holding the key
 //	secretVersionId S   the secret version holding this key
 //	createdAt       S   RFC 3339 (nanoseconds), UTC
@@ -59,6 +68,10 @@ const (
 	AttrNotAfter        = "notAfter"
 	AttrGraceUntil      = "graceUntil"
 	AttrRetiredAt       = "retiredAt"
+	AttrAcknowledgedAt  = "acknowledgedAt"
+	AttrRetireAt        = "retireAt"
+	AttrGraceWarnedAt   = "graceWarnedAt"
+	AttrFlushPending    = "flushPending"
 	AttrSecretARN       = "secretArn"
 	AttrSecretVersionID = "secretVersionId"
 	AttrCreatedAt       = "createdAt"
@@ -109,7 +122,19 @@ type Entry struct {
 	// GraceUntil is when a previous key stops being accepted; zero for the others.
 	GraceUntil time.Time
 	// RetiredAt is when a retired key was retired; zero for the others.
-	RetiredAt       time.Time
+	RetiredAt time.Time
+	// AcknowledgedAt is when the partner confirmed it switched to the key that replaced this
+	// previous key; zero until then.
+	AcknowledgedAt time.Time
+	// RetireAt is when an acknowledged previous key stops being accepted: the acknowledgement
+	// plus the tier's drain window, never after GraceUntil. Zero until the acknowledgement.
+	RetireAt time.Time
+	// GraceWarnedAt is when ops were warned that this unacknowledged previous key's grace is
+	// ending; zero until then.
+	GraceWarnedAt time.Time
+	// FlushPending says the key was retired and the authorizer cache has not been flushed
+	// since: a flush is still owed.
+	FlushPending    bool
 	SecretARN       string
 	SecretVersionID string
 	CreatedAt       time.Time
@@ -122,6 +147,7 @@ const (
 	ReasonNotYetValid = "not-yet-valid"
 	ReasonExpired     = "expired"
 	ReasonGraceEnded  = "previous-past-grace"
+	ReasonDrained     = "previous-past-drain"
 	ReasonRevoked     = "revoked"
 	ReasonRetired     = "retired"
 	ReasonPending     = "pending"
@@ -130,8 +156,8 @@ const (
 
 // Accepts says whether the key may be used at now, and why (one of the Reason constants, safe
 // to log): an active key within NotBefore <= now < NotAfter, or a previous key before its
-// GraceUntil. A pending, retired or revoked key, or one of an unknown status, is never
-// accepted.
+// GraceUntil and, once the partner acknowledged its replacement, before its RetireAt. A
+// pending, retired or revoked key, or one of an unknown status, is never accepted.
 func (e Entry) Accepts(now time.Time) (ok bool, reason string) {
 	switch e.Status {
 	case StatusActive:
@@ -143,10 +169,13 @@ func (e Entry) Accepts(now time.Time) (ok bool, reason string) {
 		}
 		return true, ReasonActive
 	case StatusPrevious:
-		if now.Before(e.GraceUntil) {
-			return true, ReasonGrace
+		switch {
+		case !now.Before(e.GraceUntil):
+			return false, ReasonGraceEnded
+		case !e.RetireAt.IsZero() && !now.Before(e.RetireAt):
+			return false, ReasonDrained
 		}
-		return false, ReasonGraceEnded
+		return true, ReasonGrace
 	case StatusRevoked:
 		return false, ReasonRevoked
 	case StatusRetired:
@@ -191,8 +220,15 @@ func (e Entry) Item() map[string]types.AttributeValue {
 	if !e.GraceUntil.IsZero() {
 		item[AttrGraceUntil] = s(FormatTime(e.GraceUntil))
 	}
-	if !e.RetiredAt.IsZero() {
-		item[AttrRetiredAt] = s(FormatTime(e.RetiredAt))
+	for attr, t := range map[string]time.Time{
+		AttrRetiredAt: e.RetiredAt, AttrAcknowledgedAt: e.AcknowledgedAt, AttrRetireAt: e.RetireAt, AttrGraceWarnedAt: e.GraceWarnedAt,
+	} {
+		if !t.IsZero() {
+			item[attr] = s(FormatTime(t))
+		}
+	}
+	if e.FlushPending {
+		item[AttrFlushPending] = &types.AttributeValueMemberBOOL{Value: true}
 	}
 	return item
 }
@@ -268,6 +304,16 @@ func EntryFromItem(item map[string]types.AttributeValue) (Entry, error) {
 	e.NotAfter = when(AttrNotAfter, true)
 	e.GraceUntil = when(AttrGraceUntil, false)
 	e.RetiredAt = when(AttrRetiredAt, false)
+	e.AcknowledgedAt = when(AttrAcknowledgedAt, false)
+	e.RetireAt = when(AttrRetireAt, false)
+	e.GraceWarnedAt = when(AttrGraceWarnedAt, false)
+	switch v := item[AttrFlushPending].(type) {
+	case nil:
+	case *types.AttributeValueMemberBOOL:
+		e.FlushPending = v.Value
+	default:
+		errs = append(errs, fmt.Errorf("attribute %s is not a boolean", AttrFlushPending))
+	}
 	e.SecretARN, _ = str(AttrSecretARN, true)
 	e.SecretVersionID, _ = str(AttrSecretVersionID, true)
 	e.CreatedAt = when(AttrCreatedAt, true)

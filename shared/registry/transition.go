@@ -1,9 +1,13 @@
 package registry
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/credential"
@@ -35,25 +39,80 @@ func Retire(table string, id credential.KeyID, from Status, at time.Time) types.
 	return transition(table, id, from, StatusRetired, map[string]time.Time{AttrRetiredAt: at})
 }
 
+// Acknowledge is the transaction item that records the partner's acknowledgement of the key
+// that replaced previous key id (POST /v1/credentials/ack): acknowledgedAt = at and retireAt,
+// the time the key stops being accepted (Entry.Accepts). It fails its condition unless the
+// key is registered, previous and not acknowledged yet.
+func Acknowledge(table string, id credential.KeyID, at, retireAt time.Time) types.TransactWriteItem {
+	return update(table, id, StatusPrevious, "", map[string]time.Time{AttrAcknowledgedAt: at, AttrRetireAt: retireAt}, false, AttrAcknowledgedAt)
+}
+
+// WarnGraceEnding is the transaction item that marks previous key id as warned about at at
+// (graceWarnedAt): the marker that makes the warning that its grace is ending happen once. It
+// fails its condition unless the key is registered, previous, not acknowledged and not warned
+// yet.
+func WarnGraceEnding(table string, id credential.KeyID, at time.Time) types.TransactWriteItem {
+	return update(table, id, StatusPrevious, "", map[string]time.Time{AttrGraceWarnedAt: at}, false, AttrGraceWarnedAt, AttrAcknowledgedAt)
+}
+
+// RetireDue is Retire for a previous key whose retirement time or grace has come: it also
+// sets flushPending, the marker that the authorizer cache still owes a flush for it, which
+// FlushDone clears once the flush is done. It fails its condition unless the key is
+// registered and previous.
+func RetireDue(table string, id credential.KeyID, at time.Time) types.TransactWriteItem {
+	return update(table, id, StatusPrevious, StatusRetired, map[string]time.Time{AttrRetiredAt: at}, true)
+}
+
+// FlushDone is the update that clears a retired key's flushPending once the authorizer cache
+// was flushed after its retirement. It creates nothing: it fails its condition when the key is
+// not registered.
+func FlushDone(table string, id credential.KeyID) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      Key(id),
+		UpdateExpression:         aws.String("REMOVE #flush"),
+		ConditionExpression:      aws.String("attribute_exists(#keyId)"),
+		ExpressionAttributeNames: map[string]string{"#flush": AttrFlushPending, "#keyId": PartitionKey},
+	}
+}
+
 // transition is the Update that sets status to, and the times in set, on the entry of id,
 // conditioned on its status being from.
 func transition(table string, id credential.KeyID, from, to Status, set map[string]time.Time) types.TransactWriteItem {
+	return update(table, id, from, to, set, false)
+}
+
+// update is the Update, conditioned on the entry's status being from and on the attributes
+// absent not existing, that sets the status to to (unless it is ""), the times in set, and
+// flushPending when flush.
+func update(table string, id credential.KeyID, from, to Status, set map[string]time.Time, flush bool, absent ...string) types.TransactWriteItem {
 	names := map[string]string{"#status": AttrStatus}
-	values := map[string]types.AttributeValue{
-		":from": &types.AttributeValueMemberS{Value: string(from)},
-		":to":   &types.AttributeValueMemberS{Value: string(to)},
+	values := map[string]types.AttributeValue{":from": &types.AttributeValueMemberS{Value: string(from)}}
+	var sets []string
+	if to != "" {
+		values[":to"] = &types.AttributeValueMemberS{Value: string(to)}
+		sets = append(sets, "#status = :to")
 	}
-	expr := "SET #status = :to"
-	for attr, t := range set {
+	for _, attr := range slices.Sorted(maps.Keys(set)) {
 		names["#"+attr] = attr
-		values[":"+attr] = &types.AttributeValueMemberS{Value: FormatTime(t)}
-		expr += ", #" + attr + " = :" + attr
+		values[":"+attr] = &types.AttributeValueMemberS{Value: FormatTime(set[attr])}
+		sets = append(sets, "#"+attr+" = :"+attr)
+	}
+	if flush {
+		names["#"+AttrFlushPending] = AttrFlushPending
+		values[":"+AttrFlushPending] = &types.AttributeValueMemberBOOL{Value: true}
+		sets = append(sets, "#"+AttrFlushPending+" = :"+AttrFlushPending)
+	}
+	condition := "#status = :from"
+	for _, attr := range absent {
+		names["#"+attr] = attr
+		condition += " AND attribute_not_exists(#" + attr + ")"
 	}
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                 aws.String(table),
 		Key:                       Key(id),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("#status = :from"),
+		UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:       aws.String(condition),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}}

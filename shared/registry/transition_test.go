@@ -47,6 +47,24 @@ func TestTransitions(t *testing.T) {
 			e.Status, e.RetiredAt = registry.StatusRetired, retiredAt
 			return e
 		}},
+		{"acknowledge", registry.StatusPrevious, func(id credential.KeyID) types.TransactWriteItem {
+			return registry.Acknowledge(table, id, retiredAt, grace)
+		}, func(e registry.Entry) registry.Entry {
+			e.AcknowledgedAt, e.RetireAt = retiredAt, grace
+			return e
+		}},
+		{"warn that grace is ending", registry.StatusPrevious, func(id credential.KeyID) types.TransactWriteItem {
+			return registry.WarnGraceEnding(table, id, retiredAt)
+		}, func(e registry.Entry) registry.Entry {
+			e.GraceWarnedAt = retiredAt
+			return e
+		}},
+		{"retire a previous key that is due", registry.StatusPrevious, func(id credential.KeyID) types.TransactWriteItem {
+			return registry.RetireDue(table, id, retiredAt)
+		}, func(e registry.Entry) registry.Entry {
+			e.Status, e.RetiredAt, e.FlushPending = registry.StatusRetired, retiredAt, true
+			return e
+		}},
 	} {
 		for _, status := range []registry.Status{registry.StatusPending, registry.StatusActive, registry.StatusPrevious, registry.StatusRetired, registry.StatusRevoked} {
 			t.Run(tc.name+" from "+string(status), func(t *testing.T) {

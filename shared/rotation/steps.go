@@ -256,7 +256,7 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 		case err != nil:
 			return fail(ReasonRegistryUnreadable, fmt.Errorf("the previous key %s: %w", older, err))
 		case e.Status == registry.StatusPrevious:
-			items = append(items, registry.Retire(h.Tables.Credentials, older, registry.StatusPrevious, now))
+			items = append(items, registry.RetireDue(h.Tables.Credentials, older, now))
 		}
 	}
 	items = append(items, promote(h.Tables.Partners, r.partnerID, old, key.ID(), older))

@@ -1,0 +1,471 @@
+//go:build integration
+
+package suite_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/integration/harness"
+	"github.com/lanyardhq/lanyard/local/suite"
+	"github.com/lanyardhq/lanyard/shared/credential"
+	"github.com/lanyardhq/lanyard/shared/outbox"
+	"github.com/lanyardhq/lanyard/shared/partner"
+	"github.com/lanyardhq/lanyard/shared/registry"
+	"github.com/lanyardhq/lanyard/shared/rotation"
+	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/topology"
+)
+
+// What shared/faultinject reads and logs. The package is compiled only with the faultinject
+// tag, which this test's build does not carry, so its names are spelt here; a drift would
+// leave the test finding no crash in the log, and failing.
+const (
+	faultEnvVar           = "LANYARD_FAULT"
+	faultCrashMessage     = "fault injected: the invocation crashes after this AWS call"
+	faultUnreachedMessage = "fault armed: the invocation ended before its crash point"
+)
+
+// faultSteps lists, per rotation step, the AWS calls one invocation makes in a rotation that
+// starts from a converged state of a partner rotated before (shared/rotation/handler.go and
+// steps.go): the guards' DescribeSecret, then load's reads of the partner and of its current
+// key's registry entry, then the step's own calls. A crash is injected after each of them, and
+// the test checks the table against the function: each crash is logged after the operation
+// named, and a fault armed one call past the last never fires, the step ending after exactly
+// the calls listed.
+var faultSteps = []struct {
+	step  string
+	calls []string // operation names, in order, as the SDK names them
+	// completesAt is the call after which the rotation is complete (AWSCURRENT moved), 0 when
+	// the step never completes it.
+	completesAt int
+}{
+	{step: events.StepCreateSecret, calls: []string{
+		"DescribeSecret", "GetItem",
+		"GetItem",        // the current key's entry
+		"GetSecretValue", // the token's version: no value yet (ResourceNotFoundException)
+		"PutSecretValue", // the new key, AWSPENDING
+	}},
+	{step: events.StepSetSecret, calls: []string{
+		"DescribeSecret", "GetItem", "GetItem",
+		"GetSecretValue",     // the pending key
+		"GetItem",            // its registry entry: none yet
+		"TransactWriteItems", // the pending entry + the partner's pendingKeyId
+	}},
+	{step: events.StepTestSecret, calls: []string{
+		"DescribeSecret", "GetItem", "GetItem",
+		"GetSecretValue", // the pending key
+		"GetItem",        // registry.Verify's lookup
+	}},
+	{step: events.StepFinishSecret, completesAt: 9, calls: []string{
+		"DescribeSecret", "GetItem", "GetItem",
+		"GetSecretValue",           // the pending key
+		"GetItem",                  // its registry entry (pending)
+		"GetItem",                  // the previous key's entry, retired by this commit
+		"GetItem",                  // the outbox head
+		"TransactWriteItems",       // Credential Rotated with the registry's and partner's changes
+		"UpdateSecretVersionStage", // AWSCURRENT to the token's version
+		"UpdateSecretVersionStage", // AWSPENDING off it
+	}},
+}
+
+// A crash injected into the deployed rotation function (its faultinject build, LANYARD_FAULT
+// set with UpdateFunctionConfiguration) after each AWS call of each step, then — the fault
+// cleared — the next RotateSecret, converges: exactly one new key, AWSCURRENT and AWSPREVIOUS
+// where they belong, no AWSPENDING stranded, one active and one previous key in the registry,
+// the partner's item naming them, and the new key authorizing. When the crash came after the
+// rotation completed (finishSecret, after AWSCURRENT moved), the state it left is checked as
+// converged, and the next RotateSecret is a rotation of its own. A fault armed one call past
+// a step's last never fires: that rotation completes, and so does the next.
+//
+// LocalStack runs the four steps inside RotateSecret and swallows a failing step (README):
+// the faulted RotateSecret answers 200, and the next one re-runs the steps with the token
+// AWSPENDING is on.
+func TestRotationConvergesAfterACrashAfterEachAWSCall(t *testing.T) {
+	canary := secrettest.Plant(t)
+	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	logsOnFailure(t, s)
+	api := partnerAPI{t: t, s: s, canary: canary}
+	ctx := t.Context()
+	name := "Crashing Freight " + harness.Name("t")
+	inv := api.invite(name, "standard")
+	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
+	if r.status != http.StatusCreated {
+		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
+	}
+	var ob onboarded
+	decodeStrict(t, r.body, &ob)
+	canary.Add("onboarded key", ob.APIKey)
+	c := &faultCheck{t: t, s: s, canary: canary, partnerID: ob.PartnerID,
+		secretID: prefix + "/" + topology.SecretsPath + ob.PartnerID, function: s.Provisioned.Functions["rotation"]}
+
+	// A clean rotation first, so every case starts where the table's counts hold: a partner
+	// with a previous key.
+	c.rotate("warm-up")
+	c.rotations++
+	c.converged("warm-up", ob.APIKey)
+
+	began := time.Now()
+	cases := 0
+	for _, st := range faultSteps {
+		for n := 1; n <= len(st.calls)+1; n++ {
+			past := n > len(st.calls)
+			what := fmt.Sprintf("%s after call %d", st.step, n)
+			if past {
+				what += " (past its last)"
+			} else {
+				what += " (" + st.calls[n-1] + ")"
+			}
+			caseBegan := time.Now()
+			before := c.current()
+
+			c.setFault(fmt.Sprintf("step=%s,after=%d", st.step, n))
+			c.rotate(what + ": the faulted RotateSecret")
+			if past {
+				c.unreachedLogged(what, st.step, n, len(st.calls))
+			} else {
+				c.crashLogged(what, st.step, n, st.calls[n-1])
+			}
+			completed := c.current() != before
+			if want := past || (st.completesAt > 0 && n >= st.completesAt); completed != want {
+				t.Errorf("%s: the faulted attempt completed the rotation: %t, want %t", what, completed, want)
+			}
+			// The crashed attempt left a key on its AWSPENDING version once createSecret's
+			// put (its last call) landed: the next attempt must keep it.
+			pending := c.pendingValue()
+			if want := !completed && (st.step != events.StepCreateSecret || n == len(st.calls)); (pending != "") != want {
+				t.Errorf("%s: a key on a stranded AWSPENDING version: %t, want %t", what, pending != "", want)
+			}
+			if completed {
+				c.rotations++
+				c.converged(what+", the faulted attempt", before)
+				before = c.current()
+			}
+
+			c.setFault("")
+			c.rotate(what + ": the next RotateSecret")
+			c.rotations++
+			after := c.converged(what+", the next RotateSecret", before)
+			if pending != "" && after != pending {
+				t.Errorf("%s: the rotation converged on another key than the one the faulted attempt put", what)
+			}
+			t.Logf("%s: converged in %s (completed by the faulted attempt: %t)", what, time.Since(caseBegan).Round(time.Millisecond), completed)
+			cases++
+		}
+	}
+	t.Logf("%d fault cases in %s", cases, time.Since(began).Round(time.Millisecond))
+
+	// One Credential Rotated per rotation, none twice, and an intact chain.
+	store := &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}
+	recs, err := store.Records(ctx, ob.PartnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := 0
+	for _, rec := range recs {
+		if rec.DetailType == events.TypeCredentialRotated {
+			rotated++
+		}
+	}
+	if rotated != c.rotations {
+		t.Errorf("%d Credential Rotated records, want %d (one per rotation)", rotated, c.rotations)
+	}
+	if err := store.VerifyPartner(ctx, ob.PartnerID); err != nil {
+		t.Errorf("the partner's audit chain: %v", err)
+	}
+	checkCanaries(t, s, canary)
+}
+
+// faultCheck drives and checks one partner's rotations through a suite.
+type faultCheck struct {
+	t         *testing.T
+	s         *suite.Suite
+	canary    *secrettest.Canaries
+	partnerID string
+	secretID  string
+	function  string // the rotation function's name
+	rotations int    // rotations completed
+}
+
+// setFault sets LANYARD_FAULT on the rotation function (removes it when spec is empty),
+// keeping its other variables, and waits until the update is applied.
+func (c *faultCheck) setFault(spec string) {
+	c.t.Helper()
+	ctx := c.t.Context()
+	cur, err := env.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(c.function)})
+	if err != nil {
+		c.t.Fatalf("read the rotation function's configuration: %v", err)
+	}
+	vars := map[string]string{}
+	if cur.Environment != nil {
+		maps.Copy(vars, cur.Environment.Variables)
+	}
+	if spec == "" {
+		delete(vars, faultEnvVar)
+	} else {
+		vars[faultEnvVar] = spec
+	}
+	if _, err := env.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+		FunctionName: aws.String(c.function), Environment: &lambdatypes.Environment{Variables: vars},
+	}); err != nil {
+		c.t.Fatalf("set %s=%q on the rotation function: %v", faultEnvVar, spec, err)
+	}
+	harness.Eventually(c.t, 60*time.Second, func() (bool, string) {
+		cfg, err := env.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(c.function)})
+		if err != nil {
+			return false, err.Error()
+		}
+		got := ""
+		if cfg.Environment != nil {
+			got = cfg.Environment.Variables[faultEnvVar]
+		}
+		return cfg.LastUpdateStatus == lambdatypes.LastUpdateStatusSuccessful && got == spec,
+			fmt.Sprintf("last update %s, %s=%q", cfg.LastUpdateStatus, faultEnvVar, got)
+	})
+}
+
+// rotate calls RotateSecret. LocalStack swallows a failing step, so an error is a failure.
+func (c *faultCheck) rotate(what string) {
+	c.t.Helper()
+	if _, err := env.SecretsManager.RotateSecret(c.t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String(c.secretID)}); err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// read returns the value of the secret's version with stage (empty when there is none).
+func (c *faultCheck) read(stage string) string {
+	c.t.Helper()
+	out, err := env.SecretsManager.GetSecretValue(c.t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.secretID), VersionStage: aws.String(stage)})
+	if gone(err) {
+		return ""
+	}
+	if err != nil {
+		c.t.Fatalf("read %s: %v", stage, err)
+	}
+	v := aws.ToString(out.SecretString)
+	c.canary.Add("the "+stage+" key", v)
+	return v
+}
+
+func (c *faultCheck) current() string { return c.read("AWSCURRENT") }
+
+// pendingValue is the key a stranded AWSPENDING version holds, or "" (no such version, or no
+// value in it yet).
+func (c *faultCheck) pendingValue() string {
+	c.t.Helper()
+	d, err := env.SecretsManager.DescribeSecret(c.t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(c.secretID)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for version, stages := range d.VersionIdsToStages {
+		if strings.Contains(strings.Join(stages, " "), "AWSPENDING") && !strings.Contains(strings.Join(stages, " "), "AWSCURRENT") {
+			out, err := env.SecretsManager.GetSecretValue(c.t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.secretID), VersionId: aws.String(version)})
+			if err != nil || aws.ToString(out.SecretString) == "" {
+				return "" // the version holds no value yet
+			}
+			v := aws.ToString(out.SecretString)
+			c.canary.Add("a pending key", v)
+			return v
+		}
+	}
+	return ""
+}
+
+// converged checks the state of a completed rotation from the key before: exactly one new key,
+// AWSCURRENT on it and AWSPREVIOUS on the key before, no AWSPENDING stranded; in the registry
+// one entry per key ever issued (no orphans), the new key the one active and the key before
+// the one previous, none pending; the partner's item naming them; and the new key
+// authorizing. It returns the new key.
+func (c *faultCheck) converged(what, before string) string {
+	c.t.Helper()
+	ctx := c.t.Context()
+	cur, prev := c.current(), c.read("AWSPREVIOUS")
+	if cur == before {
+		c.t.Fatalf("%s: AWSCURRENT still holds the key before", what)
+	}
+	if prev != before {
+		c.t.Errorf("%s: AWSPREVIOUS is not the key before", what)
+	}
+	noStrandedPending(c.t, c.secretID)
+	newKey, err := credential.Parse(cur)
+	if err != nil {
+		c.t.Fatalf("%s: AWSCURRENT does not hold a key: %v", what, err)
+	}
+	oldKey, err := credential.Parse(before)
+	if err != nil {
+		c.t.Fatalf("%s: the key before does not parse: %v", what, err)
+	}
+
+	entries := c.registryEntries()
+	byStatus := map[registry.Status][]credential.KeyID{}
+	for _, e := range entries {
+		byStatus[e.Status] = append(byStatus[e.Status], e.KeyID)
+	}
+	if len(entries) != c.rotations+1 {
+		c.t.Errorf("%s: %d registry entries for the partner after %d rotations, want %d (%v)", what, len(entries), c.rotations, c.rotations+1, byStatus)
+	}
+	if a := byStatus[registry.StatusActive]; len(a) != 1 || a[0] != newKey.ID() {
+		c.t.Errorf("%s: active keys %v, want [%s]", what, a, newKey.ID())
+	}
+	if p := byStatus[registry.StatusPrevious]; len(p) != 1 || p[0] != oldKey.ID() {
+		c.t.Errorf("%s: previous keys %v, want [%s]", what, p, oldKey.ID())
+	}
+	if p := byStatus[registry.StatusPending]; len(p) != 0 {
+		c.t.Errorf("%s: pending keys left %v", what, p)
+	}
+
+	item, err := env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(c.s.Provisioned.Tables["partners"]), Key: partner.Key(c.partnerID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		c.t.Fatalf("%s: read the partner: %v", what, err)
+	}
+	attr := func(name string) string {
+		if v, ok := item.Item[name].(*dynamotypes.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	if attr("keyId") != string(newKey.ID()) || attr(rotation.AttrPreviousKeyID) != string(oldKey.ID()) || attr(rotation.AttrPendingKeyID) != "" {
+		c.t.Errorf("%s: partner keyId %q previousKeyId %q pendingKeyId %q, want %s, %s and none", what,
+			attr("keyId"), attr(rotation.AttrPreviousKeyID), attr(rotation.AttrPendingKeyID), newKey.ID(), oldKey.ID())
+	}
+
+	me := send(c.t, c.s, http.MethodGet, "/v1/partners/me", "Bearer "+cur, "")
+	var prof profile
+	if me.status != http.StatusOK || json.Unmarshal(me.body, &prof) != nil || prof.KeyID != string(newKey.ID()) {
+		c.t.Errorf("%s: GET /v1/partners/me with the new key: %d, key id %q", what, me.status, prof.KeyID)
+	}
+	return cur
+}
+
+// registryEntries reads the partner's registry entries (a consistent scan: the by-partner
+// index is eventually consistent).
+func (c *faultCheck) registryEntries() []registry.Entry {
+	c.t.Helper()
+	var entries []registry.Entry
+	p := dynamodb.NewScanPaginator(env.DynamoDB, &dynamodb.ScanInput{
+		TableName: aws.String(c.s.Provisioned.Tables["credentials"]), ConsistentRead: aws.Bool(true),
+		FilterExpression:          aws.String("#p = :p"),
+		ExpressionAttributeNames:  map[string]string{"#p": registry.AttrPartnerID},
+		ExpressionAttributeValues: map[string]dynamotypes.AttributeValue{":p": &dynamotypes.AttributeValueMemberS{Value: c.partnerID}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(c.t.Context())
+		if err != nil {
+			c.t.Fatalf("scan the registry: %v", err)
+		}
+		for _, item := range page.Items {
+			e, err := registry.EntryFromItem(item)
+			if err != nil {
+				c.t.Fatalf("a registry entry of the partner: %v", err)
+			}
+			entries = append(entries, e)
+		}
+	}
+	return entries
+}
+
+// crashLogged waits until the rotation function's log shows the injected crash of step after
+// call n, made after the operation the table names: the fault did fire, where the table says.
+func (c *faultCheck) crashLogged(what, step string, n int, op string) {
+	c.t.Helper()
+	harness.Eventually(c.t, 30*time.Second, func() (bool, string) {
+		text, err := c.log()
+		if err != nil {
+			return false, err.Error()
+		}
+		var ops []string
+		for line := range strings.SplitSeq(text, "\n") {
+			var l struct {
+				Message   string `json:"message"`
+				Step      string `json:"step"`
+				After     int    `json:"after"`
+				Operation string `json:"operation"`
+			}
+			i := strings.Index(line, "{")
+			if i < 0 || json.Unmarshal([]byte(line[i:]), &l) != nil || l.Message != faultCrashMessage || l.Step != step || l.After != n {
+				continue
+			}
+			ops = append(ops, l.Operation)
+		}
+		if len(ops) == 0 {
+			return false, fmt.Sprintf("%s: no injected crash in the rotation function's log yet", what)
+		}
+		if len(ops) > 1 || ops[0] != op {
+			c.t.Fatalf("%s: crashes logged after %v, want one after %s", what, ops, op)
+		}
+		return true, ""
+	})
+}
+
+// unreachedLogged waits until the rotation function's log shows that an invocation of step,
+// armed to crash after call n, ended after calls calls.
+func (c *faultCheck) unreachedLogged(what, step string, n, calls int) {
+	c.t.Helper()
+	harness.Eventually(c.t, 30*time.Second, func() (bool, string) {
+		text, err := c.log()
+		if err != nil {
+			return false, err.Error()
+		}
+		var made []int
+		for line := range strings.SplitSeq(text, "\n") {
+			var l struct {
+				Message string `json:"message"`
+				Step    string `json:"step"`
+				After   int    `json:"after"`
+				Calls   int    `json:"calls"`
+			}
+			i := strings.Index(line, "{")
+			if i < 0 || json.Unmarshal([]byte(line[i:]), &l) != nil || l.Step != step || l.After != n {
+				continue
+			}
+			if l.Message == faultCrashMessage {
+				c.t.Fatalf("%s: a crash was injected", what)
+			}
+			if l.Message == faultUnreachedMessage {
+				made = append(made, l.Calls)
+			}
+		}
+		if len(made) == 0 {
+			return false, fmt.Sprintf("%s: the armed invocation's end is not in the rotation function's log yet", what)
+		}
+		if len(made) > 1 || made[0] != calls {
+			c.t.Fatalf("%s: armed invocations made %v AWS calls, want one making %d", what, made, calls)
+		}
+		return true, ""
+	})
+}
+
+// log reads the rotation function's CloudWatch log.
+func (c *faultCheck) log() (string, error) {
+	ctx := context.WithoutCancel(c.t.Context())
+	p := cloudwatchlogs.NewFilterLogEventsPaginator(env.Logs, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/" + c.function)})
+	var text strings.Builder
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range page.Events {
+			text.WriteString(aws.ToString(e.Message))
+			text.WriteString("\n")
+		}
+	}
+	return text.String(), nil
+}

@@ -479,9 +479,10 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					miss("%s: want the secrets prefix %q, template has %v", what, SecretsPrefix, got)
 				}
 				want := map[topology.Access][]string{
-					topology.AccessRead:      {"secretsmanager:GetSecretValue"},
-					topology.AccessReadWrite: {"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
-					topology.AccessRotate:    {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
+					topology.AccessRead:          {"secretsmanager:GetSecretValue"},
+					topology.AccessReadWrite:     {"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
+					topology.AccessRotate:        {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
+					topology.AccessStartRotation: {"secretsmanager:RotateSecret"},
 				}[v.Access]
 				for _, a := range want {
 					if !slices.ContainsFunc(grants, func(g grant) bool { return g.Action == a && isSecretsARN(g.Resource.ID) }) {

@@ -128,9 +128,10 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 				}
 			case topology.ValueSecrets:
 				actions := map[topology.Access][]string{
-					topology.AccessRead:      SecretsReadActions,
-					topology.AccessReadWrite: append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
-					topology.AccessRotate:    SecretsRotateActions,
+					topology.AccessRead:          SecretsReadActions,
+					topology.AccessReadWrite:     append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
+					topology.AccessRotate:        SecretsRotateActions,
+					topology.AccessStartRotation: SecretsStartRotationActions,
 				}[v.Access]
 				allow(secretsResource, "", "", actions...)
 			case topology.ValueKey:
@@ -227,6 +228,11 @@ func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 			slices.Sort(held)
 			if want := slices.Sorted(slices.Values(SecretsReadActions)); !slices.Equal(held, want) {
 				t.Errorf("function credentials: holds %v, want exactly %v", held, want)
+			}
+		case "rotation-admin":
+			slices.Sort(held)
+			if want := slices.Sorted(slices.Values(SecretsStartRotationActions)); !slices.Equal(held, want) {
+				t.Errorf("function rotation-admin: holds %v, want exactly %v", held, want)
 			}
 		case "rotation":
 			slices.Sort(held)

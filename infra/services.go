@@ -208,6 +208,8 @@ const SecretsPrefix = "lanyard/" + topology.SecretsPath
 // holds, on the secrets under SecretsPrefix only. CreateSecret with tags needs TagResource.
 var (
 	SecretsReadActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"}
+	// SecretsStartRotationActions start a rotation already configured (on-demand rotation).
+	SecretsStartRotationActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:RotateSecret"}
 	// SecretsRotateActions are what a rotation function calls (AWS's rotation function policy).
 	SecretsRotateActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
 	SecretsWriteActions  = []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue", "secretsmanager:RotateSecret", "secretsmanager:TagResource", "secretsmanager:UpdateSecretVersionStage"}
@@ -339,10 +341,11 @@ func (e environment) bind(f *Function) {
 		case topology.ValueSecrets:
 			value = jsii.String(SecretsPrefix)
 			actions := map[topology.Access][]string{
-				topology.AccessNone:      nil,
-				topology.AccessRead:      SecretsReadActions,
-				topology.AccessReadWrite: append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
-				topology.AccessRotate:    SecretsRotateActions,
+				topology.AccessNone:          nil,
+				topology.AccessRead:          SecretsReadActions,
+				topology.AccessReadWrite:     append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
+				topology.AccessRotate:        SecretsRotateActions,
+				topology.AccessStartRotation: SecretsStartRotationActions,
 			}
 			granted, ok := actions[v.Access]
 			if !ok {

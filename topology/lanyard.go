@@ -90,6 +90,13 @@ func Lanyard() *Topology {
 					"SECRET_PREFIX":     SecretPrefix(AccessRotate),
 					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
 				}},
+			// POST /v1/admin/partners/{partnerId}/rotate: ops rotate a partner's key on demand,
+			// through Secrets Manager's RotateSecret (shared/rotation's AdminHandler).
+			{Name: "rotation-admin", Main: "functions/rotation-admin", MemoryMB: 128, Timeout: 30 * time.Second,
+				Env: map[string]Value{
+					"PARTNERS_TABLE": TableName("partners", AccessRead),
+					"SECRET_PREFIX":  SecretPrefix(AccessStartRotation),
+				}},
 			// GET /v1/credentials/current and POST /v1/credentials/ack: the partner picks up its
 			// rotated key and confirms the switch (shared/rollover).
 			{Name: "credentials", Main: "functions/credentials", MemoryMB: 128, Timeout: 10 * time.Second,
@@ -129,6 +136,7 @@ func Lanyard() *Topology {
 			{Method: "GET", Path: "/v1/admin/onboardings", Function: "onboardings-admin", Auth: AuthIAM},
 			{Method: "POST", Path: "/v1/admin/onboardings/{onboardingId}/approve", Function: "onboardings-admin", Auth: AuthIAM},
 			{Method: "POST", Path: "/v1/admin/onboardings/{onboardingId}/deny", Function: "onboardings-admin", Auth: AuthIAM},
+			{Method: "POST", Path: "/v1/admin/partners/{partnerId}/rotate", Function: "rotation-admin", Auth: AuthIAM},
 			{Method: "GET", Path: "/v1/partners/me", Function: "partners", Auth: AuthPartnerKey},
 			{Method: "POST", Path: "/v1/token", Function: "token", Auth: AuthPartnerKey},
 			// The previous key, within its grace, reaches these too: the partner picks up the

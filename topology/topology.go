@@ -99,6 +99,9 @@ const (
 	// AccessRotate is the secrets' rotation access (ValueSecrets only): describe, read, put a
 	// version and move staging labels — what a Secrets Manager rotation function calls.
 	AccessRotate Access = "rotate"
+	// AccessStartRotation is what starting a rotation takes (ValueSecrets only): describe and
+	// RotateSecret with the rotation already configured.
+	AccessStartRotation Access = "start-rotation"
 )
 
 // Value is one environment value.

@@ -580,8 +580,7 @@ func TestKeyExamples(t *testing.T) {
 
 // planned are the document's routes whose functions have not landed in topology.Lanyard() yet.
 // Each moves out of this list when its route is declared.
-var planned = map[string]bool{
-}
+var planned = map[string]bool{}
 
 // Each route of the topology under a path the document describes has its method there, with the
 // same authorization; each route of the document is declared in the topology or planned.

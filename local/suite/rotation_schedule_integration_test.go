@@ -237,9 +237,6 @@ func partnerKeys(ctx context.Context, table, partnerID string) (map[string]regis
 	return out, nil
 }
 
-// rotateRoute is the on-demand rotation route.
-const rotateRoute = "/v1/admin/partners/{partnerId}/rotate"
-
 // Ops rotate a partner's key now through the API (`lanyard rotate`): the route, SigV4-signed,
 // asks Secrets Manager (LocalStack) to rotate, which runs the production rotation function
 // before it answers; the 202 names the version that is AWSCURRENT now, and its key works.

@@ -24,11 +24,12 @@ import (
 	"github.com/lanyardhq/lanyard/shared/stsproof"
 )
 
-// LocalIdentity is who the local credentials (test/test) are, as LocalStack answers.
-var LocalIdentity = stsproof.Identity{ //nolint:gosec // G101: AWS's documented example key id, as LocalStack answers; no credential
+// LocalIdentity is who the local credentials (test/test) are: the local account's root, whose
+// user id is, as for any root, the account id.
+var LocalIdentity = stsproof.Identity{
 	AccountID: "000000000000",
 	ARN:       "arn:aws:iam::000000000000:root",
-	UserID:    "AKIAIOSFODNN7EXAMPLE",
+	UserID:    "000000000000",
 }
 
 // Call is one request the fake received.

@@ -13,7 +13,6 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/shared/authorizer"
-	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/registry"
 	"github.com/lanyardhq/lanyard/shared/tracing"
@@ -104,16 +103,9 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 // is the partner's. The read is consistent, like the partner's: a key onboarded a moment ago is
 // found.
 func (h *Handler) keyNotAfter(ctx context.Context, partnerID, keyID string) (time.Time, error) {
-	id, err := credential.ParseKeyID(keyID)
+	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).GetPartnerKey(ctx, partnerID, keyID)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("the authorizer context's key id: %w", err)
-	}
-	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).Get(ctx, id)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("credential of the request: %w", err)
-	}
-	if e.PartnerID != partnerID {
-		return time.Time{}, fmt.Errorf("credential %s is not partner %s's", keyID, partnerID)
+		return time.Time{}, err
 	}
 	return e.NotAfter, nil
 }

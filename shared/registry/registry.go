@@ -393,3 +393,24 @@ func (s *Store) Get(ctx context.Context, id credential.KeyID) (Entry, error) {
 	}
 	return e, nil
 }
+
+// ErrNotPartners is returned by GetPartnerKey for a key registered to another partner: the
+// deployment's data (or the authorizer's context) is inconsistent.
+var ErrNotPartners = errors.New("the key is not the partner's")
+
+// GetPartnerKey reads the entry of keyID (as the authorizer's context carries it: a string) and
+// checks it is partnerID's, for the routes behind the partner-key authorizer.
+func (s *Store) GetPartnerKey(ctx context.Context, partnerID, keyID string) (Entry, error) {
+	id, err := credential.ParseKeyID(keyID)
+	if err != nil {
+		return Entry{}, fmt.Errorf("the key id of the request: %w", err)
+	}
+	e, err := s.Get(ctx, id)
+	if err != nil {
+		return Entry{}, fmt.Errorf("credential of the request: %w", err)
+	}
+	if e.PartnerID != partnerID {
+		return Entry{}, fmt.Errorf("credential %s of the request, partner %s: %w", id, partnerID, ErrNotPartners)
+	}
+	return e, nil
+}

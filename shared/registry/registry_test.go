@@ -284,3 +284,23 @@ func TestAccepts(t *testing.T) {
 		})
 	}
 }
+
+func TestGetPartnerKey(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	e, _ := newEntry(t)
+	if err := putNew(t, db, e); err != nil {
+		t.Fatal(err)
+	}
+	s := &registry.Store{DB: db, Table: table}
+	got, err := s.GetPartnerKey(t.Context(), e.PartnerID, string(e.KeyID))
+	if err != nil || got.KeyID != e.KeyID {
+		t.Errorf("the partner's own key: %v, %v", got.KeyID, err)
+	}
+	if _, err := s.GetPartnerKey(t.Context(), "p-zzzzzzzzzzzzzzzzzzzzzzzzzz", string(e.KeyID)); !errors.Is(err, registry.ErrNotPartners) {
+		t.Errorf("another partner's key: %v, want ErrNotPartners", err)
+	}
+	if _, err := s.GetPartnerKey(t.Context(), e.PartnerID, "not-a-key-id"); err == nil || db.Calls("GetItem") != 2 {
+		t.Errorf("a malformed key id: %v after %d reads, want refused before any read", err, db.Calls("GetItem"))
+	}
+}

@@ -170,18 +170,13 @@ func (h *Handler) read(ctx context.Context, span *tracing.Span, req lambdaevents
 		return keys{}, fmt.Errorf("the authorizer context lacks a partner id (%t) or key id (%t)", partnerID != "", keyID != "")
 	}
 	span.Annotate("partner", partnerID)
-	id, err := credential.ParseKeyID(keyID)
-	if err != nil {
-		return keys{}, fmt.Errorf("the authorizer context's key id: %w", err)
-	}
 	store := &registry.Store{DB: h.DB, Table: h.Tables.Credentials}
 	var k keys
-	if k.caller, err = store.Get(ctx, id); err != nil {
-		return keys{}, fmt.Errorf("credential of the request: %w", err)
+	var err error
+	if k.caller, err = store.GetPartnerKey(ctx, partnerID, keyID); err != nil {
+		return keys{}, err
 	}
-	if k.caller.PartnerID != partnerID {
-		return keys{}, fmt.Errorf("credential %s of the request, partner %s: %w", id, partnerID, errNotPartners)
-	}
+	id := k.caller.KeyID
 	if ok, reason := k.caller.Accepts(now); !ok {
 		return keys{}, problem.AccessDenied.New("").WithCause(fmt.Errorf("credential %s of partner %s is not accepted now: %s", id, partnerID, reason))
 	}
@@ -203,7 +198,7 @@ func (h *Handler) read(ctx context.Context, span *tracing.Span, req lambdaevents
 		return keys{}, fmt.Errorf("partner %s's current key: %w", partnerID, err)
 	}
 	if k.current.PartnerID != partnerID {
-		return keys{}, fmt.Errorf("current credential %s, partner %s: %w", currentID, partnerID, errNotPartners)
+		return keys{}, fmt.Errorf("current credential %s, partner %s: %w", currentID, partnerID, registry.ErrNotPartners)
 	}
 	if k.current.Status != registry.StatusActive {
 		return keys{}, fmt.Errorf("partner %s's current key %s is %s", partnerID, currentID, k.current.Status)

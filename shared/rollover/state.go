@@ -2,7 +2,6 @@ package rollover
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -110,7 +109,3 @@ func stillPair(table, partnerID string, current, previous credential.KeyID) type
 		},
 	}}
 }
-
-// errNotPartners is a registry entry that is not the partner's: the deployment's data is
-// inconsistent (500).
-var errNotPartners = errors.New("the key is not the partner's")

@@ -14,7 +14,6 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/shared/authorizer"
-	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/registry"
 	"github.com/lanyardhq/lanyard/shared/tracing"
@@ -105,16 +104,9 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 // and usable now. A key the registry no longer accepts (revoked, expired, past its grace) is
 // refused with access-denied, as API Gateway refuses it once the authorizer's cache lets go.
 func (h *Handler) acceptedKey(ctx context.Context, partnerID, keyID string) (registry.Entry, error) {
-	id, err := credential.ParseKeyID(keyID)
+	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).GetPartnerKey(ctx, partnerID, keyID)
 	if err != nil {
-		return registry.Entry{}, fmt.Errorf("token exchange: the authorizer context's key id: %w", err)
-	}
-	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).Get(ctx, id)
-	if err != nil {
-		return registry.Entry{}, fmt.Errorf("token exchange: credential of the request: %w", err)
-	}
-	if e.PartnerID != partnerID {
-		return registry.Entry{}, fmt.Errorf("token exchange: credential %s is not partner %s's", keyID, partnerID)
+		return registry.Entry{}, fmt.Errorf("token exchange: %w", err)
 	}
 	if ok, reason := e.Accepts(h.now()); !ok {
 		return registry.Entry{}, problem.AccessDenied.New("").WithCause(fmt.Errorf("credential %s of partner %s is not accepted now: %s", keyID, partnerID, reason))

@@ -136,6 +136,21 @@ func postIdempotent(t *testing.T, s *suite.Suite, canary *secrettest.Canaries, p
 	return r
 }
 
+// onboardNew invites a partner to tier and onboards it with scopes, and returns the 201 answer;
+// the key joins the canaries.
+func (a partnerAPI) onboardNew(name, tier string, scopes ...string) onboarded {
+	a.t.Helper()
+	inv := a.invite(name, tier)
+	r := a.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, scopes...))
+	if r.status != http.StatusCreated {
+		a.t.Fatalf("onboard %s: %d %s", name, r.status, a.redacted(r.body))
+	}
+	var ob onboarded
+	decodeStrict(a.t, r.body, &ob)
+	a.canary.Add("api key of "+name, ob.APIKey)
+	return ob
+}
+
 func onboardBody(name, code string, scopes ...string) string {
 	b, _ := json.Marshal(map[string]any{"partnerName": name, "inviteCode": code, "scopes": scopes})
 	return string(b)
@@ -531,14 +546,7 @@ func TestTokenExchangeThroughLocal(t *testing.T) {
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	name := "Token Freight " + harness.Name("t")
-	inv := api.invite(name, "sandbox")
-	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
-	if r.status != http.StatusCreated {
-		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
-	}
-	var ob onboarded
-	decodeStrict(t, r.body, &ob)
-	canary.Add("api key", ob.APIKey)
+	ob := api.onboardNew(name, "sandbox", "orders:read")
 
 	before := time.Now()
 	tok := send(t, s, http.MethodPost, "/v1/token", "Bearer "+ob.APIKey, "")
@@ -627,18 +635,8 @@ func TestPartnerOverItsRateIsThrottled(t *testing.T) {
 	s, _ := start(t, topology.Lanyard(), canary.Logger())
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
-	onboard := func(name string) string {
-		inv := api.invite(name, "sandbox")
-		r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
-		if r.status != http.StatusCreated {
-			t.Fatalf("onboard %s: %d %s", name, r.status, api.redacted(r.body))
-		}
-		var ob onboarded
-		decodeStrict(t, r.body, &ob)
-		canary.Add("api key of "+name, ob.APIKey)
-		return ob.APIKey
-	}
-	busy, calm := onboard("Busy Freight "+harness.Name("t")), onboard("Calm Freight "+harness.Name("t"))
+	busy := api.onboardNew("Busy Freight "+harness.Name("t"), "sandbox", "orders:read").APIKey
+	calm := api.onboardNew("Calm Freight "+harness.Name("t"), "sandbox", "orders:read").APIKey
 
 	// One request first: the authorizer's policy is then cached, so the burst below meets the
 	// throttle within milliseconds rather than behind thirty authorizer invocations (which, on

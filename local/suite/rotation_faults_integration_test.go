@@ -103,14 +103,7 @@ func TestRotationConvergesAfterACrashAfterEachAWSCall(t *testing.T) {
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
 	name := "Crashing Freight " + harness.Name("t")
-	inv := api.invite(name, "standard")
-	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
-	if r.status != http.StatusCreated {
-		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
-	}
-	var ob onboarded
-	decodeStrict(t, r.body, &ob)
-	canary.Add("onboarded key", ob.APIKey)
+	ob := api.onboardNew(name, "standard", "orders:read")
 	c := &faultCheck{t: t, s: s, canary: canary, partnerID: ob.PartnerID,
 		secretID: prefix + "/" + topology.SecretsPath + ob.PartnerID, function: s.Provisioned.Functions["rotation"]}
 

@@ -37,14 +37,7 @@ func TestRotationThroughLocalStack(t *testing.T) {
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
 	name := "Rotating Freight " + harness.Name("t")
-	inv := api.invite(name, "standard")
-	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
-	if r.status != http.StatusCreated {
-		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
-	}
-	var ob onboarded
-	decodeStrict(t, r.body, &ob)
-	canary.Add("first key", ob.APIKey)
+	ob := api.onboardNew(name, "standard", "orders:read")
 	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
 
 	desc, err := env.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
@@ -150,14 +143,7 @@ func TestPickUpAcknowledgeAndRetireThroughLocal(t *testing.T) {
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
 	name := "Switching Freight " + harness.Name("t")
-	inv := api.invite(name, "standard")
-	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
-	if r.status != http.StatusCreated {
-		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
-	}
-	var ob onboarded
-	decodeStrict(t, r.body, &ob)
-	canary.Add("old key", ob.APIKey)
+	ob := api.onboardNew(name, "standard", "orders:read")
 	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
 	if _, err := env.SecretsManager.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(secretID)}); err != nil {
 		t.Fatalf("rotate: %v", err)

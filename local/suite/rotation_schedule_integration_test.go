@@ -248,14 +248,7 @@ func TestRotateOnDemandThroughLocal(t *testing.T) {
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
 	name := "On Demand Freight " + harness.Name("t")
-	inv := api.invite(name, "standard")
-	r := api.onboard(harness.Name("idem"), onboardBody(name, inv.InviteCode, "orders:read"))
-	if r.status != http.StatusCreated {
-		t.Fatalf("onboard: %d %s", r.status, api.redacted(r.body))
-	}
-	var ob onboarded
-	decodeStrict(t, r.body, &ob)
-	canary.Add("onboarded key", ob.APIKey)
+	ob := api.onboardNew(name, "standard", "orders:read")
 	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
 	path := "/v1/admin/partners/" + ob.PartnerID + "/rotate"
 

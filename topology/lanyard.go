@@ -109,7 +109,7 @@ func Lanyard() *Topology {
 				}},
 			// Retires previous keys once acknowledged and drained or out of grace, warns ops
 			// before an unacknowledged grace ends, and flushes the authorizer cache
-			// (shared/rollover), every minute.
+			// (shared/rollover), every minute (the retirement schedule).
 			{Name: "retirement", Main: "functions/retirement", MemoryMB: 128, Timeout: 60 * time.Second,
 				Env: map[string]Value{
 					"PARTNERS_TABLE":    TableName("partners", AccessReadWrite),
@@ -155,6 +155,9 @@ func Lanyard() *Topology {
 			{Name: "standard", RateLimit: 50, BurstLimit: 100},
 			{Name: "premium", RateLimit: 200, BurstLimit: 400},
 		},
+		// A drain window is at least the authorizer's cache TTL (minutes): a run a minute keeps
+		// a retirement within a minute of its time.
+		Schedules: []Schedule{{Name: "retirement", Function: "retirement", Expression: "rate(1 minute)"}},
 		StreamConsumers: []StreamConsumer{
 			// Retried batches skip records already published; bisection isolates a malformed
 			// record, which ends up located in the on-failure queue.

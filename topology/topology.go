@@ -52,6 +52,10 @@ type Function struct {
 	Timeout  time.Duration
 	// Env is the environment the function needs, by variable name.
 	Env map[string]Value
+	// InvokedBy names what calls the function when nothing declared here does (no route,
+	// authorizer, consumer, stream, schedule or secret rotation): validation refuses a function
+	// that nothing triggers, since it would never run.
+	InvokedBy string
 }
 
 // ValueKind says what an environment value refers to.

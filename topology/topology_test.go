@@ -64,6 +64,12 @@ func TestValidateRefusesBrokenDeclarations(t *testing.T) {
 		{"stream without consumer", func(tp *topology.Topology) { tp.StreamConsumers = nil }, `table "records": its stream has no consumer`},
 		{"consumer of streamless table", func(tp *topology.Topology) { tp.Tables[0].Stream = topology.StreamNone }, "not declared with a stream"},
 		{"bad schedule", func(tp *topology.Topology) { tp.Schedules[0].Expression = "every minute" }, "not a rate() or cron() expression"},
+		{"function nothing triggers", func(tp *topology.Topology) {
+			tp.Functions = append(tp.Functions, topology.Function{Name: "orphan", Main: "functions/healthcheck", MemoryMB: 128, Timeout: time.Second})
+		}, `function "orphan": nothing triggers it`},
+		{"an InvokedBy of blanks is no trigger", func(tp *topology.Topology) {
+			tp.Functions = append(tp.Functions, topology.Function{Name: "orphan", Main: "functions/healthcheck", MemoryMB: 128, Timeout: time.Second, InvokedBy: "  "})
+		}, `function "orphan": nothing triggers it`},
 		{"authorizer TTL over an hour", func(tp *topology.Topology) { tp.Authorizer.ResultTTL = 2 * time.Hour }, "outside 0–1 h"},
 	}
 	for _, c := range cases {
@@ -112,6 +118,38 @@ func TestProductionDeclarationMatchesThePolicy(t *testing.T) {
 		if r.Scope != "" && !known[r.Scope] {
 			t.Errorf("route %s %s: scope %q is not in the policy's catalogue", r.Method, r.Path, r.Scope)
 		}
+	}
+}
+
+// An explicit InvokedBy entry is a trigger: a function another system calls validates.
+func TestInvokedByIsATrigger(t *testing.T) {
+	t.Parallel()
+	tp := topologytest.Sample()
+	tp.Functions = append(tp.Functions, topology.Function{Name: "called", Main: "functions/healthcheck", MemoryMB: 128, Timeout: time.Second,
+		InvokedBy: "the ops runbook's on-call script"})
+	if err := tp.Validate("..", events.Known); err != nil {
+		t.Fatalf("a function with InvokedBy: %v", err)
+	}
+	if got := tp.Triggers("called"); len(got) != 1 || got[0] != "invoked by the ops runbook's on-call script" {
+		t.Errorf("triggers %v", got)
+	}
+}
+
+// Every production function runs: the retirement function by its schedule, which was missing.
+func TestProductionFunctionsAreTriggered(t *testing.T) {
+	t.Parallel()
+	top := topology.Lanyard()
+	for _, f := range top.Functions {
+		if len(top.Triggers(f.Name)) == 0 {
+			t.Errorf("function %s: nothing triggers it", f.Name)
+		}
+	}
+	if got := top.Triggers("retirement"); len(got) != 1 || got[0] != "schedule retirement" {
+		t.Errorf("retirement triggers %v, want its schedule", got)
+	}
+	top.Schedules = nil
+	if err := top.Validate("", nil); err == nil || !strings.Contains(err.Error(), `function "retirement": nothing triggers it`) {
+		t.Errorf("without its schedule the retirement function validates: %v", err)
 	}
 }
 

@@ -27,8 +27,8 @@ const MinVisibilityFactor = 6
 // Validate checks the declaration is consistent: names unique and well formed, every reference
 // resolves, every consumed detail type is known (knownDetailType says which are), route paths
 // well formed and unique per method, every stream has a consumer and every consumer a stream,
-// and each queue's visibility timeout at least MinVisibilityFactor times its function's
-// timeout. root, when not empty, is the repository root: each function's main package must
+// each queue's visibility timeout at least MinVisibilityFactor times its function's
+// timeout, and every function triggered by something (Triggers). root, when not empty, is the repository root: each function's main package must
 // exist there. All problems are reported together.
 func (t *Topology) Validate(root string, knownDetailType func(string) bool) error {
 	var errs []error
@@ -233,7 +233,48 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 			bad("schedule %q: %q is not a rate() or cron() expression", s.Name, s.Expression)
 		}
 	}
+	for _, f := range t.Functions {
+		if len(t.Triggers(f.Name)) == 0 {
+			bad("function %q: nothing triggers it (no route, authorizer, consumer, stream, schedule or secret rotation names it, and no InvokedBy says what calls it)", f.Name)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Triggers lists what invokes the named function: "route GET /v1/x", "authorizer",
+// "consumer c", "stream of t", "schedule s", "secret rotation", "invoked by …".
+func (t *Topology) Triggers(function string) []string {
+	var out []string
+	if a := t.Authorizer; a != nil && a.Function == function {
+		out = append(out, "authorizer")
+	}
+	for _, r := range t.Routes {
+		if r.Function == function {
+			out = append(out, "route "+r.Method+" "+r.Path)
+		}
+	}
+	for _, c := range t.Consumers {
+		if c.Function == function {
+			out = append(out, "consumer "+c.Name)
+		}
+	}
+	for _, s := range t.StreamConsumers {
+		if s.Function == function {
+			out = append(out, "stream of "+s.Table)
+		}
+	}
+	for _, s := range t.Schedules {
+		if s.Function == function {
+			out = append(out, "schedule "+s.Name)
+		}
+	}
+	if r := t.SecretRotation; r != nil && r.Function == function {
+		out = append(out, "secret rotation")
+	}
+	if f, ok := t.Function(function); ok && strings.TrimSpace(f.InvokedBy) != "" {
+		out = append(out, "invoked by "+f.InvokedBy)
+	}
+	return out
 }
 
 func checkPath(p string) error {

@@ -142,6 +142,11 @@ type Suite struct {
 // addresses), then serves the front and polls the streams until Close.
 func Start(ctx context.Context, opts Options) (*Suite, error) {
 	opts.defaults()
+	for what, addr := range map[string]string{"API front": opts.Listen, "trace collector": opts.XRayListen} {
+		if err := LoopbackOnly(addr); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	if err := opts.Topology.Validate("", nil); err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
@@ -249,6 +254,23 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		}()
 	}
 	return s, nil
+}
+
+// LoopbackOnly refuses a listen address outside the loopback range. The API front admits admin
+// calls signed with LocalStack's well-known credentials and answers for functions that trust
+// it, and the trace collector takes segments from anyone: both are for this machine alone.
+func LoopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("listen address %q is not a loopback address (127.0.0.1, ::1): the local suite serves this machine only", addr)
+	}
+	return nil
 }
 
 // Err delivers the first error that stops a part of the suite while it runs.

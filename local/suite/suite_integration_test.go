@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -494,6 +496,7 @@ func start(t *testing.T, tp *topology.Topology, logger *slog.Logger) (*suite.Sui
 		t.Fatalf("start the suite (run `scripts/build.sh local` first): %v", err)
 	}
 	t.Logf("suite %s up in %s at %s", prefix, time.Since(began).Round(time.Millisecond), s.APIURL)
+	onLoopbackOnly(t, s)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -507,6 +510,24 @@ func start(t *testing.T, tp *topology.Topology, logger *slog.Logger) (*suite.Sui
 		}
 	})
 	return s, prefix
+}
+
+// onLoopbackOnly fails the test when the suite's front answers on an address of this machine
+// outside the loopback range, or its trace collector is bound to one.
+func onLoopbackOnly(t *testing.T, s *suite.Suite) {
+	t.Helper()
+	u, err := url.Parse(s.APIURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.RefusedBeyondLoopback(t, "the API front", port)
+	if host, _, err := net.SplitHostPort(s.Traces.Addr()); err != nil || !net.ParseIP(host).IsLoopback() {
+		t.Errorf("the trace collector listens on %s, not on a loopback address", s.Traces.Addr())
+	}
 }
 
 // teardown deletes what provisioning tp under prefix creates, by name, so a run that failed

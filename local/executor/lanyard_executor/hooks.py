@@ -22,6 +22,15 @@ def lanyard_patch_rotate_secret() -> None:
         )
 
 
+@hooks.on_infra_start()
+def lanyard_bind_gateway() -> None:
+    """Makes the gateway listen on GATEWAY_LISTEN's host only (see gateway_bind_patch)."""
+    from lanyard_executor import gateway_bind_patch
+
+    if gateway_bind_patch.apply():
+        LOG.info("lanyard: patched the gateway server to listen on GATEWAY_LISTEN's host only")
+
+
 @hooks.on_infra_shutdown()
 def lanyard_stop_process_environments() -> None:
     """Kills the bootstrap processes of every execution environment still running."""

@@ -32,6 +32,7 @@ def test_runtime_hooks_are_registered():
     shutdown_hooks = {plugin.name for plugin in hooks.on_infra_shutdown.manager.load_all()}
     assert "lanyard_patch_rotate_secret" in start_hooks
     assert start_hooks["lanyard_patch_rotate_secret"].fn.__module__ == "lanyard_executor.hooks"
+    assert start_hooks["lanyard_bind_gateway"].fn.__module__ == "lanyard_executor.hooks"
     assert "lanyard_stop_process_environments" in shutdown_hooks
 
 

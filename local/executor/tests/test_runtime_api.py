@@ -69,6 +69,12 @@ def deliver(broker, server, invocation):
     return pending["response"]
 
 
+def test_the_runtime_api_listens_on_loopback_only(api):
+    _, server = api
+    assert server.address.startswith("127.0.0.1:")
+    assert server._server.socket.getsockname()[0] == "127.0.0.1"
+
+
 def test_next_blocks_until_an_invocation_is_submitted_and_carries_all_headers(api):
     broker, server = api
     pending = fetch_next_async(server)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/local/provision"
 	"github.com/lanyardhq/lanyard/local/rotation"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/logging"
@@ -58,18 +56,6 @@ func newLocalCmd(out *output) *cobra.Command {
 	return cmd
 }
 
-// localSummary is what `lanyard local` reports once it is up.
-type localSummary struct {
-	API       string             `json:"api"`
-	Traces    string             `json:"traceCollector"`
-	Changed   bool               `json:"changed"`
-	Changes   []provision.Change `json:"changes"`
-	Functions map[string]string  `json:"functions"`
-	Tables    map[string]string  `json:"tables"`
-	Bus       string             `json:"bus"`
-	Routes    []string           `json:"routes"`
-}
-
 func runLocal(ctx context.Context, opts suite.Options, out *output, showTraces, once bool) error {
 	s, err := suite.Start(ctx, opts)
 	if err != nil {
@@ -83,12 +69,8 @@ func runLocal(ctx context.Context, opts suite.Options, out *output, showTraces, 
 		}
 	}()
 
-	sum := localSummary{API: s.APIURL, Traces: s.Traces.Addr(), Changed: s.Provisioned.Changed(), Changes: s.Provisioned.Changes,
-		Functions: s.Provisioned.Functions, Tables: s.Provisioned.Tables, Bus: s.Provisioned.Bus}
-	for _, r := range opts.Topology.Routes {
-		sum.Routes = append(sum.Routes, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Auth))
-	}
-	if err := out.emit(sum, func(w io.Writer) { printSummary(w, sum, once) }); err != nil {
+	sum := s.Summary(opts.Topology)
+	if err := out.emit(sum, func(w io.Writer) { sum.Render(w, once) }); err != nil {
 		return err
 	}
 	if once {
@@ -121,25 +103,4 @@ func runLocal(ctx context.Context, opts suite.Options, out *output, showTraces, 
 			}
 		}
 	}
-}
-
-func printSummary(w io.Writer, s localSummary, once bool) {
-	_, _ = fmt.Fprintf(w, "resource\tname\tchange\n")
-	for _, c := range s.Changes {
-		_, _ = fmt.Fprintf(w, "%s\t%s\t%s %s\n", c.Kind, c.Name, c.Action, c.Detail)
-	}
-	if !s.Changed {
-		_, _ = fmt.Fprintf(w, "\t(nothing changed)\t\n")
-	}
-	if once {
-		return
-	}
-	_, _ = fmt.Fprintf(w, "\nAPI\t%s\t\n", s.API)
-	for _, r := range s.Routes {
-		_, _ = fmt.Fprintf(w, "\t%s\t\n", r)
-	}
-	_, _ = fmt.Fprintf(w, "traces\tsegments to %s\t\n", s.Traces)
-	_, _ = fmt.Fprintf(w, "\ntry\tcurl -s %s/v1/health\t\n", s.API)
-	_, _ = fmt.Fprintf(w, "\tCtrl-C stops\t\n")
-	slog.Debug("local suite running")
 }

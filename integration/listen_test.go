@@ -3,8 +3,6 @@
 package integration
 
 import (
-	"net/url"
-	"strconv"
 	"testing"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
@@ -15,14 +13,6 @@ import (
 // bind patch makes it listen on 127.0.0.1 only. DynamoDB Local has no bind option at all (the
 // README says what that exposes), so it is not checked here.
 func TestLocalStackListensOnLoopbackOnly(t *testing.T) {
-	u, err := url.Parse(env.LocalStackURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := harness.RefusedBeyondLoopback(t, "LocalStack", port)
-	t.Logf("LocalStack's port %d checked on %d non-loopback address(es)", port, n)
+	n := harness.RefusedBeyondLoopback(t, "LocalStack", env.LocalStackURL)
+	t.Logf("LocalStack at %s checked on %d non-loopback address(es)", env.LocalStackURL, n)
 }

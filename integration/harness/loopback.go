@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"net"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -27,12 +28,20 @@ func NonLoopbackAddrs(t testing.TB) []net.IP {
 	return out
 }
 
-// RefusedBeyondLoopback fails the test when the TCP port accepts a connection on any address
-// of this machine outside the loopback range (a server that should listen on 127.0.0.1 only).
-// It returns how many addresses it tried: on a machine with no other address there is nothing
-// to reach the port through.
-func RefusedBeyondLoopback(t testing.TB, what string, port int) int {
+// RefusedBeyondLoopback fails the test when the TCP port of serverURL accepts a connection on
+// any address of this machine outside the loopback range (a server that should listen on
+// 127.0.0.1 only). It returns how many addresses it tried: on a machine with no other address
+// there is nothing to reach the port through.
+func RefusedBeyondLoopback(t testing.TB, what, serverURL string) int {
 	t.Helper()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("%s: no port in %s", what, serverURL)
+	}
 	ips := NonLoopbackAddrs(t)
 	d := net.Dialer{Timeout: 2 * time.Second}
 	for _, ip := range ips {

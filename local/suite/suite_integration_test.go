@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -516,15 +515,7 @@ func start(t *testing.T, tp *topology.Topology, logger *slog.Logger) (*suite.Sui
 // outside the loopback range, or its trace collector is bound to one.
 func onLoopbackOnly(t *testing.T, s *suite.Suite) {
 	t.Helper()
-	u, err := url.Parse(s.APIURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		t.Fatal(err)
-	}
-	harness.RefusedBeyondLoopback(t, "the API front", port)
+	harness.RefusedBeyondLoopback(t, "the API front", s.APIURL)
 	if host, _, err := net.SplitHostPort(s.Traces.Addr()); err != nil || !net.ParseIP(host).IsLoopback() {
 		t.Errorf("the trace collector listens on %s, not on a loopback address", s.Traces.Addr())
 	}

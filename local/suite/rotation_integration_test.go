@@ -4,6 +4,7 @@ package suite_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,10 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/shared/credential"
 	"github.com/lanyardhq/lanyard/shared/outbox"
@@ -229,4 +232,184 @@ func TestPickUpAcknowledgeAndRetireThroughLocal(t *testing.T) {
 		t.Errorf("outbox records %v: no Credential Retired", types)
 	}
 	checkCanaries(t, s, canary)
+}
+
+// Onboarding switches the partner secret's rotation on with RotateImmediately=false, and
+// Secrets Manager (LocalStack, through the local patch) tests that configuration by running
+// only testSecret on a temporary AWSPENDING version holding a copy of the current key. For
+// partners of two tiers onboarded through the API, the rotation function passes that test:
+// it logs the step done, no Credential Rotation Failed is on any chain, DescribeSecret shows
+// rotation enabled with the next rotation the tier's interval away, nothing rotated and the
+// test's version gone, and the test changed nothing: the onboarded key stays active and
+// authorizes.
+func TestOnboardingSwitchesRotationOnWithoutAFailure(t *testing.T) {
+	canary := secrettest.Plant(t)
+	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	logsOnFailure(t, s)
+	api := partnerAPI{t: t, s: s, canary: canary}
+	ctx := t.Context()
+	type enabled struct {
+		tier        string
+		days        int64 // the tier's rotation interval (policy/policy.json)
+		ob          onboarded
+		secretID    string
+		onboardedAt time.Time
+	}
+	partners := []*enabled{{tier: "sandbox", days: 7}, {tier: "standard", days: 30}, {tier: "standard", days: 30}}
+	for i, p := range partners {
+		p.onboardedAt = time.Now()
+		p.ob = api.onboardNew(fmt.Sprintf("Enabled Freight %d %s", i, harness.Name("t")), p.tier, "orders:read")
+		p.secretID = prefix + "/" + topology.SecretsPath + p.ob.PartnerID
+	}
+
+	// On AWS the configuration test runs after RotateSecret has answered: wait until the
+	// rotation function has logged testSecret's outcome for every partner.
+	outcomes, passed := map[string]string{}, map[string]bool{}
+	harness.Eventually(t, 60*time.Second, func() (bool, string) {
+		lines, err := functionLogLines(ctx, s.Provisioned.Functions["rotation"])
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, l := range lines {
+			switch {
+			case l.Message == configurationTestPassed:
+				passed[l.Partner] = true
+			case l.Step == events.StepTestSecret && (l.Message == "rotation step done" || l.Message == "rotation step failed"):
+				outcomes[l.Partner] = l.Message
+			}
+		}
+		for _, p := range partners {
+			if _, ok := outcomes[p.ob.PartnerID]; !ok {
+				return false, fmt.Sprintf("no testSecret outcome logged yet for partner %s (outcomes %v)", p.ob.PartnerID, outcomes)
+			}
+		}
+		return true, ""
+	})
+	failures, err := rotationFailures(ctx, prefix, s.Provisioned.Tables["outbox"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failures) > 0 {
+		t.Errorf("onboarding left Credential Rotation Failed behind:\n%s", strings.Join(failures, "\n"))
+	}
+
+	reg := &registry.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["credentials"]}
+	for _, p := range partners {
+		if got := outcomes[p.ob.PartnerID]; got != "rotation step done" || !passed[p.ob.PartnerID] {
+			t.Errorf("partner %s (%s): testSecret logged %q, the configuration test passed: %t", p.ob.PartnerID, p.tier, got, passed[p.ob.PartnerID])
+		}
+		d, err := env.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(p.secretID)})
+		if err != nil {
+			t.Fatalf("describe the secret of partner %s: %v", p.ob.PartnerID, err)
+		}
+		if !aws.ToBool(d.RotationEnabled) || d.RotationRules == nil || aws.ToInt64(d.RotationRules.AutomaticallyAfterDays) != p.days {
+			t.Errorf("partner %s (%s): rotation enabled %v, rules %+v; want enabled every %d days", p.ob.PartnerID, p.tier, aws.ToBool(d.RotationEnabled), d.RotationRules, p.days)
+		}
+		want := p.onboardedAt.Add(time.Duration(p.days) * 24 * time.Hour)
+		if d.NextRotationDate == nil || d.NextRotationDate.Sub(want).Abs() > 24*time.Hour {
+			t.Errorf("partner %s (%s): NextRotationDate %v, want about %s", p.ob.PartnerID, p.tier, d.NextRotationDate, want.UTC())
+		}
+		if d.LastRotatedDate != nil {
+			t.Errorf("partner %s: LastRotatedDate %s, want none: nothing was rotated", p.ob.PartnerID, d.LastRotatedDate)
+		}
+		if len(d.VersionIdsToStages) != 1 {
+			t.Errorf("partner %s: versions %v, want the onboarded one only (the test's AWSPENDING version removed)", p.ob.PartnerID, d.VersionIdsToStages)
+		}
+		for v, stages := range d.VersionIdsToStages {
+			if !slices.Equal(stages, []string{"AWSCURRENT"}) {
+				t.Errorf("partner %s: version %s staged %v, want AWSCURRENT only", p.ob.PartnerID, v, stages)
+			}
+		}
+		e, err := reg.Get(ctx, credential.KeyID(p.ob.KeyID))
+		if err != nil || e.Status != registry.StatusActive || e.PartnerID != p.ob.PartnerID {
+			t.Errorf("partner %s: the onboarded key's entry %s of %s (%v), want active", p.ob.PartnerID, e.Status, e.PartnerID, err)
+		}
+		if me := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+p.ob.APIKey, ""); me.status != http.StatusOK {
+			t.Errorf("partner %s: the onboarded key answered %d", p.ob.PartnerID, me.status)
+		}
+	}
+	checkCanaries(t, s, canary)
+}
+
+// configurationTestPassed is what the rotation function logs when testSecret passes Secrets
+// Manager's test of the rotation configuration (shared/rotation's configurationTest).
+const configurationTestPassed = "testSecret: the rotation configuration's test passed (the pending version is a copy of the current key)"
+
+// logLine is the part of a function's JSON log line the tests read.
+type logLine struct {
+	Message string `json:"message"`
+	Step    string `json:"step"`
+	Partner string `json:"partner"`
+}
+
+// functionLogLines reads the JSON lines the deployed function fn wrote to CloudWatch Logs.
+func functionLogLines(ctx context.Context, fn string) ([]logLine, error) {
+	p := cloudwatchlogs.NewFilterLogEventsPaginator(env.Logs, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/" + fn)})
+	var lines []logLine
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the logs of %s: %w", fn, err)
+		}
+		for _, e := range page.Events {
+			for text := range strings.SplitSeq(aws.ToString(e.Message), "\n") {
+				var l logLine
+				if i := strings.Index(text, "{"); i >= 0 && json.Unmarshal([]byte(text[i:]), &l) == nil {
+					lines = append(lines, l)
+				}
+			}
+		}
+	}
+	return lines, nil
+}
+
+// noRotationFailure fails the test if any partner's outbox chain in the suite under prefix
+// holds Credential Rotation Failed. Onboarding switches rotation on, and the configuration
+// test Secrets Manager runs then must pass; no test provokes a failing rotation, so start and
+// startScheduled run this when the test ends, before the teardown. A topology without an
+// outbox table, or a suite that never started, has nothing to check.
+func noRotationFailure(t *testing.T, prefix string, tp *topology.Topology) {
+	t.Helper()
+	if !slices.ContainsFunc(tp.Tables, func(tb topology.Table) bool { return tb.Name == "outbox" }) {
+		return
+	}
+	failures, err := rotationFailures(context.Background(), prefix, prefix+"-outbox")
+	switch {
+	case gone(err):
+	case err != nil:
+		t.Errorf("look for Credential Rotation Failed: %v", err)
+	case len(failures) > 0:
+		t.Errorf("the test left Credential Rotation Failed behind:\n%s", strings.Join(failures, "\n"))
+	}
+}
+
+// rotationFailures describes every Credential Rotation Failed record of the outbox table
+// (partner, step, reason, version), reading the whole table consistently.
+func rotationFailures(ctx context.Context, prefix, table string) ([]string, error) {
+	p := dynamodb.NewScanPaginator(env.DynamoDB, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	var out []string
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan the outbox of %s: %w", prefix, err)
+		}
+		for _, item := range page.Items {
+			if _, seq, err := outbox.KeyOf(item); err != nil || seq == outbox.HeadSeq {
+				continue
+			}
+			rec, err := outbox.RecordFromItem(item)
+			if err != nil {
+				return nil, err
+			}
+			if rec.DetailType != events.TypeCredentialRotationFailed {
+				continue
+			}
+			var f events.CredentialRotationFailed
+			if err := json.Unmarshal(rec.Detail, &f); err != nil {
+				return nil, fmt.Errorf("outbox record %s/%d: %w", rec.PartnerID, rec.Seq, err)
+			}
+			out = append(out, fmt.Sprintf("partner %s: %s failed (%s), version %s", rec.PartnerID, f.Step, f.Reason, f.VersionID))
+		}
+	}
+	return out, nil
 }

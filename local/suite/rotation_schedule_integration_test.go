@@ -35,6 +35,7 @@ func startScheduled(t *testing.T, tp *topology.Topology, logger *slog.Logger, da
 	prefix := harness.Name("lanyard")
 	// Registered first, so it runs last and also removes what a failed Start left behind.
 	t.Cleanup(func() { teardown(t, prefix, tp) })
+	t.Cleanup(func() { noRotationFailure(t, prefix, tp) })
 	began := time.Now()
 	s, err := suite.Start(t.Context(), suite.Options{
 		Topology: tp, Prefix: prefix, CodeDir: filepath.Join(env.Root, "bin", "local"),

@@ -14,7 +14,14 @@
 //     rotation registered is retired in the same transaction.
 //   - testSecret proves the pending key verifies through registry.Verify, the verify path's
 //     check (lookup by key id, SHA-256 compared in constant time, status and validity window),
-//     accepting it as pending.
+//     accepting it as pending. Secrets Manager's test of the rotation configuration — when
+//     RotateSecret does not rotate immediately (onboarding, `lanyard rotation enable`), it runs
+//     only testSecret, on a temporary AWSPENDING version holding a copy of the AWSCURRENT value
+//     — passes without a write or an event when the pending value is byte for byte the
+//     AWSCURRENT value and is the partner's current key: its registry entry, read by the
+//     guards, is this partner's and active, and the key verifies against it. Any other pending
+//     value that is not a pending key of this rotation, a copy of another partner's key or of
+//     a previous or retired key included, is refused.
 //   - finishSecret commits, in one transaction with the Credential Rotated event (outbox): the
 //     new key pending → active, the old key active → previous with its grace deadline (now +
 //     the tier's rotation.graceWindow), the partner's older previous key, if one is still

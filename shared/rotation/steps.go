@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -184,10 +185,15 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 }
 
 // testSecret proves the pending key verifies as the verify path checks keys (registry.Verify),
-// accepted as pending — or as active once this rotation's finishSecret made it current.
+// accepted as pending — or as active once this rotation's finishSecret made it current. A
+// pending version that is Secrets Manager's test of the rotation configuration passes as it is
+// (configurationTest).
 func (h *Handler) testSecret(ctx context.Context, r *run) error {
 	key, err := h.pendingKey(ctx, r)
 	if err != nil {
+		return err
+	}
+	if ok, err := h.configurationTest(ctx, r, key); ok || err != nil {
 		return err
 	}
 	v, err := registry.Verify(ctx, h.registry(), key, h.now(), true)
@@ -207,6 +213,57 @@ func (h *Handler) testSecret(ctx context.Context, r *run) error {
 	}
 	slog.InfoContext(ctx, "testSecret: the pending key verifies", "partner", r.partnerID, "keyId", string(key.ID()), "reason", v.Reason)
 	return nil
+}
+
+// configurationTest reports whether the pending version is Secrets Manager's test of the
+// rotation configuration: RotateSecret with RotateImmediately=false adds a version holding a
+// copy of the AWSCURRENT value, staged AWSPENDING, runs only testSecret on it, and removes it.
+// It is recognised precisely: the pending key is the partner's current key — its key id is the
+// one load read the active registry entry of (this partner's, the entry registered from
+// another version than the token's), and it verifies against that entry as the verify path
+// checks keys (registry.Verify: constant-time SHA-256 match, active, within its validity
+// window) — and the pending value (which credential.Parse keeps as it is) is byte for byte the
+// AWSCURRENT version's. The entry load read is reused, so the test costs the AWSCURRENT read
+// in place of the registry lookup. Anything else, a copy of another partner's key or of a
+// previous or retired key included, is not the test and goes through testSecret's checks,
+// which refuse it.
+func (h *Handler) configurationTest(ctx context.Context, r *run, key credential.Key) (bool, error) {
+	from := r.currentVersion()
+	if key.ID() != r.current.KeyID || r.current.SecretVersionID == r.token || from == "" {
+		return false, nil
+	}
+	v, err := registry.Verify(ctx, loadedEntry(r.current), key, h.now(), false)
+	if err != nil || !v.Accepted || v.Reason != registry.ReasonActive || v.Entry.PartnerID != r.partnerID {
+		return false, nil
+	}
+	out, err := h.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(r.arn),
+		VersionId:    aws.String(from),
+		VersionStage: aws.String(StageCurrent),
+	})
+	if err != nil {
+		return false, fail(ReasonSecretUnreadable, fmt.Errorf("read the current version %s: %w", from, err))
+	}
+	current := []byte(aws.ToString(out.SecretString))
+	defer clear(current)
+	pending := []byte(key.Plaintext().Reveal())
+	defer clear(pending)
+	if subtle.ConstantTimeCompare(current, pending) != 1 {
+		return false, nil
+	}
+	slog.InfoContext(ctx, "testSecret: the rotation configuration's test passed (the pending version is a copy of the current key)",
+		"partner", r.partnerID, "version", r.token, "currentVersion", from, "keyId", string(key.ID()))
+	return true, nil
+}
+
+// loadedEntry is a registry.Lookup holding the one entry a step has read already.
+type loadedEntry registry.Entry
+
+func (e loadedEntry) Get(_ context.Context, id credential.KeyID) (registry.Entry, error) {
+	if id != e.KeyID {
+		return registry.Entry{}, fmt.Errorf("key %s: %w", id, registry.ErrNotFound)
+	}
+	return registry.Entry(e), nil
 }
 
 // finishSecret commits the rotation (Credential Rotated with the registry's and the partner's

@@ -261,7 +261,7 @@ func TestValidateChecksPoliciesBuiltInGo(t *testing.T) {
 	p.Tiers[1].Rotation.IntervalDays = 0
 	p.Tiers[1].TokenExchange.SessionDuration = 0
 	p.Accounts = append(p.Accounts[:0], policy.Account{AccountID: "12-34", Tier: "standard", Description: "x"},
-		policy.Account{AccountID: "444455556666", Principals: []string{"arn:aws:iam::444455556666:root"}, Tier: "standard", Description: "x"})
+		policy.Account{AccountID: "444455556666", Principals: []string{"arn:aws:iam::444455556666:root", "role/x"}, Tier: "standard", Description: "x"})
 	p.Authorizer.KeyCacheTTL = -1
 	p.Anomalies.Issuance.Global = policy.Limit{}
 	lines := strings.Split(p.Validate().Error(), "\n")
@@ -269,6 +269,7 @@ func TestValidateChecksPoliciesBuiltInGo(t *testing.T) {
 		`/accounts/0/accountId: "12-34" is not a 12-digit AWS account id`,
 		"/accounts/0/principals: names no principal",
 		`/accounts/1/principals/0: "arn:aws:iam::444455556666:root" is the account's root user`,
+		`/accounts/1/principals/1: "role/x" is not a principal ARN pattern`,
 		"/anomalies/issuance/global/count: must be 1 or more, got 0",
 		"/anomalies/issuance/global/window: 0s is outside 1s to 24h",
 		"/authorizer/keyCacheTtl: ",

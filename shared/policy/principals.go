@@ -35,8 +35,11 @@ var partitions = map[string]bool{"aws": true, "aws-cn": true, "aws-us-gov": true
 // for each way a pattern can be wrong.
 const principalPattern = `^arn:[!-~]{1,600}$`
 
-// iamName is an IAM role or user name, a prefix of one, or a path segment: IAM's characters.
-var iamName = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+var (
+	principalRE = regexp.MustCompile(principalPattern)
+	// iamName is an IAM role or user name, a prefix of one, or a path segment: IAM's characters.
+	iamName = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+)
 
 // principal is a parsed allow-list pattern.
 type principal struct {
@@ -50,6 +53,9 @@ type principal struct {
 // wrong with it.
 func parsePrincipal(pattern, accountID string) (principal, error) {
 	const usage = "write arn:aws:iam::<account>:role/<name>, …:role/<name prefix>*, …:user/<path/><name> or …:user/<path/>*"
+	if !principalRE.MatchString(pattern) {
+		return principal{}, fmt.Errorf("%q is not a principal ARN pattern such as arn:aws:iam::<account>:role/<name>", pattern)
+	}
 	parts := strings.SplitN(pattern, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[3] != "" {
 		if strings.HasPrefix(pattern, "arn:") && len(parts) == 6 && parts[2] == "sts" {

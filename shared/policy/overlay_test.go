@@ -3,6 +3,7 @@ package policy_test
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -115,5 +116,26 @@ func TestOverlayRefusals(t *testing.T) {
 				t.Errorf("no line starts with\n  %s\ngot\n  %s", tt.want, strings.Join(got, "\n  "))
 			}
 		})
+	}
+}
+
+// Only the lanyardlocal tag embeds the overlay: a Lambda build (scripts/build.sh lambda's tags)
+// carries policy.json and its schema alone, a local build the overlay too (so the check looks
+// at the right package).
+func TestOnlyTheLocalTagEmbedsTheOverlay(t *testing.T) {
+	t.Parallel()
+	embeds := func(tags string) []string {
+		t.Helper()
+		out, err := exec.CommandContext(t.Context(), "go", "list", "-tags", tags, "-f", `{{join .EmbedFiles " "}}`, "github.com/lanyardhq/lanyard/policy").Output()
+		if err != nil {
+			t.Fatalf("go list -tags %s: %v", tags, err)
+		}
+		return strings.Fields(string(out))
+	}
+	if got := embeds("lambda.norpc"); slices.Contains(got, "local.json") || !slices.Contains(got, "policy.json") {
+		t.Errorf("a Lambda build embeds %v", got)
+	}
+	if got := embeds("lambda.norpc,faultinject," + policy.LocalBuildTag); !slices.Contains(got, "local.json") {
+		t.Errorf("a local build embeds %v, not the overlay", got)
 	}
 }

@@ -31,14 +31,14 @@ synth: build ## Synthesize the CDK app into cdk.out/ (builds the function packag
 	CDK_DISABLE_VERSION_CHECK=1 npx --no-install cdk synth --quiet --no-notices
 
 .PHONY: policy
-policy: ## Check policy/policy.json against its schema and rules (one line per problem; every build runs it)
-	go run ./policy/cmd/policycheck policy/policy.json
+policy: ## Check policy/policy.json (schema, rules, no local account) and the local overlay policy/local.json (every build runs it)
+	go run ./policy/cmd/policycheck -overlay policy/local.json policy/policy.json
 
 .PHONY: lint
 lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck, …), OpenAPI document check
 	scripts/tools.sh lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	go vet -tags integration,faultinject ./...
+	go vet -tags integration,faultinject,lanyardlocal ./...
 	.tools/bin/golangci-lint run ./...
 	scripts/localstack.sh install
 	.venv-localstack/bin/python -m openapi_spec_validator api/openapi.json
@@ -47,6 +47,7 @@ lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck
 unit: ## Unit and CDK assertion tests (no servers needed)
 	go test $(GO_TEST_FLAGS) ./...
 	go test $(GO_TEST_FLAGS) -tags faultinject ./shared/faultinject/ ./functions/rotation/
+	go test $(GO_TEST_FLAGS) -tags lanyardlocal ./shared/policy/
 
 .PHONY: test-executor
 test-executor: ## pytest tests of the LocalStack runtime executor plugin (local/executor/)

@@ -183,22 +183,25 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 			})
 		}
 	}
+
+	// What partners sign their STS identity proofs for: `lanyard identity-request --server-id`.
+	awscdk.NewCfnOutput(stack, jsii.String("ServerId"), &awscdk.CfnOutputProps{
+		Value:       DeploymentID(stack),
+		Description: jsii.String("This deployment's server id (X-Lanyard-Server-ID of STS identity proofs): give it to partners who onboard with one"),
+	})
 	return s
 }
 
-// DeploymentIDContext is the CDK context key that names this deployment (topology.ValueDeployment):
-// what partners sign into their STS identity proofs. Give each deployment of Lanyard its own
-// (`cdk deploy -c lanyard:deploymentId=lanyard-staging`); DefaultDeploymentID otherwise.
-const (
-	DeploymentIDContext = "lanyard:deploymentId"
-	DefaultDeploymentID = "lanyard"
-)
-
-func deploymentID(scope constructs.IConstruct) string {
-	if v, ok := scope.Node().TryGetContext(jsii.String(DeploymentIDContext)).(string); ok && v != "" {
-		return v
-	}
-	return DefaultDeploymentID
+// DeploymentID is this deployment's id (topology.ValueDeployment), which partners sign into
+// their STS identity proofs: "<account>/<region>/<stack name>" of the stack scope is in. A stack
+// name is unique within its account and region, so no two deployments share an id (staging and
+// production never accept each other's proofs); the parts are the stack's identity, so the id
+// is the same at every synth and deploy, and when the stack is replaced. When the stack's
+// environment is not known at synth time, CloudFormation fills the account and region in. The
+// services stack shows it as its ServerId output.
+func DeploymentID(scope constructs.IConstruct) *string {
+	stack := awscdk.Stack_Of(scope)
+	return jsii.String(*stack.Account() + "/" + *stack.Region() + "/" + *stack.StackName())
 }
 
 // SecretsPrefix is the name prefix of the partner key secrets in AWS (topology.ValueSecrets).
@@ -297,7 +300,7 @@ func (e environment) bind(f *Function) {
 				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
 			}
 		case topology.ValueDeployment:
-			value = jsii.String(deploymentID(f.Lambda))
+			value = DeploymentID(f.Lambda)
 		case topology.ValueFunction:
 			fn, ok := e.functions[v.Name]
 			if !ok {

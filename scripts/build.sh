@@ -4,7 +4,9 @@
 #   scripts/build.sh local    host OS/arch for local runs   -> bin/local/<name>/
 #                             (also the integration test functions under integration/functions/),
 #                             with the faultinject tag: the rotation function carries
-#                             shared/faultinject, switched off unless LANYARD_FAULT is set
+#                             shared/faultinject, switched off unless LANYARD_FAULT is set;
+#                             and the lanyardlocal tag: the functions' policy also allow-lists
+#                             the local overlay's accounts (policy/local.json)
 # Zips are reproducible (fixed timestamps, no extra attributes), so unchanged code keeps its hash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ pkgs=(./functions/...)
 case "$mode" in
   lambda) goos=linux goarch=arm64 out=bin tags=lambda.norpc ;;
   local)
-    goos=$(go env GOHOSTOS) goarch=$(go env GOHOSTARCH) out=bin/local tags=lambda.norpc,faultinject
+    goos=$(go env GOHOSTOS) goarch=$(go env GOHOSTARCH) out=bin/local tags=lambda.norpc,faultinject,lanyardlocal
     [ -d integration/functions ] && pkgs+=(./integration/functions/...)
     ;;
   *) echo "build.sh: unknown mode '$mode' (lambda or local)" >&2; exit 2 ;;
@@ -34,10 +36,16 @@ if [ "$mode" = lambda ]; then
     echo "build.sh: a Lambda function links shared/faultinject (only the faultinject tag may)" >&2
     exit 1
   fi
+  # The local overlay's allow-list entries are for lanyard local only.
+  if GOOS=$goos GOARCH=$goarch go list -tags "$tags" -f '{{join .EmbedFiles "\n"}}' ./policy | grep -qx 'local.json'; then
+    echo "build.sh: a Lambda build embeds policy/local.json (only the lanyardlocal tag may)" >&2
+    exit 1
+  fi
 fi
 
-# A bad policy fails the build, not a request.
-go run ./policy/cmd/policycheck policy/policy.json
+# A bad policy fails the build, not a request; so does a production policy that allow-lists
+# a local account.
+go run ./policy/cmd/policycheck -overlay policy/local.json policy/policy.json
 
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 stage=$(mktemp -d)

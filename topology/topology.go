@@ -80,8 +80,10 @@ const (
 	// read-write: the function may create API keys and add them to the plans.
 	ValueUsagePlans ValueKind = "usage-plans"
 	// ValueDeployment is this deployment's id: what a signed STS identity proof must name in its
-	// X-Lanyard-Server-ID header ("lanyard" in AWS unless the app's context says otherwise;
-	// the name prefix locally).
+	// X-Lanyard-Server-ID header. Unique per deployment and stable across synths and deploys:
+	// in AWS "<account>/<region>/<stack name>" of the services stack (infra.DeploymentID, its
+	// ServerId output); locally the name prefix, which names every resource of that
+	// deployment.
 	ValueDeployment ValueKind = "deployment"
 	// ValueAPIStage is the execute-api ARN of the REST API's stage,
 	// "arn:aws:execute-api:<region>:<account>:<api>/<stage>": what the scopes' grants resolve

@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/onboarding"
 	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
 	"github.com/lanyardhq/lanyard/shared/stsproof"
 	"github.com/lanyardhq/lanyard/shared/stsproof/stsprooftest"
@@ -26,7 +29,7 @@ const wantIdentityRequest = `{
   "url": "http://127.0.0.1:PORT/",
   "headers": {
     "Authorization": [
-      "AWS4-HMAC-SHA256 Credential=test/DATE/us-east-1/sts/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-date;x-lanyard-server-id, Signature=SIGNATURE"
+      "AWS4-HMAC-SHA256 Credential=test/DATE/us-east-1/sts/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-date;x-lanyard-request-sha256;x-lanyard-server-id, Signature=SIGNATURE"
     ],
     "Content-Type": [
       "application/x-www-form-urlencoded; charset=utf-8"
@@ -36,6 +39,9 @@ const wantIdentityRequest = `{
     ],
     "X-Amz-Date": [
       "DATETIME"
+    ],
+    "X-Lanyard-Request-SHA256": [
+      "3ebef838f6d184a91b079f446c9b2dd3986e5a6fcfe904f77c72a96ecb6e5f9d"
     ],
     "X-Lanyard-Server-ID": [
       "lanyard-cli-test"
@@ -59,8 +65,15 @@ func normaliseIdentityRequest(s string) string {
 	return portRE.ReplaceAllString(s, "127.0.0.1:PORT")
 }
 
-// The printed request parses back into a Request that Verify accepts, STS (the fake, which
-// checks signatures) answering for the local credentials.
+// forAcme are the flags naming the onboarding request the tests sign for, and acmeDigest its
+// digest: sha256("POST /v1/partners\nscopes=inventory:read,orders:read\npartnerName=Acme Logistics").
+var forAcme = []string{"--partner-name", "Acme Logistics", "--scope", "orders:read", "--scope", "inventory:read"}
+
+const acmeDigest = "3ebef838f6d184a91b079f446c9b2dd3986e5a6fcfe904f77c72a96ecb6e5f9d"
+
+// The printed request parses back into a Request that Verify accepts for the onboarding
+// request it names, STS (the fake, which checks signatures) answering for the local
+// credentials; stderr says which deployment and request it was signed for.
 func TestIdentityRequest(t *testing.T) {
 	identityEnv(t)
 	fake := stsprooftest.New(t)
@@ -77,15 +90,25 @@ func TestIdentityRequest(t *testing.T) {
 		{name: "AWS_ENDPOINT_URL", env: map[string]string{stsproof.EndpointEnv: fake.URL.String()}},
 		{name: "--output table still prints JSON", args: []string{"--sts-endpoint", fake.URL.String(), "-o", "table"}},
 		{name: "session token", args: []string{"--sts-endpoint", fake.URL.String()}, env: map[string]string{"AWS_SESSION_TOKEN": "session"}, token: true},
+		{name: "scopes with commas", args: []string{"--sts-endpoint", fake.URL.String(), "--scope", "orders:read,inventory:read"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			code, stdout, stderr := runCLI(append([]string{"identity-request", "--server-id", server}, tc.args...)...)
-			if code != 0 || stderr != "" {
+			flags := forAcme
+			if tc.name == "scopes with commas" {
+				flags = forAcme[:2]
+			}
+			code, stdout, stderr := runCLI(append(append([]string{"identity-request", "--server-id", server}, flags...), tc.args...)...)
+			if code != 0 {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			for _, want := range []string{`deployment "lanyard-cli-test"`, `partnerName "Acme Logistics"`, "scopes inventory:read,orders:read", acmeDigest, "valid until "} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr %q does not say %q", stderr, want)
+				}
 			}
 			if !tc.token {
 				if got := normaliseIdentityRequest(stdout); got != wantIdentityRequest {
@@ -100,21 +123,53 @@ func TestIdentityRequest(t *testing.T) {
 				t.Errorf("%d session token headers", got)
 			}
 			v := &stsproof.Verifier{ServerID: server, Endpoint: fake.URL}
-			id, err := v.Verify(t.Context(), r)
+			id, err := v.Verify(t.Context(), r, onboarding.RequestDigest("Acme Logistics", []string{"inventory:read", "orders:read"}))
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 			if id != stsprooftest.LocalIdentity {
 				t.Errorf("identity = %+v", id)
 			}
+			// Not for another onboarding request.
+			if _, err := v.Verify(t.Context(), r, onboarding.RequestDigest("Mallory", []string{"inventory:read", "orders:read"})); !errors.Is(err, stsproof.ErrInvalid) {
+				t.Errorf("Verify for another partner name = %v, want ErrInvalid", err)
+			}
 		})
+	}
+}
+
+// --body prints the whole onboarding request body, which the API's schema accepts and whose
+// digest is the signed one.
+func TestIdentityRequestBody(t *testing.T) {
+	identityEnv(t)
+	fake := stsprooftest.New(t)
+	code, stdout, stderr := runCLI(append([]string{"identity-request", "--server-id", "s", "--sts-endpoint", fake.URL.String(), "--body"}, forAcme...)...)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if err := api.ValidateBody(api.OpCreatePartner, []byte(stdout)); err != nil {
+		t.Fatalf("the body does not pass the schema: %v", err)
+	}
+	var b struct {
+		PartnerName     string           `json:"partnerName"`
+		Scopes          []string         `json:"scopes"`
+		IdentityRequest stsproof.Request `json:"identityRequest"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.PartnerName != "Acme Logistics" || strings.Join(b.Scopes, ",") != "inventory:read,orders:read" || b.IdentityRequest.Headers[stsproof.RequestDigestHeader][0] != acmeDigest {
+		t.Errorf("body %s", stdout)
+	}
+	if _, err := (&stsproof.Verifier{ServerID: "s", Endpoint: fake.URL}).Verify(t.Context(), b.IdentityRequest, acmeDigest); err != nil {
+		t.Errorf("Verify: %v", err)
 	}
 }
 
 // Without an endpoint anywhere, the request is signed for the region's STS endpoint.
 func TestIdentityRequestRegionalEndpoint(t *testing.T) {
 	identityEnv(t)
-	code, stdout, stderr := runCLI("identity-request", "--server-id", "srv", "--region", "eu-west-1")
+	code, stdout, stderr := runCLI(append([]string{"identity-request", "--server-id", "srv", "--region", "eu-west-1"}, forAcme...)...)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -140,13 +195,16 @@ func TestIdentityRequestRefuses(t *testing.T) {
 		stderr string
 	}{
 		{name: "no server id", args: []string{"--sts-endpoint", "http://127.0.0.1:4566"}, code: 2, stderr: "--server-id is required"},
+		{name: "no partner name", args: []string{"--server-id", "s", "--scope", "orders:read"}, code: 2, stderr: "--partner-name is required"},
+		{name: "no scope", args: []string{"--server-id", "s", "--partner-name", "Acme"}, code: 2, stderr: "--scope is required"},
+		{name: "role ARN not a role", args: append([]string{"--server-id", "s", "--role-arn", "arn:aws:iam::111122223333:user/bob"}, forAcme...), code: 2, stderr: "--role-arn must be an IAM role ARN"},
 		{name: "blank server id", args: []string{"--server-id", " "}, code: 2, stderr: "--server-id is required"},
-		{name: "endpoint with a path", args: []string{"--server-id", "s", "--sts-endpoint", "http://127.0.0.1:4566/sts"}, code: 2, stderr: "--sts-endpoint: the STS endpoint must have no user, path, query or fragment"},
-		{name: "endpoint not a URL", args: []string{"--server-id", "s", "--sts-endpoint", "sts.amazonaws.com"}, code: 2, stderr: "--sts-endpoint: the STS endpoint must be an absolute http(s) URL"},
+		{name: "endpoint with a path", args: append([]string{"--server-id", "s", "--sts-endpoint", "http://127.0.0.1:4566/sts"}, forAcme...), code: 2, stderr: "--sts-endpoint: the STS endpoint must have no user, path, query or fragment"},
+		{name: "endpoint not a URL", args: append([]string{"--server-id", "s", "--sts-endpoint", "sts.amazonaws.com"}, forAcme...), code: 2, stderr: "--sts-endpoint: the STS endpoint must be an absolute http(s) URL"},
 		{name: "an argument", args: []string{"--server-id", "s", "extra"}, code: 2, stderr: "unknown command"},
-		{name: "server id with a newline", args: []string{"--server-id", "a\nb", "--sts-endpoint", "http://127.0.0.1:4566"}, code: 1, stderr: "the server id must be"},
-		{name: "no region", args: []string{"--server-id", "s"}, env: map[string]string{"AWS_REGION": ""}, code: 1, stderr: "no AWS region"},
-		{name: "no credentials", args: []string{"--server-id", "s", "--sts-endpoint", "http://127.0.0.1:4566"}, env: map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, code: 1, stderr: "credentials"},
+		{name: "server id with a newline", args: append([]string{"--server-id", "a\nb", "--sts-endpoint", "http://127.0.0.1:4566"}, forAcme...), code: 1, stderr: "the server id must be"},
+		{name: "no region", args: append([]string{"--server-id", "s"}, forAcme...), env: map[string]string{"AWS_REGION": ""}, code: 1, stderr: "no AWS region"},
+		{name: "no credentials", args: append([]string{"--server-id", "s", "--sts-endpoint", "http://127.0.0.1:4566"}, forAcme...), env: map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, code: 1, stderr: "credentials"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +231,8 @@ func TestIdentityRequestHelp(t *testing.T) {
 	for _, want := range []string{
 		"identityRequest", "15 minutes", "Action=GetCallerIdentity&Version=2011-06-15", "X-Lanyard-Server-ID",
 		"BEFORE signing", `SigV4Auth(creds, "sts", region)`, "--server-id", "--sts-endpoint", "--region",
+		"X-Lanyard-Request-SHA256", `POST /v1/partners\nscopes=inventory:read,orders:read\npartnerName=Acme Logistics`,
+		"--partner-name", "--scope", "--body", "--role-arn", "root user",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("help lacks %q", want)
@@ -189,13 +249,13 @@ func TestIdentityRequestNoSecretInErrors(t *testing.T) {
 	c := secrettest.Plant(t)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", c.New("secret-key").Reveal())
 	t.Setenv("AWS_SESSION_TOKEN", c.New("session-token").Reveal())
-	code, stdout, stderr := runCLI("identity-request", "--server-id", "a\nb", "--sts-endpoint", "http://127.0.0.1:4566")
+	code, stdout, stderr := runCLI(append([]string{"identity-request", "--server-id", "a\nb", "--sts-endpoint", "http://127.0.0.1:4566"}, forAcme...)...)
 	if code == 0 {
 		t.Fatal("a server id with a newline was accepted")
 	}
 	c.CheckText("stdout", stdout)
 	c.CheckText("stderr", stderr)
-	code, stdout, stderr = runCLI("identity-request", "--server-id", "s", "--sts-endpoint", "http://127.0.0.1:4566")
+	code, stdout, stderr = runCLI(append([]string{"identity-request", "--server-id", "s", "--sts-endpoint", "http://127.0.0.1:4566"}, forAcme...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -12,6 +12,8 @@
 // through), LANYARD_KEY_ENVIRONMENT (live, test or
 // locl; live when unset), and the STS endpoint identity requests are sent to
 // (stsproof.EndpointFromEnv: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else AWS_REGION's).
+// The AWS account it runs in, whose principals never onboard, is its own ARN's, from each
+// invocation's context: no configuration, no AWS call.
 package main
 
 import (

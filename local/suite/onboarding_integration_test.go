@@ -18,8 +18,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/uuid"
 
 	"github.com/lanyardhq/lanyard/events"
@@ -159,15 +161,16 @@ func onbFind(l onboarding.List, id string) (onboarding.View, bool) {
 	return l.Onboardings[i], true
 }
 
-// onbSign signs a GetCallerIdentity request with creds for LocalStack's STS and serverID, and
-// plants its Authorization header and signature as canaries.
-func onbSign(t *testing.T, canary *secrettest.Canaries, creds aws.Credentials, serverID, label string) stsproof.Request {
+// onbSign signs a GetCallerIdentity request with creds for LocalStack's STS, serverID and the
+// onboarding request of name and scopes (onboarding.RequestDigest), and plants its
+// Authorization header and signature as canaries.
+func onbSign(t *testing.T, canary *secrettest.Canaries, creds aws.Credentials, serverID, label, name string, scopes ...string) stsproof.Request {
 	t.Helper()
 	endpoint, err := stsproof.ParseEndpoint(env.LocalStackURL)
 	if err != nil {
 		t.Fatalf("LocalStack's STS endpoint: %v", err)
 	}
-	r, err := stsproof.Sign(t.Context(), creds, suite.Region, endpoint, serverID, time.Now())
+	r, err := stsproof.Sign(t.Context(), creds, suite.Region, endpoint, serverID, onboarding.RequestDigest(name, scopes), time.Now())
 	if err != nil {
 		t.Fatalf("sign the identity request: %v", err)
 	}
@@ -181,6 +184,26 @@ func onbSign(t *testing.T, canary *secrettest.Canaries, creds aws.Credentials, s
 	return r
 }
 
+// onbSession is a session of role in account, assumed through LocalStack's STS with the
+// account's credentials (LocalStack takes a 12-digit access key id as the account); its secret
+// key and token are planted as canaries.
+func onbSession(t *testing.T, canary *secrettest.Canaries, account, role string) aws.Credentials {
+	t.Helper()
+	client := sts.NewFromConfig(env.Config, func(o *sts.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(account, "test", "")
+	})
+	out, err := client.AssumeRole(t.Context(), &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/" + role), RoleSessionName: aws.String("onboarding-test"),
+	})
+	if err != nil {
+		t.Fatalf("assume role %s of account %s: %v", role, account, err)
+	}
+	c := out.Credentials
+	canary.Add("secret key of a session of "+role, aws.ToString(c.SecretAccessKey))
+	canary.Add("session token of a session of "+role, aws.ToString(c.SessionToken))
+	return aws.Credentials{AccessKeyID: aws.ToString(c.AccessKeyId), SecretAccessKey: aws.ToString(c.SecretAccessKey), SessionToken: aws.ToString(c.SessionToken)}
+}
+
 // onbSTSBody is an onboarding body proving the identity with r.
 func onbSTSBody(t *testing.T, name string, r stsproof.Request, scopes ...string) string {
 	t.Helper()
@@ -191,12 +214,25 @@ func onbSTSBody(t *testing.T, name string, r stsproof.Request, scopes ...string)
 	return string(b)
 }
 
-// A partner proves its AWS account with a GetCallerIdentity request signed by the SDK for
-// LocalStack's STS and this deployment's id, and is onboarded at the tier the policy's
-// allow-list gives the account (000000000000: sandbox); its key works; the partner item records
-// the verified account; one AWS account has one partner; a request signed for another
-// deployment is refused whatever else is right, and so is an account not on the allow-list.
-// Neither the signed request's Authorization header nor the key reaches a log or a trace.
+// The accounts of the local overlay (policy/local.json), which only lanyard local's builds
+// carry: a partner's, whose role lanyard-onboarding onboards into sandbox, and LocalStack's
+// default account, where lanyard local runs Lanyard, listed too.
+const (
+	onbPartnerAccount = "000000000001"
+	onbRole           = "lanyard-onboarding"
+)
+
+// A partner proves its AWS principal with a GetCallerIdentity request signed by the SDK for
+// LocalStack's STS, this deployment's id and this very onboarding request, and is onboarded at
+// the tier the policy's allow-list gives the account when the account's entry admits the
+// principal (the local overlay: sessions of role lanyard-onboarding of 000000000001, sandbox);
+// its key works; the partner item records the verified principal; one AWS account has one
+// partner. Refused, before and after, whatever else is right: another role of the account and
+// its root (principal-not-allowed), the account Lanyard runs in although allow-listed and an
+// account on no allow-list (account-not-allowed), a request signed for another deployment,
+// and the partner's own proof sent with another partner name or other scopes
+// (identity-proof-invalid). Neither the signed request's Authorization header, the session's
+// secrets nor the key reaches a log or a trace.
 //
 // Not parallel: the canaries capture the process's slog default.
 func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
@@ -208,8 +244,34 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 	name := "Globex Freight " + harness.Name("t")
 	// `lanyard local` gives the functions the suite's prefix as LANYARD_SERVER_ID.
 	serverID := prefix
+	partnerRole := onbSession(t, canary, onbPartnerAccount, onbRole)
+	refuse := func(label string, creds aws.Credentials, server, as string, want string) {
+		t.Helper()
+		r := onbSign(t, canary, creds, server, label, name+" "+label, "orders:read")
+		refusal := wantFunctionProblem(t, api.post("/v1/partners", harness.Name("idem"), onbSTSBody(t, name+" "+label, r, "orders:read")), http.StatusForbidden, want)
+		if refusal.Detail == "" {
+			t.Errorf("%s: %s without its fixed detail", as, want)
+		}
+	}
 
-	signed := onbSign(t, canary, localCreds, serverID, "first")
+	// Principals of the allowed account its entry does not admit, while the account is free.
+	refuse("other role", onbSession(t, canary, onbPartnerAccount, "ci-deploy"), serverID, "another role of the account", "principal-not-allowed")
+	refuse("root", aws.Credentials{AccessKeyID: onbPartnerAccount, SecretAccessKey: "test"}, serverID, "the account's root", "principal-not-allowed")
+	// The account lanyard local runs Lanyard in, allow-listed with the same role, and an
+	// account on no allow-list.
+	refuse("host", onbSession(t, canary, suite.Account, onbRole), serverID, "the account Lanyard runs in", "account-not-allowed")
+	refuse("stranger", onbSession(t, canary, "111122223333", onbRole), serverID, "an account on no allow-list", "account-not-allowed")
+	// Signed for another deployment: refused before STS is asked.
+	refuse("foreign", partnerRole, serverID+"-other", "a request for another deployment", "identity-proof-invalid")
+
+	// The partner's proof, captured and sent with another partner name or other scopes.
+	signed := onbSign(t, canary, partnerRole, serverID, "first", name, "orders:read")
+	wantFunctionProblem(t, api.post("/v1/partners", harness.Name("idem"), onbSTSBody(t, name+" captured", signed, "orders:read")),
+		http.StatusForbidden, "identity-proof-invalid")
+	wantFunctionProblem(t, api.post("/v1/partners", harness.Name("idem"), onbSTSBody(t, name, signed, "inventory:read", "orders:read")),
+		http.StatusForbidden, "identity-proof-invalid")
+
+	// The request it was signed for onboards.
 	idem, body := harness.Name("idem"), onbSTSBody(t, name, signed, "orders:read")
 	first := api.post("/v1/partners", idem, body)
 	if first.status != http.StatusCreated || first.header.Get("Cache-Control") != "no-store" {
@@ -233,26 +295,35 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 		t.Errorf("profile %+v, onboarded %s key %s", prof, ob.PartnerID, ob.KeyID)
 	}
 
-	// The partner item records how it proved who it is: the account STS verified.
+	// The partner item records how it proved who it is: the principal STS verified.
+	wantARN := "arn:aws:sts::" + onbPartnerAccount + ":assumed-role/" + onbRole + "/onboarding-test"
 	p, err := (&partner.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["partners"]}).Get(ctx, ob.PartnerID)
 	if err != nil {
 		t.Fatalf("read the partner: %v", err)
 	}
-	if p.IdentityMethod != partner.IdentityMethodSTS || p.AccountID != suite.Account ||
-		p.ARN != "arn:aws:iam::"+suite.Account+":root" || p.InviteID != "" || p.PartnerName != name {
-		t.Errorf("partner item: identity %q, account %q, arn %q, invite %q, name %q; want sts, %s, LocalStack's root",
-			p.IdentityMethod, p.AccountID, p.ARN, p.InviteID, p.PartnerName, suite.Account)
+	if p.IdentityMethod != partner.IdentityMethodSTS || p.AccountID != onbPartnerAccount || p.ARN != wantARN || p.InviteID != "" || p.PartnerName != name {
+		t.Errorf("partner item: identity %q, account %q, arn %q, invite %q, name %q; want sts, %s, %s",
+			p.IdentityMethod, p.AccountID, p.ARN, p.InviteID, p.PartnerName, onbPartnerAccount, wantARN)
 	}
-	// … and the account's claim names it.
-	claim, err := env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Provisioned.Tables["partners"]), ConsistentRead: aws.Bool(true),
-		Key: partner.Key(onboarding.AccountKeyPrefix + suite.Account),
-	})
-	if err != nil {
-		t.Fatalf("read the account claim: %v", err)
+	// … and the account's claim names it; the refused accounts have none.
+	claimOf := func(account string) map[string]dynamotypes.AttributeValue {
+		t.Helper()
+		claim, err := env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.Provisioned.Tables["partners"]), ConsistentRead: aws.Bool(true),
+			Key: partner.Key(onboarding.AccountKeyPrefix + account),
+		})
+		if err != nil {
+			t.Fatalf("read the claim of account %s: %v", account, err)
+		}
+		return claim.Item
 	}
-	if st, owner := onbString(claim.Item, "state"), onbString(claim.Item, "ownerPartnerId"); st != "onboarded" || owner != ob.PartnerID {
-		t.Errorf("claim of account %s: state %q, owner %q; want onboarded by %s", suite.Account, st, owner, ob.PartnerID)
+	if c := claimOf(onbPartnerAccount); onbString(c, "state") != "onboarded" || onbString(c, "ownerPartnerId") != ob.PartnerID {
+		t.Errorf("claim of account %s: state %q, owner %q; want onboarded by %s", onbPartnerAccount, onbString(c, "state"), onbString(c, "ownerPartnerId"), ob.PartnerID)
+	}
+	for _, account := range []string{suite.Account, "111122223333"} {
+		if c := claimOf(account); c != nil {
+			t.Errorf("refused account %s has a claim", account)
+		}
 	}
 
 	// A replay gets the same answer, key included.
@@ -260,27 +331,13 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 		t.Errorf("replay: %d, same body: %t", replay.status, sameJSON(replay.body, first.body))
 	}
 
-	// One AWS account, one partner: a fresh proof of the same account is refused.
-	again := onbSign(t, canary, localCreds, serverID, "second")
+	// One AWS account, one partner: a fresh proof of the same principal is refused.
+	again := onbSign(t, canary, partnerRole, serverID, "second", name+" again", "orders:read")
 	wantFunctionProblem(t, api.post("/v1/partners", harness.Name("idem"), onbSTSBody(t, name+" again", again, "orders:read")),
 		http.StatusConflict, "conflict")
 
-	// Signed for another deployment: refused before STS is asked, with the one fixed answer.
-	foreign := onbSign(t, canary, localCreds, serverID+"-other", "foreign")
-	refusal := wantFunctionProblem(t, api.post("/v1/partners", harness.Name("idem"), onbSTSBody(t, name+" foreign", foreign, "orders:read")),
-		http.StatusForbidden, "identity-proof-invalid")
-	if refusal.Detail == "" {
-		t.Error("identity-proof-invalid without its fixed detail")
-	}
-
-	// An account LocalStack verifies but the allow-list does not name (LocalStack takes a
-	// 12-digit access key id as the account).
-	stranger := onbSign(t, canary, aws.Credentials{AccessKeyID: "111122223333", SecretAccessKey: "test"}, serverID, "stranger")
-	wantFunctionProblem(t, api.post("/v1/partners", harness.Name("idem"), onbSTSBody(t, name+" stranger", stranger, "orders:read")),
-		http.StatusForbidden, "account-not-allowed")
-
 	// Of all this, one partner and one secret.
-	for _, n := range []string{name, name + " again", name + " foreign", name + " stranger"} {
+	for _, n := range []string{name, name + " again", name + " captured", name + " other role", name + " root", name + " host", name + " stranger", name + " foreign"} {
 		want := 0
 		if n == name {
 			want = 1

@@ -17,10 +17,14 @@
 //     another body gets 422, a request still in flight under the key 409;
 //  3. the identity proof (identity.go): the invite (invite.Store.Lookup; its partner name must
 //     be the request's; its tier is the partner's), or the identity request, checked and sent
-//     to STS by the IdentityVerifier (stsproof.Verifier) — refused with one fixed 403
-//     identity-proof-invalid whatever the reason, 403 account-not-allowed for an account not on
-//     the policy's allow-list (which gives the tier), 409 conflict for an account that has a
-//     partner or a pending onboarding already (one partner per AWS account: account.go); then
+//     to STS by the IdentityVerifier (stsproof.Verifier), which also checks it was signed over
+//     this request's RequestDigest (digest.go: its partner name and scopes) — refused with one
+//     fixed 403 identity-proof-invalid whatever the reason, 403 account-not-allowed for the
+//     account this deployment runs in (the invoked function's ARN's) or an account not on the
+//     policy's allow-list (which gives the tier), 403 principal-not-allowed for a principal the
+//     account's entry does not admit (policy.Account.Admits: never root), 409 conflict for an
+//     account that has a partner or a pending onboarding already (one partner per AWS
+//     account: account.go); then
 //     the scopes (policy.Decide against the tier). A refusal here is a decision about the
 //     request, so the record keeps it: a replay gets the same answer;
 //  4. a tier without approvalRequired: the key (credential.Generate) and its secret,

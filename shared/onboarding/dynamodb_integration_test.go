@@ -43,10 +43,10 @@ func TestApprovalFlowOnDynamoDBLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol.Accounts = append(pol.Accounts, policy.Account{AccountID: premiumID.AccountID, Tier: "premium", Description: "test"})
-	v := &fakeVerifier{ids: map[string]stsproof.Identity{}}
+	pol.Accounts = append(pol.Accounts, testPolicy...)
+	v := &fakeVerifier{ids: map[string]stsproof.Identity{}, bound: map[string]string{}}
 	h := &Handler{
-		DB: env.DynamoDB, Secrets: env.SecretsManager, Tables: tables, Identity: v, Policy: pol,
+		DB: env.DynamoDB, Secrets: env.SecretsManager, Tables: tables, Identity: v, Policy: pol, HostAccountID: hostAccount,
 		SecretPrefix: harness.Name("lanyard/onboarding-it/") + "/", Env: credential.EnvLocal, Now: time.Now,
 	}
 	admin := &AdminHandler{DB: env.DynamoDB, Tables: tables, Now: time.Now}

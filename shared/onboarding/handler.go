@@ -70,6 +70,9 @@ type Handler struct {
 	Tables  Tables
 	// Identity verifies STS identity requests (stsproof.Verifier); nil refuses them with 500.
 	Identity IdentityVerifier
+	// HostAccountID is the AWS account this deployment runs in, which never onboards; empty
+	// means the account of the invoked function's ARN (the Lambda context).
+	HostAccountID string
 	// Policy decides the scopes and gives the tier's key lifetime and approval (policy.Default).
 	Policy *policy.Policy
 	// SecretPrefix starts every partner secret's name ("lanyard/partners/").

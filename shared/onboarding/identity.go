@@ -6,19 +6,25 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/invite"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/stsproof"
 )
 
-// IdentityVerifier checks a signed STS GetCallerIdentity request and says which AWS principal
-// signed it (stsproof.Verifier). A request it refuses gives an error matching
-// stsproof.ErrInvalid; any other error is a failure to find out (STS unreachable …), answered
-// 500 and retried by the client.
+// IdentityVerifier checks a signed STS GetCallerIdentity request, signed over the digest of the
+// request it came with (RequestDigest), and says which AWS principal signed it
+// (stsproof.Verifier). A request it refuses gives an error matching stsproof.ErrInvalid; any
+// other error is a failure to find out (STS unreachable …), answered 500 and retried by the
+// client.
 type IdentityVerifier interface {
-	Verify(ctx context.Context, req stsproof.Request) (stsproof.Identity, error)
+	Verify(ctx context.Context, req stsproof.Request, requestDigest string) (stsproof.Identity, error)
 }
+
+var _ IdentityVerifier = (*stsproof.Verifier)(nil)
 
 // proof is a checked identity proof: who the partner is and which tier it joins.
 type proof struct {
@@ -30,8 +36,10 @@ type proof struct {
 }
 
 // prove checks the request's identity proof: the invite (which must be for the request's
-// partner name), or the signed STS request (whose account must be on the policy's allow-list
-// and not onboarded already). Its error is a refusal or internal.
+// partner name), or the signed STS request (signed over this request's digest; its account
+// must not be the one this deployment runs in, must be on the policy's allow-list with an
+// entry that admits its principal, and must not be onboarded already). Its error is a refusal
+// or internal.
 func (a *attempt) prove(ctx context.Context, req createRequest) (proof, error) {
 	h, now := a.h, a.now
 	if req.IdentityRequest == nil {
@@ -51,7 +59,11 @@ func (a *attempt) prove(ctx context.Context, req createRequest) (proof, error) {
 	if h.Identity == nil {
 		return proof{}, errors.New("identity request: this deployment has no identity verifier")
 	}
-	id, err := h.Identity.Verify(ctx, req.IdentityRequest.reveal())
+	host, err := h.hostAccount(ctx)
+	if err != nil {
+		return proof{}, fmt.Errorf("identity request: %w", err)
+	}
+	id, err := h.Identity.Verify(ctx, req.IdentityRequest.reveal(), req.IdentityRequest.digest)
 	switch {
 	case errors.Is(err, stsproof.ErrInvalid):
 		return proof{}, problem.IdentityProofInvalid.New("").WithCause(fmt.Errorf("identity request refused: %w", err))
@@ -60,12 +72,37 @@ func (a *attempt) prove(ctx context.Context, req createRequest) (proof, error) {
 	case id.AccountID == "" || id.ARN == "":
 		return proof{}, errors.New("verify the identity request: STS named no account or principal")
 	}
-	tier, ok := h.Policy.TierForAccount(id.AccountID)
+	if id.AccountID == host {
+		// Whatever the allow-list says: a principal of the account Lanyard runs in (a workload
+		// next to it, compromised or not) never becomes a partner.
+		return proof{}, problem.AccountNotAllowed.New("").WithCause(fmt.Errorf("AWS account %s (%s) is the account this deployment runs in", id.AccountID, id.ARN))
+	}
+	entry, ok := h.Policy.AccountEntry(id.AccountID)
 	if !ok {
 		return proof{}, problem.AccountNotAllowed.New("").WithCause(fmt.Errorf("AWS account %s (%s) is not on the allow-list of policy revision %d", id.AccountID, id.ARN, h.Policy.Revision))
+	}
+	if !entry.Admits(id.ARN) {
+		return proof{}, problem.PrincipalNotAllowed.New("").WithCause(fmt.Errorf("principal %s is not one the allow-list entry of AWS account %s admits (policy revision %d)", id.ARN, id.AccountID, h.Policy.Revision))
 	}
 	if err := checkAccountFree(ctx, h.DB, h.Tables.Partners, id.AccountID, now); err != nil {
 		return proof{}, err
 	}
-	return proof{Identity: events.Identity{Method: events.ProofSTS, AccountID: id.AccountID, ARN: id.ARN}, Tier: tier}, nil
+	return proof{Identity: events.Identity{Method: events.ProofSTS, AccountID: id.AccountID, ARN: id.ARN}, Tier: entry.Tier}, nil
+}
+
+// hostAccount is the AWS account this deployment runs in: HostAccountID, else the account of
+// the invoked function's ARN, which Lambda hands every invocation (no AWS call).
+func (h *Handler) hostAccount(ctx context.Context) (string, error) {
+	if h.HostAccountID != "" {
+		return h.HostAccountID, nil
+	}
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok || lc.InvokedFunctionArn == "" {
+		return "", errors.New("the AWS account this deployment runs in is unknown: no Lambda context and no HostAccountID")
+	}
+	fn, err := arn.Parse(lc.InvokedFunctionArn)
+	if err != nil || len(fn.AccountID) != 12 {
+		return "", errors.New("the invoked function's ARN names no AWS account")
+	}
+	return fn.AccountID, nil
 }

@@ -144,7 +144,7 @@ func TestNoSecretLeaksApprovalAndSTS(t *testing.T) {
 	c.CheckText("list", list.Body)
 
 	// STS: accepted, replayed, refused as invalid, not allowed, taken, failing.
-	auth := v.sign(localID)
+	auth := v.sign(sandboxID)
 	c.Add("identity request signature", auth)
 	sts := stsBody("Local Ltd", auth, "orders:read")
 	withToken := strings.Replace(sts, `"X-Amz-Date"`, `"X-Amz-Security-Token":["`+c.New("session-token").Reveal()+`"],"X-Amz-Date"`, 1)
@@ -156,13 +156,13 @@ func TestNoSecretLeaksApprovalAndSTS(t *testing.T) {
 	strange := v.sign(strangeID)
 	c.Add("strange signature", strange)
 	check("account not allowed", f.post("strange", stsBody("Mallory", strange, "orders:read")))
-	again := v.sign(localID)
+	again := v.sign(sandboxID)
 	c.Add("second signature", again)
 	check("account taken", f.post("again", stsBody("Local Two", again, "orders:read")))
 	v.mu.Lock()
 	v.err = errors.New("stsproof: verify identity request: connection refused")
 	v.mu.Unlock()
-	down := v.sign(localID)
+	down := v.sign(sandboxID)
 	c.Add("signature while STS is down", down)
 	check("STS down", f.post("down", stsBody("Local Ltd", down, "orders:read")))
 

@@ -40,8 +40,12 @@ type createRequest struct {
 
 // signedRequest holds a signed STS request. It is a secret while its signature is fresh (its
 // Authorization header, its session token): it prints, logs and marshals as [redacted], like
-// a secret.Value.
-type signedRequest struct{ req stsproof.Request }
+// a secret.Value. digest is the RequestDigest of the body it came in, which the request's
+// X-Lanyard-Request-SHA256 header must carry.
+type signedRequest struct {
+	req    stsproof.Request
+	digest string
+}
 
 func (*signedRequest) String() string               { return secret.Redacted }
 func (*signedRequest) GoString() string             { return secret.Redacted }
@@ -146,7 +150,8 @@ func parseRequest(body []byte) (createRequest, error) {
 	case wire.InviteCode != nil && wire.IdentityRequest == nil:
 		r.InviteCode = secret.New(*wire.InviteCode)
 	case wire.InviteCode == nil && wire.IdentityRequest != nil:
-		r.IdentityRequest = &signedRequest{req: *wire.IdentityRequest}
+		// The digest is of the values as decoded, before anything normalises them.
+		r.IdentityRequest = &signedRequest{req: *wire.IdentityRequest, digest: RequestDigest(wire.PartnerName, wire.Scopes)}
 	default: // the schema's oneOf refuses both and neither
 		return createRequest{}, problem.BadRequest.New("").WithCause(errors.New("validated body holds not exactly one identity proof"))
 	}

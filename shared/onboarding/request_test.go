@@ -143,7 +143,7 @@ func TestIdentityRequestHash(t *testing.T) {
 	if base.IdentityRequest == nil || !base.InviteCode.IsZero() {
 		t.Fatal("an identity request parsed as an invite")
 	}
-	respelled := parse(`{"scopes":["orders:read"],"identityRequest":{"body":"Action=GetCallerIdentity&Version=2011-06-15","headers":{"X-Lanyard-Server-ID":["lanyard-test"],"X-Amz-Date":["20261123T120000Z"],"Host":["sts.us-east-1.amazonaws.com"],"Content-Type":["application/x-www-form-urlencoded; charset=utf-8"],"Authorization":["AWS4-HMAC-SHA256 sig-1"]},"url":"https://sts.us-east-1.amazonaws.com/","method":"POST"},"partnerName":"Acme"}`)
+	respelled := parse(`{"scopes":["orders:read"],"identityRequest":{"body":"Action=GetCallerIdentity&Version=2011-06-15","headers":{"X-Lanyard-Request-SHA256":["` + RequestDigest("Acme", []string{"orders:read"}) + `"],"X-Lanyard-Server-ID":["lanyard-test"],"X-Amz-Date":["20261123T120000Z"],"Host":["sts.us-east-1.amazonaws.com"],"Content-Type":["application/x-www-form-urlencoded; charset=utf-8"],"Authorization":["AWS4-HMAC-SHA256 sig-1"]},"url":"https://sts.us-east-1.amazonaws.com/","method":"POST"},"partnerName":"Acme"}`)
 	if respelled.hash() != base.hash() {
 		t.Error("the same identity request spelled otherwise hashes differently")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -26,32 +27,62 @@ import (
 	"github.com/lanyardhq/lanyard/shared/stsproof/stsprooftest"
 )
 
-// The AWS principals of these tests: LocalStack's account (sandbox in the production policy),
-// an account the tests allow into premium, and one on no allow-list.
+// The AWS principals of these tests: a partner's role in an account allowed into sandbox, one
+// in an account allowed into premium, principals of the sandbox account its entry does not
+// admit (its root, another role), a principal of the account the deployment runs in (allowed
+// into sandbox, to show that does not help), and one of an account on no allow-list.
+const (
+	sandboxAccount = "444455556666"
+	premiumAccount = "111122223333"
+	hostAccount    = "777788889999"
+)
+
 var (
-	localID   = stsproof.Identity{AccountID: "000000000000", ARN: "arn:aws:iam::000000000000:root", UserID: "AIDAEXAMPLE"}
-	premiumID = stsproof.Identity{AccountID: "111122223333", ARN: "arn:aws:iam::111122223333:role/globex-lanyard", UserID: "AROAEXAMPLE:s"}
-	strangeID = stsproof.Identity{AccountID: "999988887777", ARN: "arn:aws:iam::999988887777:user/mallory", UserID: "AIDAOTHER"}
+	sandboxID  = stsproof.Identity{AccountID: sandboxAccount, ARN: "arn:aws:sts::" + sandboxAccount + ":assumed-role/lanyard-onboarding/alice", UserID: "AROAEXAMPLE:alice"}
+	premiumID  = stsproof.Identity{AccountID: premiumAccount, ARN: "arn:aws:sts::" + premiumAccount + ":assumed-role/globex-lanyard/s", UserID: "AROAEXAMPLE:s"}
+	rootID     = stsproof.Identity{AccountID: sandboxAccount, ARN: "arn:aws:iam::" + sandboxAccount + ":root", UserID: sandboxAccount}
+	otherRole  = stsproof.Identity{AccountID: sandboxAccount, ARN: "arn:aws:sts::" + sandboxAccount + ":assumed-role/ci-deploy/build-7", UserID: "AROAOTHER:build-7"}
+	hostID     = stsproof.Identity{AccountID: hostAccount, ARN: "arn:aws:sts::" + hostAccount + ":assumed-role/lanyard-onboarding/x", UserID: "AROAHOST:x"}
+	strangeID  = stsproof.Identity{AccountID: "999988887777", ARN: "arn:aws:iam::999988887777:user/mallory", UserID: "AIDAOTHER"}
+	testPolicy = []policy.Account{
+		{AccountID: sandboxAccount, Principals: []string{"arn:aws:iam::" + sandboxAccount + ":role/lanyard-onboarding"}, Tier: "sandbox", Description: "test"},
+		{AccountID: premiumAccount, Principals: []string{"arn:aws:iam::" + premiumAccount + ":role/globex-lanyard"}, Tier: "premium", Description: "test"},
+		{AccountID: hostAccount, Principals: []string{"arn:aws:iam::" + hostAccount + ":role/lanyard-onboarding"}, Tier: "sandbox", Description: "test"},
+	}
 )
 
 // fakeVerifier answers Verify by the request's Authorization header: a known signature is its
-// principal's, any other refused (as STS refuses a bad signature).
+// principal's, any other refused (as STS refuses a bad signature). Like stsproof.Verifier, it
+// refuses a request whose X-Lanyard-Request-SHA256 is not the digest it is asked to expect;
+// and like STS, a signature once seen over one digest does not verify over another (it covers
+// the header).
 type fakeVerifier struct {
-	mu    sync.Mutex
-	ids   map[string]stsproof.Identity
-	err   error // when set, every call fails with it (STS unreachable)
-	calls int
+	mu      sync.Mutex
+	ids     map[string]stsproof.Identity
+	bound   map[string]string // Authorization → the digest it was first seen over
+	digests []string          // the digests Verify was asked to expect
+	err     error             // when set, every call fails with it (STS unreachable)
+	calls   int
 }
 
-func (v *fakeVerifier) Verify(_ context.Context, r stsproof.Request) (stsproof.Identity, error) {
+func (v *fakeVerifier) Verify(_ context.Context, r stsproof.Request, requestDigest string) (stsproof.Identity, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.digests = append(v.digests, requestDigest)
+	header := r.Headers[stsproof.RequestDigestHeader]
+	if len(header) != 1 || header[0] != requestDigest {
+		return stsproof.Identity{}, fmt.Errorf("stsproof: verify identity request: %w: X-Lanyard-Request-SHA256 is not the digest of the request the proof was sent with", stsproof.ErrInvalid)
+	}
 	v.calls++
 	if v.err != nil {
 		return stsproof.Identity{}, v.err
 	}
 	if auth := r.Headers["Authorization"]; len(auth) == 1 {
+		if first, seen := v.bound[auth[0]]; seen && first != header[0] {
+			return stsproof.Identity{}, fmt.Errorf("stsproof: verify identity request: %w: rejected by STS (HTTP 403, SignatureDoesNotMatch)", stsproof.ErrInvalid)
+		}
 		if id, ok := v.ids[auth[0]]; ok {
+			v.bound[auth[0]] = header[0]
 			return id, nil
 		}
 	}
@@ -64,39 +95,55 @@ func (v *fakeVerifier) callCount() int {
 	return v.calls
 }
 
-// stsFixture is a fixture whose handler verifies identity requests with a fakeVerifier and
-// whose policy allows premiumID's account into premium.
+// stsFixture is a fixture whose handler verifies identity requests with a fakeVerifier, runs
+// in hostAccount, and whose policy allow-lists testPolicy's accounts.
 func stsFixture(t *testing.T) (*fixture, *fakeVerifier) {
 	t.Helper()
 	f := newFixture(t)
-	v := &fakeVerifier{ids: map[string]stsproof.Identity{}}
+	v := &fakeVerifier{ids: map[string]stsproof.Identity{}, bound: map[string]string{}}
 	f.h.Identity = v
-	f.h.Policy.Accounts = append(f.h.Policy.Accounts, policy.Account{AccountID: premiumID.AccountID, Tier: "premium", Description: "test"})
+	f.h.HostAccountID = hostAccount
+	f.h.Policy.Accounts = append(f.h.Policy.Accounts, testPolicy...)
 	return f, v
 }
 
-// sign makes an Authorization header the fake verifier knows as id's.
-func (v *fakeVerifier) sign(id stsproof.Identity) string {
+// sign makes an Authorization header the fake verifier knows as id's, over the digest the
+// request first carries.
+func (v *fakeVerifier) sign(id stsproof.Identity) string { return v.signOver(id, "") }
+
+// signOver makes an Authorization header the fake verifier knows as id's, over digest: with
+// another X-Lanyard-Request-SHA256, it does not verify.
+func (v *fakeVerifier) signOver(id stsproof.Identity, digest string) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	auth := fmt.Sprintf("AWS4-HMAC-SHA256 Credential=EXAMPLEKEYID/20261123/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date;x-lanyard-server-id, Signature=%064x", len(v.ids)+1)
+	auth := fmt.Sprintf("AWS4-HMAC-SHA256 Credential=EXAMPLEKEYID/20261123/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date;x-lanyard-request-sha256;x-lanyard-server-id, Signature=%064x", len(v.ids)+1)
 	v.ids[auth] = id
+	if digest != "" {
+		v.bound[auth] = digest
+	}
 	return auth
 }
 
-// stsBody is a createPartner body proving identity with a request signed auth.
+// stsBody is a createPartner body proving identity with a request signed auth, over the
+// digest of name and scopes.
 func stsBody(name, auth string, scopes ...string) string {
+	return stsBodyOver(RequestDigest(name, scopes), name, auth, scopes...)
+}
+
+// stsBodyOver is stsBody with the request signed over digest, whatever the body says.
+func stsBodyOver(digest, name, auth string, scopes ...string) string {
 	b, err := json.Marshal(map[string]any{
 		"partnerName": name,
 		"identityRequest": map[string]any{
 			"method": "POST",
 			"url":    "https://sts.us-east-1.amazonaws.com/",
 			"headers": map[string][]string{
-				"Authorization":       {auth},
-				"Content-Type":        {stsproof.ContentType},
-				"Host":                {"sts.us-east-1.amazonaws.com"},
-				"X-Amz-Date":          {"20261123T120000Z"},
-				"X-Lanyard-Server-ID": {"lanyard-test"},
+				"Authorization":            {auth},
+				"Content-Type":             {stsproof.ContentType},
+				"Host":                     {"sts.us-east-1.amazonaws.com"},
+				"X-Amz-Date":               {"20261123T120000Z"},
+				"X-Lanyard-Server-ID":      {"lanyard-test"},
+				"X-Lanyard-Request-SHA256": {digest},
 			},
 			"body": stsproof.Body,
 		},
@@ -134,7 +181,7 @@ func TestOnboardWithSTS(t *testing.T) {
 	t.Parallel()
 	f, v := stsFixture(t)
 	ctx := context.Background()
-	auth := v.sign(localID)
+	auth := v.sign(sandboxID)
 	resp := f.post("sts", stsBody("Local Ltd", auth, "orders:read"))
 	got := created(t, resp)
 	if got.Tier != "sandbox" || !slices.Equal(got.Scopes, []string{"orders:read"}) {
@@ -147,16 +194,16 @@ func TestOnboardWithSTS(t *testing.T) {
 	if pt.IdentityMethod != events.ProofSTS || pt.InviteID != "" || pt.PartnerName != "Local Ltd" || pt.Tier != "sandbox" {
 		t.Errorf("partner %+v", pt)
 	}
-	if pt.AccountID != localID.AccountID || pt.ARN != localID.ARN {
+	if pt.AccountID != sandboxID.AccountID || pt.ARN != sandboxID.ARN {
 		t.Errorf("partner account %q arn %q", pt.AccountID, pt.ARN)
 	}
-	claim := f.accountItem(localID.AccountID)
-	if attr(claim, attrAcctOwner) != got.PartnerID || attr(claim, attrAcctState) != accountOnboarded || attr(claim, attrAcctARN) != localID.ARN || claim[attrAcctExpiresAtMs] != nil {
+	claim := f.accountItem(sandboxID.AccountID)
+	if attr(claim, attrAcctOwner) != got.PartnerID || attr(claim, attrAcctState) != accountOnboarded || attr(claim, attrAcctARN) != sandboxID.ARN || claim[attrAcctExpiresAtMs] != nil {
 		t.Errorf("account claim %s", itemText(claim))
 	}
 	records := f.records(got.PartnerID)
 	ev, _ := records[0].Event()
-	if id := ev.(*events.PartnerOnboarded).Identity; id != (events.Identity{Method: events.ProofSTS, AccountID: localID.AccountID, ARN: localID.ARN}) {
+	if id := ev.(*events.PartnerOnboarded).Identity; id != (events.Identity{Method: events.ProofSTS, AccountID: sandboxID.AccountID, ARN: sandboxID.ARN}) {
 		t.Errorf("Partner Onboarded identity %+v", id)
 	}
 	if c := f.counts(); c != (counts{Partners: 2, Credentials: 1, Idempotency: 1, Outbox: 3, Secrets: 1}) {
@@ -181,9 +228,9 @@ func TestOnboardWithSTS(t *testing.T) {
 func TestSTSSecondOnboardingOfAnAccount(t *testing.T) {
 	t.Parallel()
 	f, v := stsFixture(t)
-	created(t, f.post("first", stsBody("Local Ltd", v.sign(localID), "orders:read")))
+	created(t, f.post("first", stsBody("Local Ltd", v.sign(sandboxID), "orders:read")))
 	before := f.counts()
-	resp := f.post("second", stsBody("Local Two", v.sign(localID), "inventory:read"))
+	resp := f.post("second", stsBody("Local Two", v.sign(sandboxID), "inventory:read"))
 	p := refusal(t, resp, problem.Conflict)
 	if !strings.Contains(p.Detail, "AWS account already has a Lanyard partner") {
 		t.Errorf("detail %q", p.Detail)
@@ -205,11 +252,11 @@ func TestSTSRaceForOneAccount(t *testing.T) {
 	var fired atomic.Bool
 	f.db.Intercept = func(op string, _ any) error {
 		if op == "TransactWriteItems" && fired.CompareAndSwap(false, true) {
-			winner = f.post("winner", stsBody("Local Ltd", v.sign(localID), "orders:read"))
+			winner = f.post("winner", stsBody("Local Ltd", v.sign(sandboxID), "orders:read"))
 		}
 		return nil
 	}
-	loser := f.post("loser", stsBody("Local Ltd", v.sign(localID), "orders:read"))
+	loser := f.post("loser", stsBody("Local Ltd", v.sign(sandboxID), "orders:read"))
 	f.db.Intercept = nil
 	won := created(t, winner)
 	refusal(t, loser, problem.Conflict)
@@ -236,12 +283,12 @@ func TestSTSRefusals(t *testing.T) {
 		t.Error("the refusal does not replay")
 	}
 	refusal(t, f.post("strange", stsBody("Mallory", v.sign(strangeID), "orders:read")), problem.AccountNotAllowed)
-	refusal(t, f.post("scopes", stsBody("Local Ltd", v.sign(localID), "orders:write")), problem.ScopesNotAllowed)
+	refusal(t, f.post("scopes", stsBody("Local Ltd", v.sign(sandboxID), "orders:write")), problem.ScopesNotAllowed)
 
 	v.mu.Lock()
 	v.err = errors.New("stsproof: verify identity request: Post \"https://sts.us-east-1.amazonaws.com/\": context deadline exceeded")
 	v.mu.Unlock()
-	auth := v.sign(localID)
+	auth := v.sign(sandboxID)
 	refusal(t, f.post("down", stsBody("Local Ltd", auth, "orders:read")), problem.Internal)
 	if rec, _ := f.record("down"); rec.State != stateInFlight || rec.LeaseUntil != 0 {
 		t.Errorf("the claim was not released: %+v", rec)
@@ -255,6 +302,132 @@ func TestSTSRefusals(t *testing.T) {
 	refusal(t, f.post("no-verifier", stsBody("Local Ltd", v.sign(premiumID), "orders:read")), problem.Internal)
 	if c := f.counts(); c.Partners != 2 || c.Secrets != 1 {
 		t.Errorf("counts %+v", c)
+	}
+}
+
+// The allow-list admits principals, not accounts: of an allowed account only the principals
+// its entry names onboard (never its root); the account the deployment runs in never does,
+// even allow-listed; an account on no allow-list does not. Each refusal is recorded (its
+// replay answers the same) and creates nothing.
+func TestSTSPrincipalRefusals(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		id   stsproof.Identity
+		want problem.Type
+	}{
+		{"the account's root", rootID, problem.PrincipalNotAllowed},
+		{"another role of the account", otherRole, problem.PrincipalNotAllowed},
+		{"the account Lanyard runs in", hostID, problem.AccountNotAllowed},
+		{"an account on no allow-list", strangeID, problem.AccountNotAllowed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, v := stsFixture(t)
+			body := stsBody("Local Ltd", v.sign(tt.id), "orders:read")
+			p := refusal(t, f.post("refused", body), tt.want)
+			if p.Detail != tt.want.DefaultDetail() {
+				t.Errorf("detail %q", p.Detail)
+			}
+			if again := f.post("refused", body); again.StatusCode != tt.want.Status() || problemType(again.Body) != tt.want.URI() {
+				t.Errorf("the replay answers %d %s", again.StatusCode, problemType(again.Body))
+			}
+			if c := f.counts(); c.Partners != 0 || c.Secrets != 0 || c.Credentials != 0 || f.accountItem(tt.id.AccountID) != nil {
+				t.Errorf("counts %+v, claim %s", c, itemText(f.accountItem(tt.id.AccountID)))
+			}
+			// The account's admitted role still onboards (one partner per account untouched).
+			if tt.id.AccountID == sandboxAccount {
+				created(t, f.post("admitted", stsBody("Local Ltd", v.sign(sandboxID), "orders:read")))
+			}
+		})
+	}
+}
+
+// The account the deployment runs in comes from the invoked function's ARN when the handler is
+// not told it; without either, an identity request is a 500 and STS is not asked.
+func TestSTSHostAccountFromLambdaContext(t *testing.T) {
+	t.Parallel()
+	f, v := stsFixture(t)
+	f.h.HostAccountID = ""
+	inLambda := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+		InvokedFunctionArn: "arn:aws:lambda:us-east-1:" + hostAccount + ":function:lanyard-onboarding",
+	})
+	post := func(ctx context.Context, key, body string) lambdaevents.APIGatewayProxyResponse {
+		t.Helper()
+		resp, err := f.h.Handle(ctx, request(key, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	refusal(t, post(inLambda, "host", stsBody("Host Ltd", v.sign(hostID), "orders:read")), problem.AccountNotAllowed)
+	calls := v.callCount()
+	body := stsBody("Local Ltd", v.sign(sandboxID), "orders:read")
+	refusal(t, post(context.Background(), "no-context", body), problem.Internal)
+	if v.callCount() != calls {
+		t.Error("STS was asked although the deployment's account is unknown")
+	}
+	created(t, post(inLambda, "no-context", body))
+}
+
+// A proof serves the one request it was signed for: the same signed request with another
+// partner name or other scopes is refused, whether it keeps its X-Lanyard-Request-SHA256 (not
+// this body's digest) or the header is rewritten (the signature no longer covers it); nothing
+// is created and the account stays free. The digest is of the body's values as decoded and
+// whatever the scopes' order.
+func TestSTSProofServesOneRequest(t *testing.T) {
+	t.Parallel()
+	f, v := stsFixture(t)
+	signedFor := RequestDigest("Acme Logistics", []string{"orders:read"})
+	auth := v.signOver(sandboxID, signedFor)
+	for name, body := range map[string]string{
+		"another partner name":         stsBodyOver(signedFor, "Mallory Freight", auth, "orders:read"),
+		"other scopes":                 stsBodyOver(signedFor, "Acme Logistics", auth, "inventory:read", "orders:read"),
+		"header rewritten to the body": stsBody("Mallory Freight", auth, "orders:read"),
+		"a different scope":            stsBodyOver(signedFor, "Acme Logistics", auth, "inventory:read"),
+	} {
+		if resp := f.post("replay-"+strings.ReplaceAll(name, " ", "-"), body); resp.StatusCode != problem.IdentityProofInvalid.Status() || problemType(resp.Body) != problem.IdentityProofInvalid.URI() {
+			t.Errorf("%s: %d %s, want identity-proof-invalid", name, resp.StatusCode, problemType(resp.Body))
+		}
+	}
+	if c := f.counts(); c.Partners != 0 || c.Secrets != 0 || f.accountItem(sandboxAccount) != nil {
+		t.Errorf("a refused replay created something: %+v", c)
+	}
+	// The request it was signed for onboards, its scopes in any order, its name however
+	// JSON spells it.
+	body := strings.Replace(stsBodyOver(signedFor, "Acme Logistics", auth, "orders:read"), "Acme", `\u0041cme`, 1)
+	created(t, f.post("signed-for", body))
+	if v.digests[len(v.digests)-1] != signedFor {
+		t.Errorf("Verify expected %s, want %s", v.digests[len(v.digests)-1], signedFor)
+	}
+}
+
+func TestRequestDigest(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		scopes []string
+		want   string
+	}{
+		// sha256("POST /v1/partners\nscopes=inventory:read,orders:read\npartnerName=Acme Logistics")
+		{"Acme Logistics", []string{"orders:read", "inventory:read"}, "3ebef838f6d184a91b079f446c9b2dd3986e5a6fcfe904f77c72a96ecb6e5f9d"},
+		{"Acme Logistics", []string{"inventory:read", "orders:read"}, "3ebef838f6d184a91b079f446c9b2dd3986e5a6fcfe904f77c72a96ecb6e5f9d"},
+		// Composed and decomposed spellings are different names to the digest.
+		{"Caf\u00e9", []string{"orders:read"}, "edc80b7f5560147cf7b832264460407c1508b5e8e5290454da8f3c774cc5a355"},
+		{"Cafe\u0301", []string{"orders:read"}, "89ac6ad71f4b1141cb8fe9ba7c0503997fc6588be9199bfc222b5d611e98c8b8"},
+	} {
+		if got := RequestDigest(tt.name, tt.scopes); got != tt.want {
+			t.Errorf("RequestDigest(%q, %v) = %s, want %s", tt.name, tt.scopes, got, tt.want)
+		}
+	}
+	scopes := []string{"orders:read", "inventory:read"}
+	RequestDigest("x", scopes)
+	if scopes[0] != "orders:read" {
+		t.Error("RequestDigest sorted its caller's scopes")
+	}
+	// A name that looks like another field does not collide.
+	if RequestDigest("a\nscopes=b", []string{"c"}) == RequestDigest("a", []string{"b", "c"}) {
+		t.Error("two requests share a digest")
 	}
 }
 
@@ -320,25 +493,48 @@ func TestOnboardWithSignedRequest(t *testing.T) {
 	f := newFixture(t)
 	fake := stsprooftest.New(t)
 	f.h.Identity = &stsproof.Verifier{ServerID: "lanyard-unit", Endpoint: fake.URL, HTTP: fake.Client()}
-	creds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
-	r, err := stsproof.Sign(context.Background(), creds, "us-east-1", fake.URL, "lanyard-unit", time.Now())
-	if err != nil {
-		t.Fatal(err)
+	f.h.HostAccountID = hostAccount
+	f.h.Policy.Accounts = append(f.h.Policy.Accounts, testPolicy...)
+	creds := aws.Credentials{AccessKeyID: "AKIAPARTNER", SecretAccessKey: "partner-secret", SessionToken: "partner-session"}
+	fake.Allow(creds, sandboxID)
+	sign := func(serverID, name string, scopes ...string) stsproof.Request {
+		t.Helper()
+		r, err := stsproof.Sign(context.Background(), creds, "us-east-1", fake.URL, serverID, RequestDigest(name, scopes), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
-	b, _ := json.Marshal(map[string]any{"partnerName": "Local Ltd", "identityRequest": r, "scopes": []string{"orders:read"}})
-	got := created(t, f.post("signed", string(b)))
+	body := func(name string, r stsproof.Request, scopes ...string) string {
+		b, _ := json.Marshal(map[string]any{"partnerName": name, "identityRequest": r, "scopes": scopes})
+		return string(b)
+	}
+
+	// Signed for another deployment: refused without asking STS.
+	refusal(t, f.post("other-server", body("Local Ltd", sign("another-lanyard", "Local Ltd", "orders:read"), "orders:read")), problem.IdentityProofInvalid)
+	// Signed for another request (partner name, scopes): refused without asking STS; with the
+	// digest header rewritten to this body's, STS refuses the signature.
+	r := sign("lanyard-unit", "Local Ltd", "orders:read")
+	refusal(t, f.post("other-name", body("Mallory", r, "orders:read")), problem.IdentityProofInvalid)
+	refusal(t, f.post("other-scopes", body("Local Ltd", r, "inventory:read", "orders:read")), problem.IdentityProofInvalid)
+	if n := len(fake.Calls()); n != 0 {
+		t.Errorf("STS received %d requests signed for another deployment or request", n)
+	}
+	rewritten := stsproof.Request{Method: r.Method, URL: r.URL, Body: r.Body, Headers: map[string][]string{}}
+	for k, vs := range r.Headers {
+		rewritten.Headers[k] = vs
+	}
+	rewritten.Headers[stsproof.RequestDigestHeader] = []string{RequestDigest("Mallory", []string{"orders:read"})}
+	refusal(t, f.post("rewritten", body("Mallory", rewritten, "orders:read")), problem.IdentityProofInvalid)
+	if n := len(fake.Calls()); n != 1 {
+		t.Errorf("STS received %d requests, want the rewritten one", n)
+	}
+
+	got := created(t, f.post("signed", body("Local Ltd", r, "orders:read")))
 	if got.Tier != "sandbox" {
 		t.Errorf("tier %s", got.Tier)
 	}
-	if claim := f.accountItem(stsprooftest.LocalIdentity.AccountID); attr(claim, attrAcctOwner) != got.PartnerID {
+	if claim := f.accountItem(sandboxAccount); attr(claim, attrAcctOwner) != got.PartnerID || attr(claim, attrAcctARN) != sandboxID.ARN {
 		t.Errorf("claim %s", itemText(claim))
-	}
-	// Signed for another deployment: refused without asking STS.
-	calls := len(fake.Calls())
-	r, _ = stsproof.Sign(context.Background(), creds, "us-east-1", fake.URL, "another-lanyard", time.Now())
-	b, _ = json.Marshal(map[string]any{"partnerName": "Local Ltd", "identityRequest": r, "scopes": []string{"orders:read"}})
-	refusal(t, f.post("other-server", string(b)), problem.IdentityProofInvalid)
-	if len(fake.Calls()) != calls {
-		t.Error("a request for another server id was sent to STS")
 	}
 }

@@ -209,6 +209,8 @@ func patternMessage(schemaURL string, k *kind.Pattern) string {
 		return fmt.Sprintf("%q is not a tier name: lowercase letters, digits and hyphens, starting with a letter, at most 32", k.Got)
 	case strings.Contains(schemaURL, "/$defs/routeResource"):
 		return routeMessage(k.Got)
+	case strings.Contains(schemaURL, "/$defs/principal"):
+		return fmt.Sprintf("%q is not a principal ARN pattern such as arn:aws:iam::<account>:role/<name>", k.Got)
 	case strings.Contains(schemaURL, "/accountId"):
 		return fmt.Sprintf("%q is not a 12-digit AWS account id", k.Got)
 	}

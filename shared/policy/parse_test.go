@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -8,7 +9,15 @@ import (
 )
 
 var account = func(id any, tier string) map[string]any {
-	return map[string]any{"accountId": id, "tier": tier, "description": "Acme Logistics, agreement 42"}
+	return map[string]any{"accountId": id, "principals": []any{fmt.Sprintf("arn:aws:iam::%v:role/lanyard-onboarding", id)}, "tier": tier, "description": "Acme Logistics, agreement 42"}
+}
+
+// accountAdmitting is an allow-list entry of account 444455556666 admitting principals.
+func accountAdmitting(principals ...any) map[string]any {
+	if principals == nil {
+		principals = []any{}
+	}
+	return map[string]any{"accountId": "444455556666", "principals": principals, "tier": "standard", "description": "Acme Logistics, agreement 42"}
 }
 
 // Each broken policy is a small change to the production one, refused with a line naming
@@ -93,8 +102,52 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"account id as number", []edit{set("/accounts", []any{}), set("/accounts/-", account(123456789012, "standard"))}, "/accounts/0/accountId: got number, want string"},
 		{"account listed twice", []edit{set("/accounts", []any{}), set("/accounts/-", account("123456789012", "standard")), set("/accounts/-", account("123456789012", "premium"))},
 			"/accounts/1/accountId: account 123456789012 listed twice"},
-		{"account without description", []edit{set("/accounts", []any{}), set("/accounts/-", map[string]any{"accountId": "123456789012", "tier": "standard"})},
+		{"account without description", []edit{set("/accounts", []any{}), set("/accounts/-", map[string]any{"accountId": "123456789012", "principals": []any{"arn:aws:iam::123456789012:role/x"}, "tier": "standard"})},
 			"/accounts/0/description: required field missing"},
+
+		// The principals an entry admits.
+		{"account without principals", []edit{set("/accounts/-", map[string]any{"accountId": "444455556666", "tier": "standard", "description": "x"})},
+			"/accounts/0/principals: required field missing"},
+		{"no principal", []edit{set("/accounts/-", accountAdmitting())}, "/accounts/0/principals: minItems"},
+		{"principal repeated", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:role/a", "arn:aws:iam::444455556666:role/a"))},
+			"/accounts/0/principals/1: duplicate of item 0"},
+		{"principal not an ARN", []edit{set("/accounts/-", accountAdmitting("lanyard-onboarding"))},
+			`/accounts/0/principals/0: "lanyard-onboarding" is not a principal ARN pattern`},
+		{"root", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:root"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:root" is the account's root user, which is never admitted`},
+		{"another account", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::999988887777:role/a"))},
+			`/accounts/0/principals/0: "arn:aws:iam::999988887777:role/a" names account 999988887777, not this entry's 444455556666`},
+		{"any account", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::*:role/a"))},
+			`/accounts/0/principals/0: "arn:aws:iam::*:role/a" does not name one 12-digit account`},
+		{"unknown partition", []edit{set("/accounts/-", accountAdmitting("arn:aws-iso:iam::444455556666:role/a"))},
+			`/accounts/0/principals/0: "arn:aws-iso:iam::444455556666:role/a" names partition "aws-iso"`},
+		{"role path", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:role/partners/*"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:role/partners/*" names a role path`},
+		{"every role", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:role/*"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:role/*" admits every role of the account`},
+		{"every user", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:user/*"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:user/*": a user wildcard is a whole path`},
+		{"user name prefix", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:user/partners/bo*"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:user/partners/bo*": a user wildcard is a whole path`},
+		{"wildcard inside", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:role/a*b"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:role/a*b" has a "*" that is not its last character`},
+		{"assumed-role ARN", []edit{set("/accounts/-", accountAdmitting("arn:aws:sts::444455556666:assumed-role/a/s"))},
+			`/accounts/0/principals/0: "arn:aws:sts::444455556666:assumed-role/a/s" is an STS ARN: name the role itself`},
+		{"federated user", []edit{set("/accounts/-", accountAdmitting("arn:aws:sts::444455556666:federated-user/bob"))},
+			`/accounts/0/principals/0: "arn:aws:sts::444455556666:federated-user/bob" is an STS ARN`},
+		{"group", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:group/partners"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:group/partners" is neither a role nor a user`},
+		{"role name with a space", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:role/a b"))},
+			`/accounts/0/principals/0: "arn:aws:iam::444455556666:role/a b" is not a principal ARN pattern`},
+		{"role name too long", []edit{set("/accounts/-", accountAdmitting("arn:aws:iam::444455556666:role/"+strings.Repeat("r", 65)))},
+			"/accounts/0/principals/0: \"arn:aws:iam::444455556666:role/" + strings.Repeat("r", 65) + "\": the role name is not 1 to 64"},
+		{"too many principals", []edit{set("/accounts/-", accountAdmitting(func() []any {
+			var ps []any
+			for i := range 21 {
+				ps = append(ps, fmt.Sprintf("arn:aws:iam::444455556666:role/r%d", i))
+			}
+			return ps
+		}()...))}, "/accounts/0/principals: maxItems"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,12 +260,16 @@ func TestValidateChecksPoliciesBuiltInGo(t *testing.T) {
 	p.Tiers[0].Scopes = append(p.Tiers[0].Scopes, "Bad Scope", "orders:read")
 	p.Tiers[1].Rotation.IntervalDays = 0
 	p.Tiers[1].TokenExchange.SessionDuration = 0
-	p.Accounts = append(p.Accounts[:0], policy.Account{AccountID: "12-34", Tier: "standard", Description: "x"})
+	p.Accounts = append(p.Accounts[:0], policy.Account{AccountID: "12-34", Tier: "standard", Description: "x"},
+		policy.Account{AccountID: "444455556666", Principals: []string{"arn:aws:iam::444455556666:root", "role/x"}, Tier: "standard", Description: "x"})
 	p.Authorizer.KeyCacheTTL = -1
 	p.Anomalies.Issuance.Global = policy.Limit{}
 	lines := strings.Split(p.Validate().Error(), "\n")
 	checkLines(t, lines, []string{
 		`/accounts/0/accountId: "12-34" is not a 12-digit AWS account id`,
+		"/accounts/0/principals: names no principal",
+		`/accounts/1/principals/0: "arn:aws:iam::444455556666:root" is the account's root user`,
+		`/accounts/1/principals/1: "role/x" is not a principal ARN pattern`,
 		"/anomalies/issuance/global/count: must be 1 or more, got 0",
 		"/anomalies/issuance/global/window: 0s is outside 1s to 24h",
 		"/authorizer/keyCacheTtl: ",

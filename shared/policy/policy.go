@@ -40,7 +40,8 @@ type Policy struct {
 	Scopes []Scope `json:"scopes"`
 	// Tiers are the tiers partners are admitted to, names unique.
 	Tiers []Tier `json:"tiers"`
-	// Accounts is the allow-list of AWS accounts that may onboard through STS identity proof.
+	// Accounts is the allow-list of AWS accounts that may onboard through STS identity proof,
+	// each naming the principals of the account it admits.
 	Accounts []Account `json:"accounts"`
 	// Anomalies are the limits that raise anomaly signals.
 	Anomalies Anomalies `json:"anomalies"`
@@ -129,11 +130,14 @@ type TokenExchange struct {
 	SessionDuration Duration `json:"sessionDuration"`
 }
 
-// Account is one allow-list entry.
+// Account is one allow-list entry: an AWS account, the principals of it that may onboard
+// (see Admits), and the tier they are admitted to.
 type Account struct {
-	AccountID   string `json:"accountId"`
-	Tier        string `json:"tier"`
-	Description string `json:"description"`
+	AccountID string `json:"accountId"`
+	// Principals are the IAM principal ARN patterns the entry admits (principals.go).
+	Principals  []string `json:"principals"`
+	Tier        string   `json:"tier"`
+	Description string   `json:"description"`
 }
 
 // Anomalies are the limits for each kind of event that can raise an anomaly signal.
@@ -172,14 +176,15 @@ func (p *Policy) Tier(name string) (Tier, bool) {
 	return Tier{}, false
 }
 
-// TierForAccount returns the tier the allow-list admits an AWS account to.
-func (p *Policy) TierForAccount(accountID string) (string, bool) {
+// AccountEntry returns the allow-list entry of an AWS account: which of its principals it
+// admits (Account.Admits) and to which tier. The returned value is a copy.
+func (p *Policy) AccountEntry(accountID string) (Account, bool) {
 	for _, a := range p.Accounts {
 		if a.AccountID == accountID {
-			return a.Tier, true
+			return a.clone(), true
 		}
 	}
-	return "", false
+	return Account{}, false
 }
 
 // Decide checks requested scopes against the named tier (see Tier.Decide) and stamps the
@@ -205,6 +210,11 @@ func (t Tier) clone() Tier {
 	return t
 }
 
+func (a Account) clone() Account {
+	a.Principals = slices.Clone(a.Principals)
+	return a
+}
+
 func (p *Policy) clone() *Policy {
 	c := *p
 	c.Scopes = slices.Clone(p.Scopes)
@@ -212,6 +222,9 @@ func (p *Policy) clone() *Policy {
 		c.Scopes[i] = s.clone()
 	}
 	c.Accounts = slices.Clone(p.Accounts)
+	for i, a := range c.Accounts {
+		c.Accounts[i] = a.clone()
+	}
 	c.Tiers = make([]Tier, len(p.Tiers))
 	for i, t := range p.Tiers {
 		c.Tiers[i] = t.clone()
@@ -224,15 +237,35 @@ var parseDefault = sync.OnceValues(func() (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded policy/policy.json:\n%w", err)
 	}
+	raw := localOverlay()
+	if raw == nil {
+		if err := CheckProduction(p); err != nil {
+			return nil, fmt.Errorf("embedded policy/policy.json:\n%w", err)
+		}
+		return p, nil
+	}
+	o, err := ParseOverlay(raw)
+	if err != nil {
+		return nil, fmt.Errorf("embedded policy/local.json:\n%w", err)
+	}
+	if err := CheckProduction(p, o); err != nil {
+		return nil, fmt.Errorf("embedded policy/policy.json:\n%w", err)
+	}
+	if p, err = p.WithOverlay(o); err != nil {
+		return nil, fmt.Errorf("embedded policy/local.json:\n%w", err)
+	}
 	return p, nil
 })
 
 // Default returns the production policy embedded from policy/policy.json, parsed on the
-// first call. Call it once at cold start, in main, and hand the result to the handlers.
+// first call. Call it once at cold start, in main, and hand the result to the handlers. In a
+// build for `lanyard local` (LocalBuildTag), and only there, its allow-list also holds the
+// local overlay's entries (policy/local.json).
 //
 // It returns an error rather than panicking: only main decides to exit, and it can log why.
 // The error cannot happen in a built binary, because the build gate (cmd/policycheck and
-// this package's tests) refuses an invalid policy.json before anything is compiled.
+// this package's tests) refuses an invalid policy.json, or one that allow-lists a reserved or
+// local account (CheckProduction), before anything is compiled.
 func Default() (*Policy, error) {
 	p, err := parseDefault()
 	if err != nil {

@@ -1,8 +1,6 @@
 package policy_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -30,10 +28,6 @@ func TestProductionPolicyIsValid(t *testing.T) {
 	}
 	if want := []string{"sandbox", "standard", "premium"}; !slices.Equal(names, want) {
 		t.Errorf("tiers %v, want %v", names, want)
-	}
-	sum := sha256.Sum256(policyfile.JSON())
-	if want := "sha256:" + hex.EncodeToString(sum[:]); p.Digest() != want {
-		t.Errorf("digest %s, want %s", p.Digest(), want)
 	}
 }
 
@@ -110,9 +104,74 @@ func TestTierLookups(t *testing.T) {
 		{"", "", false},
 		{"11112222333", "", false},
 	} {
-		got, ok := p.TierForAccount(tt.account)
-		if got != tt.tier || ok != tt.ok {
-			t.Errorf("TierForAccount(%q) = %q, %v; want %q, %v", tt.account, got, ok, tt.tier, tt.ok)
+		got, ok := p.AccountEntry(tt.account)
+		if got.Tier != tt.tier || ok != tt.ok || (ok && got.AccountID != tt.account) {
+			t.Errorf("AccountEntry(%q) = %+v, %v; want tier %q, %v", tt.account, got, ok, tt.tier, tt.ok)
+		}
+	}
+	a, _ := p.AccountEntry("111122223333")
+	a.Principals[0] = "changed"
+	if again, _ := p.AccountEntry("111122223333"); again.Principals[0] == "changed" {
+		t.Error("AccountEntry returned the policy's own slice")
+	}
+}
+
+// An entry admits the principals its patterns name and nothing else of its account: a role
+// pattern matches the role's sessions by the role's name (GetCallerIdentity's ARN carries no
+// path), a user pattern the user's ARN; root, federated users, other accounts and other
+// partitions never.
+func TestAccountAdmits(t *testing.T) {
+	t.Parallel()
+	entry := policy.Account{AccountID: "444455556666", Tier: "standard", Description: "x", Principals: []string{
+		"arn:aws:iam::444455556666:role/lanyard-onboarding",
+		"arn:aws:iam::444455556666:role/ci-deploy-*",
+		"arn:aws:iam::444455556666:user/partners/lanyard",
+		"arn:aws:iam::444455556666:user/integrations/*",
+	}}
+	for _, tt := range []struct {
+		arn  string
+		want bool
+	}{
+		{"arn:aws:sts::444455556666:assumed-role/lanyard-onboarding/alice", true},
+		{"arn:aws:sts::444455556666:assumed-role/lanyard-onboarding/i-0abc123", true},
+		{"arn:aws:sts::444455556666:assumed-role/ci-deploy-prod/build-42", true},
+		{"arn:aws:sts::444455556666:assumed-role/ci-deploy-/s", true},
+		{"arn:aws:iam::444455556666:user/partners/lanyard", true},
+		{"arn:aws:iam::444455556666:user/integrations/bob", true},
+		{"arn:aws:iam::444455556666:user/integrations/eu/carol", true},
+
+		{"arn:aws:iam::444455556666:root", false},
+		{"arn:aws:sts::444455556666:assumed-role/lanyard-onboarding-admin/s", false},
+		{"arn:aws:sts::444455556666:assumed-role/Lanyard-Onboarding/s", false},
+		{"arn:aws:sts::444455556666:assumed-role/admin/lanyard-onboarding", false},
+		{"arn:aws:sts::444455556666:assumed-role/lanyard-onboarding", false},
+		{"arn:aws:sts::444455556666:assumed-role/lanyard-onboarding/", false},
+		{"arn:aws:iam::444455556666:role/lanyard-onboarding", false},
+		{"arn:aws:sts::444455556666:assumed-role/ci-deplo/s", false},
+		{"arn:aws:sts::444455556666:federated-user/lanyard-onboarding", false},
+		{"arn:aws:iam::444455556666:user/lanyard", false},
+		{"arn:aws:iam::444455556666:user/partners/lanyard2", false},
+		{"arn:aws:iam::444455556666:user/partners/", false},
+		{"arn:aws:iam::444455556666:user/integrations/", false},
+		{"arn:aws:iam::444455556666:user/integration/bob", false},
+		{"arn:aws:sts::444455556666:user/partners/lanyard", false},
+		{"arn:aws:sts::999988887777:assumed-role/lanyard-onboarding/s", false},
+		{"arn:aws-cn:sts::444455556666:assumed-role/lanyard-onboarding/s", false},
+		{"arn:aws:sts:us-east-1:444455556666:assumed-role/lanyard-onboarding/s", false},
+		{"lanyard-onboarding", false},
+		{"", false},
+	} {
+		if got := entry.Admits(tt.arn); got != tt.want {
+			t.Errorf("Admits(%q) = %v, want %v", tt.arn, got, tt.want)
+		}
+	}
+	// An invalid pattern admits nothing, even what it seems to name.
+	bad := policy.Account{AccountID: "444455556666", Principals: []string{
+		"arn:aws:iam::444455556666:root", "arn:aws:iam::999988887777:role/x", "arn:aws:iam::444455556666:role/partners/x",
+	}}
+	for _, arn := range []string{"arn:aws:iam::444455556666:root", "arn:aws:sts::999988887777:assumed-role/x/s", "arn:aws:sts::444455556666:assumed-role/x/s"} {
+		if bad.Admits(arn) {
+			t.Errorf("an invalid pattern admits %s", arn)
 		}
 	}
 }

@@ -93,6 +93,7 @@ func TestGoPatternsMatchSchema(t *testing.T) {
 		{"scope", pattern("scope", "pattern"), scopePattern},
 		{"tierName", pattern("tierName", "pattern"), tierNamePattern},
 		{"routeResource", pattern("routeResource", "pattern"), routeResourcePattern},
+		{"principal", pattern("principal", "pattern"), principalPattern},
 		{"accountId", func() any {
 			props, _ := doc["properties"].(map[string]any)
 			accounts, _ := props["accounts"].(map[string]any)

@@ -30,6 +30,7 @@ const (
 	maxAnomalyWindow   = 24 * time.Hour   // a burst, not a trend
 	maxRateLimit       = 10000            // an account's default API Gateway rate per Region
 	maxBurstLimit      = 5000             // an account's default API Gateway burst per Region
+	maxPrincipals      = 20               // principal patterns of one allow-list entry
 )
 
 // Validate applies every rule of the policy: those the schema expresses, checked again so a
@@ -81,23 +82,7 @@ func (p *Policy) Validate() error {
 
 	checkSizes(&ps, p)
 
-	accounts := map[string]bool{}
-	for i, a := range p.Accounts {
-		at := fmt.Sprintf("/accounts/%d", i)
-		if !accountRE.MatchString(a.AccountID) {
-			ps.add(at+"/accountId", "%q is not a 12-digit AWS account id", a.AccountID)
-		}
-		if accounts[a.AccountID] {
-			ps.add(at+"/accountId", "account %s listed twice", a.AccountID)
-		}
-		accounts[a.AccountID] = true
-		if !tiers[a.Tier] {
-			ps.add(at+"/tier", "tier %q is not declared in /tiers", a.Tier)
-		}
-		if a.Description == "" {
-			ps.add(at+"/description", "required: whose account this is")
-		}
-	}
+	checkAccounts(&ps, p.Accounts, 0, map[string]bool{}, tiers)
 
 	for name, l := range map[string]Limits{
 		"issuance":           p.Anomalies.Issuance,
@@ -108,6 +93,45 @@ func (p *Policy) Validate() error {
 		checkLimit(&ps, "/anomalies/"+name+"/global", l.Global)
 	}
 	return ps.err()
+}
+
+// checkAccounts checks allow-list entries, the first at /accounts/<first>: account ids well
+// formed and not in seen (which it extends), tiers declared, principal patterns valid for the
+// entry's account and not repeated, a description.
+func checkAccounts(ps *problems, accounts []Account, first int, seen, tiers map[string]bool) {
+	for i, a := range accounts {
+		at := fmt.Sprintf("/accounts/%d", first+i)
+		if !accountRE.MatchString(a.AccountID) {
+			ps.add(at+"/accountId", "%q is not a 12-digit AWS account id", a.AccountID)
+		}
+		if seen[a.AccountID] {
+			ps.add(at+"/accountId", "account %s listed twice", a.AccountID)
+		}
+		seen[a.AccountID] = true
+		if !tiers[a.Tier] {
+			ps.add(at+"/tier", "tier %q is not declared in /tiers", a.Tier)
+		}
+		if a.Description == "" {
+			ps.add(at+"/description", "required: whose account this is")
+		}
+		switch n := len(a.Principals); {
+		case n == 0:
+			ps.add(at+"/principals", "names no principal: an entry admits only the principals it names (the account's root never)")
+		case n > maxPrincipals:
+			ps.add(at+"/principals", "%d patterns, more than %d", n, maxPrincipals)
+		}
+		patterns := map[string]bool{}
+		for j, pattern := range a.Principals {
+			pat := fmt.Sprintf("%s/principals/%d", at, j)
+			if _, err := parsePrincipal(pattern, a.AccountID); err != nil {
+				ps.add(pat, "%v", err)
+			}
+			if patterns[pattern] {
+				ps.add(pat, "pattern %q listed twice", pattern)
+			}
+			patterns[pattern] = true
+		}
+	}
 }
 
 func checkAuthorizer(ps *problems, a Authorizer) {

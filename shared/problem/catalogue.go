@@ -88,9 +88,15 @@ var (
 		detail: "The signed GetCallerIdentity request could not be verified. Run `lanyard identity-request --help` to see how to produce one.",
 		fixed:  true}
 	// AccountNotAllowed: the identity proof is valid but its AWS account is not on the policy's
-	// allow-list of accounts (403).
+	// allow-list of accounts, or is the account Lanyard itself runs in (403).
 	AccountNotAllowed = Type{anchor: "account-not-allowed", status: 403, title: "Account Not Allowed",
 		detail: "The AWS account that signed the identity request is not allowed to onboard. Ask your Lanyard contact to allow it.",
+		fixed:  true}
+	// PrincipalNotAllowed: the identity proof is valid and its AWS account is on the allow-list,
+	// but the principal that signed it is not one the account's entry admits — the account's
+	// root user never is (403).
+	PrincipalNotAllowed = Type{anchor: "principal-not-allowed", status: 403, title: "Principal Not Allowed",
+		detail: "The AWS principal that signed the identity request may not onboard for its account. Sign it as the role your Lanyard contact agreed with you, never as the account's root user.",
 		fixed:  true}
 	// PickupInvalid: an onboarding pick-up with an unknown onboarding or pick-up token, or of
 	// an onboarding that was denied, has expired or was collected already — one problem for
@@ -116,7 +122,7 @@ func Types() []Type {
 	return []Type{
 		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
-		IdempotencyInFlight, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PickupInvalid,
+		IdempotencyInFlight, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
 		ScopesNotAllowed, NotFound, Conflict,
 	}
 }

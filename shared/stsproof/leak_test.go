@@ -28,7 +28,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	partner := stsproof.Identity{AccountID: "123456789012", ARN: "arn:aws:sts::123456789012:assumed-role/Deploy/alice", UserID: "AROAEXAMPLE:alice"}
 	fake := stsprooftest.New(t)
 	fake.Allow(creds, partner)
-	r, err := stsproof.Sign(t.Context(), creds, "us-east-1", fake.URL, serverID, t0)
+	r, err := stsproof.Sign(t.Context(), creds, "us-east-1", fake.URL, serverID, digest, t0)
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -42,7 +42,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 
 	verify := func(r stsproof.Request, now time.Time) error {
 		v := &stsproof.Verifier{ServerID: serverID, Endpoint: fake.URL, Now: func() time.Time { return now }}
-		_, err := v.Verify(t.Context(), r)
+		_, err := v.Verify(t.Context(), r, digest)
 		c.CheckError(err)
 		return err
 	}
@@ -51,9 +51,10 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	}
 
 	refusals := map[string]func(*stsproof.Request){
-		"wrong server id": func(r *stsproof.Request) { set(r, stsproof.ServerIDHeader, "other") },
-		"foreign URL":     func(r *stsproof.Request) { r.URL = "https://sts.amazonaws.com/" },
-		"wrong action":    func(r *stsproof.Request) { r.Body = "Action=AssumeRole&Version=2011-06-15" },
+		"wrong server id":      func(r *stsproof.Request) { set(r, stsproof.ServerIDHeader, "other") },
+		"other request digest": func(r *stsproof.Request) { set(r, stsproof.RequestDigestHeader, otherDigest) },
+		"foreign URL":          func(r *stsproof.Request) { r.URL = "https://sts.amazonaws.com/" },
+		"wrong action":         func(r *stsproof.Request) { r.Body = "Action=AssumeRole&Version=2011-06-15" },
 		"malformed authorization": func(r *stsproof.Request) {
 			set(r, "Authorization", strings.Replace(get(*r, "Authorization"), "Credential=", "Credential ", 1))
 		},

@@ -23,7 +23,7 @@ func TestSignVerifies(t *testing.T) {
 	partner := stsproof.Identity{AccountID: "123456789012", ARN: "arn:aws:sts::123456789012:assumed-role/Deploy/alice", UserID: "AROAEXAMPLE:alice"}
 	fake.Allow(creds, partner)
 
-	r, err := stsproof.Sign(t.Context(), creds, "us-east-1", fake.URL, serverID, t0)
+	r, err := stsproof.Sign(t.Context(), creds, "us-east-1", fake.URL, serverID, digest, t0)
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -31,11 +31,12 @@ func TestSignVerifies(t *testing.T) {
 		t.Errorf("Sign = %s %s %q", r.Method, r.URL, r.Body)
 	}
 	for name, want := range map[string]string{
-		"Host":                  fake.URL.Host,
-		"Content-Type":          stsproof.ContentType,
-		stsproof.ServerIDHeader: serverID,
-		"X-Amz-Date":            "20260301T120000Z",
-		"X-Amz-Security-Token":  "partner-session",
+		"Host":                       fake.URL.Host,
+		"Content-Type":               stsproof.ContentType,
+		stsproof.ServerIDHeader:      serverID,
+		stsproof.RequestDigestHeader: digest,
+		"X-Amz-Date":                 "20260301T120000Z",
+		"X-Amz-Security-Token":       "partner-session",
 	} {
 		if vs := r.Headers[name]; len(vs) != 1 || vs[0] != want {
 			t.Errorf("header %s = %q, want [%q]", name, vs, want)
@@ -44,7 +45,7 @@ func TestSignVerifies(t *testing.T) {
 	auth := get(r, "Authorization")
 	for _, want := range []string{
 		"AWS4-HMAC-SHA256 Credential=AKIAPARTNER/20260301/us-east-1/sts/aws4_request",
-		"SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token;x-lanyard-server-id,",
+		"SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token;x-lanyard-request-sha256;x-lanyard-server-id,",
 	} {
 		if !strings.Contains(auth, want) {
 			t.Errorf("Authorization does not contain %q", want)
@@ -60,7 +61,7 @@ func TestSignVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := &stsproof.Verifier{ServerID: serverID, Endpoint: fake.URL, Now: func() time.Time { return t0.Add(time.Minute) }}
-	id, err := v.Verify(t.Context(), back)
+	id, err := v.Verify(t.Context(), back, digest)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -72,7 +73,7 @@ func TestSignVerifies(t *testing.T) {
 func TestSignNormalisesTheEndpoint(t *testing.T) {
 	t.Parallel()
 	ep, _ := url.Parse("https://STS.eu-west-1.amazonaws.com:443")
-	r, err := stsproof.Sign(t.Context(), localCreds, "eu-west-1", ep, serverID, t0)
+	r, err := stsproof.Sign(t.Context(), localCreds, "eu-west-1", ep, serverID, digest, t0)
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -93,19 +94,23 @@ func TestSignRefuses(t *testing.T) {
 		region   string
 		endpoint *url.URL
 		serverID string
+		digest   string
 	}{
-		"no endpoint":           {creds: localCreds, region: "us-east-1", serverID: serverID},
-		"endpoint with a path":  {creds: localCreds, region: "us-east-1", endpoint: withPath, serverID: serverID},
-		"no region":             {creds: localCreds, endpoint: ep, serverID: serverID},
-		"no server id":          {creds: localCreds, region: "us-east-1", endpoint: ep},
-		"server id with a line": {creds: localCreds, region: "us-east-1", endpoint: ep, serverID: "a\nb"},
-		"server id with spaces": {creds: localCreds, region: "us-east-1", endpoint: ep, serverID: " a "},
-		"no credentials":        {region: "us-east-1", endpoint: ep, serverID: serverID},
+		"no endpoint":              {creds: localCreds, region: "us-east-1", serverID: serverID, digest: digest},
+		"endpoint with a path":     {creds: localCreds, region: "us-east-1", endpoint: withPath, serverID: serverID, digest: digest},
+		"no region":                {creds: localCreds, endpoint: ep, serverID: serverID, digest: digest},
+		"no server id":             {creds: localCreds, region: "us-east-1", endpoint: ep, digest: digest},
+		"server id with a line":    {creds: localCreds, region: "us-east-1", endpoint: ep, serverID: "a\nb", digest: digest},
+		"server id with spaces":    {creds: localCreds, region: "us-east-1", endpoint: ep, serverID: " a ", digest: digest},
+		"no credentials":           {region: "us-east-1", endpoint: ep, serverID: serverID, digest: digest},
+		"no request digest":        {creds: localCreds, region: "us-east-1", endpoint: ep, serverID: serverID},
+		"request digest not hex":   {creds: localCreds, region: "us-east-1", endpoint: ep, serverID: serverID, digest: "acme"},
+		"request digest uppercase": {creds: localCreds, region: "us-east-1", endpoint: ep, serverID: serverID, digest: strings.ToUpper(digest)},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if r, err := stsproof.Sign(t.Context(), tc.creds, tc.region, tc.endpoint, tc.serverID, t0); err == nil {
+			if r, err := stsproof.Sign(t.Context(), tc.creds, tc.region, tc.endpoint, tc.serverID, tc.digest, t0); err == nil {
 				t.Errorf("Sign = %v, want an error", r)
 			}
 		})

@@ -28,12 +28,12 @@ func TestVerifyAgainstLocalStack(t *testing.T) {
 	}
 	creds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
 	id := harness.Name("lanyard-it")
-	r, err := stsproof.Sign(t.Context(), creds, harness.Region, ep, id, time.Now())
+	r, err := stsproof.Sign(t.Context(), creds, harness.Region, ep, id, digest, time.Now())
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
 	v := &stsproof.Verifier{ServerID: id, Endpoint: ep}
-	got, err := v.Verify(t.Context(), r)
+	got, err := v.Verify(t.Context(), r, digest)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -49,7 +49,7 @@ func TestVerifyAgainstLocalStack(t *testing.T) {
 
 	// The same request for another deployment is refused before LocalStack sees it.
 	other := &stsproof.Verifier{ServerID: id + "-other", Endpoint: ep}
-	if _, err := other.Verify(t.Context(), r); !errors.Is(err, stsproof.ErrInvalid) {
+	if _, err := other.Verify(t.Context(), r, digest); !errors.Is(err, stsproof.ErrInvalid) {
 		t.Errorf("Verify for another server id = %v, want ErrInvalid", err)
 	}
 }

@@ -27,6 +27,11 @@ var ErrInvalid = errors.New("identity proof invalid")
 const (
 	// ServerIDHeader names the header carrying the deployment's id; the signature must cover it.
 	ServerIDHeader = "X-Lanyard-Server-ID"
+	// RequestDigestHeader names the header binding the proof to the one request it is sent
+	// with: the lowercase hex SHA-256 the caller of Verify expects (for an onboarding,
+	// onboarding.RequestDigest of its partner name and scopes). The signature must cover it,
+	// so a captured proof cannot serve another request.
+	RequestDigestHeader = "X-Lanyard-Request-SHA256"
 	// Body is the form body of a GetCallerIdentity call, as Sign writes it.
 	Body = "Action=GetCallerIdentity&Version=2011-06-15"
 	// ContentType is the body's media type, as Sign sends it.
@@ -59,17 +64,21 @@ const (
 
 // forwardedHeaders are the only headers of a Request sent on to STS. Host is set from the
 // endpoint and Content-Length from the body, by the HTTP client.
-var forwardedHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", http.CanonicalHeaderKey(ServerIDHeader), "Content-Type"}
+var forwardedHeaders = []string{
+	"Authorization", "X-Amz-Date", "X-Amz-Security-Token", http.CanonicalHeaderKey(ServerIDHeader),
+	http.CanonicalHeaderKey(RequestDigestHeader), "Content-Type",
+}
 
 // signable are the headers a signature may cover: the forwarded ones and host and
 // content-length, which the forwarded request carries as signed.
 var signable = map[string]bool{
 	"host": true, "content-length": true, "content-type": true,
 	"x-amz-date": true, "x-amz-security-token": true, strings.ToLower(ServerIDHeader): true,
+	strings.ToLower(RequestDigestHeader): true,
 }
 
 // mustSign are the headers the signature has to cover.
-var mustSign = []string{"host", "x-amz-date", strings.ToLower(ServerIDHeader)}
+var mustSign = []string{"host", "x-amz-date", strings.ToLower(ServerIDHeader), strings.ToLower(RequestDigestHeader)}
 
 // HTTPDoer sends a request: an *http.Client. It should not follow redirects (the default
 // client does not): STS never redirects, and a redirect would take the signed headers along.
@@ -106,14 +115,19 @@ type checked struct {
 	body   string
 }
 
-// Verify checks r, sends it to the configured STS endpoint and returns the identity STS
-// answers with. A refusal wraps ErrInvalid; nothing is sent for a request that fails a check.
-func (v *Verifier) Verify(ctx context.Context, r Request) (Identity, error) {
+// Verify checks r, signed for the request whose digest is requestDigest (the lowercase hex
+// SHA-256 its RequestDigestHeader must carry), sends it to the configured STS endpoint and
+// returns the identity STS answers with. A refusal wraps ErrInvalid; nothing is sent for a
+// request that fails a check.
+func (v *Verifier) Verify(ctx context.Context, r Request, requestDigest string) (Identity, error) {
 	target, err := v.target()
 	if err != nil {
 		return Identity{}, err
 	}
-	c, err := v.check(r, target)
+	if !hex64.MatchString(requestDigest) {
+		return Identity{}, errors.New("stsproof: verify identity request: the expected request digest is not a lowercase hex SHA-256")
+	}
+	c, err := v.check(r, target, requestDigest)
 	if err != nil {
 		return Identity{}, fmt.Errorf("stsproof: verify identity request: %w", err)
 	}
@@ -160,7 +174,7 @@ func refuse(format string, args ...any) error {
 
 // check runs every check on r, in the order of the package documentation. No reason quotes
 // anything r carries.
-func (v *Verifier) check(r Request, target *url.URL) (checked, error) {
+func (v *Verifier) check(r Request, target *url.URL, requestDigest string) (checked, error) {
 	if r.Method != http.MethodPost {
 		return checked{}, refuse("the method is not POST")
 	}
@@ -182,7 +196,8 @@ func (v *Verifier) check(r Request, target *url.URL) (checked, error) {
 	}
 	for name := range auth.signed {
 		if !signable[name] {
-			return checked{}, refuse("the signature covers a header Lanyard does not forward (only host, content-length, content-type, x-amz-date, x-amz-security-token and %s may be signed)", strings.ToLower(ServerIDHeader))
+			return checked{}, refuse("the signature covers a header Lanyard does not forward (only host, content-length, content-type, x-amz-date, x-amz-security-token, %s and %s may be signed)",
+				strings.ToLower(ServerIDHeader), strings.ToLower(RequestDigestHeader))
 		}
 		if name != "host" && name != "content-length" && len(h.Values(name)) == 0 {
 			return checked{}, refuse("the signature covers %s, which the request does not carry", name)
@@ -195,6 +210,13 @@ func (v *Verifier) check(r Request, target *url.URL) (checked, error) {
 	}
 	if ids != v.ServerID {
 		return checked{}, refuse("%s is not this deployment's server id", ServerIDHeader)
+	}
+	digest, err := once(h, RequestDigestHeader)
+	if err != nil {
+		return checked{}, err
+	}
+	if digest != requestDigest {
+		return checked{}, refuse("%s is not the digest of the request the proof was sent with", RequestDigestHeader)
 	}
 
 	date, err := once(h, "X-Amz-Date")
@@ -317,7 +339,9 @@ type authorization struct {
 	signed    map[string]bool
 }
 
-var hexSignature = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// hex64 is 32 bytes in lowercase hex: a SigV4 signature, or a SHA-256 as RequestDigestHeader
+// carries it.
+var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // parseAuthorization parses the one Authorization header: AWS4-HMAC-SHA256
 // Credential=<key id>/<date>/<region>/sts/aws4_request, SignedHeaders=<a;b;c>, Signature=<hex>.
@@ -360,7 +384,7 @@ func parseAuthorization(h http.Header) (authorization, error) {
 	for name := range strings.SplitSeq(params["SignedHeaders"], ";") {
 		signed[name] = true
 	}
-	if !hexSignature.MatchString(params["Signature"]) {
+	if !hex64.MatchString(params["Signature"]) {
 		return authorization{}, refuse("the Authorization signature is not 64 hex digits")
 	}
 	return authorization{scopeDate: scope[1], signed: signed}, nil

@@ -23,6 +23,18 @@ import (
 
 const serverID = "lanyard-unit-test"
 
+// digest is the request digest the test requests are signed over and verified against, and
+// otherDigest another request's.
+var (
+	digest      = hexSHA256("scopes=orders:read\npartnerName=Acme")
+	otherDigest = hexSHA256("scopes=orders:read\npartnerName=Mallory")
+)
+
+func hexSHA256(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
 // t0 is when the test requests are signed and, unless a case says otherwise, verified.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -31,7 +43,7 @@ var localCreds = aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
 // signOpts describes a request to sign with the SDK's signer: by default what Sign produces.
 type signOpts struct {
 	method, url, body, service, region string
-	contentType, serverID              string // "" leaves the header out
+	contentType, serverID, digest      string // "" leaves the header out
 	extra                              map[string]string
 	at                                 time.Time
 	creds                              aws.Credentials
@@ -43,7 +55,7 @@ func signed(t *testing.T, endpoint *url.URL, mod func(*signOpts)) stsproof.Reque
 	t.Helper()
 	o := signOpts{
 		method: http.MethodPost, url: endpoint.String(), body: stsproof.Body, service: "sts", region: "us-east-1",
-		contentType: stsproof.ContentType, serverID: serverID, at: t0, creds: localCreds,
+		contentType: stsproof.ContentType, serverID: serverID, digest: digest, at: t0, creds: localCreds,
 	}
 	if mod != nil {
 		mod(&o)
@@ -57,6 +69,9 @@ func signed(t *testing.T, endpoint *url.URL, mod func(*signOpts)) stsproof.Reque
 	}
 	if o.serverID != "" {
 		req.Header.Set(stsproof.ServerIDHeader, o.serverID)
+	}
+	if o.digest != "" {
+		req.Header.Set(stsproof.RequestDigestHeader, o.digest)
 	}
 	for k, v := range o.extra {
 		req.Header.Set(k, v)
@@ -166,6 +181,16 @@ func TestVerifyRefusesBeforeAnyRequest(t *testing.T) {
 		{name: "unsigned server id", sign: func(o *signOpts) { o.serverID = "" }, after: func(r *stsproof.Request) { set(r, "X-Lanyard-Server-ID", serverID) }, reason: "the signature does not cover x-lanyard-server-id"},
 		{name: "signed server id removed", after: func(r *stsproof.Request) { del(r, "X-Lanyard-Server-ID") }, reason: "the signature covers x-lanyard-server-id, which the request does not carry"},
 		{name: "server id twice", after: func(r *stsproof.Request) { r.Headers["x-lanyard-server-id"] = []string{serverID} }, reason: "more than one X-Lanyard-Server-ID header"},
+		{name: "no request digest", sign: func(o *signOpts) { o.digest = "" }, reason: "the signature does not cover x-lanyard-request-sha256"},
+		{name: "unsigned request digest", sign: func(o *signOpts) { o.digest = "" }, after: func(r *stsproof.Request) { set(r, stsproof.RequestDigestHeader, digest) },
+			reason: "the signature does not cover x-lanyard-request-sha256"},
+		{name: "signed request digest removed", after: func(r *stsproof.Request) { del(r, stsproof.RequestDigestHeader) },
+			reason: "the signature covers x-lanyard-request-sha256, which the request does not carry"},
+		{name: "another request's digest", sign: func(o *signOpts) { o.digest = otherDigest }, reason: "X-Lanyard-Request-SHA256 is not the digest of the request the proof was sent with"},
+		{name: "request digest in capitals", sign: func(o *signOpts) { o.digest = strings.ToUpper(digest) }, reason: "X-Lanyard-Request-SHA256 is not the digest"},
+		{name: "request digest swapped after signing", after: func(r *stsproof.Request) { set(r, stsproof.RequestDigestHeader, otherDigest) },
+			reason: "X-Lanyard-Request-SHA256 is not the digest"},
+		{name: "request digest twice", after: func(r *stsproof.Request) { r.Headers["x-lanyard-request-sha256"] = []string{digest} }, reason: "more than one X-Lanyard-Request-SHA256 header"},
 		{name: "no Authorization", after: func(r *stsproof.Request) { del(r, "Authorization") }, reason: "no Authorization header"},
 		{name: "two Authorization", after: func(r *stsproof.Request) {
 			set(r, "Authorization", get(*r, "Authorization"), get(*r, "Authorization"))
@@ -225,7 +250,7 @@ func TestVerifyRefusesBeforeAnyRequest(t *testing.T) {
 			}
 			rec := &recorder{}
 			v := &stsproof.Verifier{ServerID: serverID, Endpoint: fake.URL, HTTP: rec.client(), Now: func() time.Time { return now }}
-			id, err := v.Verify(t.Context(), r)
+			id, err := v.Verify(t.Context(), r, digest)
 			if !errors.Is(err, stsproof.ErrInvalid) {
 				t.Fatalf("Verify = %+v, %v; want ErrInvalid", id, err)
 			}
@@ -299,7 +324,7 @@ func TestVerifyAccepts(t *testing.T) {
 			before := len(fake.Calls())
 			rec := &recorder{}
 			v := &stsproof.Verifier{ServerID: serverID, Endpoint: fake.URL, HTTP: rec.client(), Now: func() time.Time { return t0 }}
-			id, err := v.Verify(t.Context(), r)
+			id, err := v.Verify(t.Context(), r, digest)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -322,7 +347,7 @@ func TestVerifyAccepts(t *testing.T) {
 			}
 			for name := range c.Header {
 				switch name {
-				case "Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Lanyard-Server-Id", "Content-Type":
+				case "Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Lanyard-Server-Id", "X-Lanyard-Request-Sha256", "Content-Type":
 				case "Content-Length", "Accept-Encoding", "User-Agent": // the HTTP client's own
 				default:
 					t.Errorf("STS received header %s, which is not on the allow-list", name)
@@ -399,7 +424,7 @@ func TestVerifySTSAnswers(t *testing.T) {
 				tc.after(&r)
 			}
 			v := &stsproof.Verifier{ServerID: serverID, Endpoint: fake.URL, Now: func() time.Time { return t0 }}
-			id, err := v.Verify(t.Context(), r)
+			id, err := v.Verify(t.Context(), r, digest)
 			if tc.reason == "" {
 				if err != nil || id != tc.want {
 					t.Fatalf("Verify = %+v, %v; want %+v", id, err, tc.want)
@@ -437,7 +462,7 @@ func TestVerifyUnreachableSTS(t *testing.T) {
 	}
 	srv.Close()
 	v := &stsproof.Verifier{ServerID: serverID, Endpoint: ep, Now: func() time.Time { return t0 }}
-	_, err = v.Verify(t.Context(), signed(t, ep, nil))
+	_, err = v.Verify(t.Context(), signed(t, ep, nil), digest)
 	if err == nil || errors.Is(err, stsproof.ErrInvalid) {
 		t.Fatalf("Verify against a closed endpoint = %v, want an error that is not ErrInvalid", err)
 	}
@@ -455,15 +480,24 @@ func TestVerifierConfiguration(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := v.Verify(t.Context(), r); err == nil || errors.Is(err, stsproof.ErrInvalid) {
+			if _, err := v.Verify(t.Context(), r, digest); err == nil || errors.Is(err, stsproof.ErrInvalid) {
 				t.Errorf("Verify = %v, want a configuration error that is not ErrInvalid", err)
+			}
+		})
+	}
+	for name, d := range map[string]string{"no request digest": "", "request digest not hex": strings.ToUpper(digest), "request digest short": digest[:63]} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v := &stsproof.Verifier{ServerID: serverID, Endpoint: fake.URL, Now: now}
+			if _, err := v.Verify(t.Context(), r, d); err == nil || errors.Is(err, stsproof.ErrInvalid) {
+				t.Errorf("Verify = %v, want an error of the caller's that is not ErrInvalid", err)
 			}
 		})
 	}
 	t.Run("MaxSkew", func(t *testing.T) {
 		t.Parallel()
 		v := &stsproof.Verifier{ServerID: serverID, Endpoint: fake.URL, Now: func() time.Time { return t0.Add(6 * time.Minute) }, MaxSkew: 5 * time.Minute}
-		if _, err := v.Verify(t.Context(), r); !errors.Is(err, stsproof.ErrInvalid) {
+		if _, err := v.Verify(t.Context(), r, digest); !errors.Is(err, stsproof.ErrInvalid) {
 			t.Errorf("Verify 6 minutes later with MaxSkew 5m = %v, want ErrInvalid", err)
 		}
 	})

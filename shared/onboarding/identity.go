@@ -29,10 +29,32 @@ type proof struct {
 	Invite *invite.Invite
 }
 
+// verifyIdentity sends the request's signed STS request to the IdentityVerifier and returns
+// the principal that signed it. It runs before the idempotency record is looked up, on every
+// request and every replay alike: the record is kept under the verified account, and a replay
+// is answered only to a proof STS still accepts. Its error is a refusal (identity-proof-invalid,
+// recorded nowhere: there is no account to record it under) or internal.
+func (h *Handler) verifyIdentity(ctx context.Context, req createRequest) (stsproof.Identity, error) {
+	if h.Identity == nil {
+		return stsproof.Identity{}, errors.New("identity request: this deployment has no identity verifier")
+	}
+	id, err := h.Identity.Verify(ctx, req.IdentityRequest.reveal())
+	switch {
+	case errors.Is(err, stsproof.ErrInvalid):
+		return stsproof.Identity{}, problem.IdentityProofInvalid.New("").WithCause(fmt.Errorf("identity request refused: %w", err))
+	case err != nil:
+		return stsproof.Identity{}, fmt.Errorf("verify the identity request: %w", err)
+	case id.AccountID == "" || id.ARN == "":
+		return stsproof.Identity{}, errors.New("verify the identity request: STS named no account or principal")
+	}
+	return id, nil
+}
+
 // prove checks the request's identity proof: the invite (which must be for the request's
-// partner name), or the signed STS request (whose account must be on the policy's allow-list
-// and not onboarded already). Its error is a refusal or internal.
-func (a *attempt) prove(ctx context.Context, req createRequest) (proof, error) {
+// partner name), or the principal verifyIdentity found for the signed STS request (whose
+// account must be on the policy's allow-list and not onboarded already). Its error is a
+// refusal or internal.
+func (a *attempt) prove(ctx context.Context, req createRequest, id stsproof.Identity) (proof, error) {
 	h, now := a.h, a.now
 	if req.IdentityRequest == nil {
 		invites := &invite.Store{DB: h.DB, Table: h.Tables.Invites, Now: func() time.Time { return now }}
@@ -48,18 +70,6 @@ func (a *attempt) prove(ctx context.Context, req createRequest) (proof, error) {
 		return proof{Identity: events.Identity{Method: events.ProofInvite}, Tier: inv.Tier, Invite: &inv}, nil
 	}
 
-	if h.Identity == nil {
-		return proof{}, errors.New("identity request: this deployment has no identity verifier")
-	}
-	id, err := h.Identity.Verify(ctx, req.IdentityRequest.reveal())
-	switch {
-	case errors.Is(err, stsproof.ErrInvalid):
-		return proof{}, problem.IdentityProofInvalid.New("").WithCause(fmt.Errorf("identity request refused: %w", err))
-	case err != nil:
-		return proof{}, fmt.Errorf("verify the identity request: %w", err)
-	case id.AccountID == "" || id.ARN == "":
-		return proof{}, errors.New("verify the identity request: STS named no account or principal")
-	}
 	tier, ok := h.Policy.TierForAccount(id.AccountID)
 	if !ok {
 		return proof{}, problem.AccountNotAllowed.New("").WithCause(fmt.Errorf("AWS account %s (%s) is not on the allow-list of policy revision %d", id.AccountID, id.ARN, h.Policy.Revision))

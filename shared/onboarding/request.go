@@ -69,28 +69,30 @@ func headerValues(req lambdaevents.APIGatewayProxyRequest, name string) []string
 }
 
 // idempotencyKey reads the Idempotency-Key header: exactly one value of 1 to 128 visible ASCII
-// characters (0x21–0x7E). Its refusal never repeats what was sent.
-func idempotencyKey(req lambdaevents.APIGatewayProxyRequest) (string, error) {
+// characters (0x21–0x7E). The value is kept as a secret.Value: only its hash is ever stored or
+// named (recordKey), so whoever reads the logs or the table cannot replay with it. Its refusal
+// never repeats what was sent.
+func idempotencyKey(req lambdaevents.APIGatewayProxyRequest) (secret.Value, error) {
 	vs := headerValues(req, IdempotencyKeyHeader)
 	refuse := func(why string) error {
 		return problem.MissingIdempotencyKey.New("").WithCause(errors.New(why))
 	}
 	switch {
 	case len(vs) == 0:
-		return "", refuse("no Idempotency-Key header")
+		return secret.Value{}, refuse("no Idempotency-Key header")
 	case len(vs) > 1:
-		return "", refuse(fmt.Sprintf("%d Idempotency-Key headers", len(vs)))
+		return secret.Value{}, refuse(fmt.Sprintf("%d Idempotency-Key headers", len(vs)))
 	}
 	k := vs[0]
 	if k == "" || len(k) > MaxIdempotencyKeyLength {
-		return "", refuse(fmt.Sprintf("Idempotency-Key of %d bytes, want 1 to %d", len(k), MaxIdempotencyKeyLength))
+		return secret.Value{}, refuse(fmt.Sprintf("Idempotency-Key of %d bytes, want 1 to %d", len(k), MaxIdempotencyKeyLength))
 	}
 	for i := range len(k) {
 		if k[i] < 0x21 || k[i] > 0x7e {
-			return "", refuse(fmt.Sprintf("Idempotency-Key byte %d is not visible ASCII", i))
+			return secret.Value{}, refuse(fmt.Sprintf("Idempotency-Key byte %d is not visible ASCII", i))
 		}
 	}
-	return k, nil
+	return secret.New(k), nil
 }
 
 // checkContentType refuses a body that is not sent as application/json (parameters such as

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/invite"
 	"github.com/lanyardhq/lanyard/shared/problem"
@@ -64,7 +66,7 @@ func (a *attempt) prove(ctx context.Context, req createRequest, id stsproof.Iden
 			return proof{}, problem.InviteInvalid.New("").WithCause(err)
 		case err != nil:
 			return proof{}, fmt.Errorf("look up the invite: %w", err)
-		case inv.PartnerName != req.PartnerName:
+		case norm.NFC.String(inv.PartnerName) != req.PartnerName: // both NFC: an invite issued before names were normalized may not be
 			return proof{}, problem.InviteInvalid.New("").WithCause(fmt.Errorf("invite %s was issued for another partner name", inv.ID))
 		}
 		return proof{Identity: events.Identity{Method: events.ProofInvite}, Tier: inv.Tier, Invite: &inv}, nil

@@ -16,6 +16,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/partnername"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/secret"
 	"github.com/lanyardhq/lanyard/shared/stsproof"
@@ -124,8 +125,11 @@ func requestBody(req lambdaevents.APIGatewayProxyRequest) ([]byte, error) {
 	return b, nil
 }
 
-// parseRequest validates body against the createPartner schema and reads it. The invite code
-// goes straight into a secret.Value, the identity request into a signedRequest.
+// parseRequest validates body against the createPartner schema and reads it. The partner name
+// is normalized (partnername.Normalize: NFC, and refused with a validation problem naming
+// /partnerName when it holds a control, format, private-use or unassigned character), so two
+// spellings of one name are one request. The invite code goes straight into a secret.Value,
+// the identity request into a signedRequest.
 func parseRequest(body []byte) (createRequest, error) {
 	if err := api.ValidateBody(api.OpCreatePartner, body); err != nil {
 		return createRequest{}, fmt.Errorf("validate request body: %w", err)
@@ -140,8 +144,13 @@ func parseRequest(body []byte) (createRequest, error) {
 		// The schema accepted it, so this cannot happen; the error names no value.
 		return createRequest{}, problem.BadRequest.New("").WithCause(errors.New("validated body does not decode"))
 	}
+	name, err := partnername.Normalize(wire.PartnerName)
+	if err != nil {
+		return createRequest{}, fmt.Errorf("partner name refused: %w",
+			problem.NewValidation(problem.FieldError{Pointer: "/partnerName", Message: err.Error()}))
+	}
 	r := createRequest{
-		PartnerName: wire.PartnerName,
+		PartnerName: name,
 		Scopes:      slices.Sorted(slices.Values(wire.Scopes)),
 	}
 	switch {

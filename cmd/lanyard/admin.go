@@ -18,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/lanyardhq/lanyard/shared/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/partnername"
 )
 
 // The admin routes are AWS_IAM: every call is SigV4-signed for execute-api with the default
@@ -125,15 +126,23 @@ func problemError(status int, raw []byte) error {
 	return fmt.Errorf("%s: %s", title, detail)
 }
 
-// oneLine makes text from the server safe to print on one line: control characters become
-// spaces, and it is cut at max runes.
+// oneLine makes text from the server safe to print on one line: control characters, and every
+// other character a partner name may not hold (format characters such as bidirectional
+// overrides, private-use characters, separators: partnername.Allowed), become spaces, and it
+// is cut at max runes.
 func oneLine(s string, limit int) string {
-	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }), " ")
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || !partnername.Allowed(r) }), " ")
 	if r := []rune(s); len(r) > limit {
 		s = string(r[:limit]) + "…"
 	}
 	return s
 }
+
+// displayName makes a partner name from the server safe to print on one line: as it is when it
+// holds nothing a terminal would act on or hide, else quoted with such characters escaped
+// (partnername.Quote: "Acme \u202eexe.GPJ"), and cut at max runes. A name stored before names
+// were checked, or an answer from a server that does not check them, shows as what it is.
+func displayName(name string, limit int) string { return oneLine(partnername.Quote(name), limit) }
 
 // redactURL drops any user information from a URL before it is printed.
 func redactURL(s string) string {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lanyardhq/lanyard/shared/partnername"
 )
 
 // invitesPath is the route of createInvite, under the endpoint (which may end in a stage path).
@@ -65,6 +67,12 @@ func newInviteCreateCmd(out *output) *cobra.Command {
 			case expiresIn < time.Second || expiresIn%time.Second != 0:
 				return usageError{fmt.Errorf("--expires-in must be a positive whole number of seconds, not %s", expiresIn)}
 			}
+			// The rule the API holds names to, checked here first so ops get it on one line.
+			name, err := partnername.Normalize(req.PartnerName)
+			if err != nil {
+				return usageError{fmt.Errorf("--partner-name %w", err)}
+			}
+			req.PartnerName = name
 			req.ExpiresIn = int64(expiresIn / time.Second)
 			target, err := invitesURL(endpoint)
 			if err != nil {
@@ -80,7 +88,7 @@ func newInviteCreateCmd(out *output) *cobra.Command {
 			return out.emit(nil, func(w io.Writer) {
 				_, _ = fmt.Fprintf(w, "Invite code\t%s\n", inv.InviteCode)
 				_, _ = fmt.Fprintf(w, "Invite id\t%s\n", inv.InviteID)
-				_, _ = fmt.Fprintf(w, "Partner\t%s\n", inv.PartnerName)
+				_, _ = fmt.Fprintf(w, "Partner\t%s\n", displayName(inv.PartnerName, 200))
 				_, _ = fmt.Fprintf(w, "Tier\t%s\n", inv.Tier)
 				_, _ = fmt.Fprintf(w, "Expires at\t%s\n", inv.ExpiresAt)
 			})

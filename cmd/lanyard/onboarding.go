@@ -110,7 +110,7 @@ func newOnboardingListCmd(out *output) *cobra.Command {
 			return out.emit(nil, func(w io.Writer) {
 				_, _ = fmt.Fprintln(w, "ONBOARDING\tSTATUS\tPARTNER\tTIER\tSCOPES\tIDENTITY\tCREATED\tEXPIRES")
 				for _, v := range list.Onboardings {
-					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.OnboardingID, v.Status, oneLine(v.PartnerName, 60),
+					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.OnboardingID, v.Status, displayName(v.PartnerName, 60),
 						v.Tier, strings.Join(v.Scopes, ","), v.identity(), v.CreatedAt, v.ExpiresAt)
 				}
 				if list.Truncated {
@@ -176,7 +176,7 @@ func newOnboardingDecideCmd(out *output, verb string) *cobra.Command {
 			}
 			return out.emit(nil, func(w io.Writer) {
 				for _, row := range [][2]string{
-					{"Onboarding", v.OnboardingID}, {"Status", v.Status}, {"Partner", oneLine(v.PartnerName, 200)},
+					{"Onboarding", v.OnboardingID}, {"Status", v.Status}, {"Partner", displayName(v.PartnerName, 200)},
 					{"Partner id", v.PartnerID}, {"Tier", v.Tier}, {"Scopes", strings.Join(v.Scopes, ", ")},
 					{"Identity", v.identity()}, {"Decided by", v.DecidedBy}, {"Decided at", v.DecidedAt},
 					{"Reason", oneLine(v.Reason, 500)}, {"Expires at", v.ExpiresAt},

@@ -14,6 +14,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/partnername"
 	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/tracing"
@@ -52,7 +53,8 @@ type Created struct {
 }
 
 // Handle is the Lambda entry point: the request body is checked (application/json, the
-// createInvite schema, a tier of the policy), the invite is issued, and the answer is 201 with
+// createInvite schema, a partner name partnername.Normalize accepts — stored in NFC — and a
+// tier of the policy), the invite is issued, and the answer is 201 with
 // the code, Cache-Control: no-store. Every refusal is problem+json. The log names the invite by
 // its id; the code appears only in the response body.
 func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
@@ -96,6 +98,12 @@ func (h *Handler) handle(ctx context.Context, req lambdaevents.APIGatewayProxyRe
 	if err := json.Unmarshal(body, &in); err != nil { // cannot fail: the schema passed
 		return fail(fmt.Errorf("create invite: decode the validated body: %w", err))
 	}
+	name, err := partnername.Normalize(in.PartnerName)
+	if err != nil {
+		return fail(fmt.Errorf("create invite: partner name refused: %w",
+			problem.NewValidation(problem.FieldError{Pointer: "/partnerName", Message: err.Error()})))
+	}
+	in.PartnerName = name
 	if _, ok := h.Policy.Tier(in.Tier); !ok {
 		return fail(fmt.Errorf("create invite: tier %q is not in policy revision %d: %w", in.Tier, h.Policy.Revision,
 			problem.NewValidation(problem.FieldError{Pointer: "/tier", Message: "must be a tier of the policy"})))

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/lanyardhq/lanyard/shared/partnername"
 	"github.com/lanyardhq/lanyard/shared/secret"
 )
 
@@ -27,7 +28,7 @@ type Store struct {
 	Now   func() time.Time
 }
 
-// Issue makes a new invite for partnerName into tier, working for expiresIn (rounded down to
+// Issue makes a new invite for partnerName (as partnername.Normalize returns it) into tier, working for expiresIn (rounded down to
 // whole seconds, at least one), issued by createdBy (the caller's IAM ARN). It writes the
 // invite — its code's hash, never the code — only if no item has that hash, and returns the
 // code, which exists nowhere else: the caller shows it once.
@@ -37,6 +38,9 @@ func (s *Store) Issue(ctx context.Context, partnerName, tier string, expiresIn t
 		return secret.Value{}, Invite{}, errors.New("issue invite: partner name, tier and creator are required")
 	case expiresIn < time.Second:
 		return secret.Value{}, Invite{}, fmt.Errorf("issue invite: expiry %s is under a second", expiresIn)
+	}
+	if n, err := partnername.Normalize(partnerName); err != nil || n != partnerName {
+		return secret.Value{}, Invite{}, errors.New("issue invite: the partner name is not one partnername.Normalize returns")
 	}
 	now := s.Now().UTC()
 	code := NewCode()

@@ -124,6 +124,8 @@ func TestIssueRefuses(t *testing.T) {
 		{"no tier", "Acme", "", opsARN, time.Hour, "required"},
 		{"no creator", "Acme", "standard", "", time.Hour, "required"},
 		{"no expiry", "Acme", "standard", opsARN, 0, "under a second"},
+		{"hostile name", "Acme \u202eGPJ.exe", "standard", opsARN, time.Hour, "partnername.Normalize"},
+		{"name not in NFC", "Cafe\u0301", "standard", opsARN, time.Hour, "partnername.Normalize"},
 	}
 	for _, c := range cases {
 		code, _, err := s.Issue(t.Context(), c.partner, c.tier, c.in, c.by)

@@ -23,6 +23,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/partner"
 	"github.com/lanyardhq/lanyard/shared/policy"
 	"github.com/lanyardhq/lanyard/shared/problem"
+	"github.com/lanyardhq/lanyard/shared/stsproof"
 	"github.com/lanyardhq/lanyard/shared/tracing"
 	"github.com/lanyardhq/lanyard/shared/usage"
 )
@@ -182,9 +183,26 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 		return refused(ctx, "", err), nil
 	}
 
+	// The record is kept under the proof: the invite code's hash, or the AWS account STS
+	// verifies — asked before the record is read, so that a replay proves the identity again.
+	scope := proofScope{}
+	var verified stsproof.Identity
+	if cr.IdentityRequest == nil {
+		scope = inviteScope(cr.InviteCode)
+	} else {
+		verified, err = h.verifyIdentity(ctx, cr)
+		switch {
+		case err != nil && isRefusal(err):
+			return refused(ctx, "", err), nil
+		case err != nil:
+			return lambdaevents.APIGatewayProxyResponse{}, err
+		}
+		scope = accountScope(verified.AccountID)
+	}
+
 	now := h.now()
 	ids := h.idempotencyTable()
-	res, err := ids.claim(ctx, IdempotencyKeyPrefix+idemKey, cr.hash(), now, h.newIDs)
+	res, err := ids.claim(ctx, scope.recordKey(IdempotencyKeyPrefix, idemKey), cr.hash(), now, h.newIDs)
 	switch {
 	case err != nil && isRefusal(err):
 		return refused(ctx, "", err), nil
@@ -192,7 +210,7 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 		return lambdaevents.APIGatewayProxyResponse{}, err
 	case res.Replay != nil:
 		span.Annotate("partner", res.Replay.PartnerID)
-		return h.replay(ctx, *res.Replay)
+		return h.replay(ctx, *res.Replay, now)
 	}
 	span.Annotate("partner", res.Claim.PartnerID)
 	a := &attempt{h: h, ids: ids, claim: res.Claim, now: now}
@@ -200,7 +218,7 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	// request is refused.
 	a.orphan = func(ctx context.Context) error { return h.deleteSecret(ctx, a.claim.PartnerID) }
 	return a.run(ctx, func(ctx context.Context) (lambdaevents.APIGatewayProxyResponse, error) {
-		return a.onboard(ctx, cr)
+		return a.onboard(ctx, cr, verified)
 	})
 }
 
@@ -221,11 +239,19 @@ func refused(ctx context.Context, partnerID string, err error) lambdaevents.APIG
 	return problem.Response(p)
 }
 
-// replay answers with a completed record's answer: a refusal as it was, a 201 with the key read
-// back from the secret version the record names, a 202 without its pick-up token (shown once).
-func (h *Handler) replay(ctx context.Context, rec record) (lambdaevents.APIGatewayProxyResponse, error) {
+// replay answers at now with a completed record's answer: a refusal as it was, a 202 without
+// its pick-up token (shown once), and a 201 with the key read back from the secret version the
+// record names — but only within the policy's replay window from the answer; after it, 409
+// replay-window-closed and no key. The record stays until its purge, so a late replay runs
+// nothing again.
+func (h *Handler) replay(ctx context.Context, rec record, now time.Time) (lambdaevents.APIGatewayProxyResponse, error) {
 	switch rec.StatusCode {
 	case 201:
+		window := h.Policy.Onboarding.ReplayWindow.Std()
+		if age := now.Sub(rec.answeredAt()); age > window {
+			return refused(ctx, rec.PartnerID, problem.ReplayWindowClosed.New("").WithCause(
+				fmt.Errorf("idempotency record %s was answered with a key %s ago, past the replay window of %s", rec.Key, age, window))), nil
+		}
 	case 202:
 		resp, err := replayPending(rec.ResponseBody)
 		if err != nil {
@@ -304,7 +330,7 @@ func (a *attempt) refuse(ctx context.Context, refusal error) (lambdaevents.APIGa
 		}
 	}
 	resp := problem.Response(problem.From(refusal))
-	if err := a.ids.complete(ctx, a.claim, resp.StatusCode, resp.Body); err != nil {
+	if err := a.ids.complete(ctx, a.claim, a.now, resp.StatusCode, resp.Body); err != nil {
 		if errors.Is(err, errLeaseLost) {
 			return a.leaseLost(ctx, err), nil
 		}
@@ -322,14 +348,15 @@ func (a *attempt) fail(ctx context.Context, err error) error {
 	return fmt.Errorf("partner %s: %w", a.claim.PartnerID, err)
 }
 
-// onboard checks the identity proof, the scopes and the tier, then either issues the key or,
-// for a tier that needs an ops approval, records a pending onboarding; either way it commits
-// the decision. Its error is a refusal (a 4xx problem), errLeaseLost, or internal.
-func (a *attempt) onboard(ctx context.Context, req createRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+// onboard checks the identity proof (an STS request's principal verified already), the scopes
+// and the tier, then either issues the key or, for a tier that needs an ops approval, records
+// a pending onboarding; either way it commits the decision. Its error is a refusal (a 4xx
+// problem), errLeaseLost, or internal.
+func (a *attempt) onboard(ctx context.Context, req createRequest, verified stsproof.Identity) (lambdaevents.APIGatewayProxyResponse, error) {
 	h, c, now := a.h, a.claim, a.now
 	none := lambdaevents.APIGatewayProxyResponse{}
 
-	pr, err := a.prove(ctx, req)
+	pr, err := a.prove(ctx, req, verified)
 	if err != nil {
 		return none, err
 	}
@@ -369,7 +396,7 @@ func (a *attempt) onboard(ctx context.Context, req createRequest) (lambdaevents.
 	for _, it := range iss.Items {
 		changes = append(changes, change{item: it})
 	}
-	changes = append(changes, change{item: types.TransactWriteItem{Update: a.ids.completion(c, iss.Response.StatusCode, iss.Stored, iss.SecretARN)}})
+	changes = append(changes, change{item: types.TransactWriteItem{Update: a.ids.completion(c, now, iss.Response.StatusCode, iss.Stored, iss.SecretARN)}})
 	records, err := a.commit(ctx, iss.Details, changes)
 	if err != nil {
 		return none, err
@@ -434,7 +461,7 @@ func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.API
 	changes := proofChanges(h, pr, c.PartnerID, now, claimed)
 	changes = append(changes,
 		change{item: putPending(h.Tables.Onboardings, o)},
-		change{item: types.TransactWriteItem{Update: a.ids.completion(c, resp.StatusCode, stored, "")}},
+		change{item: types.TransactWriteItem{Update: a.ids.completion(c, now, resp.StatusCode, stored, "")}},
 	)
 	records, err := a.commit(ctx, details, changes)
 	if err != nil {

@@ -2,6 +2,8 @@ package onboarding
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/shared/invite"
 	"github.com/lanyardhq/lanyard/shared/problem"
+	"github.com/lanyardhq/lanyard/shared/secret"
 )
 
 // The idempotency table's key and TTL attribute; the topology's declaration of table
@@ -30,8 +34,37 @@ const IdempotencyKeyPrefix = "createPartner#"
 // two records.
 const PickupKeyPrefix = "pickup#"
 
-// ReplayWindow is how long a record is kept: a replay within it gets the first answer.
-const ReplayWindow = 24 * time.Hour
+// RecordLifetime is how long a record is kept: a replay within it gets the first answer — the
+// key itself only within the policy's onboarding.replayWindow — and a later request under the
+// same key and proof is a new one.
+const RecordLifetime = 24 * time.Hour
+
+// proofScope is the identity proof a request carries, which its record is kept under: the
+// invite (by the hash the invites table keys it by), the AWS account STS verified, or the
+// pick-up token (by the hash its onboarding keeps). The same Idempotency-Key with another
+// proof names another record, so a copied or guessed header can neither take a request's
+// record first nor read its answer.
+type proofScope struct {
+	kind  string // "invite" | "account" | "token"
+	value string
+}
+
+func inviteScope(code secret.Value) proofScope {
+	return proofScope{kind: "invite", value: invite.Hash(code)}
+}
+func accountScope(accountID string) proofScope { return proofScope{kind: "account", value: accountID} }
+func pickupScope(token secret.Value) proofScope {
+	return proofScope{kind: "token", value: PickupTokenHash(token)}
+}
+
+// recordKey is the record key of an operation's (IdempotencyKeyPrefix, PickupKeyPrefix)
+// request under the Idempotency-Key idemKey within the proof's scope:
+// "<operation>#<kind>#<proof>#sha256:<hex of the Idempotency-Key>". Only the header's hash is
+// kept, so neither the table nor an error naming the record holds the header.
+func (s proofScope) recordKey(operation string, idemKey secret.Value) string {
+	sum := sha256.Sum256([]byte(idemKey.Reveal()))
+	return operation + s.kind + "#" + s.value + "#sha256:" + hex.EncodeToString(sum[:])
+}
 
 // DefaultLease is how long a claim is held before another attempt may take it over when
 // Handler.Lease is zero: a little more than the function's timeout (30 s), so a live attempt
@@ -49,6 +82,7 @@ const (
 	attrResponseBody    = "responseBody"
 	attrSecretARN       = "secretArn"
 	attrCreatedAt       = "createdAt"
+	attrCompletedAt     = "completedAt"
 )
 
 // States of an idempotency record.
@@ -75,7 +109,18 @@ type record struct {
 	ResponseBody    string
 	SecretARN       string
 	CreatedAt       time.Time
-	PurgeAt         int64 // unix s
+	// CompletedAt is the time of the attempt that answered, once completed (zero for a record
+	// completed before it was kept: its CreatedAt stands in).
+	CompletedAt time.Time
+	PurgeAt     int64 // unix s
+}
+
+// answeredAt is when the record's answer was given, which the replay window runs from.
+func (r record) answeredAt() time.Time {
+	if r.CompletedAt.IsZero() {
+		return r.CreatedAt
+	}
+	return r.CompletedAt
 }
 
 // claim is an in-flight record this attempt holds.
@@ -136,6 +181,9 @@ func recordFromItem(item map[string]types.AttributeValue) (record, error) {
 		ResponseBody:    s(attrResponseBody, false),
 		SecretARN:       s(attrSecretARN, false),
 		PurgeAt:         n(IdempotencyTTLAttribute, true),
+	}
+	if ms := n(attrCompletedAt, false); ms != 0 {
+		r.CompletedAt = time.UnixMilli(ms).UTC()
 	}
 	if c := s(attrCreatedAt, true); c != "" {
 		t, err := time.Parse(time.RFC3339Nano, c)
@@ -202,10 +250,10 @@ func (s idempotencyTable) claim(ctx context.Context, key, requestHash string, no
 			PartnerID:       partnerID,
 			SecretVersionID: version,
 			CreatedAt:       now,
-			PurgeAt:         now.Add(ReplayWindow).Unix(),
+			PurgeAt:         now.Add(RecordLifetime).Unix(),
 		}
-		// One write claims an absent key, or one whose record has outlived the replay window
-		// (TTL deletes lazily, up to days late); otherwise it fails and returns the record.
+		// One write claims an absent key, or one whose record has outlived its lifetime (TTL
+		// deletes lazily, up to days late); otherwise it fails and returns the record.
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName:                           aws.String(s.table),
 			Item:                                fresh.item(),
@@ -312,14 +360,16 @@ func heldCondition(c *claim, names map[string]string, values map[string]types.At
 	return aws.String("#state = :inFlight AND #lease = :held")
 }
 
-// completion is the Update that completes the claim with an answer (secretARN for a 201).
-func (s idempotencyTable) completion(c *claim, status int, body, secretARN string) *types.Update {
-	names := map[string]string{"#status": attrStatusCode, "#body": attrResponseBody}
+// completion is the Update that completes the claim with an answer (secretARN for a 201)
+// given at at, the time the replay window runs from.
+func (s idempotencyTable) completion(c *claim, at time.Time, status int, body, secretARN string) *types.Update {
+	names := map[string]string{"#status": attrStatusCode, "#body": attrResponseBody, "#completedAt": attrCompletedAt}
 	values := map[string]types.AttributeValue{
 		":completed": str(stateCompleted), ":status": num(int64(status)), ":body": str(body),
+		":completedAt": num(at.UnixMilli()),
 	}
 	cond := heldCondition(c, names, values)
-	set := "SET #state = :completed, #status = :status, #body = :body"
+	set := "SET #state = :completed, #status = :status, #body = :body, #completedAt = :completedAt"
 	if secretARN != "" {
 		names["#arn"], values[":arn"] = attrSecretARN, str(secretARN)
 		set += ", #arn = :arn"
@@ -334,9 +384,10 @@ func (s idempotencyTable) completion(c *claim, status int, body, secretARN strin
 	}
 }
 
-// complete records a refusal as the claim's answer. errLeaseLost when the claim was taken over.
-func (s idempotencyTable) complete(ctx context.Context, c *claim, status int, body string) error {
-	u := s.completion(c, status, body, "")
+// complete records a refusal given at at as the claim's answer. errLeaseLost when the claim was
+// taken over.
+func (s idempotencyTable) complete(ctx context.Context, c *claim, at time.Time, status int, body string) error {
+	u := s.completion(c, at, status, body, "")
 	return s.update(ctx, c, "complete", u)
 }
 

@@ -3,14 +3,18 @@ package onboarding
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/invite"
 	"github.com/lanyardhq/lanyard/shared/problem"
+	"github.com/lanyardhq/lanyard/shared/secret"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -32,17 +36,27 @@ func TestRecordRoundTrip(t *testing.T) {
 	t.Parallel()
 	r := record{
 		Key: IdempotencyKeyPrefix + "k", RequestHash: "abc", State: stateInFlight, LeaseUntil: 1_795_000_000_123,
-		PartnerID: "p-x", SecretVersionID: "v", CreatedAt: start, PurgeAt: start.Add(ReplayWindow).Unix(),
+		PartnerID: "p-x", SecretVersionID: "v", CreatedAt: start, PurgeAt: start.Add(RecordLifetime).Unix(),
 	}
 	got, err := recordFromItem(r.item())
 	if err != nil || got != r {
 		t.Fatalf("round trip: %+v, %v; want %+v", got, err, r)
 	}
+	if got.answeredAt() != start {
+		t.Errorf("a record without completedAt answered at %s, want its createdAt", got.answeredAt())
+	}
+	completed := r.item()
+	completed[attrState], completed[attrStatusCode], completed[attrResponseBody] = str(stateCompleted), num(409), str("{}")
+	completed[attrCompletedAt] = num(start.Add(time.Second).UnixMilli())
+	if got, err := recordFromItem(completed); err != nil || !got.answeredAt().Equal(start.Add(time.Second)) {
+		t.Errorf("completed record answered at %s, %v; want its completedAt", got.answeredAt(), err)
+	}
 	for name, mutate := range map[string]func(map[string]types.AttributeValue){
-		"unknown state":          func(m map[string]types.AttributeValue) { m[attrState] = str("done") },
-		"completed without body": func(m map[string]types.AttributeValue) { m[attrState] = str(stateCompleted) },
-		"lease not a number":     func(m map[string]types.AttributeValue) { m[attrLeaseUntil] = str("soon") },
-		"no partner":             func(m map[string]types.AttributeValue) { delete(m, attrPartnerID) },
+		"unknown state":            func(m map[string]types.AttributeValue) { m[attrState] = str("done") },
+		"completed without body":   func(m map[string]types.AttributeValue) { m[attrState] = str(stateCompleted) },
+		"lease not a number":       func(m map[string]types.AttributeValue) { m[attrLeaseUntil] = str("soon") },
+		"completedAt not a number": func(m map[string]types.AttributeValue) { m[attrCompletedAt] = str("now") },
+		"no partner":               func(m map[string]types.AttributeValue) { delete(m, attrPartnerID) },
 		"201 without secret": func(m map[string]types.AttributeValue) {
 			m[attrState], m[attrStatusCode], m[attrResponseBody] = str(stateCompleted), num(201), str("{}")
 		},
@@ -88,9 +102,10 @@ func TestCorruptRecord(t *testing.T) {
 	code, _ := f.issue(acme, "standard")
 	b := body(acme, code, "orders:read")
 	created(t, f.post("k", b))
+	rec, _ := f.record("k")
 	_, err := f.db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(testTables.Idempotency),
-		Key:                       map[string]types.AttributeValue{IdempotencyPartitionKey: str(IdempotencyKeyPrefix + "k")},
+		Key:                       map[string]types.AttributeValue{IdempotencyPartitionKey: str(rec.Key)},
 		UpdateExpression:          aws.String("SET #body = :body"),
 		ExpressionAttributeNames:  map[string]string{"#body": attrResponseBody},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":body": str(`{"partnerId":"p-x","keyId":"k","apiKey":"x"}`)},
@@ -101,5 +116,41 @@ func TestCorruptRecord(t *testing.T) {
 	p := refusal(t, f.post("k", b), problem.Internal)
 	if p.Detail != problem.Internal.DefaultDetail() {
 		t.Errorf("detail %q", p.Detail)
+	}
+}
+
+// A record's key names the operation, the kind of proof and the proof's hash (an account id as
+// STS verified it), then the Idempotency-Key's hash: never the header, never the proof itself.
+func TestRecordKey(t *testing.T) {
+	t.Parallel()
+	idem := secret.New("5f1c2a9e-8d4b-4f0e-9b7c-1d2e3f4a5b6c")
+	const idemHash = "sha256:b4edb3e1df7afb91f5fb49cc60cd31a5bacbf6d65cba0459848736074549f5e2"
+	code := secret.New("lnyd_inv_" + strings.Repeat("A", 43))
+	token := secret.New(PickupTokenPrefix + strings.Repeat("b", 43))
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"invite", inviteScope(code).recordKey(IdempotencyKeyPrefix, idem), "createPartner#invite#" + invite.Hash(code) + "#"},
+		{"account", accountScope("111122223333").recordKey(IdempotencyKeyPrefix, idem), "createPartner#account#111122223333#"},
+		{"pick-up", pickupScope(token).recordKey(PickupKeyPrefix, idem), "pickup#token#" + PickupTokenHash(token) + "#"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want+idemHash || strings.Contains(tt.got, idem.Reveal()) ||
+			strings.Contains(tt.got, code.Reveal()) || strings.Contains(tt.got, token.Reveal()) {
+			t.Errorf("%s: key %q, want %q", tt.name, tt.got, tt.want+idemHash)
+		}
+	}
+	// The same header with another proof, or for the other operation, names another record.
+	a := inviteScope(code).recordKey(IdempotencyKeyPrefix, idem)
+	for _, other := range []string{
+		inviteScope(secret.New(code.Reveal()+"B")).recordKey(IdempotencyKeyPrefix, idem),
+		inviteScope(code).recordKey(PickupKeyPrefix, idem),
+		inviteScope(code).recordKey(IdempotencyKeyPrefix, secret.New(idem.Reveal()+"x")),
+	} {
+		if other == a {
+			t.Errorf("%q names the same record", other)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/invite"
@@ -35,12 +36,37 @@ type proof struct {
 	Invite *invite.Invite
 }
 
+// verifyIdentity sends the request's signed STS request to the IdentityVerifier and returns
+// the principal that signed it. It runs before the idempotency record is looked up, on every
+// request and every replay alike: the record is kept under the verified account, and a replay
+// is answered only to a proof STS still accepts. Its error is a refusal (identity-proof-invalid,
+// recorded nowhere: there is no account to record it under) or internal.
+func (h *Handler) verifyIdentity(ctx context.Context, req createRequest) (stsproof.Identity, error) {
+	if h.Identity == nil {
+		return stsproof.Identity{}, errors.New("identity request: this deployment has no identity verifier")
+	}
+	// The account this deployment runs in must be known before STS is asked (prove refuses it).
+	if _, err := h.hostAccount(ctx); err != nil {
+		return stsproof.Identity{}, fmt.Errorf("identity request: %w", err)
+	}
+	id, err := h.Identity.Verify(ctx, req.IdentityRequest.reveal(), req.IdentityRequest.digest)
+	switch {
+	case errors.Is(err, stsproof.ErrInvalid):
+		return stsproof.Identity{}, problem.IdentityProofInvalid.New("").WithCause(fmt.Errorf("identity request refused: %w", err))
+	case err != nil:
+		return stsproof.Identity{}, fmt.Errorf("verify the identity request: %w", err)
+	case id.AccountID == "" || id.ARN == "":
+		return stsproof.Identity{}, errors.New("verify the identity request: STS named no account or principal")
+	}
+	return id, nil
+}
+
 // prove checks the request's identity proof: the invite (which must be for the request's
-// partner name), or the signed STS request (signed over this request's digest; its account
-// must not be the one this deployment runs in, must be on the policy's allow-list with an
-// entry that admits its principal, and must not be onboarded already). Its error is a refusal
-// or internal.
-func (a *attempt) prove(ctx context.Context, req createRequest) (proof, error) {
+// partner name), or the principal verifyIdentity found for the signed STS request (signed over
+// this request's digest; its account must not be the one this deployment runs in, must be on
+// the policy's allow-list with an entry that admits its principal, and must not be onboarded
+// already). Its error is a refusal or internal.
+func (a *attempt) prove(ctx context.Context, req createRequest, id stsproof.Identity) (proof, error) {
 	h, now := a.h, a.now
 	if req.IdentityRequest == nil {
 		invites := &invite.Store{DB: h.DB, Table: h.Tables.Invites, Now: func() time.Time { return now }}
@@ -50,27 +76,15 @@ func (a *attempt) prove(ctx context.Context, req createRequest) (proof, error) {
 			return proof{}, problem.InviteInvalid.New("").WithCause(err)
 		case err != nil:
 			return proof{}, fmt.Errorf("look up the invite: %w", err)
-		case inv.PartnerName != req.PartnerName:
+		case norm.NFC.String(inv.PartnerName) != req.PartnerName: // both NFC: an invite issued before names were normalized may not be
 			return proof{}, problem.InviteInvalid.New("").WithCause(fmt.Errorf("invite %s was issued for another partner name", inv.ID))
 		}
 		return proof{Identity: events.Identity{Method: events.ProofInvite}, Tier: inv.Tier, Invite: &inv}, nil
 	}
 
-	if h.Identity == nil {
-		return proof{}, errors.New("identity request: this deployment has no identity verifier")
-	}
 	host, err := h.hostAccount(ctx)
 	if err != nil {
 		return proof{}, fmt.Errorf("identity request: %w", err)
-	}
-	id, err := h.Identity.Verify(ctx, req.IdentityRequest.reveal(), req.IdentityRequest.digest)
-	switch {
-	case errors.Is(err, stsproof.ErrInvalid):
-		return proof{}, problem.IdentityProofInvalid.New("").WithCause(fmt.Errorf("identity request refused: %w", err))
-	case err != nil:
-		return proof{}, fmt.Errorf("verify the identity request: %w", err)
-	case id.AccountID == "" || id.ARN == "":
-		return proof{}, errors.New("verify the identity request: STS named no account or principal")
 	}
 	if id.AccountID == host {
 		// Whatever the allow-list says: a principal of the account Lanyard runs in (a workload

@@ -111,14 +111,14 @@ func (h *Handler) handlePickup(ctx context.Context, span *tracing.Span, req lamb
 
 	ids := h.idempotencyTable()
 	reserved := func() (string, string, error) { return o.PartnerID, o.SecretVersionID, nil }
-	res, err := ids.claim(ctx, PickupKeyPrefix+idemKey, pickupHash(id, token), now, reserved)
+	res, err := ids.claim(ctx, pickupScope(token).recordKey(PickupKeyPrefix, idemKey), pickupHash(id, token), now, reserved)
 	switch {
 	case err != nil && isRefusal(err):
 		return refused(ctx, o.PartnerID, err), nil
 	case err != nil:
 		return lambdaevents.APIGatewayProxyResponse{}, err
 	case res.Replay != nil:
-		return h.replay(ctx, *res.Replay)
+		return h.replay(ctx, *res.Replay, now)
 	}
 	a := &attempt{h: h, ids: ids, claim: res.Claim, now: now}
 	a.orphan = func(ctx context.Context) error { return a.dropUncollectedSecret(ctx, o) }
@@ -166,7 +166,7 @@ func (a *attempt) pickUp(ctx context.Context, o Onboarding) (lambdaevents.APIGat
 	for _, it := range iss.Items {
 		changes = append(changes, change{item: it})
 	}
-	changes = append(changes, change{item: types.TransactWriteItem{Update: a.ids.completion(c, iss.Response.StatusCode, iss.Stored, iss.SecretARN)}})
+	changes = append(changes, change{item: types.TransactWriteItem{Update: a.ids.completion(c, now, iss.Response.StatusCode, iss.Stored, iss.SecretARN)}})
 	records, err := a.commit(ctx, iss.Details, changes)
 	if err != nil {
 		return none, err

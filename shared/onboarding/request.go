@@ -16,6 +16,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/partnername"
 	"github.com/lanyardhq/lanyard/shared/problem"
 	"github.com/lanyardhq/lanyard/shared/secret"
 	"github.com/lanyardhq/lanyard/shared/stsproof"
@@ -73,28 +74,30 @@ func headerValues(req lambdaevents.APIGatewayProxyRequest, name string) []string
 }
 
 // idempotencyKey reads the Idempotency-Key header: exactly one value of 1 to 128 visible ASCII
-// characters (0x21–0x7E). Its refusal never repeats what was sent.
-func idempotencyKey(req lambdaevents.APIGatewayProxyRequest) (string, error) {
+// characters (0x21–0x7E). The value is kept as a secret.Value: only its hash is ever stored or
+// named (recordKey), so whoever reads the logs or the table cannot replay with it. Its refusal
+// never repeats what was sent.
+func idempotencyKey(req lambdaevents.APIGatewayProxyRequest) (secret.Value, error) {
 	vs := headerValues(req, IdempotencyKeyHeader)
 	refuse := func(why string) error {
 		return problem.MissingIdempotencyKey.New("").WithCause(errors.New(why))
 	}
 	switch {
 	case len(vs) == 0:
-		return "", refuse("no Idempotency-Key header")
+		return secret.Value{}, refuse("no Idempotency-Key header")
 	case len(vs) > 1:
-		return "", refuse(fmt.Sprintf("%d Idempotency-Key headers", len(vs)))
+		return secret.Value{}, refuse(fmt.Sprintf("%d Idempotency-Key headers", len(vs)))
 	}
 	k := vs[0]
 	if k == "" || len(k) > MaxIdempotencyKeyLength {
-		return "", refuse(fmt.Sprintf("Idempotency-Key of %d bytes, want 1 to %d", len(k), MaxIdempotencyKeyLength))
+		return secret.Value{}, refuse(fmt.Sprintf("Idempotency-Key of %d bytes, want 1 to %d", len(k), MaxIdempotencyKeyLength))
 	}
 	for i := range len(k) {
 		if k[i] < 0x21 || k[i] > 0x7e {
-			return "", refuse(fmt.Sprintf("Idempotency-Key byte %d is not visible ASCII", i))
+			return secret.Value{}, refuse(fmt.Sprintf("Idempotency-Key byte %d is not visible ASCII", i))
 		}
 	}
-	return k, nil
+	return secret.New(k), nil
 }
 
 // checkContentType refuses a body that is not sent as application/json (parameters such as
@@ -126,8 +129,11 @@ func requestBody(req lambdaevents.APIGatewayProxyRequest) ([]byte, error) {
 	return b, nil
 }
 
-// parseRequest validates body against the createPartner schema and reads it. The invite code
-// goes straight into a secret.Value, the identity request into a signedRequest.
+// parseRequest validates body against the createPartner schema and reads it. The partner name
+// is normalized (partnername.Normalize: NFC, and refused with a validation problem naming
+// /partnerName when it holds a control, format, private-use or unassigned character), so two
+// spellings of one name are one request. The invite code goes straight into a secret.Value,
+// the identity request into a signedRequest.
 func parseRequest(body []byte) (createRequest, error) {
 	if err := api.ValidateBody(api.OpCreatePartner, body); err != nil {
 		return createRequest{}, fmt.Errorf("validate request body: %w", err)
@@ -142,8 +148,13 @@ func parseRequest(body []byte) (createRequest, error) {
 		// The schema accepted it, so this cannot happen; the error names no value.
 		return createRequest{}, problem.BadRequest.New("").WithCause(errors.New("validated body does not decode"))
 	}
+	name, err := partnername.Normalize(wire.PartnerName)
+	if err != nil {
+		return createRequest{}, fmt.Errorf("partner name refused: %w",
+			problem.NewValidation(problem.FieldError{Pointer: "/partnerName", Message: err.Error()}))
+	}
 	r := createRequest{
-		PartnerName: wire.PartnerName,
+		PartnerName: name,
 		Scopes:      slices.Sorted(slices.Values(wire.Scopes)),
 	}
 	switch {

@@ -46,8 +46,8 @@ func TestIdempotencyKey(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("idempotencyKey = %q, %v; want %q", got, err, tt.want)
+			if err != nil || got.Reveal() != tt.want {
+				t.Fatalf("idempotencyKey = %q, %v; want %q", got.Reveal(), err, tt.want)
 			}
 		})
 	}

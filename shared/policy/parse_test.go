@@ -54,6 +54,15 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"duration as number", []edit{set("/tiers/0/keyLifetime", 720)}, "/tiers/0/keyLifetime: got number, want string"},
 		{"zero drain window", []edit{set("/tiers/1/rotation/drainWindow", "0s")}, "/tiers/1/rotation/drainWindow: must be longer than 0s"},
 
+		// The onboarding replay window: minutes, not hours.
+		{"onboarding missing", []edit{del("/onboarding")}, "/onboarding: required field missing"},
+		{"replay window missing", []edit{del("/onboarding/replayWindow")}, "/onboarding/replayWindow: required field missing"},
+		{"unknown onboarding field", []edit{set("/onboarding/replayKeyFor", "24h")}, "/onboarding/replayKeyFor: unknown field, not allowed"},
+		{"zero replay window", []edit{set("/onboarding/replayWindow", "0s")}, "/onboarding/replayWindow: 0s is outside 1s to 1h"},
+		{"replay window of a day", []edit{set("/onboarding/replayWindow", "24h")}, "/onboarding/replayWindow: 24h is outside 1s to 1h"},
+		{"replay window just over an hour", []edit{set("/onboarding/replayWindow", "1h1s")}, "/onboarding/replayWindow: 1h1s is outside 1s to 1h"},
+		{"negative replay window", []edit{set("/onboarding/replayWindow", "-10m")}, `/onboarding/replayWindow: "-10m" is not a duration`},
+
 		// Windows against each other and against the authorizer.
 		{"drain shorter than the authorizer's caches", []edit{set("/tiers/1/rotation/drainWindow", "5m")},
 			"/tiers/1/rotation/drainWindow: tier standard: 5m is shorter than the authorizer's caches, /authorizer/cacheTtl 5m + /authorizer/keyCacheTtl 30s = 5m30s"},

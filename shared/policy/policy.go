@@ -36,6 +36,8 @@ type Policy struct {
 	Revision int `json:"revision"`
 	// Authorizer holds the authorizer's cache times that drain windows must outlast.
 	Authorizer Authorizer `json:"authorizer"`
+	// Onboarding holds how long an onboarding's answer may be replayed with its key.
+	Onboarding Onboarding `json:"onboarding"`
 	// Scopes is the catalog of every scope a tier may grant.
 	Scopes []Scope `json:"scopes"`
 	// Tiers are the tiers partners are admitted to, names unique.
@@ -62,6 +64,16 @@ type Authorizer struct {
 // arrives: an instance's in-memory lookup taken just before the change, then API Gateway
 // caching the policy built from it. Every drain window is at least this long.
 func (a Authorizer) Staleness() time.Duration { return a.CacheTTL.Std() + a.KeyCacheTTL.Std() }
+
+// Onboarding configures POST /v1/partners and the pick-up (POST
+// /v1/onboardings/{onboardingId}/pickup).
+type Onboarding struct {
+	// ReplayWindow is how long after an answer that showed a key a replay of the same request
+	// (the same Idempotency-Key, body and proof) shows the key again; a later replay gets 409
+	// replay-window-closed. Minutes, not hours: a replay is a retry of a lost answer, and the
+	// key should be in the partner's secret store long before the window closes.
+	ReplayWindow Duration `json:"replayWindow"`
+}
 
 // Scope is one entry of the scope catalog.
 type Scope struct {

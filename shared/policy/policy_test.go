@@ -182,6 +182,9 @@ func TestDurationsAndLimits(t *testing.T) {
 	if got := p.Authorizer.Staleness(); got != 5*time.Minute+30*time.Second {
 		t.Errorf("staleness %s", got)
 	}
+	if got := p.Onboarding.ReplayWindow.Std(); got != 10*time.Minute {
+		t.Errorf("onboarding replay window %s, want 10m", got)
+	}
 	std, _ := p.Tier("standard")
 	if std.Rotation.Interval() != 30*24*time.Hour || std.KeyLifetime.Std() != 90*24*time.Hour {
 		t.Errorf("standard: interval %s, lifetime %s", std.Rotation.Interval(), std.KeyLifetime)

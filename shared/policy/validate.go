@@ -25,6 +25,7 @@ var (
 const (
 	maxCacheTTL        = time.Hour        // API Gateway's authorizerResultTtlInSeconds ceiling
 	maxKeyCacheTTL     = 5 * time.Minute  // revocation cannot reach an instance's memory
+	maxReplayWindow    = time.Hour        // a key shown again to a retry: minutes, not hours
 	minSessionDuration = 15 * time.Minute // AssumeRole DurationSeconds floor
 	maxSessionDuration = time.Hour        // ceiling for a role assumed by a role (role chaining)
 	maxAnomalyWindow   = 24 * time.Hour   // a burst, not a trend
@@ -46,6 +47,9 @@ func (p *Policy) Validate() error {
 		ps.add("/revision", "must be 1 or more, got %d", p.Revision)
 	}
 	checkAuthorizer(&ps, p.Authorizer)
+	if w := p.Onboarding.ReplayWindow; w <= 0 || w.Std() > maxReplayWindow {
+		ps.add("/onboarding/replayWindow", "%s is outside 1s to %s: a replay shows the key again only shortly after the first answer", w, Duration(maxReplayWindow))
+	}
 
 	catalog := map[string]bool{}
 	if len(p.Scopes) == 0 {

@@ -76,6 +76,11 @@ var (
 	// IdempotencyInFlight: the first request with this key is still being processed (409).
 	IdempotencyInFlight = Type{anchor: "idempotency-in-flight", status: 409, title: "Request Already In Progress",
 		detail: "A request with this Idempotency-Key is still being processed. Retry with the same key and body shortly."}
+	// ReplayWindowClosed: a replay of a request that was answered with an API key, after the
+	// policy's replay window (onboarding.replayWindow): the key is not shown again (409).
+	ReplayWindowClosed = Type{anchor: "replay-window-closed", status: 409, title: "Replay Window Closed",
+		detail: "This request was answered with an API key, which is shown again only to a replay within minutes of that answer. That time has passed: the key is not shown again. If it was lost, ask your Lanyard contact for a new one.",
+		fixed:  true}
 	// InviteInvalid: the invite code is unknown, already used or expired — one problem for all
 	// three, with one fixed detail, so the answer tells nothing about which (403).
 	InviteInvalid = Type{anchor: "invite-invalid", status: 403, title: "Invalid Invite",
@@ -122,7 +127,7 @@ func Types() []Type {
 	return []Type{
 		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
-		IdempotencyInFlight, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
+		IdempotencyInFlight, ReplayWindowClosed, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
 		ScopesNotAllowed, NotFound, Conflict,
 	}
 }

@@ -46,8 +46,8 @@ lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck
 .PHONY: unit
 unit: ## Unit and CDK assertion tests (no servers needed)
 	go test $(GO_TEST_FLAGS) ./...
-	go test $(GO_TEST_FLAGS) -tags faultinject ./shared/faultinject/ ./functions/rotation/
-	go test $(GO_TEST_FLAGS) -tags lanyardlocal ./shared/policy/
+	go test $(GO_TEST_FLAGS) -tags faultinject ./shared/platform/faultinject/ ./functions/rotation/
+	go test $(GO_TEST_FLAGS) -tags lanyardlocal ./shared/domain/policy/
 
 .PHONY: test-executor
 test-executor: ## pytest tests of the LocalStack runtime executor plugin (local/executor/)

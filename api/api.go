@@ -31,8 +31,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
-	"github.com/lanyardhq/lanyard/shared/jsoncheck"
-	"github.com/lanyardhq/lanyard/shared/problem"
+	"github.com/lanyardhq/lanyard/shared/platform/jsoncheck"
+	"github.com/lanyardhq/lanyard/shared/platform/problem"
 )
 
 //go:embed openapi.json

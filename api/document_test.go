@@ -18,9 +18,9 @@ import (
 
 	"github.com/lanyardhq/lanyard/api"
 	policyfile "github.com/lanyardhq/lanyard/policy"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/problem"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -532,7 +532,7 @@ func TestSchemasFollowPolicy(t *testing.T) {
 	}
 }
 
-// The example key is shared/credential's documented example: well formed, a test key, in no
+// The example key is shared/domain/credential's documented example: well formed, a test key, in no
 // registry. No example looks like an AWS access key.
 func TestKeyExamples(t *testing.T) {
 	t.Parallel()
@@ -540,7 +540,7 @@ func TestKeyExamples(t *testing.T) {
 	if got := at(t, d, "/components/schemas/ApiKey/pattern"); got != "^"+credential.ScannerPattern+"$" {
 		t.Errorf("ApiKey pattern %v, want credential.ScannerPattern anchored", got)
 	}
-	credDoc, err := os.ReadFile("../shared/credential/doc.go")
+	credDoc, err := os.ReadFile("../shared/domain/credential/doc.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +564,7 @@ func TestKeyExamples(t *testing.T) {
 			t.Errorf("%s: apiKey is a %s key, want a test key", e.where, k.Env())
 		}
 		if !bytes.Contains(credDoc, []byte(key)) {
-			t.Errorf("%s: apiKey is not the example of shared/credential/doc.go", e.where)
+			t.Errorf("%s: apiKey is not the example of shared/domain/credential/doc.go", e.where)
 		}
 		if id, _ := m["keyId"].(string); id != string(k.ID()) {
 			t.Errorf("%s: keyId %q, the key's id is %q", e.where, id, k.ID())

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/lanyardhq/lanyard/api"
-	"github.com/lanyardhq/lanyard/shared/problem"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/platform/problem"
 )
 
 const invite = "lnyd_inv_ExampleOnlyNotARealInvite00000"

@@ -74,7 +74,7 @@ var registry = map[string]func() Detail{
 	TypeOnboardingApproved:       func() Detail { return &OnboardingApproved{} },
 	TypeOnboardingDenied:         func() Detail { return &OnboardingDenied{} },
 
-	// The rollover after a rotation (shared/rollover).
+	// The rollover after a rotation (shared/features/rollover).
 	TypeCredentialRotationAcknowledged: func() Detail { return &CredentialRotationAcknowledged{} },
 	TypeCredentialGraceEnding:          func() Detail { return &CredentialGraceEnding{} },
 	TypeCredentialRetired:              func() Detail { return &CredentialRetired{} },

@@ -12,7 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
-	"github.com/lanyardhq/lanyard/shared/jsoncheck"
+	"github.com/lanyardhq/lanyard/shared/platform/jsoncheck"
 )
 
 //go:embed schemas/*.json

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/token"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/token"
 )
 
 // The actions around the partner-access role.
@@ -111,7 +111,7 @@ func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAcces
 	return &PartnerAccess{Construct: c, Role: role, Grants: grants}
 }
 
-// Tag keys as the token function sets them (shared/token).
+// Tag keys as the token function sets them (shared/features/token).
 const (
 	tagPartner = token.TagPartner
 	tagKey     = token.TagKey

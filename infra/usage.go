@@ -9,7 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/lanyardhq/lanyard/shared/policy"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 )
 
 // TagTier carries a usage plan's tier name.
@@ -29,7 +29,7 @@ type UsagePlansProps struct {
 
 // UsagePlans is one usage plan per tier on the API's stage: the per-partner token bucket
 // (rate and burst) each tier declares. Onboarding adds each partner's API key to its tier's
-// plan (shared/usage.Enroll), with the grant GrantEnroll gives.
+// plan (shared/features/usage.Enroll), with the grant GrantEnroll gives.
 type UsagePlans struct {
 	constructs.Construct
 	// Plans are the plans by tier name.
@@ -67,13 +67,13 @@ func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps
 }
 
 // usagePlanName is a tier's plan name: the stack's name and the tier. The functions find their
-// plans by it (shared/usage.ResolvePlans): naming the ids in their environment would make the
+// plans by it (shared/features/usage.ResolvePlans): naming the ids in their environment would make the
 // functions depend on the plans, the plans on the stage and the stage on the functions.
 func usagePlanName(scope constructs.IConstruct, tier string) *string {
 	return awscdk.Fn_Join(jsii.String("-"), &[]*string{awscdk.Stack_Of(scope).StackName(), jsii.String(tier)})
 }
 
-// PlanNamesJSON is the JSON object of each tier's plan name, which shared/usage.DecodePlans
+// PlanNamesJSON is the JSON object of each tier's plan name, which shared/features/usage.DecodePlans
 // reads: the value of the onboarding function's usage.PlansEnv.
 func (u *UsagePlans) PlanNamesJSON() *string {
 	names := map[string]any{}
@@ -83,7 +83,7 @@ func (u *UsagePlans) PlanNamesJSON() *string {
 	return awscdk.Stack_Of(u.Construct).ToJsonString(names, nil)
 }
 
-// GrantEnroll lets grantee call what shared/usage.Enroll calls, and nothing more:
+// GrantEnroll lets grantee call what shared/features/usage.Enroll calls, and nothing more:
 //
 //   - CreateApiKey: apigateway:POST on /apikeys, and, since the key is created with tags,
 //     apigateway:PUT on the tags of API keys (/tags/<URL-encoded API key ARN>);

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/usage"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/usage"
 )
 
 // usageStack is a small stack: a REST API with one method on a "prod" stage, the usage plans
@@ -94,7 +94,7 @@ func TestUsagePlanPerTier(t *testing.T) {
 	}
 }
 
-// PlanNamesJSON resolves to the object shared/usage reads: every tier, each to its plan's name,
+// PlanNamesJSON resolves to the object shared/features/usage reads: every tier, each to its plan's name,
 // which is the stack's name and the tier, as the plan itself is named.
 func TestPlanNamesJSON(t *testing.T) {
 	s := newUsageStack(t, &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")})

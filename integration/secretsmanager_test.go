@@ -23,8 +23,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
-	"github.com/lanyardhq/lanyard/shared/secret"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/platform/secret"
 )
 
 // The tests here plant canary secrets (secrettest.Plant swaps the process-wide logger and

@@ -1,6 +1,6 @@
 // Package policy carries Lanyard's partner credential policy, policy.json, and its JSON Schema,
 // policy.schema.json, into the binaries that read them. It holds the bytes only: parsing,
-// validation and the domain helpers live in shared/policy, which is what functions import.
+// validation and the domain helpers live in shared/domain/policy, which is what functions import.
 package policy
 
 import _ "embed" // the files below are compiled in

@@ -4,7 +4,7 @@
 #   scripts/build.sh local    host OS/arch for local runs   -> bin/local/<name>/
 #                             (also the integration test functions under integration/functions/),
 #                             with the faultinject tag: the rotation function carries
-#                             shared/faultinject, switched off unless LANYARD_FAULT is set;
+#                             shared/platform/faultinject, switched off unless LANYARD_FAULT is set;
 #                             and the lanyardlocal tag: the functions' policy also allow-lists
 #                             the local overlay's accounts (policy/local.json)
 # Zips are reproducible (fixed timestamps, no extra attributes), so unchanged code keeps its hash.
@@ -32,8 +32,8 @@ fi
 # Fault injection is for local builds only: a Lambda build that links it fails.
 if [ "$mode" = lambda ]; then
   deps=$(GOOS=$goos GOARCH=$goarch go list -deps -tags "$tags" "${pkgs[@]}")
-  if grep -qx 'github.com/lanyardhq/lanyard/shared/faultinject' <<<"$deps"; then
-    echo "build.sh: a Lambda function links shared/faultinject (only the faultinject tag may)" >&2
+  if grep -qx 'github.com/lanyardhq/lanyard/shared/platform/faultinject' <<<"$deps"; then
+    echo "build.sh: a Lambda function links shared/platform/faultinject (only the faultinject tag may)" >&2
     exit 1
   fi
   # The local overlay's allow-list entries are for lanyard local only.
@@ -53,7 +53,7 @@ trap 'rm -rf "$stage"' EXIT
 
 # One go build for all mains shares the compile work; -o <dir>/ names each binary after its folder.
 CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -tags "$tags" -trimpath \
-  -ldflags "-s -w -X github.com/lanyardhq/lanyard/shared/buildinfo.Version=$version" \
+  -ldflags "-s -w -X github.com/lanyardhq/lanyard/shared/platform/buildinfo.Version=$version" \
   -o "$stage/" "${pkgs[@]}"
 
 printf '%-34s %10s %10s  (%s/%s, %s)\n' function bootstrap zip "$goos" "$goarch" "$version"

@@ -30,18 +30,18 @@ func Lanyard() *Topology {
 			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
 			// Serves the OpenAPI document (api/openapi.json).
 			{Name: "openapi", Main: "functions/openapi", MemoryMB: 128, Timeout: 5 * time.Second},
-			// The REQUEST authorizer in front of every partner-key route (shared/authorizer). It
+			// The REQUEST authorizer in front of every partner-key route (shared/features/authorizer). It
 			// reads the key registry and nothing else: it never sees a secret.
 			{Name: "authorizer", Main: "functions/authorizer", MemoryMB: 256, Timeout: 5 * time.Second,
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
-			// POST /v1/admin/invites: ops issue one-time invite codes (shared/invite).
+			// POST /v1/admin/invites: ops issue one-time invite codes (shared/features/invite).
 			{Name: "invites", Main: "functions/invites", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"INVITES_TABLE": TableName("invites", AccessReadWrite),
 				}},
-			// POST /v1/partners: onboarding with an invite (shared/onboarding): the partner, its
+			// POST /v1/partners: onboarding with an invite (shared/features/onboarding): the partner, its
 			// key's secret, the registry entry and the outbox records in one decision.
 			{Name: "onboarding", Main: "functions/onboarding", MemoryMB: 256, Timeout: 30 * time.Second,
 				Env: map[string]Value{
@@ -59,28 +59,28 @@ func Lanyard() *Topology {
 					"ROTATION_FUNCTION_ARN": FunctionARN("rotation", true),
 				}},
 			// Ops decide onboardings that wait for an approval: list, approve, deny
-			// (shared/onboarding's AdminHandler).
+			// (shared/features/onboarding's AdminHandler).
 			{Name: "onboardings-admin", Main: "functions/onboardings-admin", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"ONBOARDINGS_TABLE": TableName("onboardings", AccessReadWrite),
 					"PARTNERS_TABLE":    TableName("partners", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 				}},
-			// GET /v1/partners/me: the calling partner's profile (shared/partner).
+			// GET /v1/partners/me: the calling partner's profile (shared/features/partner).
 			{Name: "partners", Main: "functions/partners", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"PARTNERS_TABLE":    TableName("partners", AccessRead),
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
 			// POST /v1/token: short-lived AWS credentials of the partner-access role, narrowed to
-			// the key's scopes and tagged with the partner (shared/token).
+			// the key's scopes and tagged with the partner (shared/features/token).
 			{Name: "token", Main: "functions/token", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE":       TableName("credentials", AccessRead),
 					"PARTNER_ACCESS_ROLE_ARN": RoleARN("partner-access", true),
 					"PARTNER_API_ARN":         APIStageARN(false),
 				}},
-			// Secrets Manager's rotation function of the partner keys (shared/rotation): the four
+			// Secrets Manager's rotation function of the partner keys (shared/features/rotation): the four
 			// steps, with the registry moves and Credential Rotated in one transaction.
 			{Name: "rotation", Main: "functions/rotation", MemoryMB: 256, Timeout: 30 * time.Second,
 				Env: map[string]Value{
@@ -91,14 +91,14 @@ func Lanyard() *Topology {
 					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
 				}},
 			// POST /v1/admin/partners/{partnerId}/rotate: ops rotate a partner's key on demand,
-			// through Secrets Manager's RotateSecret (shared/rotation's AdminHandler).
+			// through Secrets Manager's RotateSecret (shared/features/rotation's AdminHandler).
 			{Name: "rotation-admin", Main: "functions/rotation-admin", MemoryMB: 128, Timeout: 30 * time.Second,
 				Env: map[string]Value{
 					"PARTNERS_TABLE": TableName("partners", AccessRead),
 					"SECRET_PREFIX":  SecretPrefix(AccessStartRotation),
 				}},
 			// GET /v1/credentials/current and POST /v1/credentials/ack: the partner picks up its
-			// rotated key and confirms the switch (shared/rollover).
+			// rotated key and confirms the switch (shared/features/rollover).
 			{Name: "credentials", Main: "functions/credentials", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"PARTNERS_TABLE":    TableName("partners", AccessRead),
@@ -109,7 +109,7 @@ func Lanyard() *Topology {
 				}},
 			// Retires previous keys once acknowledged and drained or out of grace, warns ops
 			// before an unacknowledged grace ends, and flushes the authorizer cache
-			// (shared/rollover), every minute (the retirement schedule).
+			// (shared/features/rollover), every minute (the retirement schedule).
 			{Name: "retirement", Main: "functions/retirement", MemoryMB: 128, Timeout: 60 * time.Second,
 				Env: map[string]Value{
 					"PARTNERS_TABLE":    TableName("partners", AccessReadWrite),
@@ -117,7 +117,7 @@ func Lanyard() *Topology {
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 					"PARTNER_API_ARN":   APIStageARN(true),
 				}},
-			// Publishes each outbox record's event to the bus (shared/outbox/relay).
+			// Publishes each outbox record's event to the bus (shared/features/relay).
 			{Name: "outbox-relay", Main: "functions/outbox-relay", MemoryMB: 256, Timeout: 30 * time.Second,
 				Env: map[string]Value{
 					"EVENT_BUS":    BusName(true),
@@ -165,22 +165,22 @@ func Lanyard() *Topology {
 				OnFailureQueue: "outbox-relay-failures"},
 		},
 		Tables: []Table{
-			// Every lifecycle decision's audit record, hash-chained per partner (shared/outbox):
+			// Every lifecycle decision's audit record, hash-chained per partner (shared/stores/outbox):
 			// seq 0 is the partner's chain head, 1, 2, … its records.
 			{Name: "outbox", PartitionKey: Attr{Name: "partnerId", Type: AttrString},
 				SortKey: &Attr{Name: "seq", Type: AttrNumber}, Stream: StreamNewImage},
-			// The partners (shared/partner).
+			// The partners (shared/features/partner).
 			{Name: "partners", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},
 			// The key registry: key id → SHA-256 verifier, partner, scopes, status, validity
-			// window and grace (shared/registry). Never the key.
+			// window and grace (shared/stores/registry). Never the key.
 			{Name: "credentials", PartitionKey: Attr{Name: "keyId", Type: AttrString},
 				Indexes: []Index{{Name: "by-partner", PartitionKey: Attr{Name: "partnerId", Type: AttrString}}}},
-			// Invites, by the SHA-256 of their code (shared/invite); purged 30 days after expiry.
+			// Invites, by the SHA-256 of their code (shared/features/invite); purged 30 days after expiry.
 			{Name: "invites", PartitionKey: Attr{Name: "inviteHash", Type: AttrString}, TTLAttribute: "purgeAt"},
-			// Onboardings waiting for, or decided by, an ops approval (shared/onboarding); purged
+			// Onboardings waiting for, or decided by, an ops approval (shared/features/onboarding); purged
 			// a while after they expire.
 			{Name: "onboardings", PartitionKey: Attr{Name: "onboardingId", Type: AttrString}, TTLAttribute: "purgeAt"},
-			// Onboarding's Idempotency-Key records, purged after 24 hours (shared/onboarding).
+			// Onboarding's Idempotency-Key records, purged after 24 hours (shared/features/onboarding).
 			{Name: "idempotency", PartitionKey: Attr{Name: "idempotencyKey", Type: AttrString}, TTLAttribute: "purgeAt"},
 		},
 	}

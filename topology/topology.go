@@ -76,7 +76,7 @@ const (
 	// it, with session tags (it must be the role's AssumedBy).
 	ValueRole ValueKind = "role"
 	// ValueUsagePlans is a JSON object of the declared usage plans' names (in AWS or locally) by
-	// declared name; functions find the ids by name (shared/usage.ResolvePlans). Access
+	// declared name; functions find the ids by name (shared/features/usage.ResolvePlans). Access
 	// read-write: the function may create API keys and add them to the plans.
 	ValueUsagePlans ValueKind = "usage-plans"
 	// ValueDeployment is this deployment's id: what a signed STS identity proof must name in its

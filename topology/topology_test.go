@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/events"
-	"github.com/lanyardhq/lanyard/shared/policy"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )

@@ -17,8 +17,8 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/partnername"
+	"github.com/lanyardhq/lanyard/shared/domain/partnername"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 )
 
 // The admin routes are AWS_IAM: every call is SigV4-signed for execute-api with the default

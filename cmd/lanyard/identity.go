@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/onboarding"
-	"github.com/lanyardhq/lanyard/shared/stsproof"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
+	"github.com/lanyardhq/lanyard/shared/features/stsproof"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 )
 
 // identityRequestHelp is the long help of `lanyard identity-request`: what a partner reads to

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/stsproof"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 )
 
 // --role-arn signs as a session of the role, assumed with the configured credentials through

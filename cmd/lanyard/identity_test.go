@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/lanyardhq/lanyard/api"
-	"github.com/lanyardhq/lanyard/shared/onboarding"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
-	"github.com/lanyardhq/lanyard/shared/stsproof"
-	"github.com/lanyardhq/lanyard/shared/stsproof/stsprooftest"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/fakes/stsprooftest"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
+	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 )
 
 // identityEnv is awsEnv with no endpoint variables.

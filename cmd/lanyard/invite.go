@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/shared/partnername"
+	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 )
 
 // invitesPath is the route of createInvite, under the endpoint (which may end in a stage path).

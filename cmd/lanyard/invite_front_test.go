@@ -15,10 +15,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/local/front"
 	"github.com/lanyardhq/lanyard/local/invoke"
-	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
-	"github.com/lanyardhq/lanyard/shared/invite"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/secret"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/features/invite"
+	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )

@@ -11,7 +11,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/local/rotation"
 	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/logging"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 	"github.com/lanyardhq/lanyard/topology"
 )
 

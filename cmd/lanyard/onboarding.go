@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/shared/onboarding"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
 )
 
 // onboardingsPath is the route of listOnboardings; approve and deny are under it.

@@ -23,9 +23,9 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/local/front"
 	"github.com/lanyardhq/lanyard/local/invoke"
-	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
-	"github.com/lanyardhq/lanyard/shared/onboarding"
-	"github.com/lanyardhq/lanyard/shared/outbox"
+	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )

@@ -9,7 +9,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/lanyardhq/lanyard/shared/partnername"
+	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 )
 
 // output renders command results as a table (for people) or JSON (for scripts).

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/shared/partner"
+	"github.com/lanyardhq/lanyard/shared/features/partner"
 )
 
 // partnersPath is the admin routes' base for one partner; rotate is under it.

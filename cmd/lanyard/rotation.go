@@ -15,10 +15,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/local/provision"
 	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/partner"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/rotation"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 )
 
 // rotationTarget says where `lanyard rotation` finds the partners table and Secrets Manager:

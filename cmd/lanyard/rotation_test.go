@@ -16,11 +16,11 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/dynamodbtest"
-	"github.com/lanyardhq/lanyard/shared/partner"
-	"github.com/lanyardhq/lanyard/shared/rotation"
-	"github.com/lanyardhq/lanyard/shared/secretsmanagertest"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
+	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/features/rotation"
 )
 
 const (

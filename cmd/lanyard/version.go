@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/shared/buildinfo"
+	"github.com/lanyardhq/lanyard/shared/platform/buildinfo"
 )
 
 func newVersionCmd(out *output) *cobra.Command {

@@ -1,5 +1,5 @@
 // Command authorizer is the partner-key REQUEST authorizer in front of every partner route
-// (shared/authorizer). It reads the key registry and nothing else: it never sees a secret.
+// (shared/features/authorizer). It reads the key registry and nothing else: it never sees a secret.
 //
 // Environment: CREDENTIALS_TABLE (the key registry's table) and LANYARD_KEY_ENVIRONMENT (the
 // key environment this deployment accepts: live, test or locl; live when unset).
@@ -14,12 +14,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/lanyardhq/lanyard/shared/authorizer"
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/registry"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/authorizer"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
 

@@ -1,7 +1,7 @@
 // Command credentials is the Lambda function behind the partner routes of the rollover that
 // follows a rotation (partner key, any scope): GET /v1/credentials/current, the pick-up of the
 // partner's current key, and POST /v1/credentials/ack, the partner's confirmation that it
-// switched (shared/rollover).
+// switched (shared/features/rollover).
 //
 // Environment: PARTNERS_TABLE and CREDENTIALS_TABLE (read; the acknowledgement writes the
 // previous key's registry entry and checks the partner's item in its transaction), OUTBOX_TABLE
@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/rollover"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/rollover"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

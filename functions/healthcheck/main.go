@@ -9,10 +9,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/buildinfo"
-	"github.com/lanyardhq/lanyard/shared/health"
-	"github.com/lanyardhq/lanyard/shared/logging"
+	"github.com/lanyardhq/lanyard/shared/features/health"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/buildinfo"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

@@ -1,5 +1,5 @@
 // Command invites is the Lambda function behind POST /v1/admin/invites (AWS_IAM, ops only): it
-// issues one-time invite codes (shared/invite).
+// issues one-time invite codes (shared/features/invite).
 //
 // Environment: INVITES_TABLE (the invites table's name).
 package main
@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/invite"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/policy"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/invite"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

@@ -2,13 +2,13 @@
 // /v1/onboardings/{onboardingId}/pickup: a partner onboards with its invite code or a signed
 // STS GetCallerIdentity request and gets its API key once — or, for a tier that needs an ops
 // approval, a pending onboarding and a pick-up token, with which it collects the key once ops
-// approve (shared/onboarding).
+// approve (shared/features/onboarding).
 //
 // Environment: INVITES_TABLE, PARTNERS_TABLE, CREDENTIALS_TABLE, IDEMPOTENCY_TABLE,
 // OUTBOX_TABLE and ONBOARDINGS_TABLE (the tables' names), SECRET_PREFIX (the partner secrets'
 // name prefix), KMS_KEY_ARN (the key encrypting them), LANYARD_SERVER_ID (this deployment's
 // id, which identity requests must be signed over), USAGE_PLANS (each tier's usage plan name,
-// shared/usage.PlansEnv), ROTATION_FUNCTION_ARN (the function new partners' secrets rotate
+// shared/features/usage.PlansEnv), ROTATION_FUNCTION_ARN (the function new partners' secrets rotate
 // through), LANYARD_KEY_ENVIRONMENT (live, test or
 // locl; live when unset), and the STS endpoint identity requests are sent to
 // (stsproof.EndpointFromEnv: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else AWS_REGION's).
@@ -28,13 +28,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/onboarding"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/stsproof"
-	"github.com/lanyardhq/lanyard/shared/usage"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
+	"github.com/lanyardhq/lanyard/shared/features/stsproof"
+	"github.com/lanyardhq/lanyard/shared/features/usage"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 // stsTimeout bounds one GetCallerIdentity call to STS.

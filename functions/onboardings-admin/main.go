@@ -1,7 +1,7 @@
 // Command onboardings-admin is the Lambda function behind the ops routes of onboardings that
 // need an approval (AWS_IAM): GET /v1/admin/onboardings, POST
 // /v1/admin/onboardings/{onboardingId}/approve and POST /v1/admin/onboardings/{onboardingId}/deny
-// (shared/onboarding.AdminHandler).
+// (shared/features/onboarding.AdminHandler).
 //
 // Environment: ONBOARDINGS_TABLE, PARTNERS_TABLE (a denial frees the AWS account an onboarding
 // claimed) and OUTBOX_TABLE (the tables' names).
@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/onboarding"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

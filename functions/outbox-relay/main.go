@@ -1,5 +1,5 @@
 // Command outbox-relay is the Lambda function on the outbox table's stream: it publishes each
-// outbox record's event to the Lanyard bus, once per event id (shared/outbox/relay).
+// outbox record's event to the Lanyard bus, once per event id (shared/features/relay).
 //
 // Environment: EVENT_BUS (the bus's name) and OUTBOX_TABLE (the outbox table's name).
 package main
@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/outbox/relay"
+	"github.com/lanyardhq/lanyard/shared/features/relay"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

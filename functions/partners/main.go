@@ -1,5 +1,5 @@
 // Command partners is the Lambda function behind GET /v1/partners/me (partner key): who the
-// calling key belongs to (shared/partner).
+// calling key belongs to (shared/features/partner).
 //
 // Environment: PARTNERS_TABLE and CREDENTIALS_TABLE (the partners table and the key
 // registry's names; read only).
@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/partner"
+	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

@@ -1,7 +1,7 @@
 // Command retirement is the scheduled function that retires previous partner keys once the
 // partner acknowledged the new key and the drain window passed, or their grace ended; warns ops
 // once before an unacknowledged grace ends; and flushes the REST API's authorizer cache after
-// retiring keys (shared/rollover.Retirer).
+// retiring keys (shared/features/rollover.Retirer).
 //
 // Environment: PARTNERS_TABLE, CREDENTIALS_TABLE and OUTBOX_TABLE (the tables' names),
 // PARTNER_API_ARN (the execute-api ARN of the stage whose authorizer cache
@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/rollover"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/rollover"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

@@ -1,5 +1,5 @@
 // Command rotation-admin is the Lambda function behind the on-demand rotation route (AWS_IAM):
-// POST /v1/admin/partners/{partnerId}/rotate (shared/rotation.AdminHandler). It starts the
+// POST /v1/admin/partners/{partnerId}/rotate (shared/features/rotation.AdminHandler). It starts the
 // rotation with Secrets Manager's RotateSecret on the partner's secret; Secrets Manager then
 // runs the rotation function, as on a scheduled rotation.
 //
@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/rotation"
+	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

@@ -2,7 +2,7 @@
 
 // This file is compiled only with the faultinject build tag (`scripts/build.sh local`): it
 // sets main.go's hooks so LANYARD_FAULT can crash an invocation of one rotation step after
-// its Nth AWS call (shared/faultinject). Lambda builds have no such tag and no such code.
+// its Nth AWS call (shared/platform/faultinject). Lambda builds have no such tag and no such code.
 
 package main
 
@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lanyardhq/lanyard/events"
-	"github.com/lanyardhq/lanyard/shared/faultinject"
+	"github.com/lanyardhq/lanyard/shared/platform/faultinject"
 )
 
 func init() {

@@ -1,6 +1,6 @@
 // Command rotation is the Secrets Manager rotation function of partner keys: Secrets Manager
 // calls it with createSecret, setSecret, testSecret and finishSecret for each rotation of a
-// partner's secret (shared/rotation).
+// partner's secret (shared/features/rotation).
 //
 // Environment: PARTNERS_TABLE, CREDENTIALS_TABLE and OUTBOX_TABLE (the tables' names),
 // SECRET_PREFIX (the partner secrets' name prefix) and LANYARD_KEY_ENVIRONMENT (live, test or
@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/rotation"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 // Hooks a build with the faultinject tag sets (faultinject.go): configure adds SDK middleware to

@@ -1,6 +1,6 @@
 // Command token is the Lambda function behind POST /v1/token (partner key): a partner
 // exchanges its API key for short-lived AWS credentials of the partner-access role, narrowed
-// to its key's scopes (shared/token).
+// to its key's scopes (shared/features/token).
 //
 // Environment: PARTNER_ACCESS_ROLE_ARN (the role to assume), PARTNER_API_ARN (the partner API
 // stage's execute-api ARN, the base of the scopes' grants) and CREDENTIALS_TABLE (the key
@@ -14,10 +14,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/policy"
-	"github.com/lanyardhq/lanyard/shared/token"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/token"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 func main() {

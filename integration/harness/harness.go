@@ -35,7 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/lanyardhq/lanyard/local/provision"
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 )
 
 // Region and Account are LocalStack's defaults; credentials are its test pair.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/local/front"
 	"github.com/lanyardhq/lanyard/local/invoke"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 )
 
 // TestPartnerKeysNeverLeak sends canary partner keys as the identity header through every

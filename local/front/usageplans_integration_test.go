@@ -15,7 +15,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/front"
-	"github.com/lanyardhq/lanyard/shared/usage"
+	"github.com/lanyardhq/lanyard/shared/features/usage"
 )
 
 // The front's usage plan lookup against LocalStack's API Gateway: a partner enrolled as

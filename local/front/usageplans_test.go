@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 
 	"github.com/lanyardhq/lanyard/local/front"
-	"github.com/lanyardhq/lanyard/shared/usage"
-	"github.com/lanyardhq/lanyard/shared/usage/usagetest"
+	"github.com/lanyardhq/lanyard/shared/fakes/usagetest"
+	"github.com/lanyardhq/lanyard/shared/features/usage"
 )
 
 func enroll(t *testing.T, gw *usagetest.APIGateway, partner, planID string) {

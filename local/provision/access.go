@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
-	"github.com/lanyardhq/lanyard/shared/token"
+	"github.com/lanyardhq/lanyard/shared/features/token"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -36,7 +36,7 @@ var (
 )
 
 // roles creates each declared role in LocalStack's IAM with the trust policy AWS holds it to
-// (shared/token.TrustPolicy, for the functions' one local role). LocalStack enforces none of
+// (shared/features/token.TrustPolicy, for the functions' one local role). LocalStack enforces none of
 // it, and the role's permissions (the scope grants) are left to the CDK app; what matters
 // locally is the ARN that AssumeRole names.
 func (p *Provisioner) roles(ctx context.Context, t *topology.Topology, r *Result) error {
@@ -128,7 +128,7 @@ func (p *Provisioner) usagePlans(ctx context.Context, t *topology.Topology, r *R
 }
 
 // usagePlanNames renders the plans' names as the ValueUsagePlans environment value
-// (shared/usage.PlansEnv).
+// (shared/features/usage.PlansEnv).
 func (r *Result) usagePlanNames(o Options) (string, error) {
 	names := make(map[string]string, len(r.UsagePlans))
 	for plan := range r.UsagePlans {

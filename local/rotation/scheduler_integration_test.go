@@ -22,7 +22,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/rotation"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 )
 
 // recording passes the Scheduler's calls to LocalStack and keeps what the test checks: when each

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/topology"
 )
 

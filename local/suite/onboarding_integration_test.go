@@ -27,11 +27,11 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/onboarding"
-	"github.com/lanyardhq/lanyard/shared/partner"
-	"github.com/lanyardhq/lanyard/shared/secret"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
-	"github.com/lanyardhq/lanyard/shared/stsproof"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
+	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/features/stsproof"
+	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/topology"
 )
 

@@ -19,8 +19,8 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
-	"github.com/lanyardhq/lanyard/shared/outbox"
-	"github.com/lanyardhq/lanyard/shared/outbox/outboxtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/outboxtest"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -76,7 +76,7 @@ func outboxTopology(t *testing.T) *topology.Topology {
 }
 
 // Two decisions of a partner, each committed with its state change and its outbox record
-// through shared/outbox, reach the bus through the production relay on the outbox stream:
+// through shared/stores/outbox, reach the bus through the production relay on the outbox stream:
 // each event arrives exactly once, also after the relay is handed the same stream batch again,
 // the records are marked with the envelope ids the consumer saw, and the chain verifies.
 func TestOutboxDecisionsReachTheBusOnce(t *testing.T) {

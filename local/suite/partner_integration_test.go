@@ -29,10 +29,10 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/invite"
-	"github.com/lanyardhq/lanyard/shared/outbox"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/features/invite"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/topology"
 )
 

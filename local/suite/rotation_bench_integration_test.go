@@ -30,7 +30,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/topology"
 )
 

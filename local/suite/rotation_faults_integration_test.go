@@ -23,16 +23,16 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/outbox"
-	"github.com/lanyardhq/lanyard/shared/partner"
-	"github.com/lanyardhq/lanyard/shared/registry"
-	"github.com/lanyardhq/lanyard/shared/rotation"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
-// What shared/faultinject reads and logs. The package is compiled only with the faultinject
+// What shared/platform/faultinject reads and logs. The package is compiled only with the faultinject
 // tag, which this test's build does not carry, so its names are spelt here; a drift would
 // leave the test finding no crash in the log, and failing.
 const (
@@ -42,7 +42,7 @@ const (
 )
 
 // faultSteps lists, per rotation step, the AWS calls one invocation makes in a rotation that
-// starts from a converged state of a partner rotated before (shared/rotation/handler.go and
+// starts from a converged state of a partner rotated before (shared/features/rotation/handler.go and
 // steps.go): the guards' DescribeSecret, then load's reads of the partner and of its current
 // key's registry entry, then the step's own calls. A crash is injected after each of them, and
 // the test checks the table against the function: each crash is logged after the operation

@@ -20,10 +20,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/outbox"
-	"github.com/lanyardhq/lanyard/shared/registry"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -332,7 +332,7 @@ func TestOnboardingSwitchesRotationOnWithoutAFailure(t *testing.T) {
 }
 
 // configurationTestPassed is what the rotation function logs when testSecret passes Secrets
-// Manager's test of the rotation configuration (shared/rotation's configurationTest).
+// Manager's test of the rotation configuration (shared/features/rotation's configurationTest).
 const configurationTestPassed = "testSecret: the rotation configuration's test passed (the pending version is a copy of the current key)"
 
 // logLine is the part of a function's JSON log line the tests read.

@@ -20,10 +20,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/credential"
-	"github.com/lanyardhq/lanyard/shared/outbox"
-	"github.com/lanyardhq/lanyard/shared/registry"
-	"github.com/lanyardhq/lanyard/shared/secret/secrettest"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
 

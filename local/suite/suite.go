@@ -42,8 +42,8 @@ import (
 	"github.com/lanyardhq/lanyard/local/rotation"
 	"github.com/lanyardhq/lanyard/local/streams"
 	"github.com/lanyardhq/lanyard/local/traces"
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -115,7 +115,7 @@ func (o *Options) defaults() {
 }
 
 // KeyEnvironmentVar names the environment variable that tells functions which environment code
-// the partner keys they issue carry (shared/credential).
+// the partner keys they issue carry (shared/domain/credential).
 const KeyEnvironmentVar = "LANYARD_KEY_ENVIRONMENT"
 
 // Suite is a running local environment.

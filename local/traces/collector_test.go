@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/local/traces"
-	"github.com/lanyardhq/lanyard/shared/tracing"
+	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 )
 
 const header = `{"format": "json", "version": 1}` + "\n"

@@ -33,8 +33,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lanyardhq/lanyard/shared/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/logging"
+	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
 
 // FailMarker in an SQS body makes the recorder report that record as failed.

@@ -24,8 +24,8 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/lanyardhq/lanyard/shared/logging"
-	"github.com/lanyardhq/lanyard/shared/tracing"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
+	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 )
 
 // The keys the authorizer knows.

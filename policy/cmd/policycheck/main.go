@@ -17,7 +17,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/lanyardhq/lanyard/shared/policy"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 )
 
 const usage = "usage: policycheck [-overlay LOCAL.json] FILE...  (validates Lanyard policy files; one line per problem)"

@@ -1,0 +1,98 @@
+package invite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/lanyardhq/lanyard/shared/domain/partnername"
+	"github.com/lanyardhq/lanyard/shared/platform/secret"
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the Store uses.
+type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// Store issues and looks up invites in the invites table.
+type Store struct {
+	DB    DynamoDBAPI
+	Table string
+	Now   func() time.Time
+}
+
+// Issue makes a new invite for partnerName (as partnername.Normalize returns it) into tier, working for expiresIn (rounded down to
+// whole seconds, at least one), issued by createdBy (the caller's IAM ARN). It writes the
+// invite — its code's hash, never the code — only if no item has that hash, and returns the
+// code, which exists nowhere else: the caller shows it once.
+func (s *Store) Issue(ctx context.Context, partnerName, tier string, expiresIn time.Duration, createdBy string) (secret.Value, Invite, error) {
+	switch {
+	case partnerName == "" || tier == "" || createdBy == "":
+		return secret.Value{}, Invite{}, errors.New("issue invite: partner name, tier and creator are required")
+	case expiresIn < time.Second:
+		return secret.Value{}, Invite{}, fmt.Errorf("issue invite: expiry %s is under a second", expiresIn)
+	}
+	if n, err := partnername.Normalize(partnerName); err != nil || n != partnerName {
+		return secret.Value{}, Invite{}, errors.New("issue invite: the partner name is not one partnername.Normalize returns")
+	}
+	now := s.Now().UTC()
+	code := NewCode()
+	inv := Invite{
+		Hash:        Hash(code),
+		ID:          NewID(),
+		PartnerName: partnerName,
+		Tier:        tier,
+		Status:      StatusIssued,
+		ExpiresAt:   now.Add(expiresIn).Truncate(time.Second),
+		CreatedAt:   now,
+		CreatedBy:   createdBy,
+	}
+	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.Table),
+		Item:                     inv.Item(),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
+	})
+	if err != nil {
+		// A ConditionalCheckFailedException here means a 256-bit random code collided: not
+		// worth a retry path, and the error says so plainly.
+		return secret.Value{}, Invite{}, fmt.Errorf("put invite %s: %w", inv.ID, err)
+	}
+	return code, inv, nil
+}
+
+// Lookup returns the invite of code if it can be redeemed now. A code that is malformed,
+// unknown, already redeemed or expired gives an error matching ErrInvalid (an *InvalidError
+// saying which, for the log); a malformed code is refused without reading the table. The read
+// is strongly consistent, so an invite redeemed a moment ago is seen as redeemed.
+func (s *Store) Lookup(ctx context.Context, code secret.Value) (Invite, error) {
+	if !WellFormed(code) {
+		return Invite{}, &InvalidError{Reason: "malformed"}
+	}
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.Table),
+		Key:            Key(Hash(code)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Invite{}, fmt.Errorf("get invite: %w", err)
+	}
+	if len(out.Item) == 0 {
+		return Invite{}, &InvalidError{Reason: "unknown"}
+	}
+	inv, err := FromItem(out.Item)
+	if err != nil {
+		return Invite{}, fmt.Errorf("get invite: %w", err)
+	}
+	if ok, reason := inv.Usable(s.Now()); !ok {
+		return Invite{}, &InvalidError{Reason: reason, InviteID: inv.ID}
+	}
+	return inv, nil
+}

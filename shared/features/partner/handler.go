@@ -1,0 +1,117 @@
+package partner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/lanyardhq/lanyard/shared/features/authorizer"
+	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
+)
+
+// Profile is the PartnerProfile schema of api/openapi.json: the answer to GET /v1/partners/me.
+type Profile struct {
+	PartnerID    string    `json:"partnerId"`
+	PartnerName  string    `json:"partnerName"`
+	Tier         string    `json:"tier"`
+	Scopes       []string  `json:"scopes"`
+	KeyID        string    `json:"keyId"`
+	KeyExpiresAt time.Time `json:"keyExpiresAt"`
+}
+
+// Handler answers GET /v1/partners/me for the partner whose key the authorizer accepted.
+type Handler struct {
+	DB GetItemAPI
+	// PartnersTable and CredentialsTable name the partners table and the key registry.
+	PartnersTable    string
+	CredentialsTable string
+}
+
+// Handle is the Lambda entry point: who the calling key belongs to (the partner, from the
+// partners table) and the key itself (its scopes, from the authorizer's context, and the end
+// of its validity window, from the registry). A partner that is not in the table is 404; an
+// authorizer context without the partner and key is a fault of the deployment (500).
+func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+	ctx, span := tracing.Start(ctx, "getOwnPartner")
+	resp, err := h.handle(ctx, span, req)
+	if err != nil {
+		t, public := problem.Of(err)
+		if public && t.Status() < 500 {
+			slog.InfoContext(ctx, "partner profile refused", "status", t.Status(), "error", err)
+			err = nil
+		} else {
+			slog.ErrorContext(ctx, "partner profile failed", "error", err)
+		}
+	}
+	span.End(err)
+	return resp, nil
+}
+
+func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+	fail := func(err error) (lambdaevents.APIGatewayProxyResponse, error) {
+		return problem.Response(problem.From(err)), err
+	}
+	auth := req.RequestContext.Authorizer
+	partnerID, keyID, scopeList := contextString(auth, authorizer.ContextPartnerID), contextString(auth, authorizer.ContextKeyID), contextString(auth, authorizer.ContextScopes)
+	scopes := slices.Compact(slices.Sorted(slices.Values(strings.Fields(scopeList))))
+	if partnerID == "" || keyID == "" || len(scopes) == 0 {
+		return fail(fmt.Errorf("partner profile: the authorizer context lacks a partner id (%t), key id (%t) or scopes (%t)",
+			partnerID != "", keyID != "", len(scopes) > 0))
+	}
+	span.Annotate("partner", partnerID)
+
+	p, err := (&Store{DB: h.DB, Table: h.PartnersTable}).Get(ctx, partnerID)
+	if errors.Is(err, ErrNotFound) {
+		return fail(problem.NotFound.New("").WithCause(err))
+	}
+	if err != nil {
+		return fail(fmt.Errorf("partner profile: %w", err))
+	}
+	notAfter, err := h.keyNotAfter(ctx, partnerID, keyID)
+	if err != nil {
+		return fail(fmt.Errorf("partner profile: %w", err))
+	}
+	body, err := json.Marshal(Profile{
+		PartnerID:    p.PartnerID,
+		PartnerName:  p.PartnerName,
+		Tier:         p.Tier,
+		Scopes:       scopes,
+		KeyID:        keyID,
+		KeyExpiresAt: notAfter.UTC(),
+	})
+	if err != nil {
+		return fail(fmt.Errorf("partner profile of %s: encode the answer: %w", partnerID, err))
+	}
+	slog.InfoContext(ctx, "partner profile", "partnerId", partnerID, "keyId", keyID)
+	return lambdaevents.APIGatewayProxyResponse{
+		StatusCode: 200,
+		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		Body:       string(body),
+	}, nil
+}
+
+// keyNotAfter reads the end of the key's validity window from the registry, and checks the key
+// is the partner's. The read is consistent, like the partner's: a key onboarded a moment ago is
+// found.
+func (h *Handler) keyNotAfter(ctx context.Context, partnerID, keyID string) (time.Time, error) {
+	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).GetPartnerKey(ctx, partnerID, keyID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return e.NotAfter, nil
+}
+
+// contextString returns a string value of the authorizer context, or "".
+func contextString(auth map[string]any, key string) string {
+	s, _ := auth[key].(string)
+	return strings.TrimSpace(s)
+}

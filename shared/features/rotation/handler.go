@@ -1,0 +1,337 @@
+package rotation
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
+)
+
+// SecretsAPI is the part of the Secrets Manager client the rotation function uses.
+type SecretsAPI interface {
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+var _ SecretsAPI = (*secretsmanager.Client)(nil)
+
+// DynamoDBAPI is the part of the DynamoDB client the rotation function uses: consistent reads
+// of the partner and registry items, and the outbox's (its head, its transactions).
+type DynamoDBAPI interface {
+	outbox.DynamoDBAPI
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// Tables names the tables the rotation function reads and writes (the topology's "partners",
+// "credentials" and "outbox").
+type Tables struct {
+	Partners    string
+	Credentials string
+	Outbox      string
+}
+
+// PartnerTag is the tag every partner secret carries, valued with the partner id; it is
+// shared/features/onboarding's PartnerTag (a test holds them equal).
+const PartnerTag = "lanyard:partner"
+
+// The staging labels rotation works with.
+const (
+	StageCurrent = "AWSCURRENT"
+	StagePending = "AWSPENDING"
+)
+
+// DefaultActor is the id of the system actor of the events rotation commits.
+const DefaultActor = "lanyard-rotation"
+
+// Handler is the rotation function. Build it once per cold start; it is safe for concurrent
+// use.
+type Handler struct {
+	DB      DynamoDBAPI
+	Secrets SecretsAPI
+	Tables  Tables
+	// Policy gives each tier's key lifetime and grace window (policy.Default).
+	Policy *policy.Policy
+	// SecretPrefix starts every partner secret's name ("lanyard/partners/"): a secret without
+	// the partner tag names its partner after it.
+	SecretPrefix string
+	// Env is the environment new keys are minted for, as onboarding's; empty means
+	// credential.EnvLive.
+	Env credential.Environment
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the randomness of new keys; nil means crypto/rand.Reader.
+	Rand io.Reader
+	// Actor is the id of the system actor of the events (the function's name); empty means
+	// DefaultActor.
+	Actor string
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (h *Handler) rand() io.Reader {
+	if h.Rand == nil {
+		return crand.Reader
+	}
+	return h.Rand
+}
+
+func (h *Handler) env() credential.Environment {
+	if h.Env == "" {
+		return credential.EnvLive
+	}
+	return h.Env
+}
+
+func (h *Handler) actor() events.Actor {
+	id := h.Actor
+	if id == "" {
+		id = DefaultActor
+	}
+	return events.Actor{Kind: events.ActorSystem, ID: id}
+}
+
+func (h *Handler) registry() *registry.Store {
+	return &registry.Store{DB: h.DB, Table: h.Tables.Credentials}
+}
+
+func (h *Handler) outbox() *outbox.Store {
+	return &outbox.Store{DB: h.DB, Table: h.Tables.Outbox}
+}
+
+// run is one step's invocation: the event, what the guards read, and the partner.
+type run struct {
+	step, token string
+	arn         string
+	stages      map[string][]string // the secret's VersionIdsToStages
+	partnerID   string
+	partner     partnerState
+	current     registry.Entry // the entry of the partner's current key
+}
+
+// finished reports whether finishSecret's transaction made key the partner's current key
+// (registry entry active, partner keyId moved): only that transaction moves keyId to the
+// pending key.
+func (r *run) finished(key credential.Key) bool { return r.partner.KeyID == string(key.ID()) }
+
+// currentVersion is the version holding AWSCURRENT, or "".
+func (r *run) currentVersion() string {
+	for id, stages := range r.stages {
+		if slices.Contains(stages, StageCurrent) {
+			return id
+		}
+	}
+	return ""
+}
+
+// Handle runs one rotation step; it is the Lambda handler. It returns nil when the step is done
+// (or there was nothing to do), and an error when it failed, after committing Credential
+// Rotation Failed (once per token and step) when the partner is known.
+func (h *Handler) Handle(ctx context.Context, ev lambdaevents.SecretsManagerSecretRotationEvent) (err error) {
+	ctx, span := tracing.Start(ctx, "rotate")
+	span.Annotate("step", ev.Step)
+	defer func() { span.End(err) }()
+
+	r := &run{step: ev.Step, token: ev.ClientRequestToken}
+	err = h.handle(ctx, ev, r)
+	if r.partnerID != "" {
+		span.Annotate("partner", r.partnerID)
+	}
+	if err == nil {
+		return nil
+	}
+	reason := Reason(err)
+	slog.ErrorContext(ctx, "rotation step failed", "step", ev.Step, "secret", ev.SecretID, "version", ev.ClientRequestToken,
+		"partner", r.partnerID, "reason", reason, "error", err.Error())
+	if r.partnerID != "" && r.arn != "" && validStep(ev.Step) {
+		h.recordFailure(ctx, r, reason)
+	}
+	return err
+}
+
+// handle runs the guards and the step.
+func (h *Handler) handle(ctx context.Context, ev lambdaevents.SecretsManagerSecretRotationEvent, r *run) error {
+	what := fmt.Sprintf("%s of secret %s version %s", ev.Step, ev.SecretID, ev.ClientRequestToken)
+	if !validStep(ev.Step) {
+		return fmt.Errorf("%s: %w", what, fail(ReasonUnknownStep, errors.New("not a rotation step")))
+	}
+	if ev.SecretID == "" || ev.ClientRequestToken == "" {
+		return fmt.Errorf("%s: %w", what, fail(ReasonUnknownVersion, errors.New("the event names no secret or no version")))
+	}
+	desc, err := h.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ev.SecretID)})
+	if err != nil {
+		return fmt.Errorf("%s: describe the secret: %w", what, fail(ReasonSecretUnreadable, err))
+	}
+	r.arn, r.stages = aws.ToString(desc.ARN), desc.VersionIdsToStages
+	what = fmt.Sprintf("%s of secret %s version %s", ev.Step, r.arn, ev.ClientRequestToken)
+	if r.partnerID, err = h.partnerOf(desc); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+
+	// The guards of AWS's rotation templates.
+	stages, known := desc.VersionIdsToStages[r.token]
+	switch {
+	case !aws.ToBool(desc.RotationEnabled):
+		return fmt.Errorf("%s: %w", what, fail(ReasonRotationDisabled, errors.New("rotation is not enabled on the secret")))
+	case !known:
+		return fmt.Errorf("%s: %w", what, fail(ReasonUnknownVersion, errors.New("the token is not a version of the secret")))
+	case slices.Contains(stages, StageCurrent):
+		slog.InfoContext(ctx, "rotation step: the version is already AWSCURRENT, nothing to do",
+			"step", r.step, "secret", r.arn, "version", r.token, "partner", r.partnerID)
+		return nil
+	case !slices.Contains(stages, StagePending):
+		return fmt.Errorf("%s: %w", what, fail(ReasonNotPending, fmt.Errorf("the version is not AWSPENDING (stages %v)", stages)))
+	}
+
+	if err := h.load(ctx, r); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	slog.InfoContext(ctx, "rotation step", "step", r.step, "secret", r.arn, "version", r.token,
+		"partner", r.partnerID, "currentKeyId", string(r.current.KeyID))
+	switch r.step {
+	case events.StepCreateSecret:
+		err = h.createSecret(ctx, r)
+	case events.StepSetSecret:
+		err = h.setSecret(ctx, r)
+	case events.StepTestSecret:
+		err = h.testSecret(ctx, r)
+	case events.StepFinishSecret:
+		err = h.finishSecret(ctx, r)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	slog.InfoContext(ctx, "rotation step done", "step", r.step, "secret", r.arn, "version", r.token, "partner", r.partnerID)
+	return nil
+}
+
+func validStep(step string) bool {
+	switch step {
+	case events.StepCreateSecret, events.StepSetSecret, events.StepTestSecret, events.StepFinishSecret:
+		return true
+	}
+	return false
+}
+
+// partnerOf finds the secret's partner: its PartnerTag, else its name after SecretPrefix. When
+// both name one, they must agree.
+func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, error) {
+	var tagged string
+	for _, t := range desc.Tags {
+		if aws.ToString(t.Key) == PartnerTag {
+			tagged = aws.ToString(t.Value)
+		}
+	}
+	var named string
+	if h.SecretPrefix != "" {
+		named, _ = strings.CutPrefix(aws.ToString(desc.Name), h.SecretPrefix)
+		if named == aws.ToString(desc.Name) {
+			named = ""
+		}
+	}
+	id := tagged
+	switch {
+	case tagged != "" && named != "" && tagged != named:
+		return "", fail(ReasonPartnerUnknown, fmt.Errorf("the secret is tagged for partner %q but named for %q", tagged, named))
+	case tagged == "":
+		id = named
+	}
+	if !partner.ValidID(id) {
+		return "", fail(ReasonPartnerUnknown, fmt.Errorf("the secret names no partner (tag %s %q, name %q)", PartnerTag, tagged, aws.ToString(desc.Name)))
+	}
+	return id, nil
+}
+
+// load reads the partner and its current key's entry, and checks the rotation may go on: the
+// partner is active, the secret is the partner's, and its current key is registered and
+// active.
+func (h *Handler) load(ctx context.Context, r *run) error {
+	p, err := h.readPartner(ctx, r.partnerID)
+	switch {
+	case errors.Is(err, partner.ErrNotFound):
+		return fail(ReasonPartnerUnknown, err)
+	case err != nil:
+		return fail(ReasonPartnerUnreadable, err)
+	case p.Status != partner.StatusActive:
+		return fail(ReasonPartnerNotActive, fmt.Errorf("partner %s is %s", r.partnerID, p.Status))
+	case p.SecretARN != r.arn:
+		return fail(ReasonSecretNotPartners, fmt.Errorf("partner %s's secret is %s", r.partnerID, p.SecretARN))
+	}
+	r.partner = p
+	id, err := credential.ParseKeyID(p.KeyID)
+	if err != nil {
+		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("partner %s: attribute %s: %w", r.partnerID, attrKeyID, err))
+	}
+	cur, err := h.registry().Get(ctx, id)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))
+	case err != nil:
+		return fail(ReasonRegistryUnreadable, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))
+	case cur.PartnerID != r.partnerID:
+		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("the current key %s of partner %s is registered for partner %s", id, r.partnerID, cur.PartnerID))
+	case cur.Status != registry.StatusActive:
+		return fail(ReasonCurrentKeyNotActive, fmt.Errorf("the current key %s of partner %s is %s", id, r.partnerID, cur.Status))
+	}
+	r.current = cur
+	return nil
+}
+
+// tier is the policy's tier of the current key.
+func (h *Handler) tier(r *run) (policy.Tier, error) {
+	t, ok := h.Policy.Tier(r.current.Tier)
+	if !ok {
+		return policy.Tier{}, fail(ReasonTierUnknown, fmt.Errorf("tier %q of key %s is not in policy revision %d", r.current.Tier, r.current.KeyID, h.Policy.Revision))
+	}
+	return t, nil
+}
+
+// recordFailure commits Credential Rotation Failed for the run's step, once per token and
+// step: the commit sets the partner's marker of the step to the token, conditioned on it not
+// being set to the token already. A failure to record is logged, not returned: the step's own
+// error is what Secrets Manager must see.
+func (h *Handler) recordFailure(ctx context.Context, r *run, reason string) {
+	ev := &events.CredentialRotationFailed{
+		Meta:      events.NewMeta(r.partnerID, h.actor(), h.now()),
+		SecretARN: r.arn,
+		VersionID: r.token,
+		Step:      r.step,
+		Reason:    reason,
+	}
+	attrs := []any{"step", r.step, "secret", r.arn, "version", r.token, "partner", r.partnerID, "reason", reason}
+	_, err := h.outbox().Commit(ctx, r.partnerID, ev, failureMarker(h.Tables.Partners, r.partnerID, r.step, r.token))
+	var recorded *outbox.StateChangeError
+	switch {
+	case errors.As(err, &recorded):
+		slog.InfoContext(ctx, "rotation failure already recorded for this step and version (or the partner is gone)", attrs...)
+	case err != nil:
+		slog.ErrorContext(ctx, "record the rotation failure", append(attrs, "error", err.Error())...)
+	default:
+		slog.InfoContext(ctx, "rotation failure recorded", append(attrs, "eventId", ev.EventID)...)
+	}
+}

@@ -1,0 +1,158 @@
+package token
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/lanyardhq/lanyard/shared/features/authorizer"
+	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
+)
+
+// Response is the TokenCredentials schema of api/openapi.json, the answer to POST /v1/token.
+// It holds the secrets in plain text: build it only to write the response body.
+type Response struct {
+	AccessKeyID     string    `json:"accessKeyId"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	SessionToken    string    `json:"sessionToken"`
+	Expiration      time.Time `json:"expiration"`
+}
+
+// Handle is the Lambda entry point. It never returns an error: every failure is a
+// problem+json answer, a refusal logged at info level and a fault, with its whole error
+// chain, at error level. An STS failure is a 500 with the fixed internal detail.
+func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+	ctx, span := tracing.Start(ctx, "createToken")
+	resp, err := h.handle(ctx, span, req)
+	if err != nil {
+		t, public := problem.Of(err)
+		if public && t.Status() < 500 {
+			slog.InfoContext(ctx, "token exchange refused", "status", t.Status(), "error", err)
+			err = nil
+		} else {
+			slog.ErrorContext(ctx, "token exchange failed", "error", err)
+		}
+	}
+	span.End(err)
+	return resp, nil
+}
+
+func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+	fail := func(err error) (lambdaevents.APIGatewayProxyResponse, error) {
+		return problem.Response(problem.From(err)), err
+	}
+	if err := checkBody(req); err != nil {
+		return fail(err)
+	}
+	auth := req.RequestContext.Authorizer
+	partnerID, keyID := contextString(auth, authorizer.ContextPartnerID), contextString(auth, authorizer.ContextKeyID)
+	if partnerID == "" || keyID == "" {
+		return fail(fmt.Errorf("token exchange: the authorizer context lacks a partner id (%t) or key id (%t)", partnerID != "", keyID != ""))
+	}
+	span.Annotate("partner", partnerID)
+
+	e, err := h.acceptedKey(ctx, partnerID, keyID)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := h.plan(e)
+	if errors.Is(err, ErrNoGrants) {
+		return fail(problem.AccessDenied.New("").WithCause(err))
+	}
+	if err != nil {
+		return fail(fmt.Errorf("token exchange: %w", err))
+	}
+	if len(r.dropped) > 0 {
+		slog.WarnContext(ctx, "key scopes the tier no longer allows are left out of the session",
+			"partnerId", r.partnerID, "keyId", r.keyID, "tier", r.tier, "dropped", r.dropped, "policyRevision", h.Policy.Revision)
+	}
+	creds, err := h.assume(ctx, r)
+	if err != nil {
+		return fail(fmt.Errorf("token exchange for partner %s: %w", partnerID, err))
+	}
+	body, err := json.Marshal(Response{
+		AccessKeyID:     creds.AccessKeyID,
+		SecretAccessKey: creds.SecretAccessKey.Reveal(),
+		SessionToken:    creds.SessionToken.Reveal(),
+		Expiration:      creds.Expiration,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("token exchange for partner %s: encode the answer: %w", partnerID, err))
+	}
+	slog.InfoContext(ctx, "token issued",
+		"partnerId", r.partnerID, "keyId", r.keyID, "tier", r.tier, "scopes", r.scopes,
+		"accessKeyId", creds.AccessKeyID, "expiration", creds.Expiration, "durationSeconds", int(r.duration/time.Second),
+		"policyRevision", h.Policy.Revision)
+	return lambdaevents.APIGatewayProxyResponse{
+		StatusCode: 200,
+		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		Body:       string(body),
+	}, nil
+}
+
+// acceptedKey reads the key's registry entry (a consistent read) and checks it is the partner's
+// and usable now. A key the registry no longer accepts (revoked, expired, past its grace) is
+// refused with access-denied, as API Gateway refuses it once the authorizer's cache lets go.
+func (h *Handler) acceptedKey(ctx context.Context, partnerID, keyID string) (registry.Entry, error) {
+	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).GetPartnerKey(ctx, partnerID, keyID)
+	if err != nil {
+		return registry.Entry{}, fmt.Errorf("token exchange: %w", err)
+	}
+	if ok, reason := e.Accepts(h.now()); !ok {
+		return registry.Entry{}, problem.AccessDenied.New("").WithCause(fmt.Errorf("credential %s of partner %s is not accepted now: %s", keyID, partnerID, reason))
+	}
+	return e, nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// checkBody accepts no body, or an empty JSON object (whitespace around it allowed), whatever
+// the Content-Type: the operation has no parameters. Anything else is refused, so that a
+// parameter added later cannot change what an old client's request means.
+func checkBody(req lambdaevents.APIGatewayProxyRequest) error {
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			return problem.BadRequest.New("").WithCause(errors.New("base64-encoded body does not decode"))
+		}
+		body = b
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return problem.BadRequest.New("").WithCause(errors.New("request body is not JSON"))
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		return nil
+	}
+	return problem.NewValidation(problem.FieldError{Pointer: "", Message: EmptyBodyMessage}).
+		WithCause(errors.New("request body is not empty"))
+}
+
+// EmptyBodyMessage is the validation message for a body that is not empty.
+const EmptyBodyMessage = "must be empty or an empty JSON object: this operation takes no parameters"
+
+// contextString returns a string value of the authorizer context, or "".
+func contextString(auth map[string]any, key string) string {
+	s, _ := auth[key].(string)
+	return strings.TrimSpace(s)
+}

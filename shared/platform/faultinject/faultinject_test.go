@@ -1,0 +1,285 @@
+//go:build faultinject
+
+package faultinject_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/lanyardhq/lanyard/shared/platform/faultinject"
+)
+
+var steps = []string{"createSecret", "setSecret", "testSecret", "finishSecret"}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		spec  string
+		steps []string
+		want  faultinject.Fault
+		err   string // a part of the error; "" means none
+	}{
+		{spec: "step=finishSecret,after=2", steps: steps, want: faultinject.Fault{Step: "finishSecret", After: 2}},
+		{spec: " after = 1 , step = createSecret ", steps: steps, want: faultinject.Fault{Step: "createSecret", After: 1}},
+		{spec: "step=setSecret,after=0", steps: steps, want: faultinject.Fault{Step: "setSecret", After: 0}},
+		{spec: "step=anything,after=3", want: faultinject.Fault{Step: "anything", After: 3}},
+		{spec: "step=finishsecret,after=2", steps: steps, err: `step "finishsecret" is none of`},
+		{spec: "step=finishSecret", steps: steps, err: "both step and after are needed"},
+		{spec: "after=2", steps: steps, err: "both step and after are needed"},
+		{spec: "step=finishSecret,after=-1", steps: steps, err: "is not a count"},
+		{spec: "step=finishSecret,after=two", steps: steps, err: "is not a count"},
+		{spec: "step=finishSecret,after=2,after=3", steps: steps, err: "after given twice"},
+		{spec: "step=finishSecret,after=2,mode=exit", steps: steps, err: `unknown key "mode"`},
+		{spec: "step=finishSecret,after=2,", steps: steps, err: "is not key=value"},
+		{spec: "finishSecret:2", steps: steps, err: "is not key=value"},
+		{spec: "step=,after=2", steps: steps, err: "is not key=value"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			t.Parallel()
+			got, err := faultinject.Parse(tc.spec, tc.steps...)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("Parse: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("Parse: error %v, want one containing %q", err, tc.err)
+			case got != tc.want:
+				t.Errorf("Parse: %+v, want %+v", got, tc.want)
+			}
+			if tc.err == "" && got.String() != fmt.Sprintf("step=%s,after=%d", tc.want.Step, tc.want.After) {
+				t.Errorf("String: %s", got)
+			}
+		})
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, value string
+		armed       bool
+		err         bool
+	}{
+		{name: "unset"},
+		{name: "blank", value: "  "},
+		{name: "armed", value: "step=testSecret,after=1", armed: true},
+		{name: "malformed", value: "step=testSecret", err: true},
+		{name: "unknown step", value: "step=rotate,after=1", err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inj, err := faultinject.FromEnv(func(k string) string {
+				if k == faultinject.EnvVar {
+					return tc.value
+				}
+				return ""
+			}, steps...)
+			if (err != nil) != tc.err || (inj != nil) != tc.armed {
+				t.Errorf("FromEnv(%q): injector %v, error %v", tc.value, inj, err)
+			}
+		})
+	}
+}
+
+// fakeAWS answers every request with the next of its answers (then 200 {}), and counts what
+// reached it.
+type fakeAWS struct {
+	mu       sync.Mutex
+	answers  []int // status codes
+	requests []string
+	bodies   []string
+}
+
+func (f *fakeAWS) Do(r *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, r.Header.Get("X-Amz-Target"))
+	f.bodies = append(f.bodies, string(body))
+	status := http.StatusOK
+	if len(f.answers) > 0 {
+		status, f.answers = f.answers[0], f.answers[1:]
+	}
+	answer := `{}`
+	switch status {
+	case http.StatusBadRequest:
+		answer = `{"__type":"ResourceNotFoundException","message":"no such version"}`
+	case http.StatusInternalServerError:
+		answer = `{"__type":"InternalServiceError","message":"try again"}`
+	}
+	return &http.Response{
+		StatusCode: status, Header: http.Header{"Content-Type": []string{"application/x-amz-json-1.1"}},
+		Body: io.NopCloser(strings.NewReader(answer)), Request: r,
+	}, nil
+}
+
+func (f *fakeAWS) sent() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.requests...)
+}
+
+// client builds a Secrets Manager client on fake with inj installed, as the function does, and
+// a retryer that retries at once.
+func client(fake *fakeAWS, inj *faultinject.Injector) *secretsmanager.Client {
+	cfg := aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "not-a-secret", ""),
+		HTTPClient:   fake,
+		BaseEndpoint: aws.String("http://aws.invalid"),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+			})
+		},
+	}
+	inj.Install(&cfg)
+	return secretsmanager.NewFromConfig(cfg)
+}
+
+type event struct{ Step string }
+
+func stepOf(e event) string { return e.Step }
+
+// threeCalls is a handler making three calls (DescribeSecret, GetSecretValue, PutSecretValue),
+// going on past failed ones, as rotation's reads of a missing version do; it returns the
+// errors of the calls it made.
+func threeCalls(sm *secretsmanager.Client, errs *[]error) func(context.Context, event) error {
+	return func(ctx context.Context, _ event) error {
+		_, err1 := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("s")})
+		_, err2 := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")})
+		_, err3 := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("canary-secret-value")})
+		*errs = []error{err1, err2, err3}
+		return nil
+	}
+}
+
+var (
+	describe = "secretsmanager.DescribeSecret"
+	get      = "secretsmanager.GetSecretValue"
+	put      = "secretsmanager.PutSecretValue"
+)
+
+func TestCrashAfterTheNthCall(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		fault   faultinject.Fault
+		step    string
+		answers []int
+		sent    []string // the requests that reached AWS, retries included
+		crashed bool
+		lastOp  string // in the invocation's error
+	}{
+		{name: "after 0: nothing is sent", fault: faultinject.Fault{Step: "setSecret", After: 0}, step: "setSecret", crashed: true},
+		{name: "after 1", fault: faultinject.Fault{Step: "setSecret", After: 1}, step: "setSecret",
+			sent: []string{describe}, crashed: true, lastOp: "Secrets Manager DescribeSecret"},
+		{name: "after 2, the 2nd call failing, still counts", fault: faultinject.Fault{Step: "setSecret", After: 2}, step: "setSecret",
+			answers: []int{200, 400}, sent: []string{describe, get}, crashed: true, lastOp: "Secrets Manager GetSecretValue"},
+		{name: "retries are one call", fault: faultinject.Fault{Step: "setSecret", After: 1}, step: "setSecret",
+			answers: []int{500, 500, 200}, sent: []string{describe, describe, describe}, crashed: true, lastOp: "Secrets Manager DescribeSecret"},
+		{name: "after the last call: the invocation still fails", fault: faultinject.Fault{Step: "setSecret", After: 3}, step: "setSecret",
+			sent: []string{describe, get, put}, crashed: true, lastOp: "Secrets Manager PutSecretValue"},
+		{name: "past the last call: no crash", fault: faultinject.Fault{Step: "setSecret", After: 4}, step: "setSecret",
+			sent: []string{describe, get, put}},
+		{name: "another step: no crash", fault: faultinject.Fault{Step: "setSecret", After: 1}, step: "testSecret",
+			sent: []string{describe, get, put}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			inj := &faultinject.Injector{Fault: tc.fault, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+			fake := &fakeAWS{answers: tc.answers}
+			var errs []error
+			handle := faultinject.Wrap(inj, stepOf, threeCalls(client(fake, inj), &errs))
+
+			err := handle(t.Context(), event{Step: tc.step})
+			if got := fake.sent(); strings.Join(got, " ") != strings.Join(tc.sent, " ") {
+				t.Errorf("sent %v, want %v", got, tc.sent)
+			}
+			if !tc.crashed {
+				if err != nil {
+					t.Fatalf("invocation: %v", err)
+				}
+				if strings.Contains(logs.String(), faultinject.CrashMessage) {
+					t.Errorf("a crash was logged: %s", logs.String())
+				}
+				return
+			}
+			if !errors.Is(err, faultinject.ErrCrashed) || !strings.Contains(err.Error(), tc.lastOp) || !strings.Contains(err.Error(), "step "+tc.step) {
+				t.Fatalf("invocation: %v, want an injected crash after %q", err, tc.lastOp)
+			}
+			// Every call after the crash point failed with ErrCrashed; the ones before did not.
+			for i, callErr := range errs {
+				if refused := errors.Is(callErr, faultinject.ErrCrashed); refused != (i >= tc.fault.After) {
+					t.Errorf("call %d: %v (refused %t)", i+1, callErr, refused)
+				}
+			}
+			if n := strings.Count(logs.String(), faultinject.CrashMessage); n != 1 {
+				t.Errorf("%d crash lines, want 1: %s", n, logs.String())
+			}
+			// Only ids and names reach the log and the errors, never what the calls carried.
+			for _, text := range append([]string{logs.String(), err.Error()}, errorTexts(errs)...) {
+				if strings.Contains(text, "canary-secret-value") {
+					t.Errorf("a value the handler sent leaked: %s", text)
+				}
+			}
+		})
+	}
+}
+
+func errorTexts(errs []error) []string {
+	var out []string
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	return out
+}
+
+// Each invocation counts from zero, and calls outside a wrapped invocation (cold-start work) or
+// through a nil injector are never counted.
+func TestInvocationsAreCountedApart(t *testing.T) {
+	t.Parallel()
+	inj := &faultinject.Injector{Fault: faultinject.Fault{Step: "finishSecret", After: 2}, Logger: slog.New(slog.DiscardHandler)}
+	fake := &fakeAWS{}
+	sm := client(fake, inj)
+	if _, err := sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String("s")}); err != nil {
+		t.Fatalf("a call outside any invocation: %v", err)
+	}
+	var errs []error
+	handle := faultinject.Wrap(inj, stepOf, threeCalls(sm, &errs))
+	for i := range 3 {
+		if err := handle(t.Context(), event{Step: "finishSecret"}); !errors.Is(err, faultinject.ErrCrashed) {
+			t.Fatalf("invocation %d: %v", i+1, err)
+		}
+	}
+	if got := len(fake.sent()); got != 1+3*2 {
+		t.Errorf("%d requests sent, want 7 (one outside, two per invocation)", got)
+	}
+
+	// A nil injector: Wrap is the handler itself and Install adds nothing.
+	var none *faultinject.Injector
+	plain := &fakeAWS{}
+	if err := faultinject.Wrap(none, stepOf, threeCalls(client(plain, none), &errs))(t.Context(), event{Step: "finishSecret"}); err != nil {
+		t.Fatalf("without an injector: %v", err)
+	}
+	if got := len(plain.sent()); got != 3 {
+		t.Errorf("without an injector: %d requests sent, want 3", got)
+	}
+}

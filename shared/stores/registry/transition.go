@@ -1,0 +1,119 @@
+package registry
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/shared/domain/credential"
+)
+
+// The transaction items below move a key from one status to the next. Each is conditioned on
+// the status the caller read, so a transaction built from a stale read is cancelled rather
+// than applied, and a retried transaction that already landed fails its condition instead of
+// applying twice.
+
+// Activate is the transaction item that makes a pending key active (rotation's finishSecret).
+// It fails its condition unless the key is registered and pending.
+func Activate(table string, id credential.KeyID) types.TransactWriteItem {
+	return transition(table, id, StatusPending, StatusActive, nil)
+}
+
+// Supersede is the transaction item that makes an active key previous, accepted until
+// graceUntil (rotation's finishSecret, for the key the new one replaces). It fails its
+// condition unless the key is registered and active.
+func Supersede(table string, id credential.KeyID, graceUntil time.Time) types.TransactWriteItem {
+	return transition(table, id, StatusActive, StatusPrevious, map[string]time.Time{AttrGraceUntil: graceUntil})
+}
+
+// Retire is the transaction item that retires a key whose status is from at time at: a
+// previous key that a newer rotation replaces (one previous key at a time) or whose grace is
+// over, or a pending key that a later rotation superseded. It fails its condition unless the
+// key is registered with status from.
+func Retire(table string, id credential.KeyID, from Status, at time.Time) types.TransactWriteItem {
+	return transition(table, id, from, StatusRetired, map[string]time.Time{AttrRetiredAt: at})
+}
+
+// Acknowledge is the transaction item that records the partner's acknowledgement of the key
+// that replaced previous key id (POST /v1/credentials/ack): acknowledgedAt = at and retireAt,
+// the time the key stops being accepted (Entry.Accepts). It fails its condition unless the
+// key is registered, previous and not acknowledged yet.
+func Acknowledge(table string, id credential.KeyID, at, retireAt time.Time) types.TransactWriteItem {
+	return update(table, id, StatusPrevious, "", map[string]time.Time{AttrAcknowledgedAt: at, AttrRetireAt: retireAt}, false, AttrAcknowledgedAt)
+}
+
+// WarnGraceEnding is the transaction item that marks previous key id as warned about at at
+// (graceWarnedAt): the marker that makes the warning that its grace is ending happen once. It
+// fails its condition unless the key is registered, previous, not acknowledged and not warned
+// yet.
+func WarnGraceEnding(table string, id credential.KeyID, at time.Time) types.TransactWriteItem {
+	return update(table, id, StatusPrevious, "", map[string]time.Time{AttrGraceWarnedAt: at}, false, AttrGraceWarnedAt, AttrAcknowledgedAt)
+}
+
+// RetireDue is Retire for a previous key whose retirement time or grace has come: it also
+// sets flushPending, the marker that the authorizer cache still owes a flush for it, which
+// FlushDone clears once the flush is done. It fails its condition unless the key is
+// registered and previous.
+func RetireDue(table string, id credential.KeyID, at time.Time) types.TransactWriteItem {
+	return update(table, id, StatusPrevious, StatusRetired, map[string]time.Time{AttrRetiredAt: at}, true)
+}
+
+// FlushDone is the update that clears a retired key's flushPending once the authorizer cache
+// was flushed after its retirement. It creates nothing: it fails its condition when the key is
+// not registered.
+func FlushDone(table string, id credential.KeyID) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      Key(id),
+		UpdateExpression:         aws.String("REMOVE #flush"),
+		ConditionExpression:      aws.String("attribute_exists(#keyId)"),
+		ExpressionAttributeNames: map[string]string{"#flush": AttrFlushPending, "#keyId": PartitionKey},
+	}
+}
+
+// transition is the Update that sets status to, and the times in set, on the entry of id,
+// conditioned on its status being from.
+func transition(table string, id credential.KeyID, from, to Status, set map[string]time.Time) types.TransactWriteItem {
+	return update(table, id, from, to, set, false)
+}
+
+// update is the Update, conditioned on the entry's status being from and on the attributes
+// absent not existing, that sets the status to to (unless it is ""), the times in set, and
+// flushPending when flush.
+func update(table string, id credential.KeyID, from, to Status, set map[string]time.Time, flush bool, absent ...string) types.TransactWriteItem {
+	names := map[string]string{"#status": AttrStatus}
+	values := map[string]types.AttributeValue{":from": &types.AttributeValueMemberS{Value: string(from)}}
+	var sets []string
+	if to != "" {
+		values[":to"] = &types.AttributeValueMemberS{Value: string(to)}
+		sets = append(sets, "#status = :to")
+	}
+	for _, attr := range slices.Sorted(maps.Keys(set)) {
+		names["#"+attr] = attr
+		values[":"+attr] = &types.AttributeValueMemberS{Value: FormatTime(set[attr])}
+		sets = append(sets, "#"+attr+" = :"+attr)
+	}
+	if flush {
+		names["#"+AttrFlushPending] = AttrFlushPending
+		values[":"+AttrFlushPending] = &types.AttributeValueMemberBOOL{Value: true}
+		sets = append(sets, "#"+AttrFlushPending+" = :"+AttrFlushPending)
+	}
+	condition := "#status = :from"
+	for _, attr := range absent {
+		names["#"+attr] = attr
+		condition += " AND attribute_not_exists(#" + attr + ")"
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(table),
+		Key:                       Key(id),
+		UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}}
+}

@@ -288,6 +288,12 @@ func TestSchedulerRotatesDueSecretsThroughLocalStack(t *testing.T) {
 
 	// Then one rotation a (one-second) day, and none in between.
 	r.waitRotations(3, name, arn)
+	// The rotator finishes inside RotateSecret, before the call answers: stop once the third
+	// call has answered too, or the stop cancels it in flight.
+	harness.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := len(rec.calls(arn))
+		return n >= 3, strconv.Itoa(n) + " RotateSecret calls answered"
+	})
 	r.stop()
 	steps := r.steps()
 	tokens := rotationsOf(steps, name, arn)

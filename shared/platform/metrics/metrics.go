@@ -102,7 +102,9 @@ func (w *Writer) Set(dims ...Dimension) *Set {
 }
 
 // Add records values of the metric name in unit at standard resolution; adding the same name
-// again appends to its values.
+// with the same unit again appends to its values (at most MaxValues by the flush, which refuses
+// more). The same name with another unit or resolution is a second metric, which the flush
+// refuses.
 func (s *Set) Add(name string, unit Unit, values ...float64) {
 	s.add(name, unit, 0, values)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -88,20 +89,14 @@ func (h *AdminHandler) Handle(ctx context.Context, req lambdaevents.APIGatewayPr
 			return lambdaevents.APIGatewayProxyResponse{}, problem.NotFound.New("").WithCause(fmt.Errorf("no route %s %s here", req.HTTPMethod, req.Resource))
 		}
 	}
-	ctx, span := tracing.Start(ctx, name)
-	resp, err := serve(ctx, req)
-	if err != nil {
-		if isRefusal(err) {
-			slog.InfoContext(ctx, name+" refused", "problem", problem.From(err).Type, "reason", err.Error())
-			span.End(nil)
-		} else {
-			slog.ErrorContext(ctx, name+" failed", "error", err)
-			span.End(err)
-		}
-		return problem.Response(problem.From(err)), nil
-	}
-	span.End(nil)
-	return resp, nil
+	return apigw.Route{
+		Span: name,
+		Refused: func(_ problem.Type, err error) []any {
+			return []any{"problem", problem.From(err).Type, "reason", err.Error()}
+		},
+	}.Serve(ctx, req, func(ctx context.Context, _ *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+		return serve(ctx, req)
+	})
 }
 
 // View is an onboarding as the admin routes show it (the OpenAPI schema Onboarding): never the

@@ -35,6 +35,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
@@ -384,8 +385,8 @@ func (fx *fixture) authorize(k credential.Key) (ctx map[string]any, allowed bool
 // requests API Gateway answers from its cache.
 func (fx *fixture) contextOf(p *testPartner, k credential.Key) map[string]any {
 	return map[string]any{
-		authorizer.ContextPartnerID: p.id, authorizer.ContextKeyID: string(k.ID()),
-		authorizer.ContextTier: testTier, authorizer.ContextScopes: strings.Join(testScopes, " "),
+		apigw.ContextPartnerID: p.id, apigw.ContextKeyID: string(k.ID()),
+		apigw.ContextTier: testTier, apigw.ContextScopes: strings.Join(testScopes, " "),
 	}
 }
 

@@ -34,7 +34,7 @@ func Lanyard() *Topology {
 	return &Topology{
 		Functions: []Function{
 			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
-			// Serves the OpenAPI document (api/openapi.json).
+			// Serves the OpenAPI document (shared/domain/openapi/openapi.json).
 			{Name: "openapi", Main: "functions/openapi", MemoryMB: 128, Timeout: 5 * time.Second},
 			// The REQUEST authorizer in front of every partner-key route (shared/features/authorizer). It
 			// reads the key registry and nothing else: it never sees a secret.

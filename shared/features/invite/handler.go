@@ -12,7 +12,7 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
@@ -35,14 +35,14 @@ type Handler struct {
 	Policy *policy.Policy
 }
 
-// createRequest is the CreateInviteRequest schema of api/openapi.json.
+// createRequest is the CreateInviteRequest schema of shared/domain/openapi/openapi.json.
 type createRequest struct {
 	PartnerName string `json:"partnerName"`
 	Tier        string `json:"tier"`
 	ExpiresIn   *int64 `json:"expiresIn"`
 }
 
-// Created is the Invite schema of api/openapi.json: the answer to POST /v1/admin/invites, the
+// Created is the Invite schema of shared/domain/openapi/openapi.json: the answer to POST /v1/admin/invites, the
 // only place an invite code is ever shown.
 type Created struct {
 	InviteCode  string    `json:"inviteCode"`
@@ -77,7 +77,7 @@ func (h *Handler) handle(ctx context.Context, _ *tracing.Span, req lambdaevents.
 		}
 		body = b
 	}
-	if err := api.ValidateBody(api.OpCreateInvite, body); err != nil {
+	if err := openapi.ValidateBody(openapi.OpCreateInvite, body); err != nil {
 		return fail(fmt.Errorf("create invite: %w", err))
 	}
 	var in createRequest

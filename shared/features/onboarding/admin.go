@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
@@ -247,9 +247,9 @@ type decisionRequest struct {
 // onboarding claimed. Any other onboarding is 409 conflict, an unknown one 404.
 func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayProxyRequest, status Status) (lambdaevents.APIGatewayProxyResponse, error) {
 	none := lambdaevents.APIGatewayProxyResponse{}
-	op := api.OpApproveOnboarding
+	op := openapi.OpApproveOnboarding
 	if status == StatusDenied {
-		op = api.OpDenyOnboarding
+		op = openapi.OpDenyOnboarding
 	}
 	in, err := decisionBody(req, op)
 	if err != nil {
@@ -337,7 +337,7 @@ func decisionBody(req lambdaevents.APIGatewayProxyRequest, op string) (decisionR
 	if err := checkContentType(req); err != nil {
 		return decisionRequest{}, err
 	}
-	if err := api.ValidateBody(op, body); err != nil {
+	if err := openapi.ValidateBody(op, body); err != nil {
 		return decisionRequest{}, fmt.Errorf("validate request body: %w", err)
 	}
 	var in decisionRequest

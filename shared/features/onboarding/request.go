@@ -12,7 +12,7 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
@@ -94,7 +94,7 @@ var (
 // spellings of one name are one request. The invite code goes straight into a secret.Value,
 // the identity request into a signedRequest.
 func parseRequest(body []byte) (createRequest, error) {
-	if err := api.ValidateBody(api.OpCreatePartner, body); err != nil {
+	if err := openapi.ValidateBody(openapi.OpCreatePartner, body); err != nil {
 		return createRequest{}, fmt.Errorf("validate request body: %w", err)
 	}
 	var wire struct {

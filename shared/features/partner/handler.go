@@ -18,7 +18,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
-// Profile is the PartnerProfile schema of api/openapi.json: the answer to GET /v1/partners/me.
+// Profile is the PartnerProfile schema of shared/domain/openapi/openapi.json: the answer to GET /v1/partners/me.
 type Profile struct {
 	PartnerID    string    `json:"partnerId"`
 	PartnerName  string    `json:"partnerName"`

@@ -81,7 +81,7 @@ func (h *Handler) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Current is the CurrentCredential schema of api/openapi.json, the answer to GET
+// Current is the CurrentCredential schema of shared/domain/openapi/openapi.json, the answer to GET
 // /v1/credentials/current. APIKey holds the key in plain text: build it only to write the
 // response body.
 type Current struct {
@@ -94,7 +94,7 @@ type Current struct {
 	PreviousKey *PreviousKey `json:"previousKey,omitempty"`
 }
 
-// PreviousKey is the PreviousKey schema of api/openapi.json: the key the last rotation
+// PreviousKey is the PreviousKey schema of shared/domain/openapi/openapi.json: the key the last rotation
 // replaced, while it is still accepted.
 type PreviousKey struct {
 	KeyID      string    `json:"keyId"`
@@ -105,7 +105,7 @@ type PreviousKey struct {
 	RetireAt       *time.Time `json:"retireAt,omitempty"`
 }
 
-// Acknowledgement is the RotationAcknowledgement schema of api/openapi.json, the answer to
+// Acknowledgement is the RotationAcknowledgement schema of shared/domain/openapi/openapi.json, the answer to
 // POST /v1/credentials/ack.
 type Acknowledgement struct {
 	// KeyID is the current key, the one acknowledged.

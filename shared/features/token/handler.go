@@ -16,7 +16,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
-// Response is the TokenCredentials schema of api/openapi.json, the answer to POST /v1/token.
+// Response is the TokenCredentials schema of shared/domain/openapi/openapi.json, the answer to POST /v1/token.
 // It holds the secrets in plain text: build it only to write the response body.
 type Response struct {
 	AccessKeyID     string    `json:"accessKeyId"`

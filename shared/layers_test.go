@@ -291,7 +291,7 @@ func TestREADMELayerDiagramIsCurrent(t *testing.T) {
 	}
 	want := before + diagramBegin + "\n" + mermaid(listPackages(t)) + diagramEnd + after
 	if *update {
-		if err := os.WriteFile(readme, []byte(want), 0o644); err != nil { //nolint:gosec // G306: the README is world-readable
+		if err := os.WriteFile(readme, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return

@@ -41,7 +41,7 @@ lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck
 	go vet -tags integration,faultinject,lanyardlocal ./...
 	.tools/bin/golangci-lint run ./...
 	scripts/localstack.sh install
-	.venv-localstack/bin/python -m openapi_spec_validator api/openapi.json
+	.venv-localstack/bin/python -m openapi_spec_validator shared/domain/openapi/openapi.json
 
 .PHONY: unit
 unit: ## Unit and CDK assertion tests (no servers needed)

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 )
 
 // Handle is the Lambda entry point behind GET /v1/openapi.json: the embedded document, open to
@@ -15,6 +17,6 @@ func Handle(_ context.Context, _ lambdaevents.APIGatewayProxyRequest) (lambdaeve
 			"Content-Type":  "application/json",
 			"Cache-Control": "public, max-age=300",
 		},
-		Body: string(document),
+		Body: string(openapi.Document()),
 	}, nil
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
-	"github.com/lanyardhq/lanyard/shared/platform/jsoncheck"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 //go:embed schemas/*.json
@@ -115,12 +116,12 @@ func Validate(envelope []byte) error {
 func leafErrors(ve *jsonschema.ValidationError) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, e := range jsoncheck.Leaves(ve) {
-		msg := jsoncheck.Text(e.ErrorKind)
+	for _, e := range leaves(ve) {
+		msg := strings.TrimSpace(e.ErrorKind.LocalizedString(printer))
 		if _, ok := e.ErrorKind.(*kind.FalseSchema); ok { // what unevaluatedProperties:false reports per extra field
-			msg = jsoncheck.UnknownField
+			msg = unknownField
 		}
-		line := jsoncheck.Where(e.InstanceLocation) + ": " + msg
+		line := where(e.InstanceLocation) + ": " + msg
 		if !seen[line] {
 			seen[line] = true
 			out = append(out, line)
@@ -128,4 +129,42 @@ func leafErrors(ve *jsonschema.ValidationError) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// events is a leaf every layer may import, so it words its failures itself, as the platform's
+// jsoncheck does for the other validators: the same texts.
+
+// unknownField is the message for a member the schema does not allow.
+const unknownField = "unknown field, not allowed"
+
+// printer renders the validator's own English text for a failing keyword.
+var printer = message.NewPrinter(language.English)
+
+// leaves returns the failures of a validation error that have no causes, in the order the
+// validator reports them.
+func leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(ve.Causes) == 0 {
+		return []*jsonschema.ValidationError{ve}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range ve.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
+}
+
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+// where renders a path as a message line names it: its JSON pointer (RFC 6901), or "/" for the
+// whole document.
+func where(path []string) string {
+	if len(path) == 0 {
+		return "/"
+	}
+	var b strings.Builder
+	for _, seg := range path {
+		b.WriteByte('/')
+		b.WriteString(pointerEscaper.Replace(seg))
+	}
+	return b.String()
 }

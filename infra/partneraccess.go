@@ -11,7 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/token"
+	"github.com/lanyardhq/lanyard/shared/domain/sessiontag"
 )
 
 // The actions around the partner-access role.
@@ -111,10 +111,10 @@ func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAcces
 	return &PartnerAccess{Construct: c, Role: role, Grants: grants}
 }
 
-// Tag keys as the token function sets them (shared/features/token).
+// Tag keys as the token function sets them (shared/domain/sessiontag).
 const (
-	tagPartner = token.TagPartner
-	tagKey     = token.TagKey
+	tagPartner = sessiontag.Partner
+	tagKey     = sessiontag.Key
 )
 
 // GrantAssume lets grantee (the token function's role, which the trust policy names) assume

@@ -1,20 +1,26 @@
 package topology
 
-import "time"
+import (
+	"time"
 
-// ProblemBase is the base of every problem type URI Lanyard answers with.
-const ProblemBase = "https://github.com/lanyardhq/lanyard/blob/main/docs/problems.md#"
+	"github.com/lanyardhq/lanyard/shared/platform/problem"
+)
+
+// ProblemBase is the base of every problem type URI Lanyard answers with (the problem
+// catalogue's, shared/platform/problem).
+const ProblemBase = problem.Base
 
 // GatewayResponses are the problem+json bodies API Gateway (and `lanyard local`) answers with
-// when a request never reaches a function. Titles say what API Gateway says. Status 0 keeps
-// the status API Gateway chose.
-var GatewayResponses = []GatewayResponse{
-	{Type: "UNAUTHORIZED", Status: 401, Title: "Unauthorized", Problem: ProblemBase + "unauthorized"},
-	{Type: "ACCESS_DENIED", Status: 403, Title: "User is not authorized to access this resource", Problem: ProblemBase + "access-denied"},
-	{Type: "MISSING_AUTHENTICATION_TOKEN", Status: 403, Title: "Missing Authentication Token", Problem: ProblemBase + "missing-authentication-token"},
-	{Type: "THROTTLED", Status: 429, Title: "Too Many Requests", Problem: ProblemBase + "throttled"},
-	{Type: "DEFAULT_4XX", Status: 0, Title: "Bad Request", Problem: ProblemBase + "bad-request"},
-	{Type: "DEFAULT_5XX", Status: 0, Title: "Internal Server Error", Problem: ProblemBase + "internal"},
+// when a request never reaches a function, as the problem catalogue declares them. Titles say
+// what API Gateway says. Status 0 keeps the status API Gateway chose.
+var GatewayResponses = gatewayResponses()
+
+func gatewayResponses() []GatewayResponse {
+	out := make([]GatewayResponse, 0, len(problem.GatewayResponses))
+	for _, g := range problem.GatewayResponses {
+		out = append(out, GatewayResponse{Type: g.Type, Status: g.Status, Title: g.Problem.Title(), Problem: g.Problem.URI()})
+	}
+	return out
 }
 
 // AuthorizerResultTTL is how long API Gateway caches the partner-key authorizer's policy: the
@@ -28,7 +34,7 @@ func Lanyard() *Topology {
 	return &Topology{
 		Functions: []Function{
 			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
-			// Serves the OpenAPI document (api/openapi.json).
+			// Serves the OpenAPI document (shared/domain/openapi/openapi.json).
 			{Name: "openapi", Main: "functions/openapi", MemoryMB: 128, Timeout: 5 * time.Second},
 			// The REQUEST authorizer in front of every partner-key route (shared/features/authorizer). It
 			// reads the key registry and nothing else: it never sees a secret.

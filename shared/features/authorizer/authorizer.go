@@ -40,6 +40,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
@@ -56,14 +57,6 @@ type Lookup interface {
 }
 
 var _ Lookup = (*registry.Store)(nil)
-
-// Context keys of an Allow (API Gateway's $context.authorizer.<key>; every value a string).
-const (
-	ContextPartnerID = "partnerId"
-	ContextKeyID     = "keyId"
-	ContextTier      = "tier"
-	ContextScopes    = "scopes" // the key's scopes, sorted, space separated
-)
 
 // Outcomes, as logged.
 const (
@@ -264,10 +257,10 @@ func (a *Authorizer) decide(ctx context.Context, req lambdaevents.APIGatewayCust
 		PrincipalID:    e.PartnerID,
 		PolicyDocument: policy("Allow", resources),
 		Context: map[string]any{
-			ContextPartnerID: e.PartnerID,
-			ContextKeyID:     string(e.KeyID),
-			ContextTier:      e.Tier,
-			ContextScopes:    c.grant.scopes,
+			apigw.ContextPartnerID: e.PartnerID,
+			apigw.ContextKeyID:     string(e.KeyID),
+			apigw.ContextTier:      e.Tier,
+			apigw.ContextScopes:    c.grant.scopes,
 		},
 		UsageIdentifierKey: usage.KeyValue(e.PartnerID),
 	}, d, nil
@@ -279,8 +272,8 @@ func (*Authorizer) deny(stage string, e *registry.Entry) lambdaevents.APIGateway
 		PrincipalID:    e.PartnerID,
 		PolicyDocument: policy("Deny", []string{stage + "/*"}),
 		Context: map[string]any{
-			ContextPartnerID: e.PartnerID,
-			ContextKeyID:     string(e.KeyID),
+			apigw.ContextPartnerID: e.PartnerID,
+			apigw.ContextKeyID:     string(e.KeyID),
 		},
 	}
 }

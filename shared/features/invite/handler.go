@@ -7,15 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 )
@@ -35,14 +35,14 @@ type Handler struct {
 	Policy *policy.Policy
 }
 
-// createRequest is the CreateInviteRequest schema of api/openapi.json.
+// createRequest is the CreateInviteRequest schema of shared/domain/openapi/openapi.json.
 type createRequest struct {
 	PartnerName string `json:"partnerName"`
 	Tier        string `json:"tier"`
 	ExpiresIn   *int64 `json:"expiresIn"`
 }
 
-// Created is the Invite schema of api/openapi.json: the answer to POST /v1/admin/invites, the
+// Created is the Invite schema of shared/domain/openapi/openapi.json: the answer to POST /v1/admin/invites, the
 // only place an invite code is ever shown.
 type Created struct {
 	InviteCode  string    `json:"inviteCode"`
@@ -58,30 +58,16 @@ type Created struct {
 // the code, Cache-Control: no-store. Every refusal is problem+json. The log names the invite by
 // its id; the code appears only in the response body.
 func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
-	ctx, span := tracing.Start(ctx, "createInvite")
-	resp, err := h.handle(ctx, req)
-	if err != nil {
-		t, public := problem.Of(err)
-		if public && t.Status() < 500 {
-			slog.InfoContext(ctx, "invite refused", "status", t.Status(), "error", err)
-			err = nil // the client's mistake, not a fault of this function
-		} else {
-			slog.ErrorContext(ctx, "invite failed", "error", err)
-		}
-		span.End(err)
-		return resp, nil
-	}
-	span.End(nil)
-	return resp, nil
+	return apigw.Route{Span: "createInvite", Log: "invite"}.Serve(ctx, req, h.handle)
 }
 
 // handle returns the response and, when it is a problem, the error it was built from.
-func (h *Handler) handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+func (h *Handler) handle(ctx context.Context, _ *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	fail := func(err error) (lambdaevents.APIGatewayProxyResponse, error) {
 		return problem.Response(problem.From(err)), err
 	}
-	if !isJSON(header(req, "Content-Type")) {
-		return fail(problem.UnsupportedMediaType.New(""))
+	if err := apigw.CheckJSONUTF8(req); err != nil {
+		return fail(err)
 	}
 	body := []byte(req.Body)
 	if req.IsBase64Encoded {
@@ -91,7 +77,7 @@ func (h *Handler) handle(ctx context.Context, req lambdaevents.APIGatewayProxyRe
 		}
 		body = b
 	}
-	if err := api.ValidateBody(api.OpCreateInvite, body); err != nil {
+	if err := openapi.ValidateBody(openapi.OpCreateInvite, body); err != nil {
 		return fail(fmt.Errorf("create invite: %w", err))
 	}
 	var in createRequest
@@ -149,29 +135,4 @@ func creator(id lambdaevents.APIGatewayRequestIdentity) string {
 		}
 	}
 	return UnknownCreator
-}
-
-// header returns the request header name, whatever case the client sent it in.
-func header(req lambdaevents.APIGatewayProxyRequest, name string) string {
-	for k, v := range req.Headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	for k, vs := range req.MultiValueHeaders {
-		if strings.EqualFold(k, name) && len(vs) > 0 {
-			return vs[0]
-		}
-	}
-	return ""
-}
-
-// isJSON reports whether a Content-Type is application/json, in UTF-8 if it names a charset.
-func isJSON(contentType string) bool {
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil || mt != "application/json" {
-		return false
-	}
-	cs, ok := params["charset"]
-	return !ok || strings.EqualFold(cs, "utf-8")
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 )
 
-// documentSchema compiles a schema of api/openapi.json's components.
+// documentSchema compiles a schema of shared/domain/openapi/openapi.json's components.
 func documentSchema(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.Document()))

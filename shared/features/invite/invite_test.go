@@ -12,7 +12,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 )
 
-// inviteCodeRE is the InviteCode schema of api/openapi.json, with its length bounds.
+// inviteCodeRE is the InviteCode schema of shared/domain/openapi/openapi.json, with its length bounds.
 var inviteCodeRE = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
 
 func TestNewCodeShape(t *testing.T) {

@@ -17,8 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -88,20 +89,14 @@ func (h *AdminHandler) Handle(ctx context.Context, req lambdaevents.APIGatewayPr
 			return lambdaevents.APIGatewayProxyResponse{}, problem.NotFound.New("").WithCause(fmt.Errorf("no route %s %s here", req.HTTPMethod, req.Resource))
 		}
 	}
-	ctx, span := tracing.Start(ctx, name)
-	resp, err := serve(ctx, req)
-	if err != nil {
-		if isRefusal(err) {
-			slog.InfoContext(ctx, name+" refused", "problem", problem.From(err).Type, "reason", err.Error())
-			span.End(nil)
-		} else {
-			slog.ErrorContext(ctx, name+" failed", "error", err)
-			span.End(err)
-		}
-		return problem.Response(problem.From(err)), nil
-	}
-	span.End(nil)
-	return resp, nil
+	return apigw.Route{
+		Span: name,
+		Refused: func(_ problem.Type, err error) []any {
+			return []any{"problem", problem.From(err).Type, "reason", err.Error()}
+		},
+	}.Serve(ctx, req, func(ctx context.Context, _ *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+		return serve(ctx, req)
+	})
 }
 
 // View is an onboarding as the admin routes show it (the OpenAPI schema Onboarding): never the
@@ -252,9 +247,9 @@ type decisionRequest struct {
 // onboarding claimed. Any other onboarding is 409 conflict, an unknown one 404.
 func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayProxyRequest, status Status) (lambdaevents.APIGatewayProxyResponse, error) {
 	none := lambdaevents.APIGatewayProxyResponse{}
-	op := api.OpApproveOnboarding
+	op := openapi.OpApproveOnboarding
 	if status == StatusDenied {
-		op = api.OpDenyOnboarding
+		op = openapi.OpDenyOnboarding
 	}
 	in, err := decisionBody(req, op)
 	if err != nil {
@@ -342,7 +337,7 @@ func decisionBody(req lambdaevents.APIGatewayProxyRequest, op string) (decisionR
 	if err := checkContentType(req); err != nil {
 		return decisionRequest{}, err
 	}
-	if err := api.ValidateBody(op, body); err != nil {
+	if err := openapi.ValidateBody(op, body); err != nil {
 		return decisionRequest{}, fmt.Errorf("validate request body: %w", err)
 	}
 	var in decisionRequest

@@ -11,7 +11,7 @@
 // Handler.Handle answers, in order:
 //
 //  1. the Idempotency-Key header (1–128 visible ASCII characters; 400 missing-idempotency-key),
-//     the Content-Type (application/json; 415) and the body (api.ValidateBody; 400; exactly one
+//     the Content-Type (application/json; 415) and the body (openapi.ValidateBody; 400; exactly one
 //     of inviteCode and identityRequest). These refusals are not remembered under the key:
 //     nothing was done, and the client corrects the request;
 //  2. for an identity request, its verification: checked and sent to STS by the

@@ -23,6 +23,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -154,14 +155,9 @@ func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRe
 	if req.Resource == PickupResource {
 		name, serve = "pickup", h.handlePickup
 	}
-	ctx, span := tracing.Start(ctx, name)
-	resp, err := serve(ctx, span, req)
-	span.End(err)
-	if err != nil {
-		slog.ErrorContext(ctx, name+" failed", "error", err)
-		return problem.Response(problem.Internal.New("").Problem()), nil
-	}
-	return resp, nil
+	// Refusals are answered (and remembered under the idempotency key) inside: what reaches the
+	// envelope is a fault.
+	return apigw.Route{Span: name, FaultsOnly: true}.Serve(ctx, req, serve)
 }
 
 // handle answers an onboarding, or returns an internal error (answered 500).

@@ -12,8 +12,8 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
@@ -40,7 +40,7 @@ func errPickupInvalid(cause error) error {
 // parsePickup validates body against the pickUpOnboarding schema and reads the token into a
 // secret.Value.
 func parsePickup(body []byte) (secret.Value, error) {
-	if err := api.ValidateBody(api.OpPickUpOnboarding, body); err != nil {
+	if err := openapi.ValidateBody(openapi.OpPickUpOnboarding, body); err != nil {
 		return secret.Value{}, fmt.Errorf("validate request body: %w", err)
 	}
 	var wire struct {

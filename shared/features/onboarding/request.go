@@ -2,22 +2,20 @@ package onboarding
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"slices"
-	"strings"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 )
@@ -55,30 +53,12 @@ func (*signedRequest) MarshalJSON() ([]byte, error) { return []byte(`"` + secret
 func (*signedRequest) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, secret.Redacted) }
 func (s *signedRequest) reveal() stsproof.Request   { return s.req }
 
-// headerValues returns every value of the header name in req, matched without regard to case,
-// from Headers and MultiValueHeaders (API Gateway fills both; a test or a local front may fill
-// one), without repeating a value both hold.
-func headerValues(req lambdaevents.APIGatewayProxyRequest, name string) []string {
-	var out []string
-	for k, vs := range req.MultiValueHeaders {
-		if strings.EqualFold(k, name) {
-			out = append(out, vs...)
-		}
-	}
-	for k, v := range req.Headers {
-		if strings.EqualFold(k, name) && !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // idempotencyKey reads the Idempotency-Key header: exactly one value of 1 to 128 visible ASCII
 // characters (0x21–0x7E). The value is kept as a secret.Value: only its hash is ever stored or
 // named (recordKey), so whoever reads the logs or the table cannot replay with it. Its refusal
 // never repeats what was sent.
 func idempotencyKey(req lambdaevents.APIGatewayProxyRequest) (secret.Value, error) {
-	vs := headerValues(req, IdempotencyKeyHeader)
+	vs := apigw.HeaderValues(req, IdempotencyKeyHeader)
 	refuse := func(why string) error {
 		return problem.MissingIdempotencyKey.New("").WithCause(errors.New(why))
 	}
@@ -100,34 +80,13 @@ func idempotencyKey(req lambdaevents.APIGatewayProxyRequest) (secret.Value, erro
 	return secret.New(k), nil
 }
 
-// checkContentType refuses a body that is not sent as application/json (parameters such as
-// charset are accepted).
-func checkContentType(req lambdaevents.APIGatewayProxyRequest) error {
-	vs := headerValues(req, "Content-Type")
-	if len(vs) != 1 {
-		return problem.UnsupportedMediaType.New("").WithCause(fmt.Errorf("%d Content-Type headers", len(vs)))
-	}
-	mt, _, err := mime.ParseMediaType(vs[0])
-	if err != nil {
-		return problem.UnsupportedMediaType.New("").WithCause(errors.New("Content-Type is not a media type"))
-	}
-	if mt != "application/json" {
-		return problem.UnsupportedMediaType.New("").WithCause(errors.New("Content-Type is not application/json"))
-	}
-	return nil
-}
-
-// requestBody returns the body's bytes, decoding it when API Gateway sent it base64-encoded.
-func requestBody(req lambdaevents.APIGatewayProxyRequest) ([]byte, error) {
-	if !req.IsBase64Encoded {
-		return []byte(req.Body), nil
-	}
-	b, err := base64.StdEncoding.DecodeString(req.Body)
-	if err != nil {
-		return nil, problem.BadRequest.New("").WithCause(errors.New("base64-encoded body does not decode"))
-	}
-	return b, nil
-}
+// The envelope's checks, under the names this package's handlers use: exactly one Content-Type,
+// application/json (parameters such as charset accepted), and the body's bytes, base64-decoded
+// when API Gateway sent it so.
+var (
+	checkContentType = apigw.CheckJSON
+	requestBody      = apigw.Body
+)
 
 // parseRequest validates body against the createPartner schema and reads it. The partner name
 // is normalized (partnername.Normalize: NFC, and refused with a validation problem naming
@@ -135,7 +94,7 @@ func requestBody(req lambdaevents.APIGatewayProxyRequest) ([]byte, error) {
 // spellings of one name are one request. The invite code goes straight into a secret.Value,
 // the identity request into a signedRequest.
 func parseRequest(body []byte) (createRequest, error) {
-	if err := api.ValidateBody(api.OpCreatePartner, body); err != nil {
+	if err := openapi.ValidateBody(openapi.OpCreatePartner, body); err != nil {
 		return createRequest{}, fmt.Errorf("validate request body: %w", err)
 	}
 	var wire struct {

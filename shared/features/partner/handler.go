@@ -12,13 +12,13 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/lanyardhq/lanyard/shared/features/authorizer"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
-// Profile is the PartnerProfile schema of api/openapi.json: the answer to GET /v1/partners/me.
+// Profile is the PartnerProfile schema of shared/domain/openapi/openapi.json: the answer to GET /v1/partners/me.
 type Profile struct {
 	PartnerID    string    `json:"partnerId"`
 	PartnerName  string    `json:"partnerName"`
@@ -41,27 +41,15 @@ type Handler struct {
 // of its validity window, from the registry). A partner that is not in the table is 404; an
 // authorizer context without the partner and key is a fault of the deployment (500).
 func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
-	ctx, span := tracing.Start(ctx, "getOwnPartner")
-	resp, err := h.handle(ctx, span, req)
-	if err != nil {
-		t, public := problem.Of(err)
-		if public && t.Status() < 500 {
-			slog.InfoContext(ctx, "partner profile refused", "status", t.Status(), "error", err)
-			err = nil
-		} else {
-			slog.ErrorContext(ctx, "partner profile failed", "error", err)
-		}
-	}
-	span.End(err)
-	return resp, nil
+	return apigw.Route{Span: "getOwnPartner", Log: "partner profile"}.Serve(ctx, req, h.handle)
 }
 
 func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	fail := func(err error) (lambdaevents.APIGatewayProxyResponse, error) {
 		return problem.Response(problem.From(err)), err
 	}
-	auth := req.RequestContext.Authorizer
-	partnerID, keyID, scopeList := contextString(auth, authorizer.ContextPartnerID), contextString(auth, authorizer.ContextKeyID), contextString(auth, authorizer.ContextScopes)
+	caller := apigw.CallerOf(req)
+	partnerID, keyID, scopeList := caller.PartnerID, caller.KeyID, caller.Scopes
 	scopes := slices.Compact(slices.Sorted(slices.Values(strings.Fields(scopeList))))
 	if partnerID == "" || keyID == "" || len(scopes) == 0 {
 		return fail(fmt.Errorf("partner profile: the authorizer context lacks a partner id (%t), key id (%t) or scopes (%t)",
@@ -108,10 +96,4 @@ func (h *Handler) keyNotAfter(ctx context.Context, partnerID, keyID string) (tim
 		return time.Time{}, err
 	}
 	return e.NotAfter, nil
-}
-
-// contextString returns a string value of the authorizer context, or "".
-func contextString(auth map[string]any, key string) string {
-	s, _ := auth[key].(string)
-	return strings.TrimSpace(s)
 }

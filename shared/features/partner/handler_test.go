@@ -24,7 +24,7 @@ import (
 
 var keyNotAfter = time.Date(2027, 2, 21, 12, 0, 0, 0, time.UTC)
 
-// documentSchema compiles a schema of api/openapi.json's components.
+// documentSchema compiles a schema of shared/domain/openapi/openapi.json's components.
 func documentSchema(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.Document()))

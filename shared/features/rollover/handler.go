@@ -1,9 +1,7 @@
 package rollover
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +18,8 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/authorizer"
 	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -47,7 +45,7 @@ const AckWithNewKeyDetail = "Acknowledge with the new key: this request was made
 
 // EmptyBodyMessage is the validation message for an acknowledgement with a body that is not
 // empty.
-const EmptyBodyMessage = "must be empty or an empty JSON object: this operation takes no parameters"
+const EmptyBodyMessage = apigw.EmptyBodyMessage
 
 // maxAckAttempts bounds the acknowledgements tried when a concurrent change (another
 // acknowledgement, a rotation) cancels the transaction.
@@ -83,7 +81,7 @@ func (h *Handler) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Current is the CurrentCredential schema of api/openapi.json, the answer to GET
+// Current is the CurrentCredential schema of shared/domain/openapi/openapi.json, the answer to GET
 // /v1/credentials/current. APIKey holds the key in plain text: build it only to write the
 // response body.
 type Current struct {
@@ -96,7 +94,7 @@ type Current struct {
 	PreviousKey *PreviousKey `json:"previousKey,omitempty"`
 }
 
-// PreviousKey is the PreviousKey schema of api/openapi.json: the key the last rotation
+// PreviousKey is the PreviousKey schema of shared/domain/openapi/openapi.json: the key the last rotation
 // replaced, while it is still accepted.
 type PreviousKey struct {
 	KeyID      string    `json:"keyId"`
@@ -107,7 +105,7 @@ type PreviousKey struct {
 	RetireAt       *time.Time `json:"retireAt,omitempty"`
 }
 
-// Acknowledgement is the RotationAcknowledgement schema of api/openapi.json, the answer to
+// Acknowledgement is the RotationAcknowledgement schema of shared/domain/openapi/openapi.json, the answer to
 // POST /v1/credentials/ack.
 type Acknowledgement struct {
 	// KeyID is the current key, the one acknowledged.
@@ -122,7 +120,7 @@ type Acknowledgement struct {
 // at info level and a fault, with its whole error chain, at error level.
 func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	var name string
-	var serve func(context.Context, *tracing.Span, lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error)
+	var serve apigw.Func
 	switch {
 	case req.Resource == CurrentResource && req.HTTPMethod == http.MethodGet:
 		name, serve = "getCurrentCredential", h.current
@@ -133,20 +131,13 @@ func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRe
 			return lambdaevents.APIGatewayProxyResponse{}, problem.NotFound.New("").WithCause(fmt.Errorf("no route %s %s here", req.HTTPMethod, req.Resource))
 		}
 	}
-	ctx, span := tracing.Start(ctx, name)
-	resp, err := serve(ctx, span, req)
-	if err == nil {
-		span.End(nil)
-		return resp, nil
-	}
-	if t, public := problem.Of(err); public && t.Status() < 500 {
-		slog.InfoContext(ctx, name+" refused", "status", t.Status(), "problem", t.Anchor(), "reason", err.Error())
-		span.End(nil)
-	} else {
-		slog.ErrorContext(ctx, name+" failed", "error", err.Error())
-		span.End(err)
-	}
-	return problem.Response(problem.From(err)), nil
+	return apigw.Route{
+		Span: name,
+		Refused: func(t problem.Type, err error) []any {
+			return []any{"status", t.Status(), "problem", t.Anchor(), "reason", err.Error()}
+		},
+		Failed: func(err error) []any { return []any{"error", err.Error()} },
+	}.Serve(ctx, req, serve)
 }
 
 // keys is what both routes read: the partner, the key the request was made with, the
@@ -164,8 +155,8 @@ type keys struct {
 // caller's key is still accepted and is the partner's current or previous key. A key the
 // registry no longer accepts (a stale authorizer cache) is refused with access-denied.
 func (h *Handler) read(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest, now time.Time) (keys, error) {
-	auth := req.RequestContext.Authorizer
-	partnerID, keyID := contextString(auth, authorizer.ContextPartnerID), contextString(auth, authorizer.ContextKeyID)
+	caller := apigw.CallerOf(req)
+	partnerID, keyID := caller.PartnerID, caller.KeyID
 	if partnerID == "" || keyID == "" {
 		return keys{}, fmt.Errorf("the authorizer context lacks a partner id (%t) or key id (%t)", partnerID != "", keyID != "")
 	}
@@ -311,7 +302,7 @@ func (h *Handler) currentKey(ctx context.Context, e registry.Entry) (credential.
 
 // ack answers POST /v1/credentials/ack.
 func (h *Handler) ack(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
-	if err := checkBody(req); err != nil {
+	if err := apigw.CheckEmptyBody(req); err != nil {
 		return lambdaevents.APIGatewayProxyResponse{}, err
 	}
 	for attempt := 1; ; attempt++ {
@@ -393,37 +384,4 @@ func jsonResponse(status int, body []byte) lambdaevents.APIGatewayProxyResponse 
 		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
 		Body:       string(body),
 	}
-}
-
-// checkBody accepts no body, or an empty JSON object (whitespace around it allowed), whatever
-// the Content-Type: the operation has no parameters. Anything else is refused, so that a
-// parameter added later cannot change what an old client's request means.
-func checkBody(req lambdaevents.APIGatewayProxyRequest) error {
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(req.Body)
-		if err != nil {
-			return problem.BadRequest.New("").WithCause(errors.New("base64-encoded body does not decode"))
-		}
-		body = b
-	}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return problem.BadRequest.New("").WithCause(errors.New("request body is not JSON"))
-	}
-	if m, ok := v.(map[string]any); ok && len(m) == 0 {
-		return nil
-	}
-	return problem.NewValidation(problem.FieldError{Pointer: "", Message: EmptyBodyMessage}).
-		WithCause(errors.New("request body is not empty"))
-}
-
-// contextString returns a string value of the authorizer context, or "".
-func contextString(auth map[string]any, key string) string {
-	s, _ := auth[key].(string)
-	return strings.TrimSpace(s)
 }

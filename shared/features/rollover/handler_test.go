@@ -20,6 +20,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 )
 
@@ -221,7 +222,7 @@ func TestPickUpFaults(t *testing.T) {
 
 	t.Run("no authorizer context", func(t *testing.T) {
 		defer fx.use(t)()
-		for _, ctx := range []map[string]any{nil, {authorizer.ContextPartnerID: p.id}, {authorizer.ContextKeyID: string(key1.ID())}} {
+		for _, ctx := range []map[string]any{nil, {apigw.ContextPartnerID: p.id}, {apigw.ContextKeyID: string(key1.ID())}} {
 			r := fx.callWith(ctx, http.MethodGet, rollover.CurrentResource, "")
 			if r.status != http.StatusInternalServerError {
 				t.Errorf("context %v: status %d, want 500", ctx, r.status)

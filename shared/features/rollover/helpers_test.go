@@ -35,6 +35,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
@@ -384,8 +385,8 @@ func (fx *fixture) authorize(k credential.Key) (ctx map[string]any, allowed bool
 // requests API Gateway answers from its cache.
 func (fx *fixture) contextOf(p *testPartner, k credential.Key) map[string]any {
 	return map[string]any{
-		authorizer.ContextPartnerID: p.id, authorizer.ContextKeyID: string(k.ID()),
-		authorizer.ContextTier: testTier, authorizer.ContextScopes: strings.Join(testScopes, " "),
+		apigw.ContextPartnerID: p.id, apigw.ContextKeyID: string(k.ID()),
+		apigw.ContextTier: testTier, apigw.ContextScopes: strings.Join(testScopes, " "),
 	}
 }
 
@@ -508,7 +509,7 @@ func (fx *fixture) mustRun() rollover.Report {
 	return rep
 }
 
-// documentSchema compiles a schema of api/openapi.json's components.
+// documentSchema compiles a schema of shared/domain/openapi/openapi.json's components.
 func documentSchema(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.Document()))

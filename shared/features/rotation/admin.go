@@ -18,6 +18,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 )
@@ -84,23 +85,19 @@ type Started struct {
 // Handle is the Lambda entry point. Every refusal is problem+json; a 5xx is logged with its
 // whole error chain.
 func (h *AdminHandler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
-	ctx, span := tracing.Start(ctx, "rotatePartnerKey")
 	by := caller(req.RequestContext.Identity)
 	id := req.PathParameters[PartnerIDParameter]
-	resp, err := h.rotate(ctx, req, by, id)
-	if err == nil {
-		span.End(nil)
-		return resp, nil
-	}
-	attrs := []any{"partner", id, "caller", by}
-	if t, public := problem.Of(err); public && t.Status() < 500 {
-		slog.InfoContext(ctx, "on-demand rotation refused", append(attrs, "problem", t.URI(), "reason", err.Error())...)
-		span.End(nil)
-	} else {
-		slog.ErrorContext(ctx, "on-demand rotation failed", append(attrs, "error", err.Error())...)
-		span.End(err)
-	}
-	return problem.Response(problem.From(err)), nil
+	return apigw.Route{
+		Span:  "rotatePartnerKey",
+		Log:   "on-demand rotation",
+		Attrs: []any{"partner", id, "caller", by},
+		Refused: func(t problem.Type, err error) []any {
+			return []any{"problem", t.URI(), "reason", err.Error()}
+		},
+		Failed: func(err error) []any { return []any{"error", err.Error()} },
+	}.Serve(ctx, req, func(ctx context.Context, _ *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+		return h.rotate(ctx, req, by, id)
+	})
 }
 
 // rotate starts the rotation of partner id's key.

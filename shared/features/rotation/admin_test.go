@@ -68,7 +68,7 @@ func capture(t *testing.T, c *secrettest.Canaries) *bytes.Buffer {
 	return &buf
 }
 
-// schemaOf compiles a schema of api/openapi.json's components.
+// schemaOf compiles a schema of shared/domain/openapi/openapi.json's components.
 func schemaOf(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.Document()))

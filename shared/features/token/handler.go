@@ -1,25 +1,22 @@
 package token
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/lanyardhq/lanyard/shared/features/authorizer"
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
-// Response is the TokenCredentials schema of api/openapi.json, the answer to POST /v1/token.
+// Response is the TokenCredentials schema of shared/domain/openapi/openapi.json, the answer to POST /v1/token.
 // It holds the secrets in plain text: build it only to write the response body.
 type Response struct {
 	AccessKeyID     string    `json:"accessKeyId"`
@@ -32,30 +29,18 @@ type Response struct {
 // problem+json answer, a refusal logged at info level and a fault, with its whole error
 // chain, at error level. An STS failure is a 500 with the fixed internal detail.
 func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
-	ctx, span := tracing.Start(ctx, "createToken")
-	resp, err := h.handle(ctx, span, req)
-	if err != nil {
-		t, public := problem.Of(err)
-		if public && t.Status() < 500 {
-			slog.InfoContext(ctx, "token exchange refused", "status", t.Status(), "error", err)
-			err = nil
-		} else {
-			slog.ErrorContext(ctx, "token exchange failed", "error", err)
-		}
-	}
-	span.End(err)
-	return resp, nil
+	return apigw.Route{Span: "createToken", Log: "token exchange"}.Serve(ctx, req, h.handle)
 }
 
 func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	fail := func(err error) (lambdaevents.APIGatewayProxyResponse, error) {
 		return problem.Response(problem.From(err)), err
 	}
-	if err := checkBody(req); err != nil {
+	if err := apigw.CheckEmptyBody(req); err != nil {
 		return fail(err)
 	}
-	auth := req.RequestContext.Authorizer
-	partnerID, keyID := contextString(auth, authorizer.ContextPartnerID), contextString(auth, authorizer.ContextKeyID)
+	caller := apigw.CallerOf(req)
+	partnerID, keyID := caller.PartnerID, caller.KeyID
 	if partnerID == "" || keyID == "" {
 		return fail(fmt.Errorf("token exchange: the authorizer context lacks a partner id (%t) or key id (%t)", partnerID != "", keyID != ""))
 	}
@@ -121,38 +106,5 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// checkBody accepts no body, or an empty JSON object (whitespace around it allowed), whatever
-// the Content-Type: the operation has no parameters. Anything else is refused, so that a
-// parameter added later cannot change what an old client's request means.
-func checkBody(req lambdaevents.APIGatewayProxyRequest) error {
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(req.Body)
-		if err != nil {
-			return problem.BadRequest.New("").WithCause(errors.New("base64-encoded body does not decode"))
-		}
-		body = b
-	}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return problem.BadRequest.New("").WithCause(errors.New("request body is not JSON"))
-	}
-	if m, ok := v.(map[string]any); ok && len(m) == 0 {
-		return nil
-	}
-	return problem.NewValidation(problem.FieldError{Pointer: "", Message: EmptyBodyMessage}).
-		WithCause(errors.New("request body is not empty"))
-}
-
 // EmptyBodyMessage is the validation message for a body that is not empty.
-const EmptyBodyMessage = "must be empty or an empty JSON object: this operation takes no parameters"
-
-// contextString returns a string value of the authorizer context, or "".
-func contextString(auth map[string]any, key string) string {
-	s, _ := auth[key].(string)
-	return strings.TrimSpace(s)
-}
+const EmptyBodyMessage = apigw.EmptyBodyMessage

@@ -134,7 +134,7 @@ func tokenRequest(body string) lambdaevents.APIGatewayProxyRequest {
 	}
 }
 
-// documentSchema compiles a schema of api/openapi.json's components.
+// documentSchema compiles a schema of shared/domain/openapi/openapi.json's components.
 func documentSchema(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.Document()))

@@ -42,17 +42,19 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/domain/sessiontag"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
 // The session tags of every partner session. Tag keys are case-insensitive in IAM; these are
 // the spellings conditions use (aws:PrincipalTag/partner, aws:RequestTag/partner).
+// They are declared in shared/domain/sessiontag, which infra/ reads too.
 const (
 	// TagPartner carries the partner id: what revocation's deny keys on.
-	TagPartner = "partner"
+	TagPartner = sessiontag.Partner
 	// TagKey carries the id of the key the session was exchanged for.
-	TagKey = "key"
+	TagKey = sessiontag.Key
 )
 
 // AssumeRole's DurationSeconds range: 15 minutes to the 12 hours a role may allow (one hour

@@ -1,6 +1,8 @@
 package problem
 
-import "github.com/lanyardhq/lanyard/topology"
+// Base is the base of every problem type URI Lanyard answers with: each type's URI is Base and
+// its anchor in docs/problems.md.
+const Base = "https://github.com/lanyardhq/lanyard/blob/main/docs/problems.md#"
 
 // Type is one entry of the catalogue: a stable problem type, documented under its anchor in
 // docs/problems.md, with the status and title every problem of that type carries. Types are
@@ -19,8 +21,8 @@ type Type struct {
 // Anchor is the type's heading anchor in docs/problems.md ("validation").
 func (t Type) Anchor() string { return t.anchor }
 
-// URI is the type's "type" member: topology.ProblemBase + the anchor.
-func (t Type) URI() string { return topology.ProblemBase + t.anchor }
+// URI is the type's "type" member: Base + the anchor.
+func (t Type) URI() string { return Base + t.anchor }
 
 // Status is the HTTP status a problem of this type is answered with.
 func (t Type) Status() int { return t.status }
@@ -32,7 +34,7 @@ func (t Type) Title() string { return t.title }
 func (t Type) DefaultDetail() string { return t.detail }
 
 // Answered by API Gateway (and `lanyard local`'s front) before a function runs, and by
-// functions where they mean the same thing. Titles and statuses match topology.GatewayResponses.
+// functions where they mean the same thing. Titles and statuses match GatewayResponses.
 var (
 	// Unauthorized: no partner key, or the key was refused (401).
 	Unauthorized = Type{anchor: "unauthorized", status: 401, title: "Unauthorized",
@@ -121,6 +123,29 @@ var (
 	Conflict = Type{anchor: "conflict", status: 409, title: "Conflict",
 		detail: "The request conflicts with the current state of the resource."}
 )
+
+// GatewayResponse is a problem API Gateway (and `lanyard local`'s front) answers with when a
+// request never reaches a function: topology/ declares these bodies from GatewayResponses.
+type GatewayResponse struct {
+	// Type is API Gateway's response type: UNAUTHORIZED, ACCESS_DENIED,
+	// MISSING_AUTHENTICATION_TOKEN, THROTTLED, DEFAULT_4XX, DEFAULT_5XX.
+	Type string
+	// Status is the status answered; 0 keeps the status API Gateway chose.
+	Status int
+	// Problem is the catalogue type of the body; its title says what API Gateway says.
+	Problem Type
+}
+
+// GatewayResponses are the problem+json bodies API Gateway answers with when a request never
+// reaches a function.
+var GatewayResponses = []GatewayResponse{
+	{Type: "UNAUTHORIZED", Status: 401, Problem: Unauthorized},
+	{Type: "ACCESS_DENIED", Status: 403, Problem: AccessDenied},
+	{Type: "MISSING_AUTHENTICATION_TOKEN", Status: 403, Problem: MissingAuthenticationToken},
+	{Type: "THROTTLED", Status: 429, Problem: Throttled},
+	{Type: "DEFAULT_4XX", Status: 0, Problem: BadRequest},
+	{Type: "DEFAULT_5XX", Status: 0, Problem: Internal},
+}
 
 // Types is the whole catalogue, in the order docs/problems.md lists it.
 func Types() []Type {

@@ -10,6 +10,7 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 )
 
@@ -30,11 +31,13 @@ type Handler struct {
 
 // Handle is the Lambda entry point behind GET /v1/health: a proxy request in, the Report as a
 // JSON proxy response out.
-func (h Handler) Handle(ctx context.Context, _ lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
-	ctx, span := tracing.Start(ctx, "healthcheck")
+func (h Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
+	return apigw.Route{Span: "healthcheck", Log: "health check"}.Serve(ctx, req, h.report)
+}
+
+func (h Handler) report(ctx context.Context, _ *tracing.Span, _ lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	r := Report{Status: "ok", Version: h.Version, Region: h.Region, Time: h.Now().UTC()}
 	body, err := json.Marshal(r)
-	span.End(err)
 	if err != nil {
 		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("encode health report: %w", err)
 	}

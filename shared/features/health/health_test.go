@@ -31,3 +31,17 @@ func TestHandleReportsVersionAndRegion(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
+
+// A report that cannot be encoded (a clock past the year 9999) is answered as every route's
+// fault is, by the envelope: 500 problem+json, never a Lambda error.
+func TestHandleAnswersAFaultAsAProblem(t *testing.T) {
+	t.Parallel()
+	h := health.Handler{Version: "v1", Region: "eu-west-1", Now: func() time.Time { return time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }}
+	resp, err := h.Handle(context.Background(), lambdaevents.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/v1/health"})
+	if err != nil {
+		t.Fatalf("Handle returned an error: %v", err)
+	}
+	if resp.StatusCode != 500 || resp.Headers["Content-Type"] != "application/problem+json" {
+		t.Fatalf("response %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+}

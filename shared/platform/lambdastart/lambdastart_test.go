@@ -34,7 +34,6 @@ type sample struct {
 	Verbose  bool          `env:"VERBOSE,optional"`
 	Timeout  time.Duration `env:"TIMEOUT,default=5s"`
 	Level    level         `env:"LEVEL,default=low"`
-	note     string
 }
 
 func env(m map[string]string) func(string) (string, bool) {

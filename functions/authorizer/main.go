@@ -2,6 +2,8 @@
 // (shared/features/authorizer). It reads the key registry and nothing else: it never sees a secret.
 package main
 
+//go:generate go test -run TestRoutesAreCurrent -update .
+
 import (
 	"context"
 	"fmt"
@@ -14,7 +16,6 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/authorizer"
 	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
-	"github.com/lanyardhq/lanyard/topology"
 )
 
 type config struct {
@@ -31,7 +32,7 @@ func main() {
 		}
 		a := &authorizer.Authorizer{
 			Lookup:      &registry.Store{DB: dynamodb.NewFromConfig(s.AWS), Table: s.Config.CredentialsTable},
-			Routes:      topology.Lanyard().Routes,
+			Routes:      routes, // routes_gen.go
 			KeyCacheTTL: pol.Authorizer.KeyCacheTTL.Std(),
 			Environment: s.Config.KeyEnvironment,
 			Now:         time.Now,

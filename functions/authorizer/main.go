@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -22,18 +21,15 @@ type config struct {
 	CredentialsTable string `env:"CREDENTIALS_TABLE"` // the key registry
 	// The only key environment this deployment accepts.
 	KeyEnvironment credential.Environment `env:"LANYARD_KEY_ENVIRONMENT,default=live"`
+	Policy         policy.Loaded
 }
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
-		pol, err := policy.Default()
-		if err != nil {
-			return nil, fmt.Errorf("load the policy: %w", err)
-		}
 		a := &authorizer.Authorizer{
 			Lookup:      &registry.Store{DB: dynamodb.NewFromConfig(s.AWS), Table: s.Config.CredentialsTable},
 			Routes:      routes, // routes_gen.go
-			KeyCacheTTL: pol.Authorizer.KeyCacheTTL.Std(),
+			KeyCacheTTL: s.Config.Policy.Authorizer.KeyCacheTTL.Std(),
 			Environment: s.Config.KeyEnvironment,
 			Now:         time.Now,
 		}

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -25,16 +24,13 @@ type config struct {
 	SecretPrefix string `env:"SECRET_PREFIX"`
 	// The key encrypting the partner secrets: given for its decrypt grant, not read.
 	KMSKeyARN string `env:"KMS_KEY_ARN,optional"`
+	Policy    policy.Loaded
 }
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
-		pol, err := policy.Default()
-		if err != nil {
-			return nil, fmt.Errorf("load the policy: %w", err)
-		}
 		h := &rollover.Handler{DB: dynamodb.NewFromConfig(s.AWS), Secrets: secretsmanager.NewFromConfig(s.AWS),
-			Tables: s.Config.Tables, Policy: pol, SecretPrefix: s.Config.SecretPrefix, Now: time.Now}
+			Tables: s.Config.Tables, Policy: s.Config.Policy.Policy, SecretPrefix: s.Config.SecretPrefix, Now: time.Now}
 		return h.Handle, nil
 	})
 }

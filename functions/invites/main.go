@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,15 +15,12 @@ import (
 
 type config struct {
 	InvitesTable string `env:"INVITES_TABLE"`
+	Policy       policy.Loaded
 }
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
-		pol, err := policy.Default()
-		if err != nil {
-			return nil, fmt.Errorf("load the policy: %w", err)
-		}
 		store := &invite.Store{DB: dynamodb.NewFromConfig(s.AWS), Table: s.Config.InvitesTable, Now: time.Now}
-		return (&invite.Handler{Invites: store, Policy: pol}).Handle, nil
+		return (&invite.Handler{Invites: store, Policy: s.Config.Policy.Policy}).Handle, nil
 	})
 }

@@ -22,6 +22,7 @@ type config struct {
 	// The execute-api ARN of the stage whose authorizer cache FlushStageAuthorizersCache
 	// flushes (under `lanyard local`, AWS_ENDPOINT_URL_API_GATEWAY points at the front).
 	PartnerAPIARN string `env:"PARTNER_API_ARN"`
+	Policy        policy.Loaded
 }
 
 func main() {
@@ -30,11 +31,7 @@ func main() {
 		if err != nil {
 			return nil, fmt.Errorf("PARTNER_API_ARN: %w", err)
 		}
-		pol, err := policy.Default()
-		if err != nil {
-			return nil, fmt.Errorf("load the policy: %w", err)
-		}
 		return (&rollover.Retirer{DB: dynamodb.NewFromConfig(s.AWS), Tables: s.Config.Tables,
-			Gateway: apigateway.NewFromConfig(s.AWS), RestAPIID: apiID, Stage: stage, Policy: pol, Now: time.Now}).Handle, nil
+			Gateway: apigateway.NewFromConfig(s.AWS), RestAPIID: apiID, Stage: stage, Policy: s.Config.Policy.Policy, Now: time.Now}).Handle, nil
 	})
 }

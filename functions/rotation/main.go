@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -27,7 +26,8 @@ type config struct {
 	// The environment new keys are minted for.
 	KeyEnvironment credential.Environment `env:"LANYARD_KEY_ENVIRONMENT,default=live"`
 	// LANYARD_FAULT arms fault injection in a faultinject build (faultinject.go).
-	Fault string `env:"LANYARD_FAULT,optional"`
+	Fault  string `env:"LANYARD_FAULT,optional"`
+	Policy policy.Loaded
 }
 
 // Hooks a build with the faultinject tag sets (faultinject.go): configure adds SDK middleware to
@@ -42,13 +42,9 @@ type handler = func(context.Context, lambdaevents.SecretsManagerSecretRotationEv
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
-		pol, err := policy.Default()
-		if err != nil {
-			return nil, fmt.Errorf("load the policy: %w", err)
-		}
 		configure(&s.AWS, s.Config)
 		h := &rotation.Handler{DB: dynamodb.NewFromConfig(s.AWS), Secrets: secretsmanager.NewFromConfig(s.AWS),
-			Tables: s.Config.Tables, Policy: pol, SecretPrefix: s.Config.SecretPrefix, Env: s.Config.KeyEnvironment, Now: time.Now}
+			Tables: s.Config.Tables, Policy: s.Config.Policy.Policy, SecretPrefix: s.Config.SecretPrefix, Env: s.Config.KeyEnvironment, Now: time.Now}
 		return wrap(h.Handle), nil
 	})
 }

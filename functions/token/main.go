@@ -14,15 +14,14 @@ import (
 
 // The role to assume, the partner API stage's ARN (the base of the scopes' grants) and the key
 // registry (read only).
-type config struct{ token.Config }
+type config struct {
+	token.Config
+	Policy policy.Loaded
+}
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
-		pol, err := policy.Default()
-		if err != nil {
-			return nil, fmt.Errorf("load the policy: %w", err)
-		}
-		h, err := token.New(s.Config.Config, s.AWS, pol)
+		h, err := token.New(s.Config.Config, s.AWS, s.Config.Policy.Policy)
 		if err != nil {
 			return nil, fmt.Errorf("configure the token exchange: %w", err)
 		}

@@ -77,6 +77,30 @@ func Load(cfg any, lookup func(string) (string, bool)) error {
 	return nil
 }
 
+// Loader is a configuration field that is not read from the environment but loaded once at
+// the cold start, after the variables and before the AWS configuration: a function declares it
+// uses something (the policy: policy.Loaded) by holding such a field. Load's error says what
+// failed to load.
+type Loader interface {
+	Load() error
+}
+
+// loadAll calls Load on each field of the struct cfg points to whose address is a Loader.
+func loadAll(cfg any) error {
+	v := reflect.ValueOf(cfg).Elem()
+	for i := range v.NumField() {
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		if l, ok := v.Field(i).Addr().Interface().(Loader); ok {
+			if err := l.Load(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Variables lists the variables the configuration struct cfg (a struct or a pointer to one)
 // reads, in field order.
 func Variables(cfg any) ([]string, error) {

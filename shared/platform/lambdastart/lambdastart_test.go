@@ -164,8 +164,32 @@ func TestPrepare(t *testing.T) {
 	if _, err := prepare(context.Background(), env(map[string]string{"TABLE": "t"}), badAWS, wire); err == nil || !strings.Contains(err.Error(), "load AWS configuration: no region") {
 		t.Errorf("prepare with a failing AWS configuration = %v", err)
 	}
+	type withLoader struct {
+		Table string `env:"TABLE"`
+		Thing stubLoaded
+	}
+	var got string
+	wireLoaded := func(_ context.Context, s Setup[withLoader]) (any, error) { got = s.Config.Thing.value; return "h", nil }
+	if _, err := prepare(context.Background(), env(map[string]string{"TABLE": "t"}), okAWS, wireLoaded); err != nil || got != "loaded" {
+		t.Errorf("prepare with a Loader field = %v, %q", err, got)
+	}
+	type withFailingLoader struct {
+		Thing failingLoader
+	}
+	wireFailing := func(context.Context, Setup[withFailingLoader]) (any, error) { return "h", nil }
+	if _, err := prepare(context.Background(), env(nil), okAWS, wireFailing); err == nil || err.Error() != "load the thing: broken" {
+		t.Errorf("prepare with a failing Loader = %v", err)
+	}
 	failing := func(context.Context, Setup[cfg]) (any, error) { return nil, errors.New("load the policy: broken") }
 	if _, err := prepare(context.Background(), env(map[string]string{"TABLE": "t"}), okAWS, failing); err == nil || err.Error() != "load the policy: broken" {
 		t.Errorf("prepare with a failing wiring = %v", err)
 	}
 }
+
+type stubLoaded struct{ value string }
+
+func (l *stubLoaded) Load() error { l.value = "loaded"; return nil }
+
+type failingLoader struct{}
+
+func (*failingLoader) Load() error { return errors.New("load the thing: broken") }

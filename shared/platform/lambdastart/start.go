@@ -5,8 +5,10 @@
 //   - slog's default logger writes JSON (logging.New);
 //   - the configuration is read from the environment; every missing or malformed variable is
 //     reported in one line, by name, never by value;
+//   - what the configuration declares it uses is loaded (its Loader fields: the policy, for
+//     a function holding a policy.Loaded);
 //   - the aws.Config is loaded (awsconfig.Load: tracing, retries, endpoints);
-//   - the wiring builds the handler (loading the policy there when the function uses it);
+//   - the wiring builds the handler;
 //   - lambda.Start runs it.
 //
 // A failure at any step is logged as one line and exits with status 1: only Start and main
@@ -64,6 +66,9 @@ func loadAWS(ctx context.Context) (aws.Config, error) { return awsconfig.Load(ct
 func prepare[C any](ctx context.Context, lookup func(string) (string, bool), loadAWS func(context.Context) (aws.Config, error), wire Wiring[C]) (any, error) {
 	var s Setup[C]
 	if err := Load(&s.Config, lookup); err != nil {
+		return nil, err
+	}
+	if err := loadAll(&s.Config); err != nil {
 		return nil, err
 	}
 	cfg, err := loadAWS(ctx)

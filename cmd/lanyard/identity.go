@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -199,7 +200,7 @@ func identityRequest(ctx context.Context, o identityRequestOptions, scopes []str
 	if o.endpoint != "" {
 		ep, err = stsproof.ParseEndpoint(o.endpoint)
 	} else {
-		ep, err = stsproof.EndpointForRegion(cfg.Region)
+		ep, err = stsproof.EndpointForRegion(os.Getenv, cfg.Region)
 	}
 	if err != nil {
 		return stsproof.Request{}, signedFor{}, err

@@ -3,25 +3,18 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/lanyardhq/lanyard/shared/features/health"
-	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 	"github.com/lanyardhq/lanyard/shared/platform/buildinfo"
-	"github.com/lanyardhq/lanyard/shared/platform/logging"
+	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 )
 
+type config struct{}
+
 func main() {
-	slog.SetDefault(logging.New())
-	cfg, err := awsconfig.Load(context.Background())
-	if err != nil {
-		slog.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	h := health.Handler{Version: buildinfo.Version, Region: cfg.Region, Now: time.Now}
-	lambda.Start(h.Handle)
+	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
+		h := health.Handler{Version: buildinfo.Version, Region: s.AWS.Region, Now: time.Now}
+		return h.Handle, nil
+	})
 }

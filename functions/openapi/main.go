@@ -1,16 +1,12 @@
-// Command openapi is the Lambda function behind GET /v1/openapi.json.
+// Command openapi is the Lambda function behind GET /v1/openapi.json. It reads no
+// configuration and calls no AWS service.
 package main
 
 import (
-	"log/slog"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/lanyardhq/lanyard/api"
-	"github.com/lanyardhq/lanyard/shared/platform/logging"
+	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 )
 
 func main() {
-	slog.SetDefault(logging.New())
-	lambda.Start(api.Handle)
+	lambdastart.StartPlain(api.Handle)
 }

@@ -2,70 +2,36 @@
 // partner acknowledged the new key and the drain window passed, or their grace ended; warns ops
 // once before an unacknowledged grace ends; and flushes the REST API's authorizer cache after
 // retiring keys (shared/features/rollover.Retirer).
-//
-// Environment: PARTNERS_TABLE, CREDENTIALS_TABLE and OUTBOX_TABLE (the tables' names),
-// PARTNER_API_ARN (the execute-api ARN of the stage whose authorizer cache
-// FlushStageAuthorizersCache flushes; under `lanyard local`, AWS_ENDPOINT_URL_API_GATEWAY points
-// the client at the front, which answers it).
 package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
+	"fmt"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
-	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
-	"github.com/lanyardhq/lanyard/shared/platform/logging"
+	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 )
 
+type config struct {
+	rollover.Tables
+	// The execute-api ARN of the stage whose authorizer cache FlushStageAuthorizersCache
+	// flushes (under `lanyard local`, AWS_ENDPOINT_URL_API_GATEWAY points at the front).
+	PartnerAPIARN string `env:"PARTNER_API_ARN"`
+	Policy        policy.Loaded
+}
+
 func main() {
-	slog.SetDefault(logging.New())
-	env := map[string]string{}
-	var missing []string
-	for _, name := range []string{"PARTNERS_TABLE", "CREDENTIALS_TABLE", "OUTBOX_TABLE", "PARTNER_API_ARN"} {
-		env[name] = os.Getenv(name)
-		if env[name] == "" {
-			missing = append(missing, name)
+	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
+		apiID, stage, err := rollover.ParseStageARN(s.Config.PartnerAPIARN)
+		if err != nil {
+			return nil, fmt.Errorf("PARTNER_API_ARN: %w", err)
 		}
-	}
-	if len(missing) > 0 {
-		slog.Error("environment variables must be set", "missing", missing)
-		os.Exit(1)
-	}
-	apiID, stage, err := rollover.ParseStageARN(env["PARTNER_API_ARN"])
-	if err != nil {
-		slog.Error("PARTNER_API_ARN", "error", err)
-		os.Exit(1)
-	}
-	pol, err := policy.Default()
-	if err != nil {
-		slog.Error("load the policy", "error", err)
-		os.Exit(1)
-	}
-	cfg, err := awsconfig.Load(context.Background())
-	if err != nil {
-		slog.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	r := &rollover.Retirer{
-		DB: dynamodb.NewFromConfig(cfg),
-		Tables: rollover.Tables{
-			Partners:    env["PARTNERS_TABLE"],
-			Credentials: env["CREDENTIALS_TABLE"],
-			Outbox:      env["OUTBOX_TABLE"],
-		},
-		Gateway:   apigateway.NewFromConfig(cfg),
-		RestAPIID: apiID,
-		Stage:     stage,
-		Policy:    pol,
-		Now:       time.Now,
-	}
-	lambda.Start(r.Handle)
+		return (&rollover.Retirer{DB: dynamodb.NewFromConfig(s.AWS), Tables: s.Config.Tables,
+			Gateway: apigateway.NewFromConfig(s.AWS), RestAPIID: apiID, Stage: stage, Policy: s.Config.Policy.Policy, Now: time.Now}).Handle, nil
+	})
 }

@@ -8,7 +8,6 @@ package main
 
 import (
 	"log/slog"
-	"os"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,11 +17,11 @@ import (
 )
 
 func init() {
-	// Read at the cold start, after main has set up logging; nil (no fault) when unset or
+	// Read at the cold start, from the configuration's LANYARD_FAULT, after logging is set up; nil (no fault) when unset or
 	// malformed.
 	var injector *faultinject.Injector
-	configure = func(cfg *aws.Config) {
-		inj, err := faultinject.FromEnv(os.Getenv, events.StepCreateSecret, events.StepSetSecret, events.StepTestSecret, events.StepFinishSecret)
+	configure = func(cfg *aws.Config, c config) {
+		inj, err := faultinject.FromEnv(func(string) string { return c.Fault }, events.StepCreateSecret, events.StepSetSecret, events.StepTestSecret, events.StepFinishSecret)
 		if err != nil {
 			slog.Error("fault injection: malformed, no fault injected", "variable", faultinject.EnvVar, "error", err.Error())
 			return

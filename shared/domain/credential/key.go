@@ -80,6 +80,17 @@ func ParseEnvironment(s string) (Environment, error) {
 	return "", errEnvironment
 }
 
+// UnmarshalText sets e to the environment text names (ParseEnvironment), so a function's
+// configuration can hold one; its error never contains the text.
+func (e *Environment) UnmarshalText(text []byte) error {
+	v, err := ParseEnvironment(string(text))
+	if err != nil {
+		return err
+	}
+	*e = v
+	return nil
+}
+
 // KeyID is the public part of a key that names it in the registry: "k" and 20 lowercase base32
 // characters. It is safe to log.
 type KeyID string

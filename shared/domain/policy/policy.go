@@ -285,3 +285,18 @@ func Default() (*Policy, error) {
 	}
 	return p.clone(), nil
 }
+
+// Loaded is the Default policy as a field of a function's configuration: declaring one is how
+// a function says it uses the policy, and shared/platform/lambdastart loads it once at the
+// cold start (Load).
+type Loaded struct{ *Policy }
+
+// Load sets l to the Default policy.
+func (l *Loaded) Load() error {
+	p, err := Default()
+	if err != nil {
+		return fmt.Errorf("load the policy: %w", err)
+	}
+	l.Policy = p
+	return nil
+}

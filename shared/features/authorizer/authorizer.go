@@ -43,7 +43,6 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
-	"github.com/lanyardhq/lanyard/topology"
 )
 
 // ErrUnauthorized is the error API Gateway turns into 401 Unauthorized: it matches this exact
@@ -86,9 +85,10 @@ const (
 type Authorizer struct {
 	// Lookup reads the registry (a *registry.Store).
 	Lookup Lookup
-	// Routes are the API's routes (topology.Lanyard().Routes); the policy lists those with
-	// Auth topology.AuthPartnerKey whose Scope is "" or one of the key's scopes.
-	Routes []topology.Route
+	// Routes are the API's partner-key routes (generated from the topology into the
+	// function's package; topology.PartnerKeyRoutes); the policy lists those whose Scope is ""
+	// or one of the key's scopes.
+	Routes []Route
 	// KeyCacheTTL is how long a registry entry found is reused (the policy's
 	// authorizer.keyCacheTtl); 0 or less reads the registry on every request.
 	KeyCacheTTL time.Duration

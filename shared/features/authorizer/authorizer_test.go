@@ -129,7 +129,7 @@ func TestAuthorizeOutcomes(t *testing.T) {
 			return request(bearer(k))
 		}, want{effect: "Deny", outcome: "deny", reason: registry.ReasonExpired, lookups: 1}},
 		{"valid but its scopes permit no route", func(f *fixture, k credential.Key) lambdaevents.APIGatewayCustomAuthorizerRequestTypeRequest {
-			f.a.Routes = slices.DeleteFunc(slices.Clone(testRoutes), func(r topology.Route) bool { return r.Scope == "" })
+			f.a.Routes = topology.PartnerKeyRoutes(slices.DeleteFunc(slices.Clone(testRoutes), func(r topology.Route) bool { return r.Scope == "" }))
 			f.lookup.put(entryFor(k, "audit:read"))
 			return request(bearer(k))
 		}, want{effect: "Deny", outcome: "deny", reason: "no-permitted-routes", lookups: 1}},

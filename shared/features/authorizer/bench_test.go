@@ -24,7 +24,7 @@ func benchAuthorizer(b *testing.B) (*authorizer.Authorizer, credential.Key) {
 	lookup.put(entryFor(k, "orders:read", "inventory:read"))
 	a := &authorizer.Authorizer{
 		Lookup:      lookup,
-		Routes:      topology.Lanyard().Routes,
+		Routes:      topology.PartnerKeyRoutes(topology.Lanyard().Routes),
 		KeyCacheTTL: 30 * time.Second,
 		Environment: credential.EnvLive,
 		Now:         func() time.Time { return epoch },

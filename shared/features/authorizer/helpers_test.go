@@ -138,7 +138,7 @@ func newFixture(routes []topology.Route) *fixture {
 	f := &fixture{lookup: &fakeLookup{}, clock: &clock{now: epoch}, logs: &lockedBuffer{}}
 	f.a = &authorizer.Authorizer{
 		Lookup:      f.lookup,
-		Routes:      routes,
+		Routes:      topology.PartnerKeyRoutes(routes),
 		KeyCacheTTL: 30 * time.Second,
 		Environment: credential.EnvLocal,
 		Now:         f.clock.Now,

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-
-	"github.com/lanyardhq/lanyard/topology"
 )
 
 // PolicyVersion is the IAM policy language version of every policy the authorizer returns.
@@ -24,13 +22,18 @@ type routeGrant struct {
 	suffix string
 }
 
-// routeGrants lists the partner-key routes of routes as policy resource suffixes.
-func routeGrants(routes []topology.Route) []routeGrant {
+// Route is one partner-key route of the API.
+type Route struct {
+	Method string
+	Path   string // "/v1/partners/{id}"
+	// Scope is the scope a key needs to call the route; "" admits any valid partner key.
+	Scope string
+}
+
+// routeGrants lists routes as policy resource suffixes.
+func routeGrants(routes []Route) []routeGrant {
 	var out []routeGrant
 	for _, r := range routes {
-		if r.Auth != topology.AuthPartnerKey {
-			continue
-		}
 		out = append(out, routeGrant{scope: r.Scope, suffix: "/" + resourceMethod(r.Method) + resourcePath(r.Path)})
 	}
 	return out

@@ -358,7 +358,7 @@ func (fx *fixture) authorize(k credential.Key) (ctx map[string]any, allowed bool
 	fx.t.Helper()
 	a := &authorizer.Authorizer{
 		Lookup:      &registry.Store{DB: fx.db, Table: testTables.Credentials},
-		Routes:      topology.Lanyard().Routes,
+		Routes:      topology.PartnerKeyRoutes(topology.Lanyard().Routes),
 		Environment: credential.EnvLocal,
 		Now:         fx.clock.Now,
 	}

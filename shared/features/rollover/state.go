@@ -19,9 +19,9 @@ import (
 // Tables names the tables rollover reads and writes (the topology's "partners", "credentials"
 // and "outbox").
 type Tables struct {
-	Partners    string
-	Credentials string
-	Outbox      string
+	Partners    string `env:"PARTNERS_TABLE"`
+	Credentials string `env:"CREDENTIALS_TABLE"`
+	Outbox      string `env:"OUTBOX_TABLE"`
 }
 
 // DynamoDBAPI is the part of the DynamoDB client the partner routes use: consistent reads of

@@ -46,9 +46,9 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 // Tables names the tables the rotation function reads and writes (the topology's "partners",
 // "credentials" and "outbox").
 type Tables struct {
-	Partners    string
-	Credentials string
-	Outbox      string
+	Partners    string `env:"PARTNERS_TABLE"`
+	Credentials string `env:"CREDENTIALS_TABLE"`
+	Outbox      string `env:"OUTBOX_TABLE"`
 }
 
 // PartnerTag is the tag every partner secret carries, valued with the partner id; it is

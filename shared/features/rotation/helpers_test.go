@@ -548,7 +548,7 @@ func (fx *fixture) unchanged(what string, before snapshot) {
 func (fx *fixture) authorize(k credential.Key) (allowed bool, err error) {
 	a := &authorizer.Authorizer{
 		Lookup:      &registry.Store{DB: fx.db, Table: testTables.Credentials},
-		Routes:      topology.Lanyard().Routes,
+		Routes:      topology.PartnerKeyRoutes(topology.Lanyard().Routes),
 		Environment: credential.EnvLocal,
 		Now:         fx.clock.Now,
 	}

@@ -4,37 +4,55 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 )
 
-// The variables EndpointFromEnv reads, first to last; the SDK honours the same ones.
+// The variables the STS endpoint comes from (EndpointVars), first to last; the SDK honours the same ones.
 const (
 	EndpointSTSEnv = "AWS_ENDPOINT_URL_STS"
 	EndpointEnv    = "AWS_ENDPOINT_URL"
 	RegionEnv      = "AWS_REGION"
 )
 
-// EndpointFromEnv is the STS endpoint a deployment verifies against: $AWS_ENDPOINT_URL_STS,
-// else $AWS_ENDPOINT_URL (LocalStack), else https://sts.<$AWS_REGION>.amazonaws.com. Errors
-// name the variable, never its value.
-func EndpointFromEnv() (*url.URL, error) {
-	region := os.Getenv(RegionEnv)
-	if os.Getenv(EndpointSTSEnv) == "" && os.Getenv(EndpointEnv) == "" && region == "" {
-		return nil, fmt.Errorf("stsproof: no STS endpoint: set %s, %s or %s", EndpointSTSEnv, EndpointEnv, RegionEnv)
-	}
-	return EndpointForRegion(region)
+// EndpointVars are the variables the STS endpoint comes from, first to last: a function
+// embeds it in its configuration (shared/platform/lambdastart), the CLI fills it from its
+// environment.
+type EndpointVars struct {
+	STS    string `env:"AWS_ENDPOINT_URL_STS,optional"`
+	All    string `env:"AWS_ENDPOINT_URL,optional"`
+	Region string `env:"AWS_REGION,optional"`
 }
 
-// EndpointForRegion is EndpointFromEnv with the region given rather than read from
-// $AWS_REGION: the endpoint variables still come first.
-func EndpointForRegion(region string) (*url.URL, error) {
-	for _, name := range []string{EndpointSTSEnv, EndpointEnv} {
-		if v := os.Getenv(name); v != "" {
-			u, err := ParseEndpoint(v)
+// EndpointFromEnv is EndpointVars' Endpoint with the variables read through getenv.
+func EndpointFromEnv(getenv func(string) string) (*url.URL, error) {
+	return EndpointVars{STS: getenv(EndpointSTSEnv), All: getenv(EndpointEnv), Region: getenv(RegionEnv)}.Endpoint()
+}
+
+// EndpointForRegion is EndpointVars' ForRegion with the endpoint variables read through
+// getenv.
+func EndpointForRegion(getenv func(string) string, region string) (*url.URL, error) {
+	return EndpointVars{STS: getenv(EndpointSTSEnv), All: getenv(EndpointEnv)}.ForRegion(region)
+}
+
+// Endpoint is the STS endpoint a deployment verifies against: $AWS_ENDPOINT_URL_STS, else
+// $AWS_ENDPOINT_URL (LocalStack), else https://sts.<$AWS_REGION>.amazonaws.com. Errors name
+// the variable, never its value.
+func (v EndpointVars) Endpoint() (*url.URL, error) {
+	if v.STS == "" && v.All == "" && v.Region == "" {
+		return nil, fmt.Errorf("stsproof: no STS endpoint: set %s, %s or %s", EndpointSTSEnv, EndpointEnv, RegionEnv)
+	}
+	return v.ForRegion(v.Region)
+}
+
+// ForRegion is Endpoint with the region given rather than v.Region: the endpoint variables
+// still come first.
+func (v EndpointVars) ForRegion(region string) (*url.URL, error) {
+	for _, e := range []struct{ name, value string }{{EndpointSTSEnv, v.STS}, {EndpointEnv, v.All}} {
+		if e.value != "" {
+			u, err := ParseEndpoint(e.value)
 			if err != nil {
-				return nil, fmt.Errorf("stsproof: %s: %w", name, err)
+				return nil, fmt.Errorf("stsproof: %s: %w", e.name, err)
 			}
 			return u, nil
 		}

@@ -1,6 +1,7 @@
 package stsproof_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestEndpointFromEnv(t *testing.T) {
 			t.Setenv(stsproof.EndpointSTSEnv, tc.sts)
 			t.Setenv(stsproof.EndpointEnv, tc.all)
 			t.Setenv(stsproof.RegionEnv, tc.region)
-			u, err := stsproof.EndpointFromEnv()
+			u, err := stsproof.EndpointFromEnv(os.Getenv)
 			if tc.errContains != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errContains) {
 					t.Fatalf("EndpointFromEnv = %v, %v; want an error containing %q", u, err, tc.errContains)
@@ -53,15 +54,15 @@ func TestEndpointForRegion(t *testing.T) {
 	t.Setenv(stsproof.EndpointSTSEnv, "")
 	t.Setenv(stsproof.EndpointEnv, "")
 	t.Setenv(stsproof.RegionEnv, "us-east-1")
-	u, err := stsproof.EndpointForRegion("ap-southeast-2")
+	u, err := stsproof.EndpointForRegion(os.Getenv, "ap-southeast-2")
 	if err != nil || u.String() != "https://sts.ap-southeast-2.amazonaws.com/" {
 		t.Errorf("EndpointForRegion(ap-southeast-2) = %v, %v", u, err)
 	}
-	if _, err := stsproof.EndpointForRegion(""); err == nil {
+	if _, err := stsproof.EndpointForRegion(os.Getenv, ""); err == nil {
 		t.Error("EndpointForRegion(\"\") without endpoint variables: no error")
 	}
 	t.Setenv(stsproof.EndpointEnv, "http://127.0.0.1:4566")
-	if u, err := stsproof.EndpointForRegion(""); err != nil || u.String() != "http://127.0.0.1:4566/" {
+	if u, err := stsproof.EndpointForRegion(os.Getenv, ""); err != nil || u.String() != "http://127.0.0.1:4566/" {
 		t.Errorf("EndpointForRegion with AWS_ENDPOINT_URL = %v, %v", u, err)
 	}
 }

@@ -24,6 +24,13 @@ const (
 	EnvCredentialsTable = "CREDENTIALS_TABLE"
 )
 
+// Config is the token function's configuration (shared/platform/lambdastart reads it).
+type Config struct {
+	RoleARN          string `env:"PARTNER_ACCESS_ROLE_ARN"`
+	StageARN         string `env:"PARTNER_API_ARN"`
+	CredentialsTable string `env:"CREDENTIALS_TABLE"`
+}
+
 // FromEnv builds the handler of the token function from its environment (getenv is
 // os.Getenv), with clients from cfg, and checks it (Check). stsOptions apply to the STS client
 // only: the integration test build adds a capturing middleware through them, so it runs this
@@ -40,15 +47,21 @@ func FromEnv(getenv func(string) string, cfg aws.Config, pol *policy.Policy, sts
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("token function: environment variables must be set: %s", strings.Join(missing, ", "))
 	}
+	return New(Config{RoleARN: env[EnvRoleARN], StageARN: env[EnvStageARN], CredentialsTable: env[EnvCredentialsTable]}, cfg, pol, stsOptions...)
+}
+
+// New builds the handler of the token function from its configuration c, with clients from
+// cfg, and checks it (Check).
+func New(c Config, cfg aws.Config, pol *policy.Policy, stsOptions ...func(*sts.Options)) (*Handler, error) {
 	if pol == nil {
 		return nil, errors.New("token function: no policy")
 	}
 	h := &Handler{
 		STS:              sts.NewFromConfig(cfg, stsOptions...),
 		DB:               dynamodb.NewFromConfig(cfg),
-		CredentialsTable: env[EnvCredentialsTable],
-		RoleARN:          env[EnvRoleARN],
-		StageARN:         env[EnvStageARN],
+		CredentialsTable: c.CredentialsTable,
+		RoleARN:          c.RoleARN,
+		StageARN:         c.StageARN,
 		Policy:           pol,
 		Now:              time.Now,
 	}

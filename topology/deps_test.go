@@ -15,16 +15,9 @@ const module = "github.com/lanyardhq/lanyard/"
 // app and the CLI.
 var notInBinaries = []string{"topology", "local", "infra", "cmd"}
 
-// knownLinks are the imports through which a binary still links one of notInBinaries, each
-// with the reason; any other fails the test. The problem catalogue still reads ProblemBase
-// and the gateway responses from topology; when the catalogue owns them, this entry goes.
-var knownLinks = map[string]string{
-	"shared/platform/problem -> topology": "ProblemBase and GatewayResponses still live in topology",
-}
-
 func TestFunctionBinariesLinkNoDeclarationToolingOrCLI(t *testing.T) {
 	t.Parallel()
-	for _, tags := range []string{"", "faultinject"} {
+	for _, tags := range []string{"lambda.norpc", "lambda.norpc,faultinject,lanyardlocal"} { // Lambda's and make build-local's
 		for _, f := range topology.Lanyard().Functions {
 			cmd := exec.Command("go", "list", "-deps", "-tags", tags, "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./"+f.Main)
 			cmd.Dir = ".."
@@ -43,9 +36,7 @@ func TestFunctionBinariesLinkNoDeclarationToolingOrCLI(t *testing.T) {
 					if !ok || !slices.Contains(notInBinaries, strings.Split(rel, "/")[0]) {
 						continue
 					}
-					if _, known := knownLinks[importer+" -> "+rel]; !known {
-						t.Errorf("function %s (tags %q) links %s: %s imports it", f.Name, tags, rel, importer)
-					}
+					t.Errorf("function %s (tags %q) links %s: %s imports it", f.Name, tags, rel, importer)
 				}
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 )
@@ -344,6 +346,150 @@ func TestExpressionAttributesAllUsed(t *testing.T) {
 			}
 			if msg := validationMessage(t, err); msg != tt.want {
 				t.Errorf("checkAllUsed = %q, want %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// TestUpdateApply pins what SET and REMOVE do to an item, through UpdateItem.
+func TestUpdateApply(t *testing.T) {
+	before := Item{"pk": s("k"), "a": s("a0"), "b": n("7"), "c": s("c0")}
+	tests := []struct {
+		name   string
+		start  Item // nil: no item yet
+		expr   string
+		names  map[string]string
+		values values
+		want   Item
+	}{
+		{"SET one, creating the item", nil, "SET a = :v", nil, values{":v": s("x")},
+			Item{"pk": s("k"), "a": s("x")}},
+		{"SET one", before, "SET a = :v", nil, values{":v": s("x")},
+			Item{"pk": s("k"), "a": s("x"), "b": n("7"), "c": s("c0")}},
+		{"SET several", before, "SET a = :v, d = :w,e=:v", nil, values{":v": s("x"), ":w": n("1")},
+			Item{"pk": s("k"), "a": s("x"), "b": n("7"), "c": s("c0"), "d": n("1"), "e": s("x")}},
+		{"SET from another attribute", before, "SET d = b", nil, nil,
+			Item{"pk": s("k"), "a": s("a0"), "b": n("7"), "c": s("c0"), "d": n("7")}},
+		{"SET reads the item before the update", before, "SET a = c, c = a", nil, nil,
+			Item{"pk": s("k"), "a": s("c0"), "b": n("7"), "c": s("a0")}},
+		{"SET through names", before, "SET #status = :v", map[string]string{"#status": "status"}, values{":v": s("x")},
+			Item{"pk": s("k"), "a": s("a0"), "b": n("7"), "c": s("c0"), "status": s("x")}},
+		{"SET a map and a list", nil, "SET m = :m, l = :l", nil,
+			values{":m": &types.AttributeValueMemberM{Value: Item{"k": s("v")}}, ":l": &types.AttributeValueMemberL{Value: []types.AttributeValue{n("1")}}},
+			Item{"pk": s("k"), "m": &types.AttributeValueMemberM{Value: Item{"k": s("v")}}, "l": &types.AttributeValueMemberL{Value: []types.AttributeValue{n("1")}}}},
+		{"REMOVE one", before, "REMOVE a", nil, nil,
+			Item{"pk": s("k"), "b": n("7"), "c": s("c0")}},
+		{"REMOVE several", before, "REMOVE a, #b", map[string]string{"#b": "b"}, nil,
+			Item{"pk": s("k"), "c": s("c0")}},
+		{"REMOVE what is not there", before, "REMOVE zz", nil, nil, before},
+		{"SET then REMOVE", before, "SET a = :v REMOVE b", nil, values{":v": s("x")},
+			Item{"pk": s("k"), "a": s("x"), "c": s("c0")}},
+		{"REMOVE then SET", before, "REMOVE b SET a = :v, d = :v", nil, values{":v": s("x")},
+			Item{"pk": s("k"), "a": s("x"), "c": s("c0"), "d": s("x")}},
+		{"keywords in any case", before, "set a = :v remove b", nil, values{":v": s("x")},
+			Item{"pk": s("k"), "a": s("x"), "c": s("c0")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := NewDynamoDB()
+			db.CreateTable("t", KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
+			if tt.start != nil {
+				if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("t"), Item: tt.start}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := db.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+				TableName: aws.String("t"), Key: Item{"pk": s("k")}, UpdateExpression: aws.String(tt.expr),
+				ExpressionAttributeNames: tt.names, ExpressionAttributeValues: tt.values,
+			})
+			if err != nil {
+				t.Fatalf("UpdateItem: %v", err)
+			}
+			items := db.Items("t")
+			if len(items) != 1 || !equal(&types.AttributeValueMemberM{Value: items[0]}, &types.AttributeValueMemberM{Value: tt.want}) {
+				t.Errorf("items = %v, want [%v]", items, tt.want)
+			}
+		})
+	}
+}
+
+// TestUpdateErrors pins the update expressions UpdateItem refuses, leaving the item as it was.
+func TestUpdateErrors(t *testing.T) {
+	vals := values{":v": s("x"), ":n": n("1"), ":ss": &types.AttributeValueMemberSS{Value: []string{"x"}}, ":l": &types.AttributeValueMemberL{}}
+	tests := []struct {
+		name, expr string
+		values     values // vals when nil
+		want       string
+	}{
+		{"empty", "", nil, "Invalid UpdateExpression: the expression is empty"},
+		{"clause alone", "SET", nil, "expected an attribute or a value"},
+		{"no =", "SET a :v", nil, `expected "="`},
+		{"no value", "SET a =", nil, "expected an attribute or a value"},
+		{"trailing comma", "SET a = :v,", nil, "expected an attribute or a value"},
+		{"trailing operand", "SET a = :v :v", nil, `unexpected ":v" after SET a`},
+		{"trailing word", "SET a = :v b", nil, `unexpected "b" after SET a`},
+		{"REMOVE with a value", "REMOVE a = :v", values{}, `"=" is not SET or REMOVE`},
+		{"unknown clause", "UPDATE a = :v", nil, `"UPDATE" is not SET or REMOVE`},
+		{"SET twice", "SET a = :v SET b = :v", nil, `The "SET" section can only be used once in an update expression`},
+		{"REMOVE twice", "REMOVE a REMOVE b", values{}, `The "REMOVE" section can only be used once in an update expression`},
+		{"one path set twice", "SET a = :v, a = :v", nil, "Two document paths overlap with each other"},
+		{"one path set and removed", "SET a = :v REMOVE a", nil, "Two document paths overlap with each other"},
+		{"one path removed twice", "REMOVE a, a", values{}, "Two document paths overlap with each other"},
+		{"SET a value", "SET :v = :v", nil, "SET needs an attribute name"},
+		{"undefined value", "SET a = :nope", values{}, "An expression attribute value used in expression is not defined; attribute value: :nope"},
+		{"undefined name", "SET #nope = :v", nil, "An expression attribute name used in the document path is not defined; attribute name: #nope"},
+		{"reserved word", "SET a = :v REMOVE ttl", nil, "Attribute name is a reserved keyword; reserved keyword: ttl"},
+		{"unused value", "SET a = :v", values{":v": s("x"), ":w": s("y")}, "Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"},
+		{"SET the partition key", "SET pk = :v", nil, "Cannot update attribute pk. This attribute is part of the key"},
+		{"REMOVE the partition key", "REMOVE pk", values{}, "Cannot update attribute pk. This attribute is part of the key"},
+		{"SET an empty set", "SET a = :empty", values{":empty": &types.AttributeValueMemberSS{}}, "an empty set"},
+		{"SET a malformed number", "SET a = :bad", values{":bad": n("1x")}, `"1x" is not a number`},
+		{"SET from a missing attribute", "SET a = missing", values{}, "The provided expression refers to an attribute that does not exist in the item"},
+
+		// Beyond the fake's subset: refused, never misread.
+		{"ADD", "ADD a :n", values{":n": n("1")}, "ADD and DELETE are not supported by the fake"},
+		{"DELETE", "DELETE a :ss", values{":ss": &types.AttributeValueMemberSS{Value: []string{"x"}}}, "ADD and DELETE are not supported by the fake"},
+		{"ADD after SET", "SET a = :v ADD b :n", values{":v": s("x"), ":n": n("1")}, "ADD and DELETE are not supported by the fake"},
+		{"if_not_exists", "SET a = if_not_exists(a, :v)", nil, "functions in SET are not supported by the fake"},
+		{"list_append", "SET a = list_append(a, :l)", nil, "functions in SET are not supported by the fake"},
+		{"addition", "SET a = a + :n", nil, `token: "+"`},
+		{"subtraction", "SET a = a - :n", nil, `token: "-"`},
+		{"nested map path", "SET a.b = :v", nil, "nested document paths are not supported by the fake"},
+		{"list index", "REMOVE a[0]", values{}, "nested document paths are not supported by the fake"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := NewDynamoDB()
+			db.CreateTable("t", KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
+			before := Item{"pk": s("k"), "a": s("a0"), "b": n("7")}
+			if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("t"), Item: before}); err != nil {
+				t.Fatal(err)
+			}
+			v := tt.values
+			if v == nil {
+				// Only the values the expression names, so "unused" is not the complaint.
+				v = values{}
+				for k, x := range vals {
+					if strings.Contains(tt.expr, k) {
+						v[k] = x
+					}
+				}
+			}
+			_, err := db.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+				TableName: aws.String("t"), Key: Item{"pk": s("k")}, UpdateExpression: aws.String(tt.expr),
+				ExpressionAttributeValues: v,
+			})
+			if err == nil {
+				t.Fatalf("UpdateItem %q: no error, want one saying %q", tt.expr, tt.want)
+			}
+			if msg := validationMessage(t, err); !strings.Contains(msg, tt.want) {
+				t.Errorf("UpdateItem %q: %q, want a ValidationException saying %q", tt.expr, msg, tt.want)
+			}
+			if items := db.Items("t"); len(items) != 1 || !equal(&types.AttributeValueMemberM{Value: items[0]}, &types.AttributeValueMemberM{Value: before}) {
+				t.Errorf("items = %v, want [%v] untouched", items, before)
+			}
+			if c := db.Changes("t"); len(c) != 1 {
+				t.Errorf("changes = %v, want the put alone", c)
 			}
 		})
 	}

@@ -1,7 +1,9 @@
 package dynamodbtest
 
 import (
+	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -492,5 +494,166 @@ func TestUpdateErrors(t *testing.T) {
 				t.Errorf("changes = %v, want the put alone", c)
 			}
 		})
+	}
+}
+
+// TestKeyCondition pins the key condition expressions Query takes, and the order of what it
+// answers (sort keys by value).
+func TestKeyCondition(t *testing.T) {
+	db := NewDynamoDB()
+	db.CreateTable("n", KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, &KeyAttr{Name: "sk", Type: types.ScalarAttributeTypeN})
+	db.CreateTable("s", KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, &KeyAttr{Name: "sk", Type: types.ScalarAttributeTypeS})
+	db.CreateTable("b", KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, &KeyAttr{Name: "sk", Type: types.ScalarAttributeTypeB})
+	db.CreateTable("p", KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
+	put := func(table string, item Item) {
+		t.Helper()
+		if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sk := range []string{"100", "9", "1", "10", "2", "-1.5"} {
+		put("n", Item{"pk": s("p"), "sk": n(sk), "other": n("9")})
+	}
+	put("n", Item{"pk": s("q"), "sk": n("5")})
+	for _, sk := range []string{"ab", "b", "a", "abc", "B", "a#1"} {
+		put("s", Item{"pk": s("p"), "sk": s(sk)})
+	}
+	for _, sk := range [][]byte{{0x01}, {0xff}, {0x01, 0x00}, {0x02}} {
+		put("b", Item{"pk": s("p"), "sk": b(sk...)})
+	}
+	put("p", Item{"pk": s("p")})
+	put("p", Item{"pk": s("q")})
+
+	vals := values{
+		":p": s("p"), ":q": s("q"), ":none": s("none"),
+		":2": n("2"), ":9": n("9"), ":10": n("10"), ":ten": n("10.0"), ":100": n("100"), ":0": n("0"),
+		":a": s("a"), ":ab": s("ab"), ":b": s("b"), ":hash": s("a#"),
+		":b01": b(0x01), ":b02": b(0x02),
+	}
+	tests := []struct {
+		name, table, expr string
+		names             map[string]string
+		forward           *bool
+		want              []string // the sort keys (the partition keys for table p) answered, in order
+	}{
+		{"partition alone", "n", "pk = :p", nil, nil, []string{"-1.5", "1", "2", "9", "10", "100"}},
+		{"partition alone, backwards", "n", "pk = :p", nil, aws.Bool(false), []string{"100", "10", "9", "2", "1", "-1.5"}},
+		{"another partition", "n", "pk = :q", nil, nil, []string{"5"}},
+		{"an empty partition", "n", "pk = :none", nil, nil, nil},
+		{"no sort key", "p", "pk = :q", nil, nil, []string{"q"}},
+		{"sort key =", "n", "pk = :p AND sk = :ten", nil, nil, []string{"10"}},
+		{"sort key <", "n", "pk = :p AND sk < :10", nil, nil, []string{"-1.5", "1", "2", "9"}},
+		{"sort key <=", "n", "pk = :p AND sk <= :10", nil, nil, []string{"-1.5", "1", "2", "9", "10"}},
+		{"sort key >", "n", "pk = :p AND sk > :9", nil, nil, []string{"10", "100"}},
+		{"sort key >=", "n", "pk = :p AND sk >= :9", nil, nil, []string{"9", "10", "100"}},
+		{"sort key > 0", "n", "pk = :p AND sk > :0", nil, nil, []string{"1", "2", "9", "10", "100"}},
+		{"sort key BETWEEN", "n", "pk = :p AND sk BETWEEN :2 AND :10", nil, nil, []string{"2", "9", "10"}},
+		{"sort key first", "n", "sk BETWEEN :2 AND :ten AND pk = :p", nil, nil, []string{"2", "9", "10"}},
+		{"parentheses", "n", "(pk = :p) AND (sk > :9)", nil, nil, []string{"10", "100"}},
+		{"names", "n", "#pk = :p and #sk > :9", map[string]string{"#pk": "pk", "#sk": "sk"}, nil, []string{"10", "100"}},
+		{"strings in byte order", "s", "pk = :p", nil, nil, []string{"B", "a", "a#1", "ab", "abc", "b"}},
+		{"begins_with", "s", "pk = :p AND begins_with(sk, :a)", nil, nil, []string{"a", "a#1", "ab", "abc"}},
+		{"begins_with, backwards", "s", "pk = :p AND begins_with(sk, :ab)", nil, aws.Bool(false), []string{"abc", "ab"}},
+		{"begins_with a symbol", "s", "pk = :p AND begins_with(sk, :hash)", nil, nil, []string{"a#1"}},
+		{"strings BETWEEN", "s", "pk = :p AND sk BETWEEN :a AND :ab", nil, nil, []string{"a", "a#1", "ab"}},
+		{"strings >", "s", "pk = :p AND sk > :ab", nil, nil, []string{"abc", "b"}},
+		{"binary in unsigned byte order", "b", "pk = :p", nil, nil, []string{"01", "0100", "02", "ff"}},
+		{"binary begins_with", "b", "pk = :p AND begins_with(sk, :b01)", nil, nil, []string{"01", "0100"}},
+		{"binary <", "b", "pk = :p AND sk < :b02", nil, nil, []string{"01", "0100"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &dynamodb.QueryInput{TableName: aws.String(tt.table), KeyConditionExpression: aws.String(tt.expr),
+				ExpressionAttributeNames: tt.names, ExpressionAttributeValues: usedValues(vals, tt.expr), ScanIndexForward: tt.forward}
+			out, err := db.Query(t.Context(), in)
+			if err != nil {
+				t.Fatalf("Query %q: %v", tt.expr, err)
+			}
+			var got []string
+			for _, it := range out.Items {
+				k := it["sk"]
+				if tt.table == "p" {
+					k = it["pk"]
+				}
+				switch v := k.(type) {
+				case *types.AttributeValueMemberS:
+					got = append(got, v.Value)
+				case *types.AttributeValueMemberN:
+					got = append(got, v.Value)
+				case *types.AttributeValueMemberB:
+					got = append(got, hex.EncodeToString(v.Value))
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Query %q = %q, want %q", tt.expr, got, tt.want)
+			}
+		})
+	}
+
+	refused := []struct {
+		name, expr, want string
+	}{
+		{"sort key alone", "sk > :9", "Query key condition not supported"},
+		{"partition key not by =", "pk > :p", "Query key condition not supported"},
+		{"partition key <>", "pk <> :p", "Query key condition not supported"},
+		{"partition key IN", "pk IN (:p, :q)", "Query key condition not supported"},
+		{"partition key against an attribute", "pk = sk", "Query key condition not supported"},
+		{"value first", ":p = pk", "Query key condition not supported"},
+		{"OR", "pk = :p OR sk > :9", "Query key condition not supported"},
+		{"NOT", "pk = :p AND NOT sk > :9", "Query key condition not supported"},
+		{"sort key <>", "pk = :p AND sk <> :9", "Query key condition not supported"},
+		{"sort key IN", "pk = :p AND sk IN (:9, :10)", "Query key condition not supported"},
+		{"two sort key conditions", "pk = :p AND sk > :2 AND sk < :100", "Query key condition not supported"},
+		{"partition key twice", "pk = :p AND pk = :p", "Query key condition not supported"},
+		{"a non-key attribute", "pk = :p AND other = :9", "Query key condition not supported"},
+		{"attribute_exists", "pk = :p AND attribute_exists(sk)", "Query key condition not supported"},
+		{"sort key against an attribute", "pk = :p AND sk > other", "Query key condition not supported"},
+		{"BETWEEN an attribute", "pk = :p AND sk BETWEEN :2 AND other", "Query key condition not supported"},
+		{"trailing AND", "pk = :p AND", "Invalid KeyConditionExpression: syntax error; expected an attribute or a value"},
+		{"unbalanced", "(pk = :p", `Invalid KeyConditionExpression: syntax error; expected ")"`},
+		{"undefined value", "pk = :nope", "Invalid KeyConditionExpression: An expression attribute value used in expression is not defined; attribute value: :nope"},
+		{"unused value", "pk = :p", "Value provided in ExpressionAttributeValues unused in expressions: keys: {:q}"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			v := usedValues(vals, tt.expr)
+			if tt.name == "unused value" {
+				v[":q"] = vals[":q"]
+			}
+			_, err := db.Query(t.Context(), &dynamodb.QueryInput{TableName: aws.String("n"), KeyConditionExpression: aws.String(tt.expr), ExpressionAttributeValues: v})
+			if err == nil {
+				t.Fatalf("Query %q: no error, want one saying %q", tt.expr, tt.want)
+			}
+			if msg := validationMessage(t, err); !strings.Contains(msg, tt.want) {
+				t.Errorf("Query %q: %q, want a ValidationException saying %q", tt.expr, msg, tt.want)
+			}
+		})
+	}
+}
+
+// usedValues returns the values of vals whose placeholders expr names.
+func usedValues(vals values, expr string) values {
+	out := values{}
+	for _, tok := range strings.FieldsFunc(expr, func(r rune) bool { return r > 0x7f || r != ':' && !isWordByte(byte(r)) }) {
+		if v, ok := vals[tok]; ok {
+			out[tok] = v
+		}
+	}
+	return out
+}
+
+// TestProjectionRefused pins that the fake refuses projection expressions rather than ignore them.
+func TestProjectionRefused(t *testing.T) {
+	db := NewDynamoDB()
+	db.CreateTable("t", KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
+	_, err := db.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String("t"), Key: Item{"pk": s("k")}, ProjectionExpression: aws.String("a, #b"),
+		ExpressionAttributeNames: map[string]string{"#b": "b"}})
+	if err == nil || !strings.Contains(err.Error(), "projection is not supported by the fake") {
+		t.Errorf("GetItem with a projection: %v, want an error saying the fake does not support it", err)
+	}
+	_, err = db.Query(t.Context(), &dynamodb.QueryInput{TableName: aws.String("t"), KeyConditionExpression: aws.String("pk = :k"),
+		ExpressionAttributeValues: values{":k": s("k")}, ProjectionExpression: aws.String("a")})
+	if err == nil || !strings.Contains(err.Error(), "not supported by the fake") {
+		t.Errorf("Query with a projection: %v, want an error saying the fake does not support it", err)
 	}
 }

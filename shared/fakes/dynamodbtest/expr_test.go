@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -470,12 +471,7 @@ func TestUpdateErrors(t *testing.T) {
 			v := tt.values
 			if v == nil {
 				// Only the values the expression names, so "unused" is not the complaint.
-				v = values{}
-				for k, x := range vals {
-					if strings.Contains(tt.expr, k) {
-						v[k] = x
-					}
-				}
+				v = usedValues(vals, tt.expr)
 			}
 			_, err := db.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
 				TableName: aws.String("t"), Key: Item{"pk": s("k")}, UpdateExpression: aws.String(tt.expr),
@@ -634,7 +630,8 @@ func TestKeyCondition(t *testing.T) {
 // usedValues returns the values of vals whose placeholders expr names.
 func usedValues(vals values, expr string) values {
 	out := values{}
-	for _, tok := range strings.FieldsFunc(expr, func(r rune) bool { return r > 0x7f || r != ':' && !isWordByte(byte(r)) }) {
+	notWord := func(r rune) bool { return r != ':' && r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	for _, tok := range strings.FieldsFunc(expr, notWord) {
 		if v, ok := vals[tok]; ok {
 			out[tok] = v
 		}

@@ -1,7 +1,8 @@
-package main
+package infra
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -86,27 +87,58 @@ type API struct {
 	AccessLogs awslogs.LogGroup
 }
 
-// NewAPI defines the REST API. The topology must declare at least one route.
-func NewAPI(scope constructs.Construct, id string, props *APIProps) *API {
-	c := constructs.NewConstruct(scope, &id)
+// NewAPI defines the REST API. The topology must declare at least one route. An error names
+// the route, authorizer or gateway response it could not define.
+func NewAPI(scope constructs.Construct, id string, props *APIProps) (*API, error) {
+	if props == nil || props.Topology == nil {
+		return nil, errors.New("api: a topology is required")
+	}
 	top := props.Topology
-	fn := func(what, name string) awslambda.IFunction {
+	fn := func(what, name string) (awslambda.IFunction, error) {
 		f, ok := props.Functions[name]
 		if !ok {
-			panic(fmt.Sprintf("%s: function %q is not declared", what, name))
+			return nil, fmt.Errorf("%s: function %q is not declared", what, name)
 		}
-		return f
+		return f, nil
 	}
+
+	// Every route's authorization and function are resolved before anything is defined.
+	var authorizerFn awslambda.IFunction
+	if a := top.Authorizer; a != nil && usesPartnerKey(top.Routes) {
+		f, err := fn("authorizer", a.Function)
+		if err != nil {
+			return nil, err
+		}
+		authorizerFn = f
+	}
+	routeFns := make([]awslambda.IFunction, len(top.Routes))
+	for i, r := range top.Routes {
+		switch r.Auth {
+		case topology.AuthPartnerKey:
+			if authorizerFn == nil {
+				return nil, fmt.Errorf("route %s %s: partner-key authorization but no authorizer declared", r.Method, r.Path)
+			}
+		case topology.AuthIAM, topology.AuthNone:
+		default:
+			return nil, fmt.Errorf("route %s %s: unknown authorization %q", r.Method, r.Path, r.Auth)
+		}
+		f, err := fn("route "+r.Method+" "+r.Path, r.Function)
+		if err != nil {
+			return nil, err
+		}
+		routeFns[i] = f
+	}
+	format, err := json.Marshal(apiAccessLogFields)
+	if err != nil {
+		return nil, fmt.Errorf("api: access log format: %w", err)
+	}
+
+	c := constructs.NewConstruct(scope, &id)
 
 	accessLogs := awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
 		Retention:     APIAccessLogRetention,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
-	format, err := json.Marshal(apiAccessLogFields)
-	if err != nil {
-		panic(fmt.Sprintf("access log format: %v", err))
-	}
-
 	api := awsapigateway.NewRestApi(c, jsii.String("RestApi"), &awsapigateway.RestApiProps{
 		RestApiName:      awscdk.Stack_Of(c).StackName(),
 		Description:      jsii.String("Lanyard partner and ops API"),
@@ -124,21 +156,18 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) *API {
 	})
 
 	var authorizer awsapigateway.RequestAuthorizer
-	if a := top.Authorizer; a != nil && usesPartnerKey(top.Routes) {
+	if a := top.Authorizer; authorizerFn != nil {
 		authorizer = awsapigateway.NewRequestAuthorizer(c, jsii.String("Authorizer"), &awsapigateway.RequestAuthorizerProps{
-			Handler:         fn("authorizer", a.Function),
+			Handler:         authorizerFn,
 			IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String(a.IdentityHeader))},
 			ResultsCacheTtl: seconds(float64(int64(a.ResultTTL.Seconds()))),
 		})
 	}
 
-	for _, r := range top.Routes {
+	for i, r := range top.Routes {
 		opts := &awsapigateway.MethodOptions{}
 		switch r.Auth {
 		case topology.AuthPartnerKey:
-			if authorizer == nil {
-				panic(fmt.Sprintf("route %s %s: partner-key authorization but no authorizer declared", r.Method, r.Path))
-			}
 			opts.AuthorizationType = awsapigateway.AuthorizationType_CUSTOM
 			opts.Authorizer = authorizer
 			opts.ApiKeyRequired = jsii.Bool(len(top.UsagePlans) > 0)
@@ -146,10 +175,8 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) *API {
 			opts.AuthorizationType = awsapigateway.AuthorizationType_IAM
 		case topology.AuthNone:
 			opts.AuthorizationType = awsapigateway.AuthorizationType_NONE
-		default:
-			panic(fmt.Sprintf("route %s %s: unknown authorization %q", r.Method, r.Path, r.Auth))
 		}
-		integration := awsapigateway.NewLambdaIntegration(fn("route "+r.Method+" "+r.Path, r.Function), &awsapigateway.LambdaIntegrationOptions{
+		integration := awsapigateway.NewLambdaIntegration(routeFns[i], &awsapigateway.LambdaIntegrationOptions{
 			Proxy:           jsii.Bool(true),
 			AllowTestInvoke: jsii.Bool(false),
 		})
@@ -168,7 +195,7 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) *API {
 		api.AddGatewayResponse(jsii.String(pascal(strings.ToLower(strings.ReplaceAll(g.Type, "_", "-")))), opts)
 	}
 
-	return &API{Construct: c, RestAPI: api, Authorizer: authorizer, AccessLogs: accessLogs}
+	return &API{Construct: c, RestAPI: api, Authorizer: authorizer, AccessLogs: accessLogs}, nil
 }
 
 func usesPartnerKey(routes []topology.Route) bool {
@@ -249,6 +276,7 @@ func problemTemplate(g topology.GatewayResponse) string {
 func vtlJSONLiteral(s string) string {
 	raw, err := json.Marshal(s)
 	if err != nil {
+		// Unreachable: encoding/json encodes every string (invalid UTF-8 as U+FFFD).
 		panic(fmt.Sprintf("encode %q: %v", s, err))
 	}
 	return strings.ReplaceAll(string(raw), "'", `\u0027`)

@@ -1,31 +1,106 @@
-package main
+package infra
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
-// stacks are the Lanyard stacks built from one topology.
-type stacks struct {
+// Synth checks top (topology.Validate against the function mains under root) and that every
+// function's deployment package is built (FunctionPackage), then defines the stacks of top in
+// a new CDK app pinned to env (nil: environment-agnostic) and synthesizes them where the CDK
+// CLI asks (cdk.out/). Its error is one line that names what is wrong.
+func Synth(top *topology.Topology, root string, env *awscdk.Environment) error {
+	if err := top.Validate(root, events.Known); err != nil {
+		return oneLine(fmt.Errorf("the topology is not valid: %w", err))
+	}
+	var missing []error
+	for _, fn := range top.Functions {
+		if _, err := FunctionPackage(root, fn); err != nil {
+			missing = append(missing, err)
+		}
+	}
+	if len(missing) > 0 {
+		return oneLine(fmt.Errorf("function packages missing (run `make build` first): %w", errors.Join(missing...)))
+	}
+
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	if _, err := NewStacks(app, top, env, func(fn topology.Function) (awslambda.Code, error) {
+		path, err := FunctionPackage(root, fn)
+		if err != nil {
+			return nil, err
+		}
+		return awslambda.Code_FromAsset(jsii.String(path), nil), nil
+	}); err != nil {
+		return oneLine(err)
+	}
+	app.Synth(nil)
+	return nil
+}
+
+// FunctionPackage is the path of fn's deployment package under root, where `make build`
+// writes it (bin/<name>/function.zip); an error names the function when the package is not
+// there.
+func FunctionPackage(root string, fn topology.Function) (string, error) {
+	path := filepath.Join(root, "bin", fn.Name, "function.zip")
+	switch _, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("function %q: package %s: no such file", fn.Name, path)
+	case err != nil:
+		return "", fmt.Errorf("function %q: package %s: %w", fn.Name, path, err)
+	}
+	return path, nil
+}
+
+// Environment is the account and region the CDK CLI resolved (CDK_DEFAULT_ACCOUNT,
+// CDK_DEFAULT_REGION, read with getenv), when it resolved both; otherwise nil, and the
+// templates stay environment-agnostic.
+func Environment(getenv func(string) string) *awscdk.Environment {
+	account, region := getenv("CDK_DEFAULT_ACCOUNT"), getenv("CDK_DEFAULT_REGION")
+	if account == "" || region == "" {
+		return nil
+	}
+	return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+}
+
+// oneLine is err with its lines (an errors.Join of several) joined by "; ".
+func oneLine(err error) error { return lineError{err} }
+
+type lineError struct{ err error }
+
+func (e lineError) Error() string { return strings.ReplaceAll(e.err.Error(), "\n", "; ") }
+func (e lineError) Unwrap() error { return e.err }
+
+// Stacks are the Lanyard stacks built from one topology.
+type Stacks struct {
 	Foundation *FoundationStack
 	Tables     *TablesStack // nil when the topology declares no table
 	Services   *ServicesStack
 }
 
-// newStacks defines the app's stacks: the foundation (key, bus), the tables when there are
-// any, and the services built from top, each function's package given by code.
-func newStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, code func(topology.Function) awslambda.Code) stacks {
-	var s stacks
+// NewStacks defines the app's stacks: the foundation (key, bus), the tables when there are
+// any, and the services built from top, each function's package given by code. An error names
+// the declaration or prop it could not build.
+func NewStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, code func(topology.Function) (awslambda.Code, error)) (Stacks, error) {
+	var s Stacks
 	s.Foundation = NewFoundationStack(app, "LanyardFoundation", &FoundationStackProps{
 		StackProps: awscdk.StackProps{Env: env, Description: jsii.String("Lanyard: event bus, archive and customer-managed KMS key")},
 	})
 	tables := map[string]awsdynamodb.ITable{}
 	if len(top.Tables) > 0 {
-		s.Tables = NewTablesStack(app, "LanyardTables", &TablesStackProps{
+		ts, err := NewTablesStack(app, "LanyardTables", &TablesStackProps{
 			StackProps: awscdk.StackProps{
 				Env:                   env,
 				Description:           jsii.String("Lanyard: DynamoDB tables"),
@@ -34,11 +109,15 @@ func newStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, 
 			Tables: top.Tables,
 			Key:    s.Foundation.Key,
 		})
+		if err != nil {
+			return Stacks{}, err
+		}
+		s.Tables = ts
 		for name, t := range s.Tables.Tables {
 			tables[name] = t
 		}
 	}
-	s.Services = NewServicesStack(app, "LanyardServices", &ServicesStackProps{
+	services, err := NewServicesStack(app, "LanyardServices", &ServicesStackProps{
 		StackProps: awscdk.StackProps{Env: env, Description: jsii.String("Lanyard: functions, REST API, consumers and schedules")},
 		Topology:   top,
 		Key:        s.Foundation.Key,
@@ -46,5 +125,9 @@ func newStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, 
 		Tables:     tables,
 		Code:       code,
 	})
-	return s
+	if err != nil {
+		return Stacks{}, err
+	}
+	s.Services = services
+	return s, nil
 }

@@ -1,7 +1,9 @@
-package main
+package infra
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -51,13 +53,29 @@ type PartnerAccess struct {
 	Grants awsiam.ManagedPolicy
 }
 
-// NewPartnerAccess defines the partner-access role.
-func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAccessProps) *PartnerAccess {
+// NewPartnerAccess defines the partner-access role. An error says which prop is missing, or
+// that the policy's scopes grant nothing or a wildcard action.
+func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAccessProps) (*PartnerAccess, error) {
 	if props == nil || props.TokenRole == nil || props.StageARN == nil || props.Policy == nil {
-		panic("partner access: TokenRole, StageARN and Policy are required")
+		return nil, errors.New("partner access: TokenRole, StageARN and Policy are required")
+	}
+	pol := props.Policy
+	// The policy's grants are checked before anything is defined.
+	stmts := pol.Permissions(*props.StageARN, pol.ScopeNames())
+	if len(stmts) == 0 {
+		return nil, errors.New("partner access: the policy's scopes grant nothing")
+	}
+	for _, s := range stmts {
+		for _, a := range s.Action {
+			switch {
+			case a == "":
+				return nil, errors.New("partner access: an empty action")
+			case strings.HasSuffix(a, "*"):
+				return nil, fmt.Errorf("partner access: wildcard action %q", a)
+			}
+		}
 	}
 	c := constructs.NewConstruct(scope, &id)
-	pol := props.Policy
 
 	longest := minRoleSession
 	for _, t := range pol.Tiers {
@@ -86,17 +104,8 @@ func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAcces
 		},
 	}))
 
-	stmts := pol.Permissions(*props.StageARN, pol.ScopeNames())
-	if len(stmts) == 0 {
-		panic("partner access: the policy's scopes grant nothing")
-	}
 	var statements []awsiam.PolicyStatement
 	for _, s := range stmts {
-		for _, a := range s.Action {
-			if a == "*" || a[len(a)-1] == '*' {
-				panic(fmt.Sprintf("partner access: wildcard action %q", a))
-			}
-		}
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Effect:    awsiam.Effect_ALLOW,
 			Actions:   jsii.Strings(s.Action...),
@@ -108,7 +117,7 @@ func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAcces
 		Statements:  &statements,
 		Roles:       &[]awsiam.IRole{role},
 	})
-	return &PartnerAccess{Construct: c, Role: role, Grants: grants}
+	return &PartnerAccess{Construct: c, Role: role, Grants: grants}, nil
 }
 
 // Tag keys as the token function sets them (shared/domain/sessiontag).

@@ -1,4 +1,4 @@
-package main
+package infra
 
 import (
 	"encoding/json"
@@ -46,7 +46,10 @@ func synthesizePartnerAccess(t *testing.T, stageARN func(awscdk.Stack) *string) 
 		})
 	}
 	tokenRole, other, enforcer := lambdaRole("TokenRole"), lambdaRole("OtherRole"), lambdaRole("EnforcerRole")
-	pa := NewPartnerAccess(stack, "PartnerAccess", &PartnerAccessProps{TokenRole: tokenRole, StageARN: stageARN(stack), Policy: pol})
+	pa, err := NewPartnerAccess(stack, "PartnerAccess", &PartnerAccessProps{TokenRole: tokenRole, StageARN: stageARN(stack), Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pa.GrantAssume(tokenRole)
 	pa.GrantRevocation(enforcer)
 	tpl := assertions.Template_FromStack(stack, nil)
@@ -247,11 +250,8 @@ func TestPartnerAccessResolvesAnAPIStage(t *testing.T) {
 }
 
 func TestNewPartnerAccessRefusesMissingProps(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("no panic without a token role")
-		}
-	}()
 	stack := awscdk.NewStack(testApp(t), jsii.String("Bad"), nil)
-	NewPartnerAccess(stack, "PartnerAccess", &PartnerAccessProps{StageARN: jsii.String(partnerStageARN)})
+	if _, err := NewPartnerAccess(stack, "PartnerAccess", &PartnerAccessProps{StageARN: jsii.String(partnerStageARN)}); err == nil {
+		t.Error("no error without a token role")
+	}
 }

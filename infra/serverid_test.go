@@ -1,4 +1,4 @@
-package main
+package infra
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 // LANYARD_SERVER_ID of every function that has one and the services stack's ServerId output.
 func serverIDs(t *testing.T, env *awscdk.Environment) (functions map[string]string, output string) {
 	t.Helper()
-	st := newStacks(testApp(t), topology.Lanyard(), env, dummyCode(t))
+	st := mustStacks(t, topology.Lanyard(), env, dummyCode(t))
 	tmpl := assertions.Template_FromStack(st.Services.Stack, nil)
 	functions = map[string]string{}
 	for id, r := range *tmpl.FindResources(jsii.String("AWS::Lambda::Function"), nil) {

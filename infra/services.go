@@ -1,6 +1,7 @@
-package main
+package infra
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -31,8 +32,9 @@ type ServicesStackProps struct {
 	Bus awsevents.IEventBus
 	// Tables are the declared tables by name (tables stack).
 	Tables map[string]awsdynamodb.ITable
-	// Code is each function's deployment package.
-	Code func(fn topology.Function) awslambda.Code
+	// Code is each function's deployment package; its error should name the function
+	// (FunctionPackage's does).
+	Code func(fn topology.Function) (awslambda.Code, error)
 }
 
 // ServicesStack is everything stateless built from the topology: the functions with their
@@ -53,10 +55,11 @@ type ServicesStack struct {
 }
 
 // NewServicesStack defines the services stack. The topology is expected to be valid
-// (topology.Validate); a reference it cannot resolve stops synthesis.
-func NewServicesStack(scope constructs.Construct, id string, props *ServicesStackProps) *ServicesStack {
+// (topology.Validate); a reference it cannot resolve, a function package Code cannot give or a
+// policy it cannot load is an error naming the declaration.
+func NewServicesStack(scope constructs.Construct, id string, props *ServicesStackProps) (*ServicesStack, error) {
 	if props == nil || props.Topology == nil || props.Key == nil || props.Bus == nil || props.Code == nil {
-		panic("services stack: topology, key, bus and code are required")
+		return nil, errors.New("services stack: topology, key, bus and code are required")
 	}
 	sprops := props.StackProps
 	stack := awscdk.NewStack(scope, &id, &sprops)
@@ -73,30 +76,38 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 	functions := constructs.NewConstruct(stack, jsii.String("Functions"))
 	lambdas := map[string]awslambda.IFunction{}
 	for _, decl := range top.Functions {
-		f := NewFunction(functions, pascal(decl.Name), &FunctionProps{Decl: decl, Code: props.Code(decl)})
+		code, err := props.Code(decl)
+		if err != nil {
+			return nil, err
+		}
+		f := NewFunction(functions, pascal(decl.Name), &FunctionProps{Decl: decl, Code: code})
 		s.Functions[decl.Name] = f
 		lambdas[decl.Name] = f.Lambda
 	}
-	lambda := func(what, name string) awslambda.IFunction {
+	lambda := func(what, name string) (awslambda.IFunction, error) {
 		f, ok := lambdas[name]
 		if !ok {
-			panic(fmt.Sprintf("%s: function %q is not declared", what, name))
+			return nil, fmt.Errorf("%s: function %q is not declared", what, name)
 		}
-		return f
+		return f, nil
 	}
-	table := func(what, name string) awsdynamodb.ITable {
+	table := func(what, name string) (awsdynamodb.ITable, error) {
 		t, ok := props.Tables[name]
 		if !ok {
-			panic(fmt.Sprintf("%s: table %q is not declared", what, name))
+			return nil, fmt.Errorf("%s: table %q is not declared", what, name)
 		}
-		return t
+		return t, nil
 	}
 
 	if len(top.Consumers) > 0 {
 		consumers := constructs.NewConstruct(stack, jsii.String("Consumers"))
 		for _, decl := range top.Consumers {
+			fn, err := lambda("consumer "+decl.Name, decl.Function)
+			if err != nil {
+				return nil, err
+			}
 			c := NewConsumer(consumers, pascal(decl.Name), &ConsumerProps{
-				Decl: decl, Bus: props.Bus, Key: props.Key, Function: lambda("consumer "+decl.Name, decl.Function),
+				Decl: decl, Bus: props.Bus, Key: props.Key, Function: fn,
 			})
 			s.Consumers[decl.Name] = c
 			s.Queues[decl.Name], s.Queues[decl.DLQName()] = c.Queue, c.DeadLetterQueue
@@ -106,11 +117,19 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 	if len(top.StreamConsumers) > 0 {
 		streams := constructs.NewConstruct(stack, jsii.String("StreamConsumers"))
 		for _, decl := range top.StreamConsumers {
+			t, err := table("stream consumer of "+decl.Table, decl.Table)
+			if err != nil {
+				return nil, err
+			}
+			fn, err := lambda("stream consumer of "+decl.Table, decl.Function)
+			if err != nil {
+				return nil, err
+			}
 			sc := NewStreamConsumer(streams, pascal(decl.Table), &StreamConsumerProps{
 				Decl:     decl,
-				Table:    table("stream consumer of "+decl.Table, decl.Table),
+				Table:    t,
 				Key:      props.Key,
-				Function: lambda("stream consumer of "+decl.Table, decl.Function),
+				Function: fn,
 			})
 			s.StreamConsumers[decl.Table] = sc
 			s.Queues[decl.OnFailureQueue] = sc.FailureQueue
@@ -118,17 +137,25 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 	}
 
 	if len(top.Routes) > 0 {
-		s.API = NewAPI(stack, "Api", &APIProps{Topology: top, Functions: lambdas})
+		api, err := NewAPI(stack, "Api", &APIProps{Topology: top, Functions: lambdas})
+		if err != nil {
+			return nil, err
+		}
+		s.API = api
 	}
 	if len(top.UsagePlans) > 0 {
 		if s.API == nil {
-			panic("usage plans need the REST API: declare a route")
+			return nil, errors.New("usage plans need the REST API: declare a route")
 		}
 		tiers := make([]policy.Tier, 0, len(top.UsagePlans))
 		for _, u := range top.UsagePlans {
 			tiers = append(tiers, policy.Tier{Name: u.Name, Throttle: policy.Throttle{RateLimit: u.RateLimit, BurstLimit: u.BurstLimit}})
 		}
-		s.UsagePlans = NewUsagePlans(stack, "UsagePlans", &UsagePlansProps{API: s.API.RestAPI, Tiers: tiers})
+		plans, err := NewUsagePlans(stack, "UsagePlans", &UsagePlansProps{API: s.API.RestAPI, Tiers: tiers})
+		if err != nil {
+			return nil, err
+		}
+		s.UsagePlans = plans
 	}
 
 	var stageARN *string
@@ -138,24 +165,31 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 	s.Roles = map[string]*PartnerAccess{}
 	for _, r := range top.Roles {
 		if stageARN == nil {
-			panic(fmt.Sprintf("role %s: its grants are routes of the REST API: declare a route", r.Name))
+			return nil, fmt.Errorf("role %s: its grants are routes of the REST API: declare a route", r.Name)
 		}
 		pol, err := policy.Default()
 		if err != nil {
-			panic(fmt.Sprintf("role %s: %v", r.Name, err))
+			return nil, fmt.Errorf("role %s: %w", r.Name, err)
 		}
 		assumer, ok := s.Functions[r.AssumedBy]
 		if !ok {
-			panic(fmt.Sprintf("role %s: function %q is not declared", r.Name, r.AssumedBy))
+			return nil, fmt.Errorf("role %s: function %q is not declared", r.Name, r.AssumedBy)
 		}
-		pa := NewPartnerAccess(stack, pascal(r.Name), &PartnerAccessProps{TokenRole: assumer.Role, StageARN: stageARN, Policy: pol})
+		pa, err := NewPartnerAccess(stack, pascal(r.Name), &PartnerAccessProps{TokenRole: assumer.Role, StageARN: stageARN, Policy: pol})
+		if err != nil {
+			return nil, fmt.Errorf("role %s: %w", r.Name, err)
+		}
 		tag(pa.Role, TagRole, r.Name)
 		s.Roles[r.Name] = pa
 	}
 
 	if r := top.SecretRotation; r != nil {
 		// Secrets Manager calls the rotation function, on behalf of this account's secrets only.
-		lambda("secret rotation", r.Function).AddPermission(jsii.String("SecretsManagerRotation"), &awslambda.Permission{
+		fn, err := lambda("secret rotation", r.Function)
+		if err != nil {
+			return nil, err
+		}
+		fn.AddPermission(jsii.String("SecretsManagerRotation"), &awslambda.Permission{
 			Principal:     awsiam.NewServicePrincipal(jsii.String("secretsmanager.amazonaws.com"), nil),
 			SourceAccount: stack.Account(),
 		})
@@ -172,14 +206,20 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 		})
 	}
 	for _, decl := range top.Functions {
-		env.bind(s.Functions[decl.Name])
+		if err := env.bind(s.Functions[decl.Name]); err != nil {
+			return nil, err
+		}
 	}
 
 	if len(top.Schedules) > 0 {
 		schedules := constructs.NewConstruct(stack, jsii.String("Schedules"))
 		for _, decl := range top.Schedules {
+			fn, err := lambda("schedule "+decl.Name, decl.Function)
+			if err != nil {
+				return nil, err
+			}
 			s.Schedules[decl.Name] = NewSchedule(schedules, pascal(decl.Name), &ScheduleProps{
-				Decl: decl, Key: props.Key, Function: lambda("schedule "+decl.Name, decl.Function),
+				Decl: decl, Key: props.Key, Function: fn,
 			})
 		}
 	}
@@ -189,7 +229,7 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 		Value:       DeploymentID(stack),
 		Description: jsii.String("This deployment's server id (X-Lanyard-Server-ID of STS identity proofs): give it to partners who onboard with one"),
 	})
-	return s
+	return s, nil
 }
 
 // DeploymentID is this deployment's id (topology.ValueDeployment), which partners sign into
@@ -237,8 +277,9 @@ type environment struct {
 // access: table read → read data, read-write → read and write data; bus with any access → put
 // events; key read → decrypt, read-write → encrypt and decrypt; queue read → consume,
 // read-write → send and consume; secrets read → SecretsReadActions, read-write → also
-// SecretsWriteActions, on the secrets under SecretsPrefix.
-func (e environment) bind(f *Function) {
+// SecretsWriteActions, on the secrets under SecretsPrefix. An error names the function, the
+// variable and the value it cannot resolve.
+func (e environment) bind(f *Function) error {
 	names := make([]string, 0, len(f.Decl.Env))
 	for k := range f.Decl.Env {
 		names = append(names, k)
@@ -255,7 +296,7 @@ func (e environment) bind(f *Function) {
 		case topology.ValueTable:
 			t, ok := e.tables[v.Name]
 			if !ok {
-				panic(fmt.Sprintf("%s: table %q is not declared", where, v.Name))
+				return fmt.Errorf("%s: table %q is not declared", where, v.Name)
 			}
 			value = t.TableName()
 			switch v.Access {
@@ -265,7 +306,7 @@ func (e environment) bind(f *Function) {
 			case topology.AccessReadWrite:
 				t.GrantReadWriteData(role)
 			default:
-				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
 			}
 		case topology.ValueBus:
 			value = e.bus.EventBusName()
@@ -281,12 +322,12 @@ func (e environment) bind(f *Function) {
 			case topology.AccessReadWrite:
 				e.key.GrantEncryptDecrypt(role)
 			default:
-				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
 			}
 		case topology.ValueQueue:
 			q, ok := e.queues[v.Name]
 			if !ok {
-				panic(fmt.Sprintf("%s: queue %q is not declared", where, v.Name))
+				return fmt.Errorf("%s: queue %q is not declared", where, v.Name)
 			}
 			value = q.QueueUrl()
 			switch v.Access {
@@ -297,14 +338,14 @@ func (e environment) bind(f *Function) {
 				q.GrantSendMessages(role)
 				q.GrantConsumeMessages(role)
 			default:
-				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
 			}
 		case topology.ValueDeployment:
 			value = DeploymentID(f.Lambda)
 		case topology.ValueFunction:
 			fn, ok := e.functions[v.Name]
 			if !ok {
-				panic(fmt.Sprintf("%s: function %q is not declared", where, v.Name))
+				return fmt.Errorf("%s: function %q is not declared", where, v.Name)
 			}
 			value = fn.FunctionArn()
 			if v.Access == topology.AccessReadWrite {
@@ -315,7 +356,7 @@ func (e environment) bind(f *Function) {
 		case topology.ValueRole:
 			pa, ok := e.roles[v.Name]
 			if !ok {
-				panic(fmt.Sprintf("%s: role %q is not declared", where, v.Name))
+				return fmt.Errorf("%s: role %q is not declared", where, v.Name)
 			}
 			value = pa.Role.RoleArn()
 			if v.Access == topology.AccessReadWrite {
@@ -323,7 +364,7 @@ func (e environment) bind(f *Function) {
 			}
 		case topology.ValueAPIStage:
 			if e.stageARN == nil {
-				panic(fmt.Sprintf("%s: no REST API is declared", where))
+				return fmt.Errorf("%s: no REST API is declared", where)
 			}
 			value = e.stageARN
 			if v.Access == topology.AccessReadWrite {
@@ -335,7 +376,7 @@ func (e environment) bind(f *Function) {
 			}
 		case topology.ValueUsagePlans:
 			if e.plans == nil {
-				panic(fmt.Sprintf("%s: no usage plan is declared", where))
+				return fmt.Errorf("%s: no usage plan is declared", where)
 			}
 			value = e.plans.PlanNamesJSON()
 			if v.Access == topology.AccessReadWrite {
@@ -352,7 +393,7 @@ func (e environment) bind(f *Function) {
 			}
 			granted, ok := actions[v.Access]
 			if !ok {
-				panic(fmt.Sprintf("%s: unknown access %q", where, v.Access))
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
 			}
 			if len(granted) > 0 {
 				arn := awscdk.Stack_Of(role).FormatArn(&awscdk.ArnComponents{
@@ -364,8 +405,9 @@ func (e environment) bind(f *Function) {
 				}))
 			}
 		default:
-			panic(fmt.Sprintf("%s: unknown value kind %q", where, v.Kind))
+			return fmt.Errorf("%s: unknown value kind %q", where, v.Kind)
 		}
 		f.Lambda.AddEnvironment(jsii.String(name), value, nil)
 	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package infra
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
@@ -49,7 +50,7 @@ var (
 	synthCache = map[string]synthesized{}
 )
 
-// synthesize builds the app main.go builds (newStacks) from the named declaration, once per
+// synthesize builds the app lanyard-cdk builds (NewStacks) from the named declaration, once per
 // test binary. Each function's code is a dummy bootstrap, so the tests need no `make build`.
 func synthesize(t *testing.T, name string, top *topology.Topology) synthesized {
 	t.Helper()
@@ -58,7 +59,7 @@ func synthesize(t *testing.T, name string, top *topology.Topology) synthesized {
 	if s, ok := synthCache[name]; ok {
 		return s
 	}
-	st := newStacks(testApp(t), top, nil, dummyCode(t))
+	st := mustStacks(t, top, nil, dummyCode(t))
 	s := synthesized{
 		foundation: assertions.Template_FromStack(st.Foundation.Stack, nil),
 		services:   assertions.Template_FromStack(st.Services.Stack, nil),
@@ -70,14 +71,26 @@ func synthesize(t *testing.T, name string, top *topology.Topology) synthesized {
 	return s
 }
 
+// mustStacks defines the app's stacks (NewStacks) in a test app and fails the test on an error.
+func mustStacks(t *testing.T, top *topology.Topology, env *awscdk.Environment, code func(topology.Function) (awslambda.Code, error)) Stacks {
+	t.Helper()
+	st, err := NewStacks(testApp(t), top, env, code)
+	if err != nil {
+		t.Fatalf("NewStacks: %v", err)
+	}
+	return st
+}
+
 // dummyCode gives every function the same deployment package: a dummy bootstrap.
-func dummyCode(t *testing.T) func(topology.Function) awslambda.Code {
+func dummyCode(t *testing.T) func(topology.Function) (awslambda.Code, error) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return func(topology.Function) awslambda.Code { return awslambda.Code_FromAsset(jsii.String(dir), nil) }
+	return func(topology.Function) (awslambda.Code, error) {
+		return awslambda.Code_FromAsset(jsii.String(dir), nil), nil
+	}
 }
 
 // check runs CDK assertions, which panic on a mismatch, as a test failure.

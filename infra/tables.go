@@ -1,6 +1,7 @@
-package main
+package infra
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -31,26 +32,34 @@ type TablesStack struct {
 	Tables map[string]awsdynamodb.Table
 }
 
-// NewTablesStack defines the tables stack.
-func NewTablesStack(scope constructs.Construct, id string, props *TablesStackProps) *TablesStack {
+// NewTablesStack defines the tables stack. An error names the table it could not define.
+func NewTablesStack(scope constructs.Construct, id string, props *TablesStackProps) (*TablesStack, error) {
 	if props == nil || props.Key == nil {
-		panic("tables stack: a key is required")
+		return nil, errors.New("tables stack: a key is required")
 	}
 	sprops := props.StackProps
 	stack := awscdk.NewStack(scope, &id, &sprops)
 
 	tables := make(map[string]awsdynamodb.Table, len(props.Tables))
 	for _, decl := range props.Tables {
-		tables[decl.Name] = newTable(stack, decl, props.Key)
+		t, err := newTable(stack, decl, props.Key)
+		if err != nil {
+			return nil, err
+		}
+		tables[decl.Name] = t
 	}
-	return &TablesStack{Stack: stack, Tables: tables}
+	return &TablesStack{Stack: stack, Tables: tables}, nil
 }
 
 // newTable defines one declared table: on-demand, point-in-time recovery, encrypted with the
 // customer-managed key, retained and deletion-protected.
-func newTable(scope constructs.Construct, decl topology.Table, key awskms.IKey) awsdynamodb.Table {
+func newTable(scope constructs.Construct, decl topology.Table, key awskms.IKey) (awsdynamodb.Table, error) {
+	partition, err := attribute(decl.PartitionKey)
+	if err != nil {
+		return nil, fmt.Errorf("table %q: partition key: %w", decl.Name, err)
+	}
 	props := &awsdynamodb.TableProps{
-		PartitionKey: attribute(decl.PartitionKey),
+		PartitionKey: partition,
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
@@ -61,7 +70,9 @@ func newTable(scope constructs.Construct, decl topology.Table, key awskms.IKey) 
 		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
 	}
 	if decl.SortKey != nil {
-		props.SortKey = attribute(*decl.SortKey)
+		if props.SortKey, err = attribute(*decl.SortKey); err != nil {
+			return nil, fmt.Errorf("table %q: sort key: %w", decl.Name, err)
+		}
 	}
 	if decl.TTLAttribute != "" {
 		props.TimeToLiveAttribute = jsii.String(decl.TTLAttribute)
@@ -73,26 +84,38 @@ func newTable(scope constructs.Construct, decl topology.Table, key awskms.IKey) 
 	case topology.StreamNewAndOldImage:
 		props.Stream = awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES
 	default:
-		panic(fmt.Sprintf("table %q: unknown stream view %q", decl.Name, decl.Stream))
+		return nil, fmt.Errorf("table %q: unknown stream view %q", decl.Name, decl.Stream)
 	}
 
-	table := awsdynamodb.NewTable(scope, jsii.String(pascal(decl.Name)), props)
+	// Every key attribute is checked before anything is defined.
+	indexes := make([]*awsdynamodb.GlobalSecondaryIndexProps, 0, len(decl.Indexes))
 	for _, idx := range decl.Indexes {
+		partition, err := attribute(idx.PartitionKey)
+		if err != nil {
+			return nil, fmt.Errorf("table %q: index %q: partition key: %w", decl.Name, idx.Name, err)
+		}
 		gsi := &awsdynamodb.GlobalSecondaryIndexProps{
 			IndexName:      jsii.String(idx.Name),
-			PartitionKey:   attribute(idx.PartitionKey),
+			PartitionKey:   partition,
 			ProjectionType: awsdynamodb.ProjectionType_ALL,
 		}
 		if idx.SortKey != nil {
-			gsi.SortKey = attribute(*idx.SortKey)
+			if gsi.SortKey, err = attribute(*idx.SortKey); err != nil {
+				return nil, fmt.Errorf("table %q: index %q: sort key: %w", decl.Name, idx.Name, err)
+			}
 		}
+		indexes = append(indexes, gsi)
+	}
+
+	table := awsdynamodb.NewTable(scope, jsii.String(pascal(decl.Name)), props)
+	for _, gsi := range indexes {
 		table.AddGlobalSecondaryIndex(gsi)
 	}
 	tag(table, TagTable, decl.Name)
-	return table
+	return table, nil
 }
 
-func attribute(a topology.Attr) *awsdynamodb.Attribute {
+func attribute(a topology.Attr) (*awsdynamodb.Attribute, error) {
 	var t awsdynamodb.AttributeType
 	switch a.Type {
 	case topology.AttrString:
@@ -102,7 +125,7 @@ func attribute(a topology.Attr) *awsdynamodb.Attribute {
 	case topology.AttrBinary:
 		t = awsdynamodb.AttributeType_BINARY
 	default:
-		panic(fmt.Sprintf("attribute %q: unknown type %q", a.Name, a.Type))
+		return nil, fmt.Errorf("attribute %q: unknown type %q", a.Name, a.Type)
 	}
-	return &awsdynamodb.Attribute{Name: jsii.String(a.Name), Type: t}
+	return &awsdynamodb.Attribute{Name: jsii.String(a.Name), Type: t}, nil
 }

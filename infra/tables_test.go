@@ -1,4 +1,4 @@
-package main
+package infra
 
 import (
 	"testing"
@@ -36,10 +36,10 @@ func TestTablesAreRetainedAndProtected(t *testing.T) {
 // The tables stack exists only where there are tables, and is termination-protected.
 func TestTablesStackIsTerminationProtected(t *testing.T) {
 	code := dummyCode(t)
-	if st := newStacks(testApp(t), topology.Lanyard(), nil, code); (st.Tables != nil) != (len(topology.Lanyard().Tables) > 0) {
+	if st := mustStacks(t, topology.Lanyard(), nil, code); (st.Tables != nil) != (len(topology.Lanyard().Tables) > 0) {
 		t.Error("a tables stack exists exactly when tables are declared")
 	}
-	st := newStacks(testApp(t), topologytest.Sample(), nil, code)
+	st := mustStacks(t, topologytest.Sample(), nil, code)
 	if st.Tables == nil || st.Tables.TerminationProtection() == nil || !*st.Tables.TerminationProtection() {
 		t.Error("the tables stack is not termination-protected")
 	}

@@ -1,6 +1,7 @@
-package main
+package infra
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -36,10 +37,18 @@ type UsagePlans struct {
 	Plans map[string]awsapigateway.UsagePlan
 }
 
-// NewUsagePlans defines a usage plan for each tier. Tier names must be unique.
-func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps) *UsagePlans {
+// NewUsagePlans defines a usage plan for each tier. Tier names must be unique; an error names
+// a tier declared twice.
+func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps) (*UsagePlans, error) {
 	if props == nil || props.API == nil || len(props.Tiers) == 0 {
-		panic("usage plans: an API and at least one tier are required")
+		return nil, errors.New("usage plans: an API and at least one tier are required")
+	}
+	seen := map[string]bool{}
+	for _, tier := range props.Tiers {
+		if seen[tier.Name] {
+			return nil, fmt.Errorf("usage plans: tier %q declared twice", tier.Name)
+		}
+		seen[tier.Name] = true
 	}
 	c := constructs.NewConstruct(scope, &id)
 	stage := props.Stage
@@ -48,9 +57,6 @@ func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps
 	}
 	u := &UsagePlans{Construct: c, Plans: map[string]awsapigateway.UsagePlan{}}
 	for _, tier := range props.Tiers {
-		if _, dup := u.Plans[tier.Name]; dup {
-			panic(fmt.Sprintf("usage plans: tier %q declared twice", tier.Name))
-		}
 		plan := awsapigateway.NewUsagePlan(c, jsii.String(pascal(tier.Name)), &awsapigateway.UsagePlanProps{
 			Name:        usagePlanName(c, tier.Name),
 			Description: jsii.String("Lanyard tier " + tier.Name + ": the throttle each of its partners gets"),
@@ -63,7 +69,7 @@ func NewUsagePlans(scope constructs.Construct, id string, props *UsagePlansProps
 		tag(plan, TagTier, tier.Name)
 		u.Plans[tier.Name] = plan
 	}
-	return u
+	return u, nil
 }
 
 // usagePlanName is a tier's plan name: the stack's name and the tier. The functions find their

@@ -1,4 +1,4 @@
-package main
+package infra
 
 import (
 	"encoding/json"
@@ -42,7 +42,10 @@ func newUsageStack(t *testing.T, env *awscdk.Environment) usageStack {
 		CloudWatchRole:   jsii.Bool(false),
 	})
 	api.Root().AddMethod(jsii.String("GET"), awsapigateway.NewMockIntegration(nil), &awsapigateway.MethodOptions{ApiKeyRequired: jsii.Bool(true)})
-	plans := NewUsagePlans(stack, "UsagePlans", &UsagePlansProps{API: api, Tiers: p.Tiers})
+	plans, err := NewUsagePlans(stack, "UsagePlans", &UsagePlansProps{API: api, Tiers: p.Tiers})
+	if err != nil {
+		t.Fatal(err)
+	}
 	role := awsiam.NewRole(stack, jsii.String("Onboarding"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 	})

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -46,6 +47,12 @@ func Synth(top *topology.Topology, root string, env *awscdk.Environment) error {
 	}); err != nil {
 		return oneLine(err)
 	}
+	return oneLine(synth(app))
+}
+
+// synth synthesizes app; an error the CDK throws while validating it is returned.
+func synth(app awscdk.App) (err error) {
+	defer recoverCDK(&err)
 	app.Synth(nil)
 	return nil
 }
@@ -75,8 +82,31 @@ func Environment(getenv func(string) string) *awscdk.Environment {
 	return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 }
 
-// oneLine is err with its lines (an errors.Join of several) joined by "; ".
-func oneLine(err error) error { return lineError{err} }
+// recoverCDK, deferred, turns a panic of the CDK into *err: jsii raises a JavaScript error the
+// CDK throws (a construct id already taken in its scope, a value it refuses) as a Go error
+// value. Any other panic, a Go runtime error or a panic of jsii's own argument checks, is a
+// programming error and goes on.
+func recoverCDK(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	thrown, ok := r.(error)
+	var rt runtime.Error
+	if !ok || errors.As(thrown, &rt) {
+		panic(r)
+	}
+	msg, _, _ := strings.Cut(thrown.Error(), "\n") // the first line; the rest is JavaScript's stack
+	*err = fmt.Errorf("the CDK refused the declaration: %s", msg)
+}
+
+// oneLine is err with its lines (an errors.Join of several) joined by "; "; nil stays nil.
+func oneLine(err error) error {
+	if err == nil {
+		return nil
+	}
+	return lineError{err}
+}
 
 type lineError struct{ err error }
 
@@ -92,8 +122,9 @@ type Stacks struct {
 
 // NewStacks defines the app's stacks: the foundation (key, bus), the tables when there are
 // any, and the services built from top, each function's package given by code. An error names
-// the declaration or prop it could not build.
-func NewStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, code func(topology.Function) (awslambda.Code, error)) (Stacks, error) {
+// the declaration or prop it could not build, or says what the CDK refused (recoverCDK).
+func NewStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, code func(topology.Function) (awslambda.Code, error)) (_ Stacks, err error) {
+	defer recoverCDK(&err)
 	var s Stacks
 	s.Foundation = NewFoundationStack(app, "LanyardFoundation", &FoundationStackProps{
 		StackProps: awscdk.StackProps{Env: env, Description: jsii.String("Lanyard: event bus, archive and customer-managed KMS key")},

@@ -10,5 +10,6 @@
 // (cdk.json): its main calls Synth with topology.Lanyard() and prints the error Synth returns,
 // one line naming the bad declaration, prop or missing function package. A bad declaration or
 // prop is an error returned by the constructor that meets it (NewStacks, NewServicesStack,
-// NewAPI, …), never a panic.
+// NewAPI, …), never a panic; what the CDK itself throws while NewStacks or Synth builds the
+// app (a construct id a declared name already takes, say) is returned as an error too.
 package infra

@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -131,6 +133,14 @@ func TestBadDeclarationsAreErrorsNamingTheEntry(t *testing.T) {
 			[]string{`function "probe", BAD`, "no usage plan is declared"}},
 		{"environment: secrets access unknown", setEnv("probe", "BAD", topology.SecretPrefix("admin")),
 			[]string{`function "probe", BAD`, `unknown access "admin"`}},
+		{"role whose construct id the API has", func(top *topology.Topology) {
+			top.Roles = []topology.Role{{Name: "api", AssumedBy: "probe"}}
+		}, []string{"the CDK refused the declaration", "There is already a Construct with name 'Api'"}},
+		{"two stream consumers of one table", func(top *topology.Topology) {
+			again := top.StreamConsumers[0]
+			again.OnFailureQueue = "records-stream-failures-again"
+			top.StreamConsumers = append(top.StreamConsumers, again)
+		}, []string{"the CDK refused the declaration", "There is already a Construct with name 'Records'"}},
 		{"environment: unknown value kind", setEnv("probe", "BAD", topology.Value{Kind: "parameter", Name: "x"}),
 			[]string{`function "probe", BAD`, `unknown value kind "parameter"`}},
 	}
@@ -253,6 +263,43 @@ func TestBadPropsAreErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			stack := awscdk.NewStack(testApp(t), jsii.String("Bad"), nil)
 			returnsError(t, func() error { return c.build(stack) }, c.want...)
+		})
+	}
+}
+
+// What the CDK throws becomes an error (its first line); a Go runtime error or any other panic
+// is a programming error and stays a panic.
+func TestRecoverCDKTakesOnlyWhatTheCDKThrows(t *testing.T) {
+	var nilMap map[string]int
+	cases := []struct {
+		name      string
+		do        func()
+		wantErr   string // "" for none
+		wantPanic bool
+	}{
+		{"thrown by the CDK", func() { panic(errors.New("There is already a Construct with name 'Api'\n    at Node.addChild")) },
+			"the CDK refused the declaration: There is already a Construct with name 'Api'", false},
+		{"runtime error", func() { nilMap["x"]++ }, "", true},
+		{"jsii argument check", func() { panic("Field Props.Code is required, but has nil value") }, "", true},
+		{"no panic", func() {}, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			panicked := func() (p bool) {
+				defer func() { p = recover() != nil }()
+				func() {
+					defer recoverCDK(&err)
+					c.do()
+				}()
+				return false
+			}()
+			if panicked != c.wantPanic {
+				t.Errorf("panicked %v, want %v", panicked, c.wantPanic)
+			}
+			if got := fmt.Sprint(err); (c.wantErr == "" && err != nil) || (c.wantErr != "" && got != c.wantErr) {
+				t.Errorf("error %v, want %q", err, c.wantErr)
+			}
 		})
 	}
 }

@@ -150,13 +150,9 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 	if err := opts.Topology.Validate("", nil); err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
-	cfg, err := awsconfig.Load(ctx,
-		config.WithRegion(Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
-		config.WithBaseEndpoint(opts.LocalStackURL),
-	)
+	cfg, err := opts.awsConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
+		return nil, err
 	}
 	clients := provision.NewClients(cfg, Account, opts.DynamoDBURL)
 	ddbStreams := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(opts.DynamoDBURL) })
@@ -254,6 +250,36 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		}()
 	}
 	return s, nil
+}
+
+// awsConfig is the configuration of the suite's clients: LocalStack's region, credentials and
+// endpoint.
+func (o *Options) awsConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.Load(ctx,
+		config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
+		config.WithBaseEndpoint(o.LocalStackURL),
+	)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Down removes the deployment of opts.Topology under opts.Prefix from LocalStack and DynamoDB
+// Local (provision.Down): what it removed, and what AWS keeps on purpose. A running suite under
+// that prefix should be stopped first.
+func Down(ctx context.Context, opts Options) (*provision.Teardown, error) {
+	opts.defaults()
+	cfg, err := opts.awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	td, err := provision.Down(ctx, provision.NewClients(cfg, Account, opts.DynamoDBURL), opts.Topology, opts.Prefix)
+	if err != nil {
+		return td, fmt.Errorf("down %s: %w", opts.Prefix, err)
+	}
+	return td, nil
 }
 
 // LoopbackOnly refuses a listen address outside the loopback range. The API front admits admin

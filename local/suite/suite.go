@@ -13,6 +13,47 @@
 //
 // Everything else — Invoke, SQS event source mappings, EventBridge rules and schedules, Secrets
 // Manager rotation — is LocalStack's own, calling our functions through the runtime executor.
+// `lanyard local down` (Down, provision.Down) removes a deployment again.
+//
+// # The package's integration tests
+//
+// They provision each topology once per package: the first test asking for a topology
+// (shared, keyed by the topology's name) provisions it under a prefix of its own; the tests
+// after it use the same running suite; when the package's tests are done it is stopped and
+// removed with provision.Down. The shared topologies are the production declaration
+// ("lanyard": partner names, STS-identity onboarding, concurrent onboardings, throttling, the
+// production open routes, the replay window, copied idempotency keys, rotation through
+// LocalStack, rotation switched on at onboarding, rotation on demand), the sample ("sample":
+// signed admin requests, stream records, traces), and the production declaration with a
+// recorder of onboarding's events ("onboarding-recorder", "onboarding-decisions"), with the
+// token function's capture build ("token-capture"), and the outbox alone ("outbox").
+//
+// Tests sharing a deployment keep apart by partner: each onboards its own partners, and
+// reads only its own partners' items, keys and secrets (by partner id or name, or, for what
+// bears neither — a refusal's idempotency record, the partner secrets an onboarding created,
+// the function logs it waits for — what is new since the test began; those tests do not run
+// in parallel with one another, as their canaries capture the process's slog default).
+//
+// A test gets a deployment of its own, under a fresh prefix, only where it must change the
+// deployment or needs one nothing else touches:
+//
+//   - TestRotationConvergesAfterACrashAfterEachAWSCall: fault injection, LANYARD_FAULT set in
+//     the rotation function's environment.
+//   - TestScheduledRotationThroughLocal: compressed rotation days (RotationDay, a scheduler
+//     looking every 200 ms), which would rotate every other test's partners.
+//   - TestPickUpAcknowledgeAndRetireThroughLocal: the retirement schedule retires a key and
+//     flushes the stage's authorizer cache; the test waits for that flush, which another
+//     test's could stand in for, and which empties every other test's cached policies.
+//   - TestFrontAuthorizesPartnerRoutesWithACachedPolicy: flushes the stage cache itself and
+//     counts the front's authorizer calls and cache hits, which other tests' requests would
+//     move.
+//   - TestScheduleFiresItsFunction: adds a schedule to the sample.
+//   - TestEventReachesExactlyTheMatchingConsumers: adds a consumer, its function and its
+//     table to the sample, and checks each consumer got exactly its event.
+//   - TestFailingRecordIsRedeliveredAloneThenDeadLettered: shortens the consumer function's
+//     timeout and its queue's visibility timeout, and checks exactly what the DLQ holds.
+//   - TestREADMEMakeDevSampleIsCurrent: compares what a first run prints (everything
+//     created) with the README.
 package suite
 
 import (

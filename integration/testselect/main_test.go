@@ -96,7 +96,7 @@ func TestEveryIntegrationTestOfTheRepositoryIsSelected(t *testing.T) {
 // onlyWith reports whether the file's build constraint holds with tag and not without it.
 func onlyWith(t *testing.T, path, tag string) bool {
 	t.Helper()
-	b, err := os.ReadFile(path) //nolint:gosec // a file of the repository under test
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -200,17 +200,11 @@ func createSQSMapping(t *testing.T, fn, queueARN string, in *lambda.CreateEventS
 			t.Errorf("delete event source mapping %s: %v", aws.ToString(id), err)
 			return
 		}
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		harness.Eventually(t, 30*time.Second, func() (bool, string) {
 			_, err := env.Lambda.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: id})
 			var gone *lambdatypes.ResourceNotFoundException
-			if errors.As(err, &gone) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("event source mapping %s still there 30s after its deletion (%v)", aws.ToString(id), err)
-				return
-			}
-		}
+			return errors.As(err, &gone), fmt.Sprintf("event source mapping %s still there after its deletion (%v)", aws.ToString(id), err)
+		})
 	})
 	harness.Eventually(t, 30*time.Second, func() (bool, string) {
 		got, err := env.Lambda.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: id})

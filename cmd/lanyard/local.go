@@ -42,17 +42,36 @@ func newLocalCmd(out *output) *cobra.Command {
 			return runLocal(cmd.Context(), opts, out, showTraces, once)
 		},
 	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&opts.Prefix, "prefix", "lanyard", "name prefix of every local resource")
+	pf.StringVar(&opts.LocalStackURL, "localstack", "http://127.0.0.1:"+envOr("LANYARD_LOCALSTACK_PORT", "4566"), "LocalStack endpoint")
+	pf.StringVar(&opts.DynamoDBURL, "dynamodb", "http://127.0.0.1:"+envOr("LANYARD_DYNAMODB_PORT", "8000"), "DynamoDB Local endpoint")
 	f := cmd.Flags()
-	f.StringVar(&opts.Prefix, "prefix", "lanyard", "name prefix of every local resource")
 	f.StringVar(&opts.CodeDir, "code-dir", "bin/local", "folder of the function zips built by `make build-local`")
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:4510", "address of the local API front")
 	f.StringVar(&opts.XRayListen, "xray-listen", "127.0.0.1:2000", "address of the local trace collector (the functions' AWS_XRAY_DAEMON_ADDRESS)")
-	f.StringVar(&opts.LocalStackURL, "localstack", "http://127.0.0.1:"+envOr("LANYARD_LOCALSTACK_PORT", "4566"), "LocalStack endpoint")
 	f.DurationVar(&opts.RotationDay, "rotation-day", 24*time.Hour, "how long a rotation day lasts: 1s rotates a secret due every N days every N seconds (demos, tests)")
 	f.DurationVar(&opts.RotationInterval, "rotation-interval", rotation.DefaultInterval, "how often to look for secrets due for rotation")
-	f.StringVar(&opts.DynamoDBURL, "dynamodb", "http://127.0.0.1:"+envOr("LANYARD_DYNAMODB_PORT", "8000"), "DynamoDB Local endpoint")
 	f.BoolVar(&showTraces, "traces", false, "print the id of every trace the functions send, as it arrives")
 	f.BoolVar(&once, "once", false, "provision, print what changed, and exit")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "down",
+		Short: "Remove the local deployment: print each resource removed, and what AWS keeps on purpose",
+		Long: "down removes what `lanyard local` provisioned under --prefix, and what its functions created\n" +
+			"(partner secrets, partner API keys), from LocalStack and DynamoDB Local. Stop `lanyard local`\n" +
+			"first. The KMS key can only be scheduled for deletion, seven days at least: it is listed as kept.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Topology = topology.Lanyard()
+			td, err := suite.Down(cmd.Context(), opts)
+			if td != nil {
+				if err := out.emit(td, func(w io.Writer) { suite.RenderDown(w, td) }); err != nil {
+					return err
+				}
+			}
+			return err
+		},
+	})
 	return cmd
 }
 

@@ -36,6 +36,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/local/provision"
 	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/polltest"
 )
 
 // Region and Account are LocalStack's defaults; credentials are its test pair.
@@ -170,21 +171,12 @@ func (e *Env) DeployFunction(t testing.TB, binary string, opts FunctionOptions) 
 	return name, aws.ToString(out.FunctionArn)
 }
 
-// Eventually polls cond every 200 ms until it reports true or the deadline passes; then it fails
-// the test with cond's last explanation. It never sleeps a fixed time in place of a condition.
+// Eventually polls cond until it reports true or the deadline passes; then it fails the test
+// with cond's last explanation. It never sleeps a fixed time in place of a condition. It is
+// polltest.Eventually, the tests' one poll-with-deadline.
 func Eventually(t testing.TB, within time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s", within, why)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	polltest.Eventually(t, within, cond)
 }
 
 func answers(ctx context.Context, url string) error {

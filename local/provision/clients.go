@@ -5,11 +5,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -20,6 +22,8 @@ type KMSAPI interface {
 	CreateAlias(context.Context, *kms.CreateAliasInput, ...func(*kms.Options)) (*kms.CreateAliasOutput, error)
 	EnableKeyRotation(context.Context, *kms.EnableKeyRotationInput, ...func(*kms.Options)) (*kms.EnableKeyRotationOutput, error)
 	DescribeKey(context.Context, *kms.DescribeKeyInput, ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
+	DeleteAlias(context.Context, *kms.DeleteAliasInput, ...func(*kms.Options)) (*kms.DeleteAliasOutput, error)
+	ScheduleKeyDeletion(context.Context, *kms.ScheduleKeyDeletionInput, ...func(*kms.Options)) (*kms.ScheduleKeyDeletionOutput, error)
 }
 
 // EventsAPI is the part of EventBridge the provisioner uses.
@@ -30,6 +34,9 @@ type EventsAPI interface {
 	PutRule(context.Context, *eventbridge.PutRuleInput, ...func(*eventbridge.Options)) (*eventbridge.PutRuleOutput, error)
 	ListTargetsByRule(context.Context, *eventbridge.ListTargetsByRuleInput, ...func(*eventbridge.Options)) (*eventbridge.ListTargetsByRuleOutput, error)
 	PutTargets(context.Context, *eventbridge.PutTargetsInput, ...func(*eventbridge.Options)) (*eventbridge.PutTargetsOutput, error)
+	RemoveTargets(context.Context, *eventbridge.RemoveTargetsInput, ...func(*eventbridge.Options)) (*eventbridge.RemoveTargetsOutput, error)
+	DeleteRule(context.Context, *eventbridge.DeleteRuleInput, ...func(*eventbridge.Options)) (*eventbridge.DeleteRuleOutput, error)
+	DeleteEventBus(context.Context, *eventbridge.DeleteEventBusInput, ...func(*eventbridge.Options)) (*eventbridge.DeleteEventBusOutput, error)
 }
 
 // SQSAPI is the part of SQS the provisioner uses.
@@ -38,6 +45,7 @@ type SQSAPI interface {
 	CreateQueue(context.Context, *sqs.CreateQueueInput, ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error)
 	GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 	SetQueueAttributes(context.Context, *sqs.SetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.SetQueueAttributesOutput, error)
+	DeleteQueue(context.Context, *sqs.DeleteQueueInput, ...func(*sqs.Options)) (*sqs.DeleteQueueOutput, error)
 }
 
 // LambdaAPI is the part of Lambda the provisioner uses.
@@ -51,6 +59,8 @@ type LambdaAPI interface {
 	CreateEventSourceMapping(context.Context, *lambda.CreateEventSourceMappingInput, ...func(*lambda.Options)) (*lambda.CreateEventSourceMappingOutput, error)
 	UpdateEventSourceMapping(context.Context, *lambda.UpdateEventSourceMappingInput, ...func(*lambda.Options)) (*lambda.UpdateEventSourceMappingOutput, error)
 	AddPermission(context.Context, *lambda.AddPermissionInput, ...func(*lambda.Options)) (*lambda.AddPermissionOutput, error)
+	DeleteEventSourceMapping(context.Context, *lambda.DeleteEventSourceMappingInput, ...func(*lambda.Options)) (*lambda.DeleteEventSourceMappingOutput, error)
+	DeleteFunction(context.Context, *lambda.DeleteFunctionInput, ...func(*lambda.Options)) (*lambda.DeleteFunctionOutput, error)
 }
 
 // DynamoDBAPI is the part of DynamoDB (Local) the provisioner uses.
@@ -59,6 +69,18 @@ type DynamoDBAPI interface {
 	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	UpdateTimeToLive(context.Context, *dynamodb.UpdateTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 	DescribeTimeToLive(context.Context, *dynamodb.DescribeTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+	DeleteTable(context.Context, *dynamodb.DeleteTableInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error)
+}
+
+// SecretsAPI is the part of Secrets Manager Down uses (the partner secrets the functions create).
+type SecretsAPI interface {
+	secretsmanager.ListSecretsAPIClient
+	DeleteSecret(context.Context, *secretsmanager.DeleteSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+}
+
+// LogsAPI is the part of CloudWatch Logs Down uses (the functions' log groups).
+type LogsAPI interface {
+	DeleteLogGroup(context.Context, *cloudwatchlogs.DeleteLogGroupInput, ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error)
 }
 
 var (
@@ -67,6 +89,8 @@ var (
 	_ SQSAPI      = (*sqs.Client)(nil)
 	_ LambdaAPI   = (*lambda.Client)(nil)
 	_ DynamoDBAPI = (*dynamodb.Client)(nil)
+	_ SecretsAPI  = (*secretsmanager.Client)(nil)
+	_ LogsAPI     = (*cloudwatchlogs.Client)(nil)
 )
 
 // Clients are the service clients a Provisioner uses.
@@ -78,6 +102,8 @@ type Clients struct {
 	DynamoDB   DynamoDBAPI
 	IAM        IAMAPI
 	APIGateway APIGatewayAPI
+	Secrets    SecretsAPI
+	Logs       LogsAPI
 	// Lambda needs an execution role ARN; LocalStack does not enforce it.
 	Role string
 }
@@ -89,6 +115,7 @@ func NewClients(cfg aws.Config, account, dynamoDBEndpoint string) Clients {
 		KMS: kms.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
 		Lambda: lambda.NewFromConfig(cfg), DynamoDB: LocalDynamoDB(cfg, dynamoDBEndpoint),
 		IAM: iam.NewFromConfig(cfg), APIGateway: apigateway.NewFromConfig(cfg),
+		Secrets: secretsmanager.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
 		Role: "arn:aws:iam::" + account + ":role/lanyard-local",
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -86,92 +88,126 @@ func HostArchitecture() lambdatypes.Architecture {
 
 // functions creates each function from CodeDir/<name>/function.zip, or updates its code when
 // the zip's SHA-256 differs and its configuration when timeout, memory or environment differ.
+// Up to functionWorkers functions are handled at once (each mostly waits for Lambda); their
+// changes are recorded in the order they are declared.
 func (p *Provisioner) functions(ctx context.Context, t *topology.Topology, r *Result) error {
-	for _, f := range t.Functions {
-		name := p.Options.Name(f.Name)
-		r.Functions[f.Name] = name
-		zipPath := filepath.Join(p.Options.CodeDir, filepath.Base(f.Main), "function.zip")
-		zip, err := os.ReadFile(zipPath) //nolint:gosec // a path built from the declaration, under the build folder
-		if err != nil {
-			return fmt.Errorf("function %s: read %s (run `make build-local`): %w", f.Name, zipPath, err)
-		}
-		sum := sha256.Sum256(zip)
-		codeSHA := base64.StdEncoding.EncodeToString(sum[:])
+	type outcome struct {
+		arn    string
+		action Action
+		detail string
+		err    error
+	}
+	outs := make([]outcome, len(t.Functions))
+	envs := make([]map[string]string, len(t.Functions))
+	for i, f := range t.Functions {
 		env, err := p.environment(f, r)
 		if err != nil {
 			return err
 		}
-		timeout := int32(f.Timeout.Seconds())
-
-		got, err := p.Clients.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
-		if err != nil && !notFound(err) {
-			return fmt.Errorf("look up function %s: %w", name, err)
+		envs[i] = env
+	}
+	sem := make(chan struct{}, functionWorkers)
+	var wg sync.WaitGroup
+	for i, f := range t.Functions {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			o := &outs[i]
+			o.arn, o.action, o.detail, o.err = p.function(ctx, f, envs[i])
+		})
+	}
+	wg.Wait()
+	for i, f := range t.Functions {
+		if outs[i].err != nil {
+			return outs[i].err
 		}
-		if err != nil {
-			out, err := p.Clients.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
-				FunctionName:  aws.String(name),
-				Runtime:       lambdatypes.RuntimeProvidedal2023,
-				Handler:       aws.String("bootstrap"),
-				Role:          aws.String(p.Clients.Role),
-				Code:          &lambdatypes.FunctionCode{ZipFile: zip},
-				Timeout:       aws.Int32(timeout),
-				MemorySize:    aws.Int32(f.MemoryMB),
-				Architectures: []lambdatypes.Architecture{HostArchitecture()},
-				Environment:   &lambdatypes.Environment{Variables: env},
-				TracingConfig: &lambdatypes.TracingConfig{Mode: lambdatypes.TracingModeActive},
-				LoggingConfig: &lambdatypes.LoggingConfig{LogFormat: lambdatypes.LogFormatJson},
-			})
-			if err != nil {
-				return fmt.Errorf("create function %s: %w", name, err)
-			}
-			if err := lambda.NewFunctionActiveV2Waiter(p.Clients.lambdaWaiterAPI()).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, p.Options.Wait); err != nil {
-				return fmt.Errorf("function %s never became active: %w", name, err)
-			}
-			r.fnARNs[f.Name] = aws.ToString(out.FunctionArn)
-			r.record("function", name, Created, "")
-			continue
-		}
-
-		cfg := got.Configuration
-		r.fnARNs[f.Name] = aws.ToString(cfg.FunctionArn)
-		var what []string
-		if aws.ToString(cfg.CodeSha256) != codeSHA {
-			if _, err := p.Clients.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
-				return fmt.Errorf("update code of %s: %w", name, err)
-			}
-			if err := p.waitUpdated(ctx, name); err != nil {
-				return err
-			}
-			what = append(what, "code")
-		}
-		var have map[string]string
-		if cfg.Environment != nil {
-			have = cfg.Environment.Variables
-		}
-		if aws.ToInt32(cfg.Timeout) != timeout || aws.ToInt32(cfg.MemorySize) != f.MemoryMB || !maps.Equal(have, env) {
-			if _, err := p.Clients.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-				FunctionName: aws.String(name), Timeout: aws.Int32(timeout), MemorySize: aws.Int32(f.MemoryMB),
-				Environment: &lambdatypes.Environment{Variables: env},
-			}); err != nil {
-				return fmt.Errorf("update configuration of %s: %w", name, err)
-			}
-			if err := p.waitUpdated(ctx, name); err != nil {
-				return err
-			}
-			what = append(what, "configuration")
-		}
-		if len(what) == 0 {
-			r.record("function", name, Unchanged, "")
-		} else {
-			slices.Sort(what)
-			r.record("function", name, Updated, strings.Join(what, ", "))
-		}
+		name := p.Options.Name(f.Name)
+		r.Functions[f.Name] = name
+		r.fnARNs[f.Name] = outs[i].arn
+		r.record("function", name, outs[i].action, outs[i].detail)
 	}
 	return nil
 }
 
+// functionWorkers bounds how many functions are created or updated at once.
+const functionWorkers = 8
+
+// function creates or updates one function with its environment env; it returns the
+// function's ARN and what it did.
+func (p *Provisioner) function(ctx context.Context, f topology.Function, env map[string]string) (string, Action, string, error) {
+	name := p.Options.Name(f.Name)
+	zipPath := filepath.Join(p.Options.CodeDir, filepath.Base(f.Main), "function.zip")
+	zip, err := os.ReadFile(zipPath) //nolint:gosec // a path built from the declaration, under the build folder
+	if err != nil {
+		return "", "", "", fmt.Errorf("function %s: read %s (run `make build-local`): %w", f.Name, zipPath, err)
+	}
+	sum := sha256.Sum256(zip)
+	codeSHA := base64.StdEncoding.EncodeToString(sum[:])
+	timeout := int32(f.Timeout.Seconds())
+
+	got, err := p.Clients.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+	if err != nil && !notFound(err) {
+		return "", "", "", fmt.Errorf("look up function %s: %w", name, err)
+	}
+	if err != nil {
+		out, err := p.Clients.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName:  aws.String(name),
+			Runtime:       lambdatypes.RuntimeProvidedal2023,
+			Handler:       aws.String("bootstrap"),
+			Role:          aws.String(p.Clients.Role),
+			Code:          &lambdatypes.FunctionCode{ZipFile: zip},
+			Timeout:       aws.Int32(timeout),
+			MemorySize:    aws.Int32(f.MemoryMB),
+			Architectures: []lambdatypes.Architecture{HostArchitecture()},
+			Environment:   &lambdatypes.Environment{Variables: env},
+			TracingConfig: &lambdatypes.TracingConfig{Mode: lambdatypes.TracingModeActive},
+			LoggingConfig: &lambdatypes.LoggingConfig{LogFormat: lambdatypes.LogFormatJson},
+		})
+		if err != nil {
+			return "", "", "", fmt.Errorf("create function %s: %w", name, err)
+		}
+		if err := lambda.NewFunctionActiveV2Waiter(p.Clients.lambdaWaiterAPI(), fastWaiter).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, p.Options.Wait); err != nil {
+			return "", "", "", fmt.Errorf("function %s never became active: %w", name, err)
+		}
+		return aws.ToString(out.FunctionArn), Created, "", nil
+	}
+
+	cfg := got.Configuration
+	var what []string
+	if aws.ToString(cfg.CodeSha256) != codeSHA {
+		if _, err := p.Clients.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
+			return "", "", "", fmt.Errorf("update code of %s: %w", name, err)
+		}
+		if err := p.waitUpdated(ctx, name); err != nil {
+			return "", "", "", err
+		}
+		what = append(what, "code")
+	}
+	var have map[string]string
+	if cfg.Environment != nil {
+		have = cfg.Environment.Variables
+	}
+	if aws.ToInt32(cfg.Timeout) != timeout || aws.ToInt32(cfg.MemorySize) != f.MemoryMB || !maps.Equal(have, env) {
+		if _, err := p.Clients.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String(name), Timeout: aws.Int32(timeout), MemorySize: aws.Int32(f.MemoryMB),
+			Environment: &lambdatypes.Environment{Variables: env},
+		}); err != nil {
+			return "", "", "", fmt.Errorf("update configuration of %s: %w", name, err)
+		}
+		if err := p.waitUpdated(ctx, name); err != nil {
+			return "", "", "", err
+		}
+		what = append(what, "configuration")
+	}
+	if len(what) == 0 {
+		return aws.ToString(cfg.FunctionArn), Unchanged, "", nil
+	}
+	slices.Sort(what)
+	return aws.ToString(cfg.FunctionArn), Updated, strings.Join(what, ", "), nil
+}
+
 func (p *Provisioner) waitUpdated(ctx context.Context, name string) error {
-	w := lambda.NewFunctionUpdatedV2Waiter(p.Clients.lambdaWaiterAPI())
+	w := lambda.NewFunctionUpdatedV2Waiter(p.Clients.lambdaWaiterAPI(), fastUpdateWaiter)
 	if err := w.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, p.Options.Wait); err != nil {
 		return fmt.Errorf("function %s did not finish updating: %w", name, err)
 	}
@@ -180,3 +216,13 @@ func (p *Provisioner) waitUpdated(ctx context.Context, name string) error {
 
 // lambdaWaiterAPI narrows the Lambda API to what the SDK's waiters take.
 func (c Clients) lambdaWaiterAPI() lambda.GetFunctionAPIClient { return c.Lambda }
+
+// fastWaiter and fastUpdateWaiter look again after a quarter of a second, not the SDK's five:
+// LocalStack readies a function within a second or two.
+func fastWaiter(o *lambda.FunctionActiveV2WaiterOptions) {
+	o.MinDelay, o.MaxDelay = 250*time.Millisecond, 2*time.Second
+}
+
+func fastUpdateWaiter(o *lambda.FunctionUpdatedV2WaiterOptions) {
+	o.MinDelay, o.MaxDelay = 250*time.Millisecond, 2*time.Second
+}

@@ -12,10 +12,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
@@ -33,47 +38,12 @@ func connect(t *testing.T) *harness.Env {
 	return env
 }
 
-// teardown removes what a test run provisioned, so scheduled rules stop firing.
-func teardown(t *testing.T, env *harness.Env, tp *topology.Topology, res *provision.Result) {
+// down removes what a test run provisioned (scheduled rules stop firing) and fails the test
+// when something could not be removed.
+func down(t *testing.T, env *harness.Env, tp *topology.Topology, prefix string) {
 	t.Helper()
-	ctx := context.Background()
-	if res == nil {
-		return
-	}
-	for _, c := range append(tp.Consumers, topology.Consumer{}) {
-		if c.Name == "" {
-			continue
-		}
-		rule := strings.TrimSuffix(res.Bus, "-bus") + "-" + c.Name
-		_, _ = env.EventBridge.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(res.Bus), Ids: []string{"queue"}})
-		_, _ = env.EventBridge.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(rule), EventBusName: aws.String(res.Bus)})
-	}
-	for _, s := range tp.Schedules {
-		rule := strings.TrimSuffix(res.Bus, "-bus") + "-" + s.Name
-		_, _ = env.EventBridge.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(rule), Ids: []string{"function"}})
-		_, _ = env.EventBridge.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(rule)})
-	}
-	for _, fn := range res.Functions {
-		m, _ := env.Lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn)})
-		if m != nil {
-			for _, esm := range m.EventSourceMappings {
-				_, _ = env.Lambda.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: esm.UUID})
-			}
-		}
-		_, _ = env.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(fn)})
-	}
-	for _, url := range res.Queues {
-		_, _ = env.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
-	}
-	for _, tb := range res.Tables {
-		_, _ = env.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(tb)})
-	}
-	_, _ = env.EventBridge.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(res.Bus)})
-	for _, arn := range res.Roles {
-		_, _ = env.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(arn[strings.LastIndex(arn, "/")+1:])})
-	}
-	for _, id := range res.UsagePlans {
-		_, _ = env.APIGateway.DeleteUsagePlan(ctx, &apigateway.DeleteUsagePlanInput{UsagePlanId: aws.String(id)})
+	if _, err := provision.Down(context.Background(), provision.NewClients(env.Config, harness.Account, ""), tp, prefix); err != nil {
+		t.Errorf("down %s: %v", prefix, err)
 	}
 }
 
@@ -88,35 +58,11 @@ func actions(res *provision.Result) map[provision.Action]int {
 func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	env := connect(t)
 	ctx := context.Background()
-	tp := topologytest.Sample()
-	// Access the sample does not declare (the CDK app builds roles and usage plans from the
-	// production declaration only): a role the probe may assume, a usage plan, the deployment id.
-	tp.Roles = []topology.Role{{Name: "probe-access", AssumedBy: "probe"}}
-	tp.UsagePlans = []topology.UsagePlan{{Name: "sandbox", RateLimit: 5, BurstLimit: 10}}
-	tp.Functions[0].Env["ACCESS_ROLE"] = topology.RoleARN("probe-access", true)
-	tp.Functions[0].Env["USAGE_PLANS"] = topology.UsagePlanIDs(true)
-	tp.Functions[0].Env["DEPLOYMENT"] = topology.DeploymentID()
-	codeDir := t.TempDir()
-	for _, f := range tp.Functions {
-		src := filepath.Join(env.Root, "bin", "local", filepath.Base(f.Main), "function.zip")
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatalf("%v (run `make build-local`)", err)
-		}
-		if err := os.MkdirAll(filepath.Join(codeDir, filepath.Base(f.Main)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(codeDir, filepath.Base(f.Main), "function.zip"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := &provision.Provisioner{
-		Clients: provision.NewClients(env.Config, harness.Account, ""),
-		Options: provision.Options{Prefix: harness.Name("lanyard"), CodeDir: codeDir, DynamoDBEndpoint: env.DynamoDBURL},
-	}
+	tp, p := sampleWithAccess(t, env)
+	codeDir := p.Options.CodeDir
 
 	first, err := p.Apply(ctx, tp)
-	t.Cleanup(func() { teardown(t, env, tp, first) })
+	t.Cleanup(func() { down(t, env, tp, p.Options.Prefix) })
 	if err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
@@ -193,4 +139,195 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	if err != nil || plan.Throttle == nil || plan.Throttle.BurstLimit != 20 || plan.Throttle.RateLimit != 5 {
 		t.Errorf("usage plan after a throttle change: %+v, %v", plan, err)
 	}
+}
+
+// sampleWithAccess is the sample topology with access it does not declare (the CDK app builds
+// roles and usage plans from the production declaration only): a role the probe may assume, a
+// usage plan, the deployment id; and a provisioner for it under a fresh prefix, its code in a
+// folder of the test's own.
+func sampleWithAccess(t *testing.T, env *harness.Env) (*topology.Topology, *provision.Provisioner) {
+	t.Helper()
+	tp := topologytest.Sample()
+	tp.Roles = []topology.Role{{Name: "probe-access", AssumedBy: "probe"}}
+	tp.UsagePlans = []topology.UsagePlan{{Name: "sandbox", RateLimit: 5, BurstLimit: 10}}
+	tp.Functions[0].Env["ACCESS_ROLE"] = topology.RoleARN("probe-access", true)
+	tp.Functions[0].Env["USAGE_PLANS"] = topology.UsagePlanIDs(true)
+	tp.Functions[0].Env["DEPLOYMENT"] = topology.DeploymentID()
+	codeDir := t.TempDir()
+	for _, f := range tp.Functions {
+		src := filepath.Join(env.Root, "bin", "local", filepath.Base(f.Main), "function.zip")
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatalf("%v (run `make build-local`)", err)
+		}
+		if err := os.MkdirAll(filepath.Join(codeDir, filepath.Base(f.Main)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(codeDir, filepath.Base(f.Main), "function.zip"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tp, &provision.Provisioner{
+		Clients: provision.NewClients(env.Config, harness.Account, ""),
+		Options: provision.Options{Prefix: harness.Name("lanyard"), CodeDir: codeDir, DynamoDBEndpoint: env.DynamoDBURL},
+	}
+}
+
+// Down removes everything provisioning created under the prefix, and what the functions
+// created (a partner secret, a partner API key in the deployment's usage plan): afterwards
+// nothing named with the prefix remains but the key, which KMS keeps pending deletion for
+// seven days and Down reports kept. A second Down removes nothing.
+func TestDownRemovesWhatApplyCreated(t *testing.T) {
+	env := connect(t)
+	ctx := context.Background()
+	tp, p := sampleWithAccess(t, env)
+	prefix := p.Options.Prefix
+	res, err := p.Apply(ctx, tp)
+	t.Cleanup(func() { down(t, env, tp, prefix) }) // whatever the test left, should it fail
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	secretName := p.Options.SecretsPrefix() + "p-down"
+	if _, err := env.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secretName), SecretString: aws.String("{}")}); err != nil {
+		t.Fatalf("create a partner secret: %v", err)
+	}
+	keyName := harness.Name("down-key")
+	key, err := env.APIGateway.CreateApiKey(ctx, &apigateway.CreateApiKeyInput{Name: aws.String(keyName), Enabled: true})
+	if err != nil {
+		t.Fatalf("create an API key: %v", err)
+	}
+	if _, err := env.APIGateway.CreateUsagePlanKey(ctx, &apigateway.CreateUsagePlanKeyInput{
+		UsagePlanId: aws.String(res.UsagePlans["sandbox"]), KeyId: key.Id, KeyType: aws.String("API_KEY"),
+	}); err != nil {
+		t.Fatalf("enroll the API key: %v", err)
+	}
+
+	td, err := provision.Down(ctx, p.Clients, tp, prefix)
+	if err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	removed := map[string][]string{}
+	for _, r := range td.Removed {
+		removed[r.Kind] = append(removed[r.Kind], r.Name)
+	}
+	for kind, want := range map[string]int{
+		"rule": len(tp.Consumers) + len(tp.Schedules), "function": len(tp.Functions), "log group": 0,
+		"queue": 3*len(tp.Consumers) + len(tp.StreamConsumers), "table": len(tp.Tables), "role": len(tp.Roles),
+		"usage plan": len(tp.UsagePlans), "API key": 1, "secret": 1, "bus": 1, "key alias": 1,
+	} {
+		if got := len(removed[kind]); got < want || (want > 0 && kind != "log group" && got != want) {
+			t.Errorf("removed %d of kind %s (%v), want %d", got, kind, removed[kind], want)
+		}
+	}
+	if len(td.Kept) != 1 || td.Kept[0].Kind != "key" || td.Kept[0].Name != res.KeyARN || !strings.Contains(td.Kept[0].Detail, "7 days") {
+		t.Errorf("kept %+v, want the key %s, scheduled for deletion", td.Kept, res.KeyARN)
+	}
+	k, err := env.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(res.KeyARN)})
+	if err != nil || k.KeyMetadata.KeyState != kmstypes.KeyStatePendingDeletion {
+		t.Errorf("the key after down: %+v, %v; want it pending deletion", k, err)
+	}
+	for _, left := range remaining(t, env, prefix, keyName) {
+		t.Errorf("left after down: %s", left)
+	}
+
+	again, err := provision.Down(ctx, p.Clients, tp, prefix)
+	if err != nil || len(again.Removed) != 0 || len(again.Kept) != 0 {
+		t.Errorf("a second down: %+v, %v; want nothing removed or kept", again, err)
+	}
+}
+
+// remaining names what still exists with a name under prefix (and the API key keyName), in
+// each service provisioning or the functions write to; the key, pending deletion, is not named.
+func remaining(t *testing.T, env *harness.Env, prefix, keyName string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var left []string
+	check := func(what string, err error) {
+		if err != nil {
+			t.Fatalf("list %s: %v", what, err)
+		}
+	}
+	named := func(kind, name string) {
+		if strings.HasPrefix(name, prefix+"-") || strings.HasPrefix(name, prefix+"/") || name == keyName {
+			left = append(left, kind+" "+name)
+		}
+	}
+	tables, err := env.DynamoDB.ListTables(ctx, &dynamodb.ListTablesInput{})
+	check("tables", err)
+	for _, n := range tables.TableNames {
+		named("table", n)
+	}
+	fns := lambda.NewListFunctionsPaginator(env.Lambda, &lambda.ListFunctionsInput{})
+	for fns.HasMorePages() {
+		page, err := fns.NextPage(ctx)
+		check("functions", err)
+		for _, f := range page.Functions {
+			named("function", aws.ToString(f.FunctionName))
+		}
+	}
+	esms, err := env.Lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
+	check("event source mappings", err)
+	for _, m := range esms.EventSourceMappings {
+		fn := aws.ToString(m.FunctionArn)
+		named("event source mapping of", fn[strings.LastIndex(fn, ":")+1:])
+	}
+	queues, err := env.SQS.ListQueues(ctx, &sqs.ListQueuesInput{QueueNamePrefix: aws.String(prefix + "-")})
+	check("queues", err)
+	for _, u := range queues.QueueUrls {
+		named("queue", u[strings.LastIndex(u, "/")+1:])
+	}
+	rules, err := env.EventBridge.ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String(prefix + "-")})
+	check("rules", err)
+	for _, r := range rules.Rules {
+		named("rule", aws.ToString(r.Name))
+	}
+	buses, err := env.EventBridge.ListEventBuses(ctx, &eventbridge.ListEventBusesInput{NamePrefix: aws.String(prefix + "-")})
+	check("buses", err)
+	for _, b := range buses.EventBuses {
+		named("bus", aws.ToString(b.Name))
+	}
+	groups, err := env.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/aws/lambda/" + prefix + "-")})
+	check("log groups", err)
+	for _, g := range groups.LogGroups {
+		left = append(left, "log group "+aws.ToString(g.LogGroupName))
+	}
+	roles := iam.NewListRolesPaginator(env.IAM, &iam.ListRolesInput{})
+	for roles.HasMorePages() {
+		page, err := roles.NextPage(ctx)
+		check("roles", err)
+		for _, r := range page.Roles {
+			named("role", aws.ToString(r.RoleName))
+		}
+	}
+	plans, err := env.APIGateway.GetUsagePlans(ctx, &apigateway.GetUsagePlansInput{Limit: aws.Int32(500)})
+	check("usage plans", err)
+	for _, u := range plans.Items {
+		named("usage plan", aws.ToString(u.Name))
+	}
+	keys, err := env.APIGateway.GetApiKeys(ctx, &apigateway.GetApiKeysInput{NameQuery: aws.String(keyName), Limit: aws.Int32(500)})
+	check("API keys", err)
+	for _, k := range keys.Items {
+		named("API key", aws.ToString(k.Name))
+	}
+	secrets := secretsmanager.NewListSecretsPaginator(env.SecretsManager, &secretsmanager.ListSecretsInput{
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{prefix}}},
+	})
+	for secrets.HasMorePages() {
+		page, err := secrets.NextPage(ctx)
+		check("secrets", err)
+		for _, s := range page.SecretList {
+			named("secret", aws.ToString(s.Name))
+		}
+	}
+	aliases := kms.NewListAliasesPaginator(env.KMS, &kms.ListAliasesInput{})
+	for aliases.HasMorePages() {
+		page, err := aliases.NextPage(ctx)
+		check("aliases", err)
+		for _, a := range page.Aliases {
+			if aws.ToString(a.AliasName) == "alias/"+prefix {
+				left = append(left, "key alias "+aws.ToString(a.AliasName))
+			}
+		}
+	}
+	return left
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/local/invoke"
 	"github.com/lanyardhq/lanyard/local/streams"
+	"github.com/lanyardhq/lanyard/shared/platform/polltest"
 )
 
 const testStreamARN = "arn:aws:dynamodb:us-east-1:000000000000:table/records/stream/2026-01-01T00:00:00.000"
@@ -314,14 +315,8 @@ func start(t *testing.T, p *streams.Poller) (stop func()) {
 	return stop
 }
 
-// eventually polls cond until it holds or 5s pass.
+// eventually polls cond until it holds or 5s pass (polltest.Eventually), what naming it.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 5s: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	polltest.Eventually(t, 5*time.Second, func() (bool, string) { return cond(), what })
 }

@@ -47,7 +47,7 @@ func wantNameRefused(t *testing.T, r reply, name string) {
 // Not parallel: the canaries capture the process's slog default.
 func TestPartnerNamesThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, _ := start(t, topology.Lanyard(), canary.Logger())
+	s, _ := shared(t, "lanyard", topology.Lanyard, canary)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	suffix := " " + harness.Name("t")

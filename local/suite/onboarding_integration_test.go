@@ -237,7 +237,8 @@ const (
 // Not parallel: the canaries capture the process's slog default.
 func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	s, prefix := shared(t, "lanyard", topology.Lanyard, canary)
+	secretsBefore := listSecrets(t, prefix)
 	logsOnFailure(t, s)
 	api := onbAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
@@ -349,8 +350,8 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 	if got := secretsOf(t, prefix, ob.PartnerID); got != 1 {
 		t.Errorf("%d secrets for partner %s, want 1", got, ob.PartnerID)
 	}
-	if got := secretsUnder(t, prefix); got != 1 {
-		t.Errorf("%d partner secrets under %s, want 1", got, prefix)
+	if got := secretsSince(t, prefix, secretsBefore); got != 1 {
+		t.Errorf("%d partner secrets created under %s while the test ran, want 1", got, prefix)
 	}
 	checkCanaries(t, s, canary)
 }
@@ -365,7 +366,8 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 // Not parallel: the canaries capture the process's slog default.
 func TestOnboardingApprovalThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, onbTopology(), canary.Logger())
+	s, prefix := shared(t, "onboarding-decisions", onbTopology, canary)
+	secretsBefore := listSecrets(t, prefix)
 	logsOnFailure(t, s)
 	api := onbAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
@@ -538,8 +540,8 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 	if got := partnersNamed(t, s, name); got != 1 {
 		t.Errorf("%d partners named %q, want 1", got, name)
 	}
-	if got := secretsUnder(t, prefix); got != 1 {
-		t.Errorf("%d partner secrets under %s, want only the collected one's", got, prefix)
+	if got := secretsSince(t, prefix, secretsBefore); got != 1 {
+		t.Errorf("%d partner secrets created under %s while the test ran, want only the collected one's", got, prefix)
 	}
 
 	// The decisions' events reach the bus: pending and approved (then the partner onboarded at

@@ -82,8 +82,7 @@ func outboxTopology(t *testing.T) *topology.Topology {
 func TestOutboxDecisionsReachTheBusOnce(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tp := outboxTopology(t)
-	s, prefix := start(t, tp, nil)
+	s, prefix := shared(t, "outbox", func() *topology.Topology { return outboxTopology(t) }, nil)
 	store := &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}
 	partners := s.Provisioned.Tables["partners"]
 	partner := harness.Name("p")

@@ -219,7 +219,7 @@ func sameIDKey(t *testing.T, k credential.Key) string {
 func TestPartnerOnboardingThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
 	tp := partnerTopology()
-	s, prefix := start(t, tp, canary.Logger())
+	s, prefix := shared(t, "onboarding-recorder", func() *topology.Topology { return tp }, canary)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
@@ -344,7 +344,8 @@ func TestPartnerOnboardingThroughLocal(t *testing.T) {
 // and one secret: each answer is the first one's 201, or 409 while it is still in flight.
 func TestConcurrentOnboardingsWithOneIdempotencyKey(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	s, prefix := shared(t, "lanyard", topology.Lanyard, canary)
+	secretsBefore := listSecrets(t, prefix)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	name := "Concurrent Freight " + harness.Name("t")
@@ -401,8 +402,8 @@ func TestConcurrentOnboardingsWithOneIdempotencyKey(t *testing.T) {
 	if got := secretsOf(t, prefix, ob.PartnerID); got != 1 {
 		t.Errorf("%d secrets for partner %s, want 1", got, ob.PartnerID)
 	}
-	if got := secretsUnder(t, prefix); got != 1 {
-		t.Errorf("%d partner secrets under %s, want 1", got, prefix)
+	if got := secretsSince(t, prefix, secretsBefore); got != 1 {
+		t.Errorf("%d partner secrets created under %s while the test ran, want 1", got, prefix)
 	}
 	checkCanaries(t, s, canary)
 }
@@ -410,15 +411,20 @@ func TestConcurrentOnboardingsWithOneIdempotencyKey(t *testing.T) {
 // partnersNamed counts the partners table's items named name.
 func partnersNamed(t *testing.T, s *suite.Suite, name string) int {
 	t.Helper()
-	out, err := env.DynamoDB.Scan(t.Context(), &dynamodb.ScanInput{
+	pages := dynamodb.NewScanPaginator(env.DynamoDB, &dynamodb.ScanInput{
 		TableName: aws.String(s.Provisioned.Tables["partners"]), ConsistentRead: aws.Bool(true),
 		FilterExpression:          aws.String("partnerName = :n"),
 		ExpressionAttributeValues: map[string]dynamotypes.AttributeValue{":n": &dynamotypes.AttributeValueMemberS{Value: name}},
 	})
-	if err != nil {
-		t.Fatalf("scan the partners: %v", err)
+	n := 0
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(t.Context())
+		if err != nil {
+			t.Fatalf("scan the partners: %v", err)
+		}
+		n += int(page.Count)
 	}
-	return int(out.Count)
+	return n
 }
 
 // secretsOf counts the secrets of a partner under the suite's prefix.
@@ -433,9 +439,18 @@ func secretsOf(t *testing.T, prefix, partnerID string) int {
 	return n
 }
 
-func secretsUnder(t *testing.T, prefix string) int {
+// secretsSince counts the secrets under the suite's prefix that are not among before: those
+// created since, by the test that listed before (tests sharing a deployment and reading this
+// run alone, not in parallel with one another).
+func secretsSince(t *testing.T, prefix string, before []string) int {
 	t.Helper()
-	return len(listSecrets(t, prefix))
+	n := 0
+	for _, name := range listSecrets(t, prefix) {
+		if !slices.Contains(before, name) {
+			n++
+		}
+	}
+	return n
 }
 
 // listSecrets names the secrets (not scheduled for deletion) under the suite's secrets prefix.
@@ -460,7 +475,7 @@ func listSecrets(t *testing.T, prefix string) []string {
 }
 
 // logsOnFailure prints the functions' logs, keys and invite codes blanked, when the test fails
-// (before the teardown deletes them).
+// (read while the test ends, before its deployment is removed).
 func logsOnFailure(t *testing.T, s *suite.Suite) {
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -542,7 +557,7 @@ func tokenTopology(t *testing.T) *topology.Topology {
 // the partner tag and a session policy narrowed to the key's scopes.
 func TestTokenExchangeThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, tokenTopology(t), canary.Logger())
+	s, prefix := shared(t, "token-capture", func() *topology.Topology { return tokenTopology(t) }, canary)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	name := "Token Freight " + harness.Name("t")
@@ -632,7 +647,7 @@ func TestTokenExchangeThroughLocal(t *testing.T) {
 // another partner of the same tier, with its own usage identifier, is not held back.
 func TestPartnerOverItsRateIsThrottled(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, _ := start(t, topology.Lanyard(), canary.Logger())
+	s, _ := shared(t, "lanyard", topology.Lanyard, canary)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	busy := api.onboardNew("Busy Freight "+harness.Name("t"), "sandbox", "orders:read").APIKey

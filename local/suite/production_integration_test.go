@@ -17,7 +17,7 @@ import (
 // with the production functions.
 func TestProductionOpenRoutesAnswer(t *testing.T) {
 	t.Parallel()
-	s, _ := start(t, topology.Lanyard(), nil)
+	s, _ := shared(t, "lanyard", topology.Lanyard, nil)
 
 	get := func(path string) (int, string, []byte) {
 		t.Helper()

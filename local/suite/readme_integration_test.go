@@ -19,6 +19,7 @@ var updateREADME = flag.Bool("update-readme", false, "rewrite the README's `make
 // resources, changes, routes and hints, line for line (columns compared by their words, names
 // under the default prefix "lanyard", the default addresses). -update-readme rewrites the sample.
 func TestREADMEMakeDevSampleIsCurrent(t *testing.T) {
+	t.Parallel()
 	tp := topology.Lanyard()
 	s, prefix := start(t, tp, nil)
 	sum := s.Summary(tp)

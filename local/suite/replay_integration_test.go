@@ -31,17 +31,13 @@ const replayAge = time.Hour + time.Minute
 func ageAnswers(t *testing.T, s *suite.Suite, what string, match func(item map[string]dynamotypes.AttributeValue) bool) {
 	t.Helper()
 	table := aws.String(s.Provisioned.Tables["idempotency"])
-	out, err := env.DynamoDB.Scan(t.Context(), &dynamodb.ScanInput{TableName: table, ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		t.Fatalf("scan the idempotency records: %v", err)
-	}
 	at := strconv.FormatInt(time.Now().Add(-replayAge).UnixMilli(), 10)
 	n := 0
-	for _, item := range out.Items {
+	for _, item := range idempotencyItems(t, s) {
 		if onbString(item, "state") != "completed" || !match(item) {
 			continue
 		}
-		_, err = env.DynamoDB.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		_, err := env.DynamoDB.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
 			TableName:                 table,
 			Key:                       map[string]dynamotypes.AttributeValue{"idempotencyKey": item["idempotencyKey"]},
 			UpdateExpression:          aws.String("SET completedAt = :at"),
@@ -55,6 +51,34 @@ func ageAnswers(t *testing.T, s *suite.Suite, what string, match func(item map[s
 	if n != 1 {
 		t.Fatalf("%d completed idempotency records of %s, want 1", n, what)
 	}
+}
+
+// idempotencyItems reads every item of the idempotency table, consistently.
+func idempotencyItems(t *testing.T, s *suite.Suite) []map[string]dynamotypes.AttributeValue {
+	t.Helper()
+	var items []map[string]dynamotypes.AttributeValue
+	pages := dynamodb.NewScanPaginator(env.DynamoDB, &dynamodb.ScanInput{
+		TableName: aws.String(s.Provisioned.Tables["idempotency"]), ConsistentRead: aws.Bool(true),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(t.Context())
+		if err != nil {
+			t.Fatalf("scan the idempotency records: %v", err)
+		}
+		items = append(items, page.Items...)
+	}
+	return items
+}
+
+// recordKeys are the keys of the idempotency records there are now: what a test sharing the
+// deployment finds there before it sends a request is not its own.
+func recordKeys(t *testing.T, s *suite.Suite) map[string]bool {
+	t.Helper()
+	keys := map[string]bool{}
+	for _, item := range idempotencyItems(t, s) {
+		keys[fmt.Sprint(item["idempotencyKey"])] = true
+	}
+	return keys
 }
 
 // keyOf matches the record that answered with partnerID's key (201): its onboarding, or its
@@ -108,12 +132,20 @@ func wantWindowClosed(t *testing.T, r reply, key string) {
 	}
 }
 
+// invocationsLogged counts the invocations of the function declared decl whose end its logs
+// hold.
+func invocationsLogged(t *testing.T, s *suite.Suite, decl string) int {
+	t.Helper()
+	return strings.Count(functionLogs(t, s)[decl], "REPORT RequestId")
+}
+
 // waitForLogs waits until the logs of the function declared decl hold the end of n
-// invocations: CloudWatch Logs receives them after the answers.
-func waitForLogs(t *testing.T, s *suite.Suite, decl string, n int) {
+// invocations more than the before they held when the test began (tests share the
+// deployment): CloudWatch Logs receives them after the answers.
+func waitForLogs(t *testing.T, s *suite.Suite, decl string, before, n int) {
 	t.Helper()
 	harness.Eventually(t, 60*time.Second, func() (bool, string) {
-		got := strings.Count(functionLogs(t, s)[decl], "REPORT RequestId")
+		got := invocationsLogged(t, s, decl) - before
 		return got >= n, fmt.Sprintf("%d of %d invocations of %s in its logs", got, n, decl)
 	})
 }
@@ -126,7 +158,8 @@ func waitForLogs(t *testing.T, s *suite.Suite, decl string, n int) {
 // Not parallel: the canaries capture the process's slog default.
 func TestReplayWindowThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	s, prefix := shared(t, "lanyard", topology.Lanyard, canary)
+	logged := invocationsLogged(t, s, "onboarding")
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	name := "Replay Freight " + harness.Name("t")
@@ -153,6 +186,7 @@ func TestReplayWindowThroughLocal(t *testing.T) {
 	// A refusal holds no secret: it replays after the window as it was answered.
 	sandbox := api.invite(name+" sandbox", "sandbox")
 	deniedKey, deniedBody := canary.New("idempotency-key-denied").Reveal(), onboardBody(name+" sandbox", sandbox.InviteCode, "orders:write")
+	others := recordKeys(t, s) // the refusal's record is the one 403 not among them
 	denied := wantFunctionProblem(t, api.onboard(deniedKey, deniedBody), http.StatusForbidden, "scopes-not-allowed")
 
 	// The pick-up of an approved onboarding: the same window.
@@ -176,7 +210,9 @@ func TestReplayWindowThroughLocal(t *testing.T) {
 	latePickup := onb.pickup(pend.OnboardingID, pickupKey, pend.PickupToken)
 	wantWindowClosed(t, latePickup, picked.APIKey)
 
-	ageAnswers(t, s, "the refusal", func(item map[string]dynamotypes.AttributeValue) bool { return status(item) == "403" })
+	ageAnswers(t, s, "the refusal", func(item map[string]dynamotypes.AttributeValue) bool {
+		return status(item) == "403" && !others[fmt.Sprint(item["idempotencyKey"])]
+	})
 	if again := wantFunctionProblem(t, api.onboard(deniedKey, deniedBody), http.StatusForbidden, "scopes-not-allowed"); again.Detail != denied.Detail {
 		t.Errorf("the refusal replays as %q, first answered %q", again.Detail, denied.Detail)
 	}
@@ -191,7 +227,7 @@ func TestReplayWindowThroughLocal(t *testing.T) {
 		}
 	}
 	canary.CheckText("idempotency table", idempotencyTableText(t, s))
-	waitForLogs(t, s, "onboarding", 10) // the onboardings, pick-ups and replays above
+	waitForLogs(t, s, "onboarding", logged, 10) // the onboardings, pick-ups and replays above
 	checkCanaries(t, s, canary)
 }
 
@@ -204,7 +240,8 @@ func TestReplayWindowThroughLocal(t *testing.T) {
 // Not parallel: the canaries capture the process's slog default.
 func TestCopiedIdempotencyKeyThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, _ := start(t, topology.Lanyard(), canary.Logger())
+	s, _ := shared(t, "lanyard", topology.Lanyard, canary)
+	logged := invocationsLogged(t, s, "onboarding")
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	victim, mallory := "Victim Freight "+harness.Name("t"), "Mallory Freight "+harness.Name("t")
@@ -257,6 +294,6 @@ func TestCopiedIdempotencyKeyThroughLocal(t *testing.T) {
 		}
 	}
 	canary.CheckText("idempotency table", idempotencyTableText(t, s))
-	waitForLogs(t, s, "onboarding", 5) // the onboardings above
+	waitForLogs(t, s, "onboarding", logged, 5) // the onboardings above
 	checkCanaries(t, s, canary)
 }

@@ -20,12 +20,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/uuid"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
@@ -35,8 +32,7 @@ import (
 )
 
 // benchSuite starts the production topology for a benchmark (the rotation scheduler on real
-// days: it never fires during the run), and removes its functions, tables and partner secrets
-// when the benchmark ends.
+// days: it never fires during the run), and removes the deployment when the benchmark ends.
 func benchSuite(b *testing.B) (*suite.Suite, string) {
 	b.Helper()
 	prefix := harness.Name("bench")
@@ -55,36 +51,10 @@ func benchSuite(b *testing.B) (*suite.Suite, string) {
 	return s, prefix
 }
 
-// benchCleanup deletes what a benchmark's suite leaves that grows with its work: the
-// functions and their log groups, the tables and the partner secrets. (teardown, which also
-// removes the bus, queues, roles, usage plans and key, takes a *testing.T.)
+// benchCleanup removes the benchmark's deployment, as `lanyard local down` does.
 func benchCleanup(b *testing.B, prefix string, tp *topology.Topology) {
 	b.Helper()
-	ctx := context.Background()
-	for _, f := range tp.Functions {
-		fn := prefix + "-" + f.Name
-		_, _ = env.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(fn)})
-		_, _ = env.Logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String("/aws/lambda/" + fn)})
-	}
-	for _, t := range tp.Tables {
-		_, _ = env.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(prefix + "-" + t.Name)})
-	}
-	secrets := prefix + "/" + topology.SecretsPath
-	pages := secretsmanager.NewListSecretsPaginator(env.SecretsManager, &secretsmanager.ListSecretsInput{
-		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{secrets}}},
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			b.Errorf("list the secrets under %s: %v", secrets, err)
-			return
-		}
-		for _, sec := range page.SecretList {
-			if strings.HasPrefix(aws.ToString(sec.Name), secrets) {
-				_, _ = env.SecretsManager.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: sec.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)})
-			}
-		}
-	}
+	down(b, prefix, tp)
 }
 
 // benchPartners onboards n sandbox partners through the front, eight at a time, and returns

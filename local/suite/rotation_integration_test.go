@@ -34,7 +34,7 @@ import (
 // one previous key at a time — the second rotation retires the first key.
 func TestRotationThroughLocalStack(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	s, prefix := shared(t, "lanyard", topology.Lanyard, canary)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
@@ -244,7 +244,7 @@ func TestPickUpAcknowledgeAndRetireThroughLocal(t *testing.T) {
 // authorizes.
 func TestOnboardingSwitchesRotationOnWithoutAFailure(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	s, prefix := shared(t, "lanyard", topology.Lanyard, canary)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()
@@ -285,7 +285,11 @@ func TestOnboardingSwitchesRotationOnWithoutAFailure(t *testing.T) {
 		}
 		return true, ""
 	})
-	failures, err := rotationFailures(ctx, prefix, s.Provisioned.Tables["outbox"])
+	var ids []string
+	for _, p := range partners {
+		ids = append(ids, p.ob.PartnerID)
+	}
+	failures, err := rotationFailures(ctx, prefix, s.Provisioned.Tables["outbox"], ids...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +370,8 @@ func functionLogLines(ctx context.Context, fn string) ([]logLine, error) {
 // noRotationFailure fails the test if any partner's outbox chain in the suite under prefix
 // holds Credential Rotation Failed. Onboarding switches rotation on, and the configuration
 // test Secrets Manager runs then must pass; no test provokes a failing rotation, so start and
-// startScheduled run this when the test ends, before the teardown. A topology without an
+// startScheduled run this when the test ends, before the deployment is removed (and the
+// shared deployments, when the package's tests are done). A topology without an
 // outbox table, or a suite that never started, has nothing to check.
 func noRotationFailure(t *testing.T, prefix string, tp *topology.Topology) {
 	t.Helper()
@@ -384,8 +389,9 @@ func noRotationFailure(t *testing.T, prefix string, tp *topology.Topology) {
 }
 
 // rotationFailures describes every Credential Rotation Failed record of the outbox table
-// (partner, step, reason, version), reading the whole table consistently.
-func rotationFailures(ctx context.Context, prefix, table string) ([]string, error) {
+// (partner, step, reason, version), reading the whole table consistently; of the partners
+// named only, when any are.
+func rotationFailures(ctx context.Context, prefix, table string, partners ...string) ([]string, error) {
 	p := dynamodb.NewScanPaginator(env.DynamoDB, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
 	var out []string
 	for p.HasMorePages() {
@@ -401,7 +407,7 @@ func rotationFailures(ctx context.Context, prefix, table string) ([]string, erro
 			if err != nil {
 				return nil, err
 			}
-			if rec.DetailType != events.TypeCredentialRotationFailed {
+			if rec.DetailType != events.TypeCredentialRotationFailed || len(partners) > 0 && !slices.Contains(partners, rec.PartnerID) {
 				continue
 			}
 			var f events.CredentialRotationFailed

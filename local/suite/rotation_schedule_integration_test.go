@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -29,21 +28,17 @@ import (
 
 // startScheduled is start with the rotation scheduler compressed: a rotation "day" lasts day
 // and the scheduler looks for due secrets every interval. Otherwise the same: a fresh prefix,
-// free ports, and the same teardown when the test ends.
+// free ports, and the same removal when the test ends.
 func startScheduled(t *testing.T, tp *topology.Topology, logger *slog.Logger, day, interval time.Duration) (*suite.Suite, string) {
 	t.Helper()
 	prefix := harness.Name("lanyard")
 	// Registered first, so it runs last and also removes what a failed Start left behind.
-	t.Cleanup(func() { teardown(t, prefix, tp) })
+	t.Cleanup(func() { down(t, prefix, tp) })
 	t.Cleanup(func() { noRotationFailure(t, prefix, tp) })
 	began := time.Now()
-	s, err := suite.Start(t.Context(), suite.Options{
-		Topology: tp, Prefix: prefix, CodeDir: filepath.Join(env.Root, "bin", "local"),
-		Listen: "127.0.0.1:0", XRayListen: "127.0.0.1:0",
-		LocalStackURL: env.LocalStackURL, DynamoDBURL: env.DynamoDBURL,
-		PollInterval: 100 * time.Millisecond, Logger: logger,
-		RotationDay: day, RotationInterval: interval,
-	})
+	opts := suiteOptions(tp, prefix, logger)
+	opts.RotationDay, opts.RotationInterval = day, interval
+	s, err := suite.Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("start the suite (run `scripts/build.sh local` first): %v", err)
 	}
@@ -244,7 +239,7 @@ func partnerKeys(ctx context.Context, table, partnerID string) (map[string]regis
 // Unsigned requests and unknown partners are refused.
 func TestRotateOnDemandThroughLocal(t *testing.T) {
 	canary := secrettest.Plant(t)
-	s, prefix := start(t, topology.Lanyard(), canary.Logger())
+	s, prefix := shared(t, "lanyard", topology.Lanyard, canary)
 	logsOnFailure(t, s)
 	api := partnerAPI{t: t, s: s, canary: canary}
 	ctx := t.Context()

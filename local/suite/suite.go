@@ -13,6 +13,47 @@
 //
 // Everything else — Invoke, SQS event source mappings, EventBridge rules and schedules, Secrets
 // Manager rotation — is LocalStack's own, calling our functions through the runtime executor.
+// `lanyard local down` (Down, provision.Down) removes a deployment again.
+//
+// # The package's integration tests
+//
+// They provision each topology once per package: the first test asking for a topology
+// (shared, keyed by the topology's name) provisions it under a prefix of its own; the tests
+// after it use the same running suite; when the package's tests are done it is stopped and
+// removed with provision.Down. The shared topologies are the production declaration
+// ("lanyard": partner names, STS-identity onboarding, concurrent onboardings, throttling, the
+// production open routes, the replay window, copied idempotency keys, rotation through
+// LocalStack, rotation switched on at onboarding, rotation on demand), the sample ("sample":
+// signed admin requests, stream records, traces), and the production declaration with a
+// recorder of onboarding's events ("onboarding-recorder", "onboarding-decisions"), with the
+// token function's capture build ("token-capture"), and the outbox alone ("outbox").
+//
+// Tests sharing a deployment keep apart by partner: each onboards its own partners, and
+// reads only its own partners' items, keys and secrets (by partner id or name, or, for what
+// bears neither — a refusal's idempotency record, the partner secrets an onboarding created,
+// the function logs it waits for — what is new since the test began; those tests do not run
+// in parallel with one another, as their canaries capture the process's slog default).
+//
+// A test gets a deployment of its own, under a fresh prefix, only where it must change the
+// deployment or needs one nothing else touches:
+//
+//   - TestRotationConvergesAfterACrashAfterEachAWSCall: fault injection, LANYARD_FAULT set in
+//     the rotation function's environment.
+//   - TestScheduledRotationThroughLocal: compressed rotation days (RotationDay, a scheduler
+//     looking every 200 ms), which would rotate every other test's partners.
+//   - TestPickUpAcknowledgeAndRetireThroughLocal: the retirement schedule retires a key and
+//     flushes the stage's authorizer cache; the test waits for that flush, which another
+//     test's could stand in for, and which empties every other test's cached policies.
+//   - TestFrontAuthorizesPartnerRoutesWithACachedPolicy: flushes the stage cache itself and
+//     counts the front's authorizer calls and cache hits, which other tests' requests would
+//     move.
+//   - TestScheduleFiresItsFunction: adds a schedule to the sample.
+//   - TestEventReachesExactlyTheMatchingConsumers: adds a consumer, its function and its
+//     table to the sample, and checks each consumer got exactly its event.
+//   - TestFailingRecordIsRedeliveredAloneThenDeadLettered: shortens the consumer function's
+//     timeout and its queue's visibility timeout, and checks exactly what the DLQ holds.
+//   - TestREADMEMakeDevSampleIsCurrent: compares what a first run prints (everything
+//     created) with the README.
 package suite
 
 import (
@@ -150,13 +191,9 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 	if err := opts.Topology.Validate("", nil); err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
-	cfg, err := awsconfig.Load(ctx,
-		config.WithRegion(Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
-		config.WithBaseEndpoint(opts.LocalStackURL),
-	)
+	cfg, err := opts.awsConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
+		return nil, err
 	}
 	clients := provision.NewClients(cfg, Account, opts.DynamoDBURL)
 	ddbStreams := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(opts.DynamoDBURL) })
@@ -254,6 +291,36 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		}()
 	}
 	return s, nil
+}
+
+// awsConfig is the configuration of the suite's clients: LocalStack's region, credentials and
+// endpoint.
+func (o *Options) awsConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.Load(ctx,
+		config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
+		config.WithBaseEndpoint(o.LocalStackURL),
+	)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Down removes the deployment of opts.Topology under opts.Prefix from LocalStack and DynamoDB
+// Local (provision.Down): what it removed, and what AWS keeps on purpose. A running suite under
+// that prefix should be stopped first.
+func Down(ctx context.Context, opts Options) (*provision.Teardown, error) {
+	opts.defaults()
+	cfg, err := opts.awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	td, err := provision.Down(ctx, provision.NewClients(cfg, Account, opts.DynamoDBURL), opts.Topology, opts.Prefix)
+	if err != nil {
+		return td, fmt.Errorf("down %s: %w", opts.Prefix, err)
+	}
+	return td, nil
 }
 
 // LoopbackOnly refuses a listen address outside the loopback range. The API front admits admin

@@ -27,16 +27,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -45,6 +39,7 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/platform/logging"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )
@@ -58,7 +53,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "suite integration: %v\n", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if !deployments.down() {
+		code = max(code, 1)
+	}
+	os.Exit(code)
 }
 
 // An event on the bus reaches exactly the consumers whose rules match its detail type: each
@@ -342,8 +341,7 @@ func TestFrontAuthorizesPartnerRoutesWithACachedPolicy(t *testing.T) {
 // signed request reaches the function with the caller's identity.
 func TestFrontAdmitsOnlySignedAdminRequests(t *testing.T) {
 	t.Parallel()
-	tp := topologytest.Sample()
-	s, _ := start(t, tp, nil)
+	s, _ := shared(t, "sample", topologytest.Sample, nil)
 	const path = "/v1/admin/probe"
 	body := `{"op":"rotate"}`
 	right := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
@@ -378,8 +376,7 @@ func TestFrontAdmitsOnlySignedAdminRequests(t *testing.T) {
 func TestStreamRecordReachesItsConsumer(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tp := topologytest.Sample()
-	s, _ := start(t, tp, nil)
+	s, _ := shared(t, "sample", topologytest.Sample, nil)
 	key := harness.Name("item")
 	if _, err := env.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Provisioned.Tables["records"]),
@@ -447,8 +444,7 @@ func TestScheduleFiresItsFunction(t *testing.T) {
 // subsegments the authorizer and the route's function annotate with the partner.
 func TestAPIRequestLeavesTraces(t *testing.T) {
 	t.Parallel()
-	tp := topologytest.Sample()
-	s, _ := start(t, tp, nil)
+	s, _ := shared(t, "sample", topologytest.Sample, nil)
 	send(t, s, http.MethodGet, "/v1/probe", "allow-all", "").wantEcho(t)
 
 	harness.Eventually(t, 20*time.Second, func() (bool, string) {
@@ -468,8 +464,9 @@ func TestAPIRequestLeavesTraces(t *testing.T) {
 }
 
 // start provisions tp under a fresh prefix, serves it on free ports, and when the test ends
-// stops the suite and deletes what was provisioned. With a nil logger the suite's logs are
-// kept and shown only if the test fails.
+// stops the suite and removes the deployment (provision.Down). With a nil logger the suite's
+// logs are kept and shown only if the test fails. Only the tests that must change their
+// deployment use it (see the package's doc comment); the others share one (shared).
 func start(t *testing.T, tp *topology.Topology, logger *slog.Logger) (*suite.Suite, string) {
 	t.Helper()
 	prefix := harness.Name("lanyard")
@@ -483,15 +480,10 @@ func start(t *testing.T, tp *topology.Topology, logger *slog.Logger) (*suite.Sui
 		})
 	}
 	// Registered first, so it runs last and also removes what a failed Start left behind.
-	t.Cleanup(func() { teardown(t, prefix, tp) })
+	t.Cleanup(func() { down(t, prefix, tp) })
 	t.Cleanup(func() { noRotationFailure(t, prefix, tp) })
 	began := time.Now()
-	s, err := suite.Start(t.Context(), suite.Options{
-		Topology: tp, Prefix: prefix, CodeDir: filepath.Join(env.Root, "bin", "local"),
-		Listen: "127.0.0.1:0", XRayListen: "127.0.0.1:0",
-		LocalStackURL: env.LocalStackURL, DynamoDBURL: env.DynamoDBURL,
-		PollInterval: 100 * time.Millisecond, Logger: logger,
-	})
+	s, err := suite.Start(t.Context(), suiteOptions(tp, prefix, logger))
 	if err != nil {
 		t.Fatalf("start the suite (run `scripts/build.sh local` first): %v", err)
 	}
@@ -522,117 +514,158 @@ func onLoopbackOnly(t *testing.T, s *suite.Suite) {
 	}
 }
 
-// teardown deletes what provisioning tp under prefix creates, by name, so a run that failed
-// half way is cleaned too: rules and their targets first (scheduled rules stop firing), then
-// event source mappings, functions and their log groups, queues, tables, the bus and the key.
-func teardown(t *testing.T, prefix string, tp *topology.Topology) {
+// suiteOptions runs tp under prefix on free ports against the harness's servers.
+func suiteOptions(tp *topology.Topology, prefix string, logger *slog.Logger) suite.Options {
+	return suite.Options{
+		Topology: tp, Prefix: prefix, CodeDir: filepath.Join(env.Root, "bin", "local"),
+		Listen: "127.0.0.1:0", XRayListen: "127.0.0.1:0",
+		LocalStackURL: env.LocalStackURL, DynamoDBURL: env.DynamoDBURL,
+		PollInterval: 100 * time.Millisecond, Logger: logger,
+	}
+}
+
+// down removes the deployment of tp under prefix (provision.Down, as `lanyard local down`), so
+// a run that failed half way is removed too, and fails the test when something could not be.
+func down(t testing.TB, prefix string, tp *topology.Topology) {
 	t.Helper()
-	ctx := context.Background()
-	name := func(n string) string { return prefix + "-" + n }
-	var errs []error
-	check := func(what string, err error) {
-		if err != nil && !gone(err) {
-			errs = append(errs, fmt.Errorf("%s: %w", what, err))
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := suite.Down(ctx, suiteOptions(tp, prefix, nil)); err != nil {
+		t.Errorf("remove the deployment %s: %v", prefix, err)
 	}
-	bus := name("bus")
-	for _, c := range tp.Consumers {
-		rule := name(c.Name)
-		_, err := env.EventBridge.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(bus), Ids: []string{"queue"}})
-		check("remove the target of "+rule, err)
-		_, err = env.EventBridge.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(rule), EventBusName: aws.String(bus)})
-		check("delete rule "+rule, err)
+}
+
+// deployments are the deployments tests share, one per topology.
+var deployments = &sharedDeployments{m: map[string]*deployment{}}
+
+type sharedDeployments struct {
+	mu sync.Mutex
+	m  map[string]*deployment
+}
+
+// deployment is one shared deployment: started by the first test that asks for it, stopped
+// and removed when the package's tests are done.
+type deployment struct {
+	once   sync.Once
+	tp     *topology.Topology
+	prefix string
+	logs   *fanout
+	s      *suite.Suite
+	err    error
+}
+
+// shared returns the running deployment of the topology named key, which build declares (it
+// is called once, by the first test asking for key). Tests sharing a deployment keep apart by
+// partner: each onboards its own, and reads only its own partners' items and keys. While the
+// test runs, the suite's logs also go to the canaries' capture (canary not nil), or to a
+// buffer shown if the test fails.
+func shared(t *testing.T, key string, build func() *topology.Topology, canary *secrettest.Canaries) (*suite.Suite, string) {
+	t.Helper()
+	deployments.mu.Lock()
+	d, ok := deployments.m[key]
+	if !ok {
+		d = &deployment{prefix: harness.Name("lanyard-" + key), logs: &fanout{}}
+		deployments.m[key] = d
 	}
-	for _, sc := range tp.Schedules {
-		rule := name(sc.Name)
-		_, err := env.EventBridge.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(rule), Ids: []string{"function"}})
-		check("remove the target of "+rule, err)
-		_, err = env.EventBridge.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(rule)})
-		check("delete rule "+rule, err)
-	}
-	for _, f := range tp.Functions {
-		fn := name(f.Name)
-		m, err := env.Lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn)})
-		check("list the event source mappings of "+fn, err)
-		if m != nil {
-			for _, esm := range m.EventSourceMappings {
-				_, err := env.Lambda.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: esm.UUID})
-				check("delete an event source mapping of "+fn, err)
+	deployments.mu.Unlock()
+	if canary != nil {
+		d.logs.attach(t, canary.Writer())
+	} else {
+		logs := &syncBuffer{}
+		d.logs.attach(t, logs)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("suite logs while the test ran:\n%s", logs.String())
 			}
+		})
+	}
+	d.once.Do(func() {
+		d.tp = build()
+		began := time.Now()
+		d.s, d.err = suite.Start(context.Background(), suiteOptions(d.tp, d.prefix, logging.NewJSON(d.logs, slog.LevelDebug)))
+		if d.err == nil {
+			t.Logf("shared suite %s up in %s at %s", d.prefix, time.Since(began).Round(time.Millisecond), d.s.APIURL)
+			onLoopbackOnly(t, d.s)
 		}
-		_, err = env.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(fn)})
-		check("delete function "+fn, err)
-		_, err = env.Logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String("/aws/lambda/" + fn)})
-		check("delete the log group of "+fn, err)
+	})
+	if d.err != nil {
+		t.Fatalf("start the shared suite %s (run `make build-local` first): %v", d.prefix, d.err)
 	}
-	var queues []string
-	for _, c := range tp.Consumers {
-		queues = append(queues, name(c.Name), name(c.DLQName()), name(c.Name+"-target-dlq"))
+	return d.s, d.prefix
+}
+
+// down stops every shared deployment, checks no rotation failed in it, and removes it,
+// reporting on stderr; it returns false when something failed.
+func (ds *sharedDeployments) down() bool {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	ok := true
+	fail := func(format string, args ...any) {
+		ok = false
+		fmt.Fprintf(os.Stderr, "shared suite: "+format+"\n", args...)
 	}
-	for _, sc := range tp.StreamConsumers {
-		queues = append(queues, name(sc.OnFailureQueue))
-	}
-	for _, q := range queues {
-		u, err := env.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q)})
-		check("look up queue "+q, err)
-		if err == nil {
-			_, err = env.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: u.QueueUrl})
-			check("delete queue "+q, err)
+	for key, d := range ds.m {
+		if d.tp == nil {
+			continue
 		}
-	}
-	for _, tb := range tp.Tables {
-		_, err := env.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name(tb.Name))})
-		check("delete table "+name(tb.Name), err)
-	}
-	for _, r := range tp.Roles {
-		_, err := env.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(name(r.Name))})
-		if err != nil && !strings.Contains(err.Error(), "NoSuchEntity") {
-			check("delete role "+name(r.Name), err)
-		}
-	}
-	if len(tp.UsagePlans) > 0 {
-		plans, err := env.APIGateway.GetUsagePlans(ctx, &apigateway.GetUsagePlansInput{Limit: aws.Int32(500)})
-		check("list usage plans", err)
-		if err == nil {
-			for _, u := range plans.Items {
-				if strings.HasPrefix(aws.ToString(u.Name), prefix+"-") {
-					_, err := env.APIGateway.DeleteUsagePlan(ctx, &apigateway.DeleteUsagePlanInput{UsagePlanId: u.Id})
-					check("delete usage plan "+aws.ToString(u.Name), err)
+		if d.s != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := d.s.Close(ctx); err != nil {
+				fail("close %s (%s): %v", d.prefix, key, err)
+			}
+			cancel()
+			select {
+			case err := <-d.s.Err():
+				fail("%s (%s) stopped on its own: %v", d.prefix, key, err)
+			default:
+			}
+			if slices.ContainsFunc(d.tp.Tables, func(tb topology.Table) bool { return tb.Name == "outbox" }) {
+				failures, err := rotationFailures(context.Background(), d.prefix, d.prefix+"-outbox")
+				switch {
+				case err != nil:
+					fail("look for Credential Rotation Failed in %s: %v", d.prefix, err)
+				case len(failures) > 0:
+					fail("the tests sharing %s left Credential Rotation Failed behind:\n%s", d.prefix, strings.Join(failures, "\n"))
 				}
 			}
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if _, err := suite.Down(ctx, suiteOptions(d.tp, d.prefix, nil)); err != nil {
+			fail("remove %s (%s): %v", d.prefix, key, err)
+		}
+		cancel()
 	}
-	secrets := prefix + "/" + topology.SecretsPath
-	pages := secretsmanager.NewListSecretsPaginator(env.SecretsManager, &secretsmanager.ListSecretsInput{
-		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{secrets}}},
+	return ok
+}
+
+// fanout writes to the writers attached by the tests running now.
+type fanout struct {
+	mu sync.Mutex
+	ws map[*testing.T]io.Writer
+}
+
+// attach writes to w until the test ends.
+func (f *fanout) attach(t *testing.T, w io.Writer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ws == nil {
+		f.ws = map[*testing.T]io.Writer{}
+	}
+	f.ws[t] = w
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.ws, t)
 	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		check("list the secrets under "+secrets, err)
-		if err != nil {
-			break
-		}
-		for _, sec := range page.SecretList {
-			if strings.HasPrefix(aws.ToString(sec.Name), secrets) {
-				_, err := env.SecretsManager.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: sec.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)})
-				check("delete secret "+aws.ToString(sec.Name), err)
-			}
-		}
+}
+
+func (f *fanout) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.ws {
+		_, _ = w.Write(p)
 	}
-	_, err := env.EventBridge.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(bus)})
-	check("delete bus "+bus, err)
-	alias := "alias/" + prefix
-	key, err := env.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
-	check("describe key "+alias, err)
-	if err == nil {
-		_, err = env.KMS.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String(alias)})
-		check("delete alias "+alias, err)
-		_, err = env.KMS.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: key.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)})
-		check("schedule the deletion of key "+alias, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		t.Errorf("teardown of %s:\n%v", prefix, err)
-	}
+	return len(p), nil
 }
 
 // gone reports an error saying the resource does not exist (any more).

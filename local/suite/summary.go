@@ -52,3 +52,17 @@ func (sum Summary) Render(w io.Writer, once bool) {
 	_, _ = fmt.Fprintf(w, "\ntry\tcurl -s %s/v1/health\t\n", sum.API)
 	_, _ = fmt.Fprintf(w, "\tCtrl-C stops\t\n")
 }
+
+// RenderDown writes what Down removed and what it kept, one line each, as tab-separated
+// columns (for a tabwriter).
+func RenderDown(w io.Writer, td *provision.Teardown) {
+	for _, r := range td.Removed {
+		_, _ = fmt.Fprintf(w, "removed\t%s\t%s\t%s\n", r.Kind, r.Name, r.Detail)
+	}
+	for _, k := range td.Kept {
+		_, _ = fmt.Fprintf(w, "kept\t%s\t%s\t%s\n", k.Kind, k.Name, k.Detail)
+	}
+	if len(td.Removed) == 0 && len(td.Kept) == 0 {
+		_, _ = fmt.Fprintf(w, "\t(nothing to remove)\t\t\n")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/local/traces"
+	"github.com/lanyardhq/lanyard/shared/platform/polltest"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 )
 
@@ -62,13 +63,10 @@ func segment(trace, id, name string) string {
 // received waits until c has read n datagrams in all.
 func received(t *testing.T, c *traces.Collector, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for c.Stats().Received < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the collector read %d datagrams within 5s, want %d", c.Stats().Received, n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	polltest.Eventually(t, 5*time.Second, func() (bool, string) {
+		got := c.Stats().Received
+		return got >= n, fmt.Sprintf("the collector read %d datagrams, want %d", got, n)
+	})
 }
 
 func outsideLambda(t *testing.T) {

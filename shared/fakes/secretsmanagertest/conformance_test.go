@@ -22,6 +22,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/platform/polltest"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 )
 
@@ -823,7 +824,7 @@ func rotateImmediately(t *testing.T, b *backend, c *secrettest.Canaries) {
 	}
 	// AWS runs the function after answering; wait for the rotation to complete.
 	var desc *secretsmanager.DescribeSecretOutput
-	eventually(t, 30*time.Second, func() (bool, string) {
+	polltest.Eventually(t, 30*time.Second, func() (bool, string) {
 		desc = b.describe(t, c, name)
 		return desc.LastRotatedDate != nil, fmt.Sprintf("not rotated yet: versions %v", desc.VersionIdsToStages)
 	})
@@ -1016,22 +1017,6 @@ func tagMap(tags []types.Tag) map[string]string {
 		m[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 	}
 	return m
-}
-
-// eventually polls cond until it holds or within has passed.
-func eventually(t *testing.T, within time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, why)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // rotationFunction is the fake's stand-in for integration/functions/rotator: the four steps

@@ -1,0 +1,5 @@
+package a
+
+import "testing"
+
+func TestUnit(t *testing.T) {}

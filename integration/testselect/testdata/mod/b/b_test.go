@@ -1,0 +1,5 @@
+package b
+
+import "testing"
+
+func TestOnlyUnit(t *testing.T) {}

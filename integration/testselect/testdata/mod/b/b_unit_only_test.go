@@ -1,0 +1,7 @@
+//go:build !integration
+
+package b
+
+import "testing"
+
+func TestNotWithTheTag(t *testing.T) {}

@@ -97,6 +97,7 @@ var faultSteps = []struct {
 // the faulted RotateSecret answers 200, and the next one re-runs the steps with the token
 // AWSPENDING is on.
 func TestRotationConvergesAfterACrashAfterEachAWSCall(t *testing.T) {
+	t.Parallel() // a deployment of its own (see the package doc)
 	canary := secrettest.Plant(t)
 	s, prefix := start(t, topology.Lanyard(), canary.Logger())
 	logsOnFailure(t, s)

@@ -139,6 +139,7 @@ func noStrandedPending(t *testing.T, secretID string) {
 // invoking it — retires the old key once its drain has passed, records Credential Retired and
 // flushes the authorizer cache; the old key then stops working and the new one goes on.
 func TestPickUpAcknowledgeAndRetireThroughLocal(t *testing.T) {
+	t.Parallel() // a deployment of its own (see the package doc)
 	canary := secrettest.Plant(t)
 	s, prefix := start(t, topology.Lanyard(), canary.Logger())
 	logsOnFailure(t, s)

@@ -65,6 +65,7 @@ func startScheduled(t *testing.T, tp *topology.Topology, logger *slog.Logger, da
 // (the onboarded key still authorizes, in its grace), and Credential Rotated is on the
 // partner's audit chain.
 func TestScheduledRotationThroughLocal(t *testing.T) {
+	t.Parallel() // a deployment of its own (see the package doc)
 	canary := secrettest.Plant(t)
 	s, prefix := startScheduled(t, topology.Lanyard(), canary.Logger(), time.Second, 200*time.Millisecond)
 	logsOnFailure(t, s)

@@ -31,11 +31,12 @@
 // Tests sharing a deployment keep apart by partner: each onboards its own partners, and
 // reads only its own partners' items, keys and secrets (by partner id or name, or, for what
 // bears neither — a refusal's idempotency record, the partner secrets an onboarding created,
-// the function logs it waits for — what is new since the test began; those tests do not run
-// in parallel with one another, as their canaries capture the process's slog default).
+// the function logs it waits for — what is new since the test began; so those tests do not run
+// in parallel with one another).
 //
 // A test gets a deployment of its own, under a fresh prefix, only where it must change the
-// deployment or needs one nothing else touches:
+// deployment or needs one nothing else touches; these run in parallel with one another once
+// the shared-deployment tests are done (most wait on schedules and rotations, not on the CPU):
 //
 //   - TestRotationConvergesAfterACrashAfterEachAWSCall: fault injection, LANYARD_FAULT set in
 //     the rotation function's environment.

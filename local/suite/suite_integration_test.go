@@ -216,7 +216,8 @@ func TestFailingRecordIsRedeliveredAloneThenDeadLettered(t *testing.T) {
 // what never reaches a function is answered as problem+json. The key the authorizer refuses is
 // a canary: it must appear in no log, trace or response.
 func TestFrontAuthorizesPartnerRoutesWithACachedPolicy(t *testing.T) {
-	canaries := secrettest.Plant(t) // swaps process-wide state: not parallel
+	t.Parallel() // a deployment of its own (see the package doc)
+	canaries := secrettest.Plant(t)
 	ctx := t.Context()
 	tp := topologytest.Sample()
 	ttl := tp.Authorizer.ResultTTL

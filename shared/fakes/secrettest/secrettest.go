@@ -9,8 +9,10 @@
 //	err := doWork(ctx, key)       // slog.Default and the tracer are captured by c
 //	c.CheckError(err)
 //
-// Plant swaps the process-wide slog default and trace emitter, so tests using it do not run in
-// parallel with each other. Failure messages never print a canary's value.
+// Plant routes the process-wide slog default and trace emitter to every test that planted
+// canaries and is still running, so tests using it may run in parallel: each capture then
+// also holds what the others logged, which can only make its check stricter. Failure messages
+// never print a canary's value.
 package secrettest
 
 import (
@@ -52,10 +54,9 @@ func Plant(t testing.TB) *Canaries {
 	t.Helper()
 	c := &Canaries{t: t, logs: &lockedBuffer{}}
 	c.traces = tracingtest.Install(t)
-	prev := slog.Default()
-	slog.SetDefault(logging.NewJSON(c.logs, slog.LevelDebug))
+	logSinks.add(c.logs)
 	t.Cleanup(func() {
-		slog.SetDefault(prev)
+		logSinks.remove(c.logs)
 		for _, leak := range c.Leaks() {
 			t.Errorf("secret canary leaked: %s", leak)
 		}
@@ -133,6 +134,53 @@ func (c *Canaries) Leaks() []string {
 		}
 	}
 	return leaks
+}
+
+// logSinks is where slog.Default writes while at least one test has planted canaries: the
+// captures of every such test. The first capture installs it as the default logger; the last
+// to leave puts the previous default back.
+var logSinks fanout
+
+type fanout struct {
+	mu    sync.Mutex
+	sinks []*lockedBuffer
+	prev  *slog.Logger
+}
+
+func (f *fanout) add(b *lockedBuffer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sinks) == 0 {
+		f.prev = slog.Default()
+		slog.SetDefault(logging.NewJSON(f, slog.LevelDebug))
+	}
+	f.sinks = append(f.sinks, b)
+}
+
+func (f *fanout) remove(b *lockedBuffer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, s := range f.sinks {
+		if s == b {
+			f.sinks = append(f.sinks[:i], f.sinks[i+1:]...)
+			break
+		}
+	}
+	if len(f.sinks) == 0 && f.prev != nil {
+		slog.SetDefault(f.prev)
+		f.prev = nil
+	}
+}
+
+// Write copies one log record into every capture.
+func (f *fanout) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	sinks := append([]*lockedBuffer(nil), f.sinks...)
+	f.mu.Unlock()
+	for _, s := range sinks {
+		_, _ = s.Write(p)
+	}
+	return len(p), nil
 }
 
 type lockedBuffer struct {

@@ -82,3 +82,43 @@ func TestEveryChannelIsWatched(t *testing.T) {
 		}
 	}
 }
+
+// Two tests planting at once both watch every channel, and the default logger comes back only
+// when the last one ends.
+func TestOverlappingPlantsEachWatchEverything(t *testing.T) {
+	outsideLambda(t)
+	before := slog.Default()
+	first, second := &stubTB{TB: t}, &stubTB{TB: t}
+	a := secrettest.Plant(first)
+	b := secrettest.Plant(second)
+	logged, traced := a.New("logged"), b.New("traced")
+	slog.Info("oops", "raw", logged.Reveal())
+	_, span := tracing.Start(context.Background(), "leaky")
+	span.Annotate("k", traced.Reveal())
+	span.End(nil)
+
+	first.finish()
+	if slog.Default() == before {
+		t.Fatal("the first plant to end put the default logger back while another still watches")
+	}
+	later := b.New("later")
+	slog.Info("after the first ended", "raw", later.Reveal())
+	second.finish()
+	if slog.Default() != before {
+		t.Error("the last plant to end did not put the default logger back")
+	}
+
+	for name, st := range map[string]*stubTB{"first": first, "second": second} {
+		all := strings.Join(st.errs, "\n")
+		if name == "first" && !strings.Contains(all, `"logged" (plain) found in logs`) {
+			t.Errorf("%s: missing its own leak in:\n%s", name, all)
+		}
+		if name == "second" {
+			for _, want := range []string{`"traced" (plain) found in trace segment`, `"later" (plain) found in logs`} {
+				if !strings.Contains(all, want) {
+					t.Errorf("%s: missing report %q in:\n%s", name, want, all)
+				}
+			}
+		}
+	}
+}

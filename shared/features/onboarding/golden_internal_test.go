@@ -1,0 +1,156 @@
+package onboarding
+
+import (
+	"flag"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
+	"github.com/lanyardhq/lanyard/shared/platform/secret"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/golden/*.json")
+
+// goldenZone is not UTC: the codecs must store times in UTC.
+var goldenZone = time.FixedZone("UTC+1", 3600)
+
+func goldenAt(d time.Duration) time.Time {
+	return time.Date(2026, 3, 14, 10, 26, 53, 589793000, goldenZone).Add(d)
+}
+
+func goldenOnboardings() map[string]Onboarding {
+	pending := Onboarding{
+		ID: "onb-abcdefghijklmnopqrstuvwxyz", PartnerID: "p-abcdefghijklmnopqrstuvwxyz",
+		SecretVersionID: "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8", PartnerName: "Acme Ünïcode", Tier: "gold",
+		Scopes: []string{"orders:write", "orders:read"}, IdentityMethod: events.ProofInvite,
+		InviteID:        "inv-abcdefghijklmnopqrstuvwxyz",
+		PickupTokenHash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		Status:          StatusPending, Justification: "needs approval", PolicyRevision: 3,
+		CreatedAt: goldenAt(0), ExpiresAt: goldenAt(PendingLifetime).Truncate(time.Millisecond),
+	}
+	approved := pending
+	approved.IdentityMethod = events.ProofSTS
+	approved.InviteID = ""
+	approved.AccountID = "123456789012"
+	approved.ARN = "arn:aws:iam::123456789012:role/partner"
+	approved.Status = StatusApproved
+	approved.DecidedBy = "arn:aws:iam::123456789012:role/ops"
+	approved.DecidedAt = goldenAt(time.Hour)
+	approved.Scopes = []string{}
+	denied := pending
+	denied.Status = StatusDenied
+	denied.DecidedBy = "arn:aws:iam::123456789012:role/ops"
+	denied.DecidedAt = goldenAt(time.Hour).Truncate(time.Second)
+	denied.Reason = "unknown company"
+	collected := approved
+	collected.Status = StatusCollected
+	collected.CollectedAt = goldenAt(2 * time.Hour)
+	return map[string]Onboarding{"pending": pending, "approved": approved, "denied": denied, "collected": collected}
+}
+
+// TestOnboardingItemGolden holds the onboarding item to its attribute maps in testdata/golden,
+// each golden item reading back as the onboarding it was made from, and the transaction items
+// that write the onboardings table.
+func TestOnboardingItemGolden(t *testing.T) {
+	for name, o := range goldenOnboardings() {
+		t.Run(name, func(t *testing.T) {
+			stored := itemtest.GoldenItem(t, "golden/onboarding-"+name, o.Item(), *updateGolden)
+			back, err := onboardingFromItem(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := itemtest.InUTC(o)
+			if len(o.Scopes) > 0 {
+				want.Scopes = []string{"orders:read", "orders:write"}
+			}
+			if !reflect.DeepEqual(back, want) {
+				t.Errorf("reads back as %+v, want %+v", back, want)
+			}
+		})
+	}
+	o := goldenOnboardings()["approved"]
+	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-put-pending", *updateGolden, putPending("onboardings", goldenOnboardings()["pending"]))
+	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-approve", *updateGolden, types.TransactWriteItem{Update: decide("onboardings", o.ID, StatusApproved, o.DecidedBy, "", goldenAt(time.Hour))})
+	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-deny", *updateGolden, types.TransactWriteItem{Update: decide("onboardings", o.ID, StatusDenied, o.DecidedBy, "unknown company", goldenAt(time.Hour))})
+	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-collect", *updateGolden, collect("onboardings", o, goldenAt(2*time.Hour)))
+}
+
+// TestAccountClaimItemsGolden holds the account claims' transaction items on the partners
+// table to testdata/golden.
+func TestAccountClaimItemsGolden(t *testing.T) {
+	c := accountClaim{AccountID: "123456789012", PartnerID: "p-abcdefghijklmnopqrstuvwxyz", ARN: "arn:aws:iam::123456789012:role/partner", CreatedAt: goldenAt(0)}
+	itemtest.GoldenTransactItems(t, "golden/tx-account-claim-onboarded", *updateGolden, claimAccount("partners", c, goldenAt(0)))
+	c.OnboardingID = "onb-abcdefghijklmnopqrstuvwxyz"
+	c.ExpiresAt = goldenAt(PendingLifetime)
+	itemtest.GoldenTransactItems(t, "golden/tx-account-claim-pending", *updateGolden, claimAccount("partners", c, goldenAt(0)))
+	itemtest.GoldenTransactItems(t, "golden/tx-account-settle", *updateGolden, settleAccount("partners", c.AccountID, c.PartnerID))
+	itemtest.GoldenTransactItems(t, "golden/tx-account-release", *updateGolden, releaseAccount("partners", c.AccountID, c.PartnerID))
+}
+
+// TestIdempotencyRecordGolden holds the idempotency record to its attribute maps in
+// testdata/golden (a record is put in flight; its completion is an update), each golden item
+// reading back as the record it was made from.
+func TestIdempotencyRecordGolden(t *testing.T) {
+	fresh := record{
+		Key:         inviteScope(secret.New("lnyd_inv_x")).recordKey(IdempotencyKeyPrefix, secret.New("key-1")),
+		RequestHash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		State:       stateInFlight, LeaseUntil: goldenAt(DefaultLease).UnixMilli(),
+		PartnerID: "p-abcdefghijklmnopqrstuvwxyz", SecretVersionID: "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8",
+		CreatedAt: goldenAt(0), PurgeAt: goldenAt(RecordLifetime).Unix(),
+	}
+	stored := itemtest.GoldenItem(t, "golden/idempotency-in-flight", fresh.item(), *updateGolden)
+	back, err := recordFromItem(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := itemtest.InUTC(fresh); !reflect.DeepEqual(back, want) {
+		t.Errorf("reads back as %+v, want %+v", back, want)
+	}
+	s := idempotencyTable{table: "idempotency"}
+	c := &claim{record: fresh}
+	itemtest.GoldenTransactItems(t, "golden/tx-idempotency-complete-created", *updateGolden,
+		types.TransactWriteItem{Update: s.completion(c, goldenAt(time.Second), 201, `{"partnerId":"p-abcdefghijklmnopqrstuvwxyz"}`, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")})
+	itemtest.GoldenTransactItems(t, "golden/tx-idempotency-complete-refused", *updateGolden,
+		types.TransactWriteItem{Update: s.completion(c, goldenAt(time.Second), 409, `{"type":"x"}`, "")})
+}
+
+// TestIdempotencyCompletedRecordGolden holds a record as its completion leaves it to
+// testdata/golden, reading back as the completed record.
+func TestIdempotencyCompletedRecordGolden(t *testing.T) {
+	db := dynamodbtest.NewDynamoDB()
+	db.CreateTable("idempotency", dynamodbtest.KeyAttr{Name: IdempotencyPartitionKey, Type: types.ScalarAttributeTypeS}, nil)
+	fresh := record{
+		Key:         accountScope("123456789012").recordKey(IdempotencyKeyPrefix, secret.New("key-2")),
+		RequestHash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		State:       stateInFlight, LeaseUntil: goldenAt(DefaultLease).UnixMilli(),
+		PartnerID: "p-abcdefghijklmnopqrstuvwxyz", SecretVersionID: "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8",
+		CreatedAt: goldenAt(0), PurgeAt: goldenAt(RecordLifetime).Unix(),
+	}
+	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("idempotency"), Item: fresh.item()}); err != nil {
+		t.Fatal(err)
+	}
+	s := idempotencyTable{db: db, table: "idempotency"}
+	c := &claim{record: fresh}
+	u := s.completion(c, goldenAt(time.Second), 201, `{"partnerId":"p-abcdefghijklmnopqrstuvwxyz"}`, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")
+	if err := s.update(t.Context(), c, "complete", u); err != nil {
+		t.Fatal(err)
+	}
+	stored := itemtest.GoldenItem(t, "golden/idempotency-completed", db.Items("idempotency")[0], *updateGolden)
+	back, err := recordFromItem(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := itemtest.InUTC(fresh)
+	want.State, want.StatusCode, want.ResponseBody = stateCompleted, 201, `{"partnerId":"p-abcdefghijklmnopqrstuvwxyz"}`
+	want.SecretARN, want.CompletedAt = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", goldenAt(time.Second).Truncate(time.Millisecond).UTC()
+	if !reflect.DeepEqual(back, want) {
+		t.Errorf("reads back as %+v, want %+v", back, want)
+	}
+}

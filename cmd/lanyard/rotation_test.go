@@ -19,8 +19,8 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 const (
@@ -48,7 +48,7 @@ type world struct {
 
 func newWorld(t *testing.T, table string) *world {
 	db := dynamodbtest.NewDynamoDB()
-	db.CreateTable(table, dynamodbtest.KeyAttr{Name: partner.PartitionKey, Type: types.ScalarAttributeTypeS}, nil)
+	db.CreateTable(table, dynamodbtest.KeyAttr{Name: partners.PartitionKey, Type: types.ScalarAttributeTypeS}, nil)
 	return &world{t: t, db: db, sm: secretsmanagertest.New(secretsmanagertest.Options{}), table: table}
 }
 
@@ -70,8 +70,8 @@ func (w *world) add(id, tier string, rotatingDays int64) string {
 		w.t.Fatal(err)
 	}
 	arn := aws.ToString(out.ARN)
-	p := partner.Partner{PartnerID: id, PartnerName: "Partner " + id, Tier: tier, Scopes: []string{"orders:read"}, Status: partner.StatusActive,
-		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partner.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1}
+	p := partners.Partner{PartnerID: id, PartnerName: "Partner " + id, Tier: tier, Scopes: []string{"orders:read"}, Status: partners.StatusActive,
+		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1}
 	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: p.Item()}); err != nil {
 		w.t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestRotationEnableAll(t *testing.T) {
 	if _, err := w.sm.DeleteSecret(t.Context(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(deleted)}); err != nil {
 		t.Fatal(err)
 	}
-	claim := map[string]types.AttributeValue{partner.PartitionKey: &types.AttributeValueMemberS{Value: "account#123456789012"}}
+	claim := map[string]types.AttributeValue{partners.PartitionKey: &types.AttributeValueMemberS{Value: "account#123456789012"}}
 	if _, err := w.db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(testTable), Item: claim}); err != nil {
 		t.Fatal(err)
 	}

@@ -25,9 +25,8 @@ import (
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
-	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -323,7 +322,7 @@ func (c *faultCheck) converged(what, before string) string {
 	}
 
 	item, err := env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(c.s.Provisioned.Tables["partners"]), Key: partner.Key(c.partnerID), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(c.s.Provisioned.Tables["partners"]), Key: partners.Key(c.partnerID), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		c.t.Fatalf("%s: read the partner: %v", what, err)
@@ -334,9 +333,9 @@ func (c *faultCheck) converged(what, before string) string {
 		}
 		return ""
 	}
-	if attr("keyId") != string(newKey.ID()) || attr(rotation.AttrPreviousKeyID) != string(oldKey.ID()) || attr(rotation.AttrPendingKeyID) != "" {
+	if attr("keyId") != string(newKey.ID()) || attr(partners.AttrPreviousKeyID) != string(oldKey.ID()) || attr(partners.AttrPendingKeyID) != "" {
 		c.t.Errorf("%s: partner keyId %q previousKeyId %q pendingKeyId %q, want %s, %s and none", what,
-			attr("keyId"), attr(rotation.AttrPreviousKeyID), attr(rotation.AttrPendingKeyID), newKey.ID(), oldKey.ID())
+			attr("keyId"), attr(partners.AttrPreviousKeyID), attr(partners.AttrPendingKeyID), newKey.ID(), oldKey.ID())
 	}
 
 	me := send(c.t, c.s, http.MethodGet, "/v1/partners/me", "Bearer "+cur, "")

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // One partner per AWS account. An onboarding by STS identity proof claims its account with an
@@ -54,7 +54,7 @@ func errAccountTaken(accountID string, cause error) error {
 }
 
 func accountKey(accountID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{partner.PartitionKey: str(AccountKeyPrefix + accountID)}
+	return map[string]types.AttributeValue{partners.PartitionKey: str(AccountKeyPrefix + accountID)}
 }
 
 // accountClaim is a claim of an AWS account by a partner.
@@ -86,7 +86,7 @@ func claimAccount(table string, c accountClaim, now time.Time) types.TransactWri
 		Item:                item,
 		ConditionExpression: aws.String("attribute_not_exists(#pk) OR (#state = :pending AND #exp <= :now)"),
 		ExpressionAttributeNames: map[string]string{
-			"#pk": partner.PartitionKey, "#state": attrAcctState, "#exp": attrAcctExpiresAtMs,
+			"#pk": partners.PartitionKey, "#state": attrAcctState, "#exp": attrAcctExpiresAtMs,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pending": str(accountPending), ":now": num(now.UnixMilli()),

@@ -20,13 +20,13 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client onboarding uses: the outbox's reads and
@@ -144,7 +144,7 @@ func (h *Handler) newIDs() (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("new secret version id: %w", err)
 	}
-	return partner.NewID(), v, nil
+	return partners.NewID(), v, nil
 }
 
 // Handle answers one POST /v1/partners or POST /v1/onboardings/{onboardingId}/pickup, told

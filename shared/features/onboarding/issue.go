@@ -11,7 +11,7 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -94,12 +94,12 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 			ExpiresAt: notAfter,
 		},
 	}
-	p := partner.PutNew(h.Tables.Partners, partner.Partner{
+	p := partners.PutNew(h.Tables.Partners, partners.Partner{
 		PartnerID:      c.PartnerID,
 		PartnerName:    g.PartnerName,
 		Tier:           g.Tier.Name,
 		Scopes:         g.Scopes,
-		Status:         partner.StatusActive,
+		Status:         partners.StatusActive,
 		KeyID:          string(key.ID()),
 		SecretARN:      secretARN,
 		IdentityMethod: g.Identity.Method,

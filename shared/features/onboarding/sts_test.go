@@ -21,10 +21,10 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/stsprooftest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // The AWS principals of these tests: a partner's role in an account allowed into sandbox, one
@@ -187,7 +187,7 @@ func TestOnboardWithSTS(t *testing.T) {
 	if got.Tier != "sandbox" || !slices.Equal(got.Scopes, []string{"orders:read"}) {
 		t.Errorf("answer %+v", got.onboarded)
 	}
-	pt, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, got.PartnerID)
+	pt, err := (&partners.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, got.PartnerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,8 +465,8 @@ func TestSTSPending(t *testing.T) {
 	if attr(claim, attrAcctState) != accountOnboarded || attr(claim, attrAcctOwner) != got.PartnerID || claim[attrAcctExpiresAtMs] != nil {
 		t.Errorf("claim after the pick-up %s", itemText(claim))
 	}
-	pt, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(context.Background(), got.PartnerID)
-	if err != nil || pt.AccountID != premiumID.AccountID || pt.IdentityMethod != partner.IdentityMethodSTS {
+	pt, err := (&partners.Store{DB: f.db, Table: testTables.Partners}).Get(context.Background(), got.PartnerID)
+	if err != nil || pt.AccountID != premiumID.AccountID || pt.IdentityMethod != partners.IdentityMethodSTS {
 		t.Errorf("partner %+v, %v", pt, err)
 	}
 	f.clock.Advance(2 * PendingLifetime)

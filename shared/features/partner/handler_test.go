@@ -19,6 +19,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -76,12 +77,12 @@ func putCredential(t *testing.T, db *dynamodbtest.DynamoDB, keyID, partnerID str
 
 func strPtr(s string) *string { return &s }
 
-func fixture(t *testing.T) (*partner.Handler, *dynamodbtest.DynamoDB, partner.Partner) {
+func fixture(t *testing.T) (*partner.Handler, *dynamodbtest.DynamoDB, partners.Partner) {
 	t.Helper()
 	db := newDB(t)
 	p := acme()
 	if _, err := db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{partner.PutNew(partnersTable, p)},
+		TransactItems: []types.TransactWriteItem{partners.PutNew(partnersTable, p)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func meRequest(authorizer map[string]any) lambdaevents.APIGatewayProxyRequest {
 	}
 }
 
-func authz(p partner.Partner, scopes string) map[string]any {
+func authz(p partners.Partner, scopes string) map[string]any {
 	return map[string]any{"partnerId": p.PartnerID, "keyId": p.KeyID, "scopes": scopes, "principalId": p.PartnerID}
 }
 

@@ -18,11 +18,11 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -176,7 +176,7 @@ func (h *Handler) read(ctx context.Context, span *tracing.Span, req lambdaevents
 	if k.partner, err = readPartner(ctx, h.DB, h.Tables.Partners, partnerID); err != nil {
 		return keys{}, err
 	}
-	if k.partner.Status != partner.StatusActive {
+	if k.partner.Status != partners.StatusActive {
 		return keys{}, problem.AccessDenied.New("").WithCause(fmt.Errorf("partner %s is %s", partnerID, k.partner.Status))
 	}
 	currentID, err := credential.ParseKeyID(k.partner.KeyID)

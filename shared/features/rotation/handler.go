@@ -19,9 +19,9 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -261,7 +261,7 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 	case tagged == "":
 		id = named
 	}
-	if !partner.ValidID(id) {
+	if !partners.ValidID(id) {
 		return "", fail(ReasonPartnerUnknown, fmt.Errorf("the secret names no partner (tag %s %q, name %q)", PartnerTag, tagged, aws.ToString(desc.Name)))
 	}
 	return id, nil
@@ -273,11 +273,11 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 func (h *Handler) load(ctx context.Context, r *run) error {
 	p, err := h.readPartner(ctx, r.partnerID)
 	switch {
-	case errors.Is(err, partner.ErrNotFound):
+	case errors.Is(err, partners.ErrNotFound):
 		return fail(ReasonPartnerUnknown, err)
 	case err != nil:
 		return fail(ReasonPartnerUnreadable, err)
-	case p.Status != partner.StatusActive:
+	case p.Status != partners.StatusActive:
 		return fail(ReasonPartnerNotActive, fmt.Errorf("partner %s is %s", r.partnerID, p.Status))
 	case p.SecretARN != r.arn:
 		return fail(ReasonSecretNotPartners, fmt.Errorf("partner %s's secret is %s", r.partnerID, p.SecretARN))
@@ -285,7 +285,7 @@ func (h *Handler) load(ctx context.Context, r *run) error {
 	r.partner = p
 	id, err := credential.ParseKeyID(p.KeyID)
 	if err != nil {
-		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("partner %s: attribute %s: %w", r.partnerID, attrKeyID, err))
+		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("partner %s: attribute %s: %w", r.partnerID, partners.AttrKeyID, err))
 	}
 	cur, err := h.registry().Get(ctx, id)
 	switch {

@@ -24,9 +24,9 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/onboarding"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -205,7 +205,7 @@ func TestFailureRecordedOncePerTokenAndStep(t *testing.T) {
 	}
 	item := fx.partnerItem()
 	for _, step := range []string{events.StepTestSecret, events.StepFinishSecret} {
-		if got := attrS(item, rotation.FailureMarkerPrefix+step); got != token {
+		if got := attrS(item, partners.FailureMarkerPrefix+step); got != token {
 			t.Errorf("the partner's %s failure marker is %q, want the token", step, got)
 		}
 	}
@@ -514,9 +514,9 @@ func TestSharedNames(t *testing.T) {
 	if rotation.PartnerTag != onboarding.PartnerTag {
 		t.Errorf("PartnerTag %q, onboarding's %q", rotation.PartnerTag, onboarding.PartnerTag)
 	}
-	item := partner.Partner{KeyID: "k-marker"}.Item()
+	item := partners.Partner{KeyID: "k-marker"}.Item()
 	if got := attrS(item, "keyId"); got != "k-marker" {
-		t.Errorf("partner.Item keeps the key id elsewhere than keyId")
+		t.Errorf("partners.Item keeps the key id elsewhere than keyId")
 	}
 }
 
@@ -550,7 +550,7 @@ func (fx *fixture) unchangedExceptFailure(step string, before snapshot) {
 		var out []dynamodbtest.Item
 		for _, it := range items {
 			it = maps.Clone(it)
-			delete(it, rotation.FailureMarkerPrefix+step)
+			delete(it, partners.FailureMarkerPrefix+step)
 			out = append(out, it)
 		}
 		return out

@@ -1,4 +1,4 @@
-// Package partner keeps the partners table: one item per onboarded partner, written once by
+// Package partners keeps the partners table: one item per onboarded partner, written once by
 // onboarding (PutNew, inside its transaction) and read by the routes that answer about the
 // partner (Store.Get, the GET /v1/partners/me handler).
 //
@@ -8,7 +8,7 @@
 // partnerId, partnerName, tier, scopes (L of S, sorted), status ("active"), keyId (the current
 // key), secretArn, identityMethod ("invite"), inviteId, justification (the policy decision's),
 // policyRevision (N) and createdAt (S, RFC 3339 in UTC with Go's RFC3339Nano fraction).
-package partner
+package partners
 
 import (
 	"context"

@@ -310,7 +310,7 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 		t.Helper()
 		claim, err := env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName: aws.String(s.Provisioned.Tables["partners"]), ConsistentRead: aws.Bool(true),
-			Key: partners.Key(onboarding.AccountKeyPrefix + account),
+			Key: partners.Key(partners.AccountKeyPrefix + account),
 		})
 		if err != nil {
 			t.Fatalf("read the claim of account %s: %v", account, err)

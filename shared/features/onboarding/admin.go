@@ -23,6 +23,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // The admin routes AdminHandler answers, as API Gateway names them in the proxy event's
@@ -280,7 +281,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 	} else {
 		d = &events.OnboardingDenied{Meta: events.NewMeta(o.PartnerID, actor, now), OnboardingID: o.ID, Tier: o.Tier, Reason: in.Reason}
 		if o.IdentityMethod == events.ProofSTS {
-			items = append(items, releaseAccount(h.Tables.Partners, o.AccountID, o.PartnerID))
+			items = append(items, partners.ReleaseAccount(h.Tables.Partners, o.AccountID, o.PartnerID))
 		}
 	}
 	out := &outbox.Store{DB: h.DB, Table: h.Tables.Outbox}

@@ -82,18 +82,6 @@ func TestOnboardingItemGolden(t *testing.T) {
 	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-collect", *updateGolden, collect("onboardings", o, goldenAt(2*time.Hour)))
 }
 
-// TestAccountClaimItemsGolden holds the account claims' transaction items on the partners
-// table to testdata/golden.
-func TestAccountClaimItemsGolden(t *testing.T) {
-	c := accountClaim{AccountID: "123456789012", PartnerID: "p-abcdefghijklmnopqrstuvwxyz", ARN: "arn:aws:iam::123456789012:role/partner", CreatedAt: goldenAt(0)}
-	itemtest.GoldenTransactItems(t, "golden/tx-account-claim-onboarded", *updateGolden, claimAccount("partners", c, goldenAt(0)))
-	c.OnboardingID = "onb-abcdefghijklmnopqrstuvwxyz"
-	c.ExpiresAt = goldenAt(PendingLifetime)
-	itemtest.GoldenTransactItems(t, "golden/tx-account-claim-pending", *updateGolden, claimAccount("partners", c, goldenAt(0)))
-	itemtest.GoldenTransactItems(t, "golden/tx-account-settle", *updateGolden, settleAccount("partners", c.AccountID, c.PartnerID))
-	itemtest.GoldenTransactItems(t, "golden/tx-account-release", *updateGolden, releaseAccount("partners", c.AccountID, c.PartnerID))
-}
-
 // TestIdempotencyRecordGolden holds the idempotency record to its attribute maps in
 // testdata/golden (a record is put in flight; its completion is an update), each golden item
 // reading back as the record it was made from.

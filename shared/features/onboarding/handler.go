@@ -388,7 +388,7 @@ func (a *attempt) onboard(ctx context.Context, req createRequest, verified stspr
 		return none, err
 	}
 	var changes []change
-	changes = append(changes, proofChanges(h, pr, c.PartnerID, now, accountClaim{})...)
+	changes = append(changes, proofChanges(h, pr, c.PartnerID, now, partners.AccountClaim{})...)
 	for _, it := range iss.Items {
 		changes = append(changes, change{item: it})
 	}
@@ -453,7 +453,7 @@ func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.API
 		Justification: o.Justification,
 		ExpiresAt:     o.ExpiresAt,
 	}}
-	claimed := accountClaim{OnboardingID: o.ID, ExpiresAt: o.ExpiresAt}
+	claimed := partners.AccountClaim{OnboardingID: o.ID, ExpiresAt: o.ExpiresAt}
 	changes := proofChanges(h, pr, c.PartnerID, now, claimed)
 	changes = append(changes,
 		change{item: putPending(h.Tables.Onboardings, o)},
@@ -474,7 +474,7 @@ func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.API
 // proofChanges are the items that use the identity proof up: the invite's redemption, or the
 // AWS account's claim (pending when pending names an onboarding). Each refuses the request when
 // its condition fails.
-func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending accountClaim) []change {
+func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending partners.AccountClaim) []change {
 	if pr.Invite != nil {
 		inv := *pr.Invite
 		return []change{{
@@ -487,7 +487,7 @@ func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending
 	acct := pending
 	acct.AccountID, acct.PartnerID, acct.ARN, acct.CreatedAt = pr.Identity.AccountID, partnerID, pr.Identity.ARN, now
 	return []change{{
-		item: claimAccount(h.Tables.Partners, acct, now),
+		item: partners.ClaimAccount(h.Tables.Partners, acct, now),
 		refusal: func(err error) error {
 			return errAccountTaken(acct.AccountID, fmt.Errorf("claimed by another onboarding before the commit: %w", err))
 		},

@@ -17,6 +17,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // OnboardingIDParameter is the path parameter of the pick-up and the admin routes.
@@ -161,7 +162,7 @@ func (a *attempt) pickUp(ctx context.Context, o Onboarding) (lambdaevents.APIGat
 		},
 	}}
 	if o.IdentityMethod == events.ProofSTS {
-		changes = append(changes, change{item: settleAccount(h.Tables.Partners, o.AccountID, o.PartnerID)})
+		changes = append(changes, change{item: partners.SettleAccount(h.Tables.Partners, o.AccountID, o.PartnerID)})
 	}
 	for _, it := range iss.Items {
 		changes = append(changes, change{item: it})

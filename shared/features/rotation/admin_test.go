@@ -211,7 +211,7 @@ func TestRotateOnDemandRefusals(t *testing.T) {
 		}, problem.NotFound, "", false},
 		{"an account claim is no partner", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			putAccountClaim(fx)
-			return fx.admin(), rotateRequest(rotation.AccountClaimPrefix + "123456789012")
+			return fx.admin(), rotateRequest(partners.AccountKeyPrefix + "123456789012")
 		}, problem.NotFound, "", false},
 		{"malformed partner id", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			return fx.admin(), rotateRequest(strings.ToUpper(fx.partnerID))

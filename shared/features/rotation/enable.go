@@ -9,17 +9,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
-
-// AccountClaimPrefix starts the partnerId of the partners table's items that are AWS account
-// claims, not partners: shared/features/onboarding's AccountKeyPrefix (a test holds them equal).
-const AccountClaimPrefix = "account#"
 
 // EnableDynamoDBAPI is the part of the DynamoDB client the Enabler uses: Scan for every
 // partner, GetItem for named ones.
@@ -148,11 +143,8 @@ func (e *Enabler) scan(ctx context.Context) ([]partners.Partner, []Result, error
 			return nil, nil, fmt.Errorf("enable rotation: scan partners table %s: %w", e.PartnersTable, err)
 		}
 		for _, item := range page.Items {
-			id := ""
-			if v, ok := item[partners.PartitionKey].(*types.AttributeValueMemberS); ok {
-				id = v.Value
-			}
-			if strings.HasPrefix(id, AccountClaimPrefix) {
+			id, accountClaim := partners.IDOf(item)
+			if accountClaim {
 				continue
 			}
 			p, err := partners.FromItem(item)

@@ -18,7 +18,6 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
-	"github.com/lanyardhq/lanyard/shared/features/onboarding"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
@@ -104,7 +103,7 @@ func addPartner(fx *fixture, tier, status string, rotating bool) (string, string
 func putAccountClaim(fx *fixture) {
 	fx.t.Helper()
 	item := map[string]types.AttributeValue{
-		partners.PartitionKey: &types.AttributeValueMemberS{Value: rotation.AccountClaimPrefix + "123456789012"},
+		partners.PartitionKey: &types.AttributeValueMemberS{Value: partners.AccountKeyPrefix + "123456789012"},
 		"ownerPartnerId":      &types.AttributeValueMemberS{Value: fx.partnerID},
 		"state":               &types.AttributeValueMemberS{Value: "onboarded"},
 	}
@@ -298,11 +297,4 @@ func (r rotateOnce) RotateSecret(ctx context.Context, in *secretsmanager.RotateS
 		return nil, errors.New("throttled")
 	}
 	return r.EnableSecretsAPI.RotateSecret(ctx, in, opts...)
-}
-
-// The account claims the Enabler skips are shared/features/onboarding's.
-func TestAccountClaimPrefix(t *testing.T) {
-	if rotation.AccountClaimPrefix != onboarding.AccountKeyPrefix {
-		t.Errorf("AccountClaimPrefix %q, onboarding's %q", rotation.AccountClaimPrefix, onboarding.AccountKeyPrefix)
-	}
 }

@@ -108,3 +108,16 @@ func TestRotatedPartnerItemGolden(t *testing.T) {
 		t.Errorf("GetState = %+v, want %+v", got, want)
 	}
 }
+
+// TestAccountClaimItemsGolden holds the account claims' transaction items on the partners
+// table to testdata/golden.
+func TestAccountClaimItemsGolden(t *testing.T) {
+	at := time.Date(2026, 3, 14, 10, 26, 53, 589793000, goldenZone)
+	c := partners.AccountClaim{AccountID: "123456789012", PartnerID: "p-abcdefghijklmnopqrstuvwxyz", ARN: "arn:aws:iam::123456789012:role/partner", CreatedAt: at}
+	itemtest.GoldenTransactItems(t, "golden/tx-account-claim-onboarded", *updateGolden, partners.ClaimAccount("partners", c, at))
+	c.OnboardingID = "onb-abcdefghijklmnopqrstuvwxyz"
+	c.ExpiresAt = at.Add(7 * 24 * time.Hour)
+	itemtest.GoldenTransactItems(t, "golden/tx-account-claim-pending", *updateGolden, partners.ClaimAccount("partners", c, at))
+	itemtest.GoldenTransactItems(t, "golden/tx-account-settle", *updateGolden, partners.SettleAccount("partners", c.AccountID, c.PartnerID))
+	itemtest.GoldenTransactItems(t, "golden/tx-account-release", *updateGolden, partners.ReleaseAccount("partners", c.AccountID, c.PartnerID))
+}

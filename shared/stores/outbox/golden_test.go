@@ -30,7 +30,7 @@ func TestRecordItemGolden(t *testing.T) {
 	for _, f := range fixtures {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(f) //nolint:gosec // the repository's fixtures
+			body, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -253,6 +254,54 @@ func GoldenTransactItems(t *testing.T, name string, update bool, items ...types.
 	rs := make([]any, len(items))
 	for i, ti := range items {
 		r, err := TransactWriteItem(ti)
+		if err != nil {
+			t.Fatalf("render %s[%d]: %v", name, i, err)
+		}
+		rs[i] = r
+	}
+	Golden(t, name, rs, update)
+}
+
+// Write renders a single write a store makes outside a transaction (a *dynamodb.PutItemInput
+// or *dynamodb.UpdateItemInput) as TransactWriteItem renders the same write in a transaction,
+// with ReturnValuesOnConditionCheckFailure when it is set.
+func Write(in any) (map[string]any, error) {
+	var (
+		out map[string]any
+		err error
+		rv  types.ReturnValuesOnConditionCheckFailure
+	)
+	switch in := in.(type) {
+	case *dynamodb.PutItemInput:
+		rv = in.ReturnValuesOnConditionCheckFailure
+		out, err = TransactWriteItem(types.TransactWriteItem{Put: &types.Put{
+			TableName: in.TableName, Item: in.Item, ConditionExpression: in.ConditionExpression,
+			ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
+		}})
+	case *dynamodb.UpdateItemInput:
+		rv = in.ReturnValuesOnConditionCheckFailure
+		out, err = TransactWriteItem(types.TransactWriteItem{Update: &types.Update{
+			TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression, ConditionExpression: in.ConditionExpression,
+			ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
+		}})
+	default:
+		return nil, fmt.Errorf("write of type %T", in)
+	}
+	if err != nil || rv == "" {
+		return out, err
+	}
+	for _, r := range out {
+		r.(map[string]any)["ReturnValuesOnConditionCheckFailure"] = string(rv)
+	}
+	return out, nil
+}
+
+// GoldenWrites is Golden for writes rendered by Write.
+func GoldenWrites(t *testing.T, name string, update bool, writes ...any) {
+	t.Helper()
+	rs := make([]any, len(writes))
+	for i, w := range writes {
+		r, err := Write(w)
 		if err != nil {
 			t.Fatalf("render %s[%d]: %v", name, i, err)
 		}

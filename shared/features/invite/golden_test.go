@@ -1,10 +1,15 @@
 package invite_test
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
@@ -48,4 +53,31 @@ func TestInviteItemGolden(t *testing.T) {
 	}
 	itemtest.GoldenTransactItems(t, "golden/tx-invite-redeem", *updateGolden,
 		invite.Redeem("invites", goldenInvites()["issued"], "p-abcdefghijklmnopqrstuvwxyz", time.Date(2026, 3, 15, 10, 0, 0, 120000000, goldenZone)))
+}
+
+// putRecorder records the puts made through it and answers them.
+type putRecorder struct{ puts []*dynamodb.PutItemInput }
+
+func (r *putRecorder) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	r.puts = append(r.puts, in)
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+func (r *putRecorder) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return nil, errors.New("no reads here")
+}
+
+// TestIssuePutGolden holds the put with which Issue writes a new invite to testdata/golden; the
+// random hash and id of the invite are replaced by the golden invite's.
+func TestIssuePutGolden(t *testing.T) {
+	want := goldenInvites()["issued"]
+	db := &putRecorder{}
+	s := &invite.Store{DB: db, Table: "invites", Now: func() time.Time { return want.CreatedAt }}
+	if _, _, err := s.Issue(t.Context(), want.PartnerName, want.Tier, 7*24*time.Hour, want.CreatedBy); err != nil {
+		t.Fatal(err)
+	}
+	put := db.puts[0]
+	put.Item[invite.PartitionKey] = &types.AttributeValueMemberS{Value: want.Hash}
+	put.Item["inviteId"] = &types.AttributeValueMemberS{Value: want.ID}
+	itemtest.GoldenWrites(t, "golden/invite-issue-put", *updateGolden, put)
 }

@@ -1,6 +1,7 @@
 package onboarding
 
 import (
+	"context"
 	"flag"
 	"reflect"
 	"testing"
@@ -141,4 +142,65 @@ func TestIdempotencyCompletedRecordGolden(t *testing.T) {
 	if !reflect.DeepEqual(back, want) {
 		t.Errorf("reads back as %+v, want %+v", back, want)
 	}
+}
+
+// recordingDB records the single writes made through it and makes them on db.
+type recordingDB struct {
+	*dynamodbtest.DynamoDB
+	writes []any
+}
+
+func (r *recordingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	r.writes = append(r.writes, in)
+	return r.DynamoDB.PutItem(ctx, in, opts...)
+}
+
+func (r *recordingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	r.writes = append(r.writes, in)
+	return r.DynamoDB.UpdateItem(ctx, in, opts...)
+}
+
+// TestIdempotencyWritesGolden holds the single writes of an idempotency claim — the claim's
+// put, the take-over of a claim whose lease ran out, and the release — to testdata/golden.
+func TestIdempotencyWritesGolden(t *testing.T) {
+	db := &recordingDB{DynamoDB: dynamodbtest.NewDynamoDB()}
+	db.CreateTable("idempotency", dynamodbtest.KeyAttr{Name: IdempotencyPartitionKey, Type: types.ScalarAttributeTypeS}, nil)
+	s := idempotencyTable{db: db, table: "idempotency", lease: DefaultLease}
+	key := inviteScope(secret.New("lnyd_inv_x")).recordKey(IdempotencyKeyPrefix, secret.New("key-1"))
+	hash := "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	ids := func() (string, string, error) {
+		return "p-abcdefghijklmnopqrstuvwxyz", "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8", nil
+	}
+	first, err := s.claim(t.Context(), key, hash, goldenAt(0), ids)
+	if err != nil || first.Claim == nil {
+		t.Fatalf("claim: %+v, %v", first, err)
+	}
+	itemtest.GoldenWrites(t, "golden/idempotency-claim", *updateGolden, db.writes...)
+	db.writes = nil
+	second, err := s.claim(t.Context(), key, hash, goldenAt(2*DefaultLease), ids)
+	if err != nil || second.Claim == nil || !second.Claim.TakenOver {
+		t.Fatalf("take over: %+v, %v", second, err)
+	}
+	itemtest.GoldenWrites(t, "golden/idempotency-take-over", *updateGolden, db.writes[1:]...)
+	db.writes = nil
+	if err := s.release(t.Context(), second.Claim); err != nil {
+		t.Fatal(err)
+	}
+	itemtest.GoldenWrites(t, "golden/idempotency-release", *updateGolden, db.writes...)
+}
+
+// TestSealExpiredGolden holds the update that seals an expired approved onboarding to
+// testdata/golden.
+func TestSealExpiredGolden(t *testing.T) {
+	db := &recordingDB{DynamoDB: dynamodbtest.NewDynamoDB()}
+	db.CreateTable("onboardings", dynamodbtest.KeyAttr{Name: OnboardingsPartitionKey, Type: types.ScalarAttributeTypeS}, nil)
+	o := goldenOnboardings()["approved"]
+	if _, err := db.DynamoDB.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("onboardings"), Item: o.Item()}); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sealExpired(t.Context(), db, "onboardings", o, goldenAt(PendingLifetime+time.Hour))
+	if err != nil || !sealed {
+		t.Fatalf("seal: %v, %v", sealed, err)
+	}
+	itemtest.GoldenWrites(t, "golden/onboarding-seal-expired", *updateGolden, db.writes...)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
@@ -61,11 +62,11 @@ func TestOnboardPending(t *testing.T) {
 	}
 
 	// The invite is spent on the reserved partner.
-	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &testTables.Invites, Key: invite.Key(inv.Hash)})
+	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &testTables.Invites, Key: invites.Key(inv.Hash)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	redeemed, _ := invite.FromItem(out.Item)
+	redeemed, _ := invites.FromItem(out.Item)
 	if redeemed.Status != invite.StatusRedeemed || redeemed.RedeemedBy != o.PartnerID {
 		t.Errorf("invite %s by %s", redeemed.Status, redeemed.RedeemedBy)
 	}

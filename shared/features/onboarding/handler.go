@@ -19,12 +19,12 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
@@ -478,7 +478,7 @@ func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending
 	if pr.Invite != nil {
 		inv := *pr.Invite
 		return []change{{
-			item: invite.Redeem(h.Tables.Invites, inv, partnerID, now),
+			item: invites.Redeem(h.Tables.Invites, inv, partnerID, now),
 			refusal: func(err error) error {
 				return problem.InviteInvalid.New("").WithCause(fmt.Errorf("invite %s was redeemed by another onboarding, or expired, before the commit: %w", inv.ID, err))
 			},

@@ -26,6 +26,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
@@ -141,11 +142,11 @@ func TestOnboard(t *testing.T) {
 	}
 
 	// The invite is redeemed by the partner.
-	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(testTables.Invites), Key: invite.Key(inv.Hash)})
+	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(testTables.Invites), Key: invites.Key(inv.Hash)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	redeemed, err := invite.FromItem(out.Item)
+	redeemed, err := invites.FromItem(out.Item)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
@@ -23,7 +24,7 @@ func errAccountTaken(accountID string, cause error) error {
 // checkAccountFree refuses, before anything is created, an onboarding of an account another
 // partner holds: onboarded, or pending and not expired at now. The transaction's condition
 // (partners.ClaimAccount) is what guarantees it; this read only spares the work.
-func checkAccountFree(ctx context.Context, db onboardingReader, table, accountID string, now time.Time) error {
+func checkAccountFree(ctx context.Context, db onboardings.Reader, table, accountID string, now time.Time) error {
 	hold, found, err := (&partners.Store{DB: db, Table: table}).GetAccountHold(ctx, accountID)
 	if err != nil {
 		return err

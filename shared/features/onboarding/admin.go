@@ -22,6 +22,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
@@ -126,8 +127,8 @@ type ViewIdentity struct {
 	ARN       string `json:"arn,omitempty"`
 }
 
-// view shows o as it stands at now.
-func (o Onboarding) view(now time.Time) View {
+// viewOf shows o as it stands at now.
+func viewOf(o Onboarding, now time.Time) View {
 	v := View{
 		OnboardingID: o.ID,
 		Status:       o.Effective(now),
@@ -177,11 +178,11 @@ func (h *AdminHandler) list(ctx context.Context, req lambdaevents.APIGatewayProx
 			return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("scan the onboardings: %w", err)
 		}
 		for _, item := range page.Items {
-			o, err := onboardingFromItem(item)
+			o, err := onboardings.FromItem(item)
 			if err != nil {
 				return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("scan the onboardings: %w", err)
 			}
-			if v := o.view(now); want == "" || v.Status == want {
+			if v := viewOf(o, now); want == "" || v.Status == want {
 				all = append(all, v)
 			}
 		}
@@ -263,7 +264,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 	by := caller(req.RequestContext.Identity)
 	now := h.now()
 
-	o, found, err := getOnboarding(ctx, h.DB, h.Tables.Onboardings, id)
+	o, found, err := onboardings.Get(ctx, h.DB, h.Tables.Onboardings, id)
 	switch {
 	case err != nil:
 		return none, err
@@ -275,7 +276,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 
 	actor := events.Actor{Kind: events.ActorOps, ID: by}
 	var d events.Detail
-	items := []types.TransactWriteItem{{Update: decide(h.Tables.Onboardings, o.ID, status, by, in.Reason, now)}}
+	items := []types.TransactWriteItem{{Update: onboardings.Decide(h.Tables.Onboardings, o.ID, status, by, in.Reason, now)}}
 	if status == StatusApproved {
 		d = &events.OnboardingApproved{Meta: events.NewMeta(o.PartnerID, actor, now), OnboardingID: o.ID, Tier: o.Tier, Reason: in.Reason, ExpiresAt: o.ExpiresAt}
 	} else {
@@ -292,7 +293,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 			return none, fmt.Errorf("%s onboarding %s: %w", verb(status), o.ID, err)
 		}
 		// Decided (or expired) by someone else between the read and the commit: say how it stands.
-		cur, found, rerr := getOnboarding(ctx, h.DB, h.Tables.Onboardings, id)
+		cur, found, rerr := onboardings.Get(ctx, h.DB, h.Tables.Onboardings, id)
 		switch {
 		case rerr != nil:
 			return none, fmt.Errorf("%s onboarding %s: %w (and reading it again: %w)", verb(status), o.ID, err, rerr)
@@ -303,7 +304,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 	}
 
 	o.Status, o.DecidedBy, o.DecidedAt, o.Reason = status, by, now, in.Reason
-	b, err := json.Marshal(o.view(now))
+	b, err := json.Marshal(viewOf(o, now))
 	if err != nil {
 		return none, fmt.Errorf("marshal onboarding %s: %w", o.ID, err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/invites"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
@@ -456,7 +457,7 @@ func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.API
 	claimed := partners.AccountClaim{OnboardingID: o.ID, ExpiresAt: o.ExpiresAt}
 	changes := proofChanges(h, pr, c.PartnerID, now, claimed)
 	changes = append(changes,
-		change{item: putPending(h.Tables.Onboardings, o)},
+		change{item: onboardings.PutPending(h.Tables.Onboardings, o)},
 		change{item: types.TransactWriteItem{Update: a.ids.completion(c, now, resp.StatusCode, stored, "")}},
 	)
 	records, err := a.commit(ctx, details, changes)

@@ -245,7 +245,7 @@ func (h *Handler) replay(ctx context.Context, rec record, now time.Time) (lambda
 	switch rec.StatusCode {
 	case 201:
 		window := h.Policy.Onboarding.ReplayWindow.Std()
-		if age := now.Sub(rec.answeredAt()); age > window {
+		if age := now.Sub(rec.AnsweredAt()); age > window {
 			return refused(ctx, rec.PartnerID, problem.ReplayWindowClosed.New("").WithCause(
 				fmt.Errorf("idempotency record %s was answered with a key %s ago, past the replay window of %s", rec.Key, age, window))), nil
 		}

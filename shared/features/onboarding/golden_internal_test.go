@@ -66,9 +66,9 @@ func TestIdempotencyWrites(t *testing.T) {
 	}
 	release := idempotency.Release("idempotency", second.Claim.record)
 	want := []any{
-		idempotency.Claim("idempotency", first.Claim.record, goldenAt(0)),
+		mustClaim(t, "idempotency", first.Claim.record, goldenAt(0)),
 		// the second claim's put fails: the record is in flight
-		idempotency.Claim("idempotency", record{
+		mustClaim(t, "idempotency", record{
 			Key: key, RequestHash: hash, State: stateInFlight, LeaseUntil: goldenAt(3 * DefaultLease).UnixMilli(),
 			PartnerID: "p-abcdefghijklmnopqrstuvwxyz", SecretVersionID: "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8",
 			CreatedAt: goldenAt(2 * DefaultLease), PurgeAt: goldenAt(2*DefaultLease + RecordLifetime).Unix(),
@@ -96,4 +96,13 @@ func TestIdempotencyWrites(t *testing.T) {
 			t.Errorf("write %d is %v, want %v", i, got, w)
 		}
 	}
+}
+
+func mustClaim(t *testing.T, table string, r record, now time.Time) *dynamodb.PutItemInput {
+	t.Helper()
+	put, err := idempotency.Claim(table, r, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return put
 }

@@ -132,7 +132,11 @@ func (s idempotencyTable) claim(ctx context.Context, key, requestHash string, no
 		}
 		// One write claims an absent key, or one whose record has outlived its lifetime (TTL
 		// deletes lazily, up to days late); otherwise it fails and returns the record.
-		_, err = s.db.PutItem(ctx, idempotency.Claim(s.table, fresh, now))
+		put, err := idempotency.Claim(s.table, fresh, now)
+		if err != nil {
+			return claimResult{}, fmt.Errorf("claim idempotency record %s: %w", key, err)
+		}
+		_, err = s.db.PutItem(ctx, put)
 		if err == nil {
 			return claimResult{Claim: &claim{record: fresh}}, nil
 		}

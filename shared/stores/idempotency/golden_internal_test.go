@@ -51,7 +51,7 @@ func TestIdempotencyRecordGolden(t *testing.T) {
 		PartnerID: "p-abcdefghijklmnopqrstuvwxyz", SecretVersionID: "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8",
 		CreatedAt: goldenAt(0), PurgeAt: goldenAt(24 * time.Hour).Unix(),
 	}
-	stored := itemtest.GoldenItem(t, "golden/idempotency-in-flight", fresh.Item(), *updateGolden)
+	stored := itemtest.GoldenItem(t, "golden/idempotency-in-flight", mustItem(t, fresh), *updateGolden)
 	back, err := FromItem(stored)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestIdempotencyCompletedRecordGolden(t *testing.T) {
 		PartnerID: "p-abcdefghijklmnopqrstuvwxyz", SecretVersionID: "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8",
 		CreatedAt: goldenAt(0), PurgeAt: goldenAt(24 * time.Hour).Unix(),
 	}
-	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("idempotency"), Item: fresh.Item()}); err != nil {
+	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("idempotency"), Item: mustItem(t, fresh)}); err != nil {
 		t.Fatal(err)
 	}
 	u := Completion("idempotency", fresh, goldenAt(time.Second), 201, `{"partnerId":"p-abcdefghijklmnopqrstuvwxyz"}`, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")
@@ -105,7 +105,7 @@ func TestIdempotencyCompletedRecordGolden(t *testing.T) {
 // release of the claim taken over.
 func TestIdempotencyWritesGolden(t *testing.T) {
 	fresh := goldenFresh()
-	itemtest.GoldenWrites(t, "golden/idempotency-claim", *updateGolden, Claim("idempotency", fresh, goldenAt(0)))
+	itemtest.GoldenWrites(t, "golden/idempotency-claim", *updateGolden, mustClaim(t, "idempotency", fresh, goldenAt(0)))
 	taken := fresh
 	taken.LeaseUntil = goldenAt(3 * time.Minute).UnixMilli()
 	itemtest.GoldenWrites(t, "golden/idempotency-take-over", *updateGolden, TakeOver("idempotency", fresh, taken.LeaseUntil))

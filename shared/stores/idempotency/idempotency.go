@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
 )
 
 // The idempotency table's key and TTL attribute; the topology's declaration of table
@@ -84,22 +86,32 @@ func Key(k string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{PartitionKey: str(k)}
 }
 
-// Item renders an in-flight record as its table item; a completion adds the answer.
-func (r Record) Item() map[string]types.AttributeValue {
-	item := map[string]types.AttributeValue{
-		PartitionKey:        str(r.Key),
-		attrRequestHash:     str(r.RequestHash),
-		attrState:           str(r.State),
-		attrLeaseUntil:      num(r.LeaseUntil),
-		attrPartnerID:       str(r.PartnerID),
-		attrSecretVersionID: str(r.SecretVersionID),
-		attrCreatedAt:       str(r.CreatedAt.UTC().Format(time.RFC3339Nano)),
-		TTLAttribute:        num(r.PurgeAt),
-	}
-	return item
+// inFlightItem is the item of a record put in flight; a completion adds the answer.
+type inFlightItem struct {
+	Key             string        `dynamodbav:"idempotencyKey"`
+	RequestHash     string        `dynamodbav:"requestHash"`
+	State           string        `dynamodbav:"state"`
+	LeaseUntil      int64         `dynamodbav:"leaseUntil"`
+	PartnerID       string        `dynamodbav:"partnerId"`
+	SecretVersionID string        `dynamodbav:"secretVersionId"`
+	CreatedAt       attrtime.Time `dynamodbav:"createdAt"`
+	PurgeAt         int64         `dynamodbav:"purgeAt"`
 }
 
-// FromItem reads a record from its table item.
+// Item renders an in-flight record as its table item; a completion adds the answer.
+func (r Record) Item() (map[string]types.AttributeValue, error) {
+	item, err := attrtime.MarshalMap(inFlightItem{
+		Key: r.Key, RequestHash: r.RequestHash, State: r.State, LeaseUntil: r.LeaseUntil, PartnerID: r.PartnerID,
+		SecretVersionID: r.SecretVersionID, CreatedAt: attrtime.Time{Time: r.CreatedAt}, PurgeAt: r.PurgeAt,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("idempotency record %q: %w", r.Key, err)
+	}
+	return item, nil
+}
+
+// FromItem reads a record from its table item. It stays hand-written: its errors name the
+// attribute that is missing or of another type, and it checks that a record holds together.
 func FromItem(item map[string]types.AttributeValue) (Record, error) {
 	var errs []error
 	s := func(name string, required bool) string {
@@ -169,15 +181,19 @@ func FromItem(item map[string]types.AttributeValue) (Record, error) {
 // Claim is the put that claims the fresh in-flight record r in table at now: it succeeds for
 // an absent key, or one whose record has outlived its lifetime (TTL deletes lazily, up to days
 // late); otherwise it fails and returns the record.
-func Claim(table string, r Record, now time.Time) *dynamodb.PutItemInput {
+func Claim(table string, r Record, now time.Time) (*dynamodb.PutItemInput, error) {
+	item, err := r.Item()
+	if err != nil {
+		return nil, err
+	}
 	return &dynamodb.PutItemInput{
 		TableName:                           aws.String(table),
-		Item:                                r.Item(),
+		Item:                                item,
 		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #purgeAt <= :now"),
 		ExpressionAttributeNames:            map[string]string{"#pk": PartitionKey, "#purgeAt": TTLAttribute},
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix())},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}
+	}, nil
 }
 
 // TakeOver is the update that claims the in-flight record old, whose lease ran out, under the

@@ -54,7 +54,11 @@ func (s *Store) Issue(ctx context.Context, partnerName, tier string, expiresIn t
 		CreatedAt:   now,
 		CreatedBy:   createdBy,
 	}
-	_, err := s.DB.PutItem(ctx, invites.PutNew(s.Table, inv))
+	put, err := invites.PutNew(s.Table, inv)
+	if err != nil {
+		return secret.Value{}, Invite{}, fmt.Errorf("put invite %s: %w", inv.ID, err)
+	}
+	_, err = s.DB.PutItem(ctx, put)
 	if err != nil {
 		// A ConditionalCheckFailedException here means a 256-bit random code collided: not
 		// worth a retry path, and the error says so plainly.

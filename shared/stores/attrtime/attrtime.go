@@ -10,7 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Time is a time.Time stored as an S of RFC 3339 in UTC (RFC3339Nano); read back in UTC.
+// Time is a time.Time stored as an S of RFC 3339 in UTC (RFC3339Nano); read back in UTC. An
+// attribute present only once its time is set is a *Time tagged omitempty (see Opt): the
+// encoder never counts a struct as empty.
 type Time struct{ time.Time }
 
 var (
@@ -18,24 +20,32 @@ var (
 	_ attributevalue.Unmarshaler = (*Time)(nil)
 )
 
+// Of is t as a Time.
+func Of(t time.Time) Time { return Time{Time: t} }
+
+// Opt is t as a *Time, nil for the zero time: a field of this type tagged omitempty is left
+// out of the item until its time is set.
+func Opt(t time.Time) *Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &Time{Time: t}
+}
+
+// Get is the time t holds; the zero time for nil.
+func (t *Time) Get() time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
 // Format renders t as the tables store it.
 func Format(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// MarshalDynamoDBAttributeValue writes t as an S of RFC 3339 in UTC; the zero time as NULL,
-// which MarshalMap leaves out of an item where the field is tagged omitempty.
+// MarshalDynamoDBAttributeValue writes t as an S of RFC 3339 in UTC.
 func (t Time) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
-	if t.IsZero() {
-		return &types.AttributeValueMemberNULL{Value: true}, nil
-	}
 	return &types.AttributeValueMemberS{Value: Format(t.Time)}, nil
-}
-
-// MarshalMap renders v, a struct with dynamodbav tags, as an item: attributevalue.MarshalMap,
-// leaving out a zero Time tagged omitempty (a struct is never empty to the encoder).
-func MarshalMap(v any) (map[string]types.AttributeValue, error) {
-	return attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) {
-		o.OmitNullAttributeValues = true
-	})
 }
 
 // UnmarshalDynamoDBAttributeValue reads an S of RFC 3339 into t, in UTC.

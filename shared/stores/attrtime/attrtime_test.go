@@ -39,9 +39,19 @@ func TestTimeRoundTrip(t *testing.T) {
 		t.Error("an N read as a time")
 	}
 	type item struct {
-		At attrtime.Time `dynamodbav:"at,omitempty"`
+		At *attrtime.Time `dynamodbav:"at,omitempty"`
 	}
-	if m, err := attrtime.MarshalMap(item{}); err != nil || len(m) != 0 {
-		t.Errorf("a zero time with omitempty stored as %v, %v", m, err)
+	if m, err := attributevalue.MarshalMap(item{At: attrtime.Opt(time.Time{})}); err != nil || len(m) != 0 {
+		t.Errorf("a zero optional time stored as %v, %v", m, err)
+	}
+	at := time.Date(2026, 3, 14, 10, 26, 53, 0, time.UTC)
+	if m, err := attributevalue.MarshalMap(item{At: attrtime.Opt(at)}); err != nil || !reflect.DeepEqual(m["at"], &types.AttributeValueMemberS{Value: "2026-03-14T10:26:53Z"}) {
+		t.Errorf("an optional time stored as %v, %v", m, err)
+	}
+	if got := attrtime.Opt(at).Get(); !got.Equal(at) {
+		t.Errorf("Get %s", got)
+	}
+	if got := (*attrtime.Time)(nil).Get(); !got.IsZero() {
+		t.Errorf("nil Get %s", got)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -100,9 +101,9 @@ type inFlightItem struct {
 
 // Item renders an in-flight record as its table item; a completion adds the answer.
 func (r Record) Item() (map[string]types.AttributeValue, error) {
-	item, err := attrtime.MarshalMap(inFlightItem{
+	item, err := attributevalue.MarshalMap(inFlightItem{
 		Key: r.Key, RequestHash: r.RequestHash, State: r.State, LeaseUntil: r.LeaseUntil, PartnerID: r.PartnerID,
-		SecretVersionID: r.SecretVersionID, CreatedAt: attrtime.Time{Time: r.CreatedAt}, PurgeAt: r.PurgeAt,
+		SecretVersionID: r.SecretVersionID, CreatedAt: attrtime.Of(r.CreatedAt), PurgeAt: r.PurgeAt,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("idempotency record %q: %w", r.Key, err)

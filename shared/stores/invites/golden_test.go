@@ -36,7 +36,7 @@ func goldenInvites() map[string]invites.Invite {
 func TestInviteItemGolden(t *testing.T) {
 	for name, inv := range goldenInvites() {
 		t.Run(name, func(t *testing.T) {
-			stored := itemtest.GoldenItem(t, "golden/invite-"+name, inv.Item(), *updateGolden)
+			stored := itemtest.GoldenItem(t, "golden/invite-"+name, mustItem(t, inv), *updateGolden)
 			back, err := invites.FromItem(stored)
 			if err != nil {
 				t.Fatal(err)
@@ -53,5 +53,5 @@ func TestInviteItemGolden(t *testing.T) {
 // TestPutNewGolden holds the put with which the invite feature writes a new invite to
 // testdata/golden.
 func TestPutNewGolden(t *testing.T) {
-	itemtest.GoldenWrites(t, "golden/invite-issue-put", *updateGolden, invites.PutNew("invites", goldenInvites()["issued"]))
+	itemtest.GoldenWrites(t, "golden/invite-issue-put", *updateGolden, mustPutNew(t, "invites", goldenInvites()["issued"]))
 }

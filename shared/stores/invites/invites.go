@@ -28,8 +28,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
 )
 
 // PartitionKey is the key attribute of the invites table; the topology's declaration of table
@@ -105,32 +108,38 @@ func Key(hash string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{PartitionKey: &types.AttributeValueMemberS{Value: hash}}
 }
 
-// Item renders the invite as its table item.
-func (i Invite) Item() map[string]types.AttributeValue {
-	item := Key(i.Hash)
-	for k, v := range map[string]string{
-		attrInviteID:    i.ID,
-		attrPartnerName: i.PartnerName,
-		attrTier:        i.Tier,
-		attrStatus:      string(i.Status),
-		attrExpiresAt:   FormatTime(i.ExpiresAt),
-		attrCreatedAt:   FormatTime(i.CreatedAt),
-		attrCreatedBy:   i.CreatedBy,
-	} {
-		item[k] = &types.AttributeValueMemberS{Value: v}
-	}
-	item[attrExpiresAtEpoch] = number(i.ExpiresAt.Unix())
-	item[TTLAttribute] = number(i.ExpiresAt.Add(PurgeAfter).Unix())
-	if i.RedeemedBy != "" {
-		item[attrRedeemedBy] = &types.AttributeValueMemberS{Value: i.RedeemedBy}
-	}
-	if !i.RedeemedAt.IsZero() {
-		item[attrRedeemedAt] = &types.AttributeValueMemberS{Value: FormatTime(i.RedeemedAt)}
-	}
-	return item
+// item is an invite as its table holds it.
+type item struct {
+	Hash           string         `dynamodbav:"inviteHash"`
+	ID             string         `dynamodbav:"inviteId"`
+	PartnerName    string         `dynamodbav:"partnerName"`
+	Tier           string         `dynamodbav:"tier"`
+	Status         Status         `dynamodbav:"status"`
+	ExpiresAt      attrtime.Time  `dynamodbav:"expiresAt"`
+	ExpiresAtEpoch int64          `dynamodbav:"expiresAtEpoch"`
+	PurgeAt        int64          `dynamodbav:"purgeAt"`
+	CreatedAt      attrtime.Time  `dynamodbav:"createdAt"`
+	CreatedBy      string         `dynamodbav:"createdBy"`
+	RedeemedBy     string         `dynamodbav:"redeemedBy,omitempty"`
+	RedeemedAt     *attrtime.Time `dynamodbav:"redeemedAt,omitempty"`
 }
 
-// FromItem reads an invite from its table item.
+// Item renders the invite as its table item.
+func (i Invite) Item() (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(item{
+		Hash: i.Hash, ID: i.ID, PartnerName: i.PartnerName, Tier: i.Tier, Status: i.Status,
+		ExpiresAt: attrtime.Of(i.ExpiresAt), ExpiresAtEpoch: i.ExpiresAt.Unix(), PurgeAt: i.ExpiresAt.Add(PurgeAfter).Unix(),
+		CreatedAt: attrtime.Of(i.CreatedAt), CreatedBy: i.CreatedBy,
+		RedeemedBy: i.RedeemedBy, RedeemedAt: attrtime.Opt(i.RedeemedAt),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("invite item %q: %w", i.ID, err)
+	}
+	return m, nil
+}
+
+// FromItem reads an invite from its table item. It stays hand-written: its errors name the
+// attribute that is missing or of another type, and it checks expiresAtEpoch against expiresAt.
 func FromItem(item map[string]types.AttributeValue) (Invite, error) {
 	var errs []error
 	str := func(name string, required bool) string {
@@ -181,13 +190,17 @@ func FromItem(item map[string]types.AttributeValue) (Invite, error) {
 }
 
 // PutNew is the put that writes the new invite inv to table, only if no item has its hash.
-func PutNew(table string, inv Invite) *dynamodb.PutItemInput {
+func PutNew(table string, inv Invite) (*dynamodb.PutItemInput, error) {
+	item, err := inv.Item()
+	if err != nil {
+		return nil, err
+	}
 	return &dynamodb.PutItemInput{
 		TableName:                aws.String(table),
-		Item:                     inv.Item(),
+		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
-	}
+	}, nil
 }
 
 // Reader is the part of the DynamoDB client Get uses.

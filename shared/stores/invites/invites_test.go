@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/stores/invites"
@@ -31,7 +32,7 @@ func TestItemRoundTrip(t *testing.T) {
 	redeemed.RedeemedBy = "p-aaaaaaaaaaaaaaaaaaaaaaaaaa"
 	redeemed.RedeemedAt = time.Date(2026, 11, 24, 8, 30, 0, 5, time.UTC)
 	for _, inv := range []invites.Invite{issued, redeemed} {
-		item := inv.Item()
+		item := mustItem(t, inv)
 		got, err := invites.FromItem(item)
 		if err != nil {
 			t.Fatalf("%s: %v", inv.Status, err)
@@ -40,7 +41,7 @@ func TestItemRoundTrip(t *testing.T) {
 			t.Errorf("round trip gave %+v, want %+v", got, inv)
 		}
 	}
-	item := issued.Item()
+	item := mustItem(t, issued)
 	want := map[string]string{
 		"inviteHash": issued.Hash, "inviteId": issued.ID, "partnerName": "Acme Logistics", "tier": "standard",
 		"status": "issued", "expiresAt": "2026-11-30T12:00:00Z", "createdAt": "2026-11-23T12:00:00.123456Z",
@@ -64,12 +65,12 @@ func TestItemRoundTrip(t *testing.T) {
 func TestFromItemRefuses(t *testing.T) {
 	t.Parallel()
 	without := func(name string) map[string]types.AttributeValue {
-		item := sample().Item()
+		item := mustItem(t, sample())
 		delete(item, name)
 		return item
 	}
 	with := func(name string, v types.AttributeValue) map[string]types.AttributeValue {
-		item := sample().Item()
+		item := mustItem(t, sample())
 		item[name] = v
 		return item
 	}
@@ -120,4 +121,22 @@ func TestUsable(t *testing.T) {
 			t.Errorf("%s: Usable = %v %q, want %v %q", c.name, ok, reason, c.ok, c.reason)
 		}
 	}
+}
+
+func mustItem(t *testing.T, inv invites.Invite) map[string]types.AttributeValue {
+	t.Helper()
+	item, err := inv.Item()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return item
+}
+
+func mustPutNew(t *testing.T, table string, inv invites.Invite) *dynamodb.PutItemInput {
+	t.Helper()
+	put, err := invites.PutNew(table, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return put
 }

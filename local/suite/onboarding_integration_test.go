@@ -492,7 +492,11 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 		if status == onboarding.StatusApproved {
 			o.DecidedBy, o.DecidedAt = caller, now.Add(-2*time.Hour)
 		}
-		if _, err := env.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Provisioned.Tables["onboardings"]), Item: o.Item()}); err != nil {
+		item, err := o.Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Provisioned.Tables["onboardings"]), Item: item}); err != nil {
 			t.Fatalf("write the %s onboarding that expired: %v", status, err)
 		}
 		return o, token

@@ -380,7 +380,11 @@ func TestListCapsAt100(t *testing.T) {
 			PickupTokenHash: "sha256:x", Status: StatusPending, Justification: "j", PolicyRevision: 1,
 			CreatedAt: start.Add(time.Duration(i) * time.Second), ExpiresAt: start.Add(PendingLifetime),
 		}
-		if _, err := f.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: o.Item()}); err != nil {
+		item, err := o.Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: item}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -455,9 +455,13 @@ func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.API
 		ExpiresAt:     o.ExpiresAt,
 	}}
 	claimed := partners.AccountClaim{OnboardingID: o.ID, ExpiresAt: o.ExpiresAt}
+	put, err := onboardings.PutPending(h.Tables.Onboardings, o)
+	if err != nil {
+		return none, err
+	}
 	changes := proofChanges(h, pr, c.PartnerID, now, claimed)
 	changes = append(changes,
-		change{item: onboardings.PutPending(h.Tables.Onboardings, o)},
+		change{item: put},
 		change{item: types.TransactWriteItem{Update: a.ids.completion(c, now, resp.StatusCode, stored, "")}},
 	)
 	records, err := a.commit(ctx, details, changes)

@@ -269,7 +269,11 @@ func TestPickUpExpiresBeforeCommit(t *testing.T) {
 		if op == "TransactWriteItems" && fired.CompareAndSwap(false, true) {
 			o := f.onboarding(p.OnboardingID)
 			o.ExpiresAt = f.clock.Now()
-			if _, err := f.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: o.Item()}); err != nil {
+			item, err := o.Item()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: item}); err != nil {
 				t.Error(err)
 			}
 		}

@@ -57,7 +57,7 @@ func goldenOnboardings() map[string]Onboarding {
 func TestOnboardingItemGolden(t *testing.T) {
 	for name, o := range goldenOnboardings() {
 		t.Run(name, func(t *testing.T) {
-			stored := itemtest.GoldenItem(t, "golden/onboarding-"+name, o.Item(), *updateGolden)
+			stored := itemtest.GoldenItem(t, "golden/onboarding-"+name, mustItem(t, o), *updateGolden)
 			back, err := FromItem(stored)
 			if err != nil {
 				t.Fatal(err)
@@ -72,7 +72,7 @@ func TestOnboardingItemGolden(t *testing.T) {
 		})
 	}
 	o := goldenOnboardings()["approved"]
-	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-put-pending", *updateGolden, PutPending("onboardings", goldenOnboardings()["pending"]))
+	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-put-pending", *updateGolden, mustPutPending(t, "onboardings", goldenOnboardings()["pending"]))
 	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-approve", *updateGolden, types.TransactWriteItem{Update: Decide("onboardings", o.ID, StatusApproved, o.DecidedBy, "", goldenAt(time.Hour))})
 	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-deny", *updateGolden, types.TransactWriteItem{Update: Decide("onboardings", o.ID, StatusDenied, o.DecidedBy, "unknown company", goldenAt(time.Hour))})
 	itemtest.GoldenTransactItems(t, "golden/tx-onboarding-collect", *updateGolden, Collect("onboardings", o, goldenAt(2*time.Hour)))

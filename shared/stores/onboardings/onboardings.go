@@ -24,10 +24,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
 )
 
 // The onboardings table's key and TTL attribute; the topology's declaration of table
@@ -142,52 +144,51 @@ func Key(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{PartitionKey: str(id)}
 }
 
-// Item renders the onboarding as its table item.
-func (o Onboarding) Item() map[string]types.AttributeValue {
-	item := Key(o.ID)
-	for k, v := range map[string]string{
-		attrOnbPartnerID:       o.PartnerID,
-		attrOnbSecretVersionID: o.SecretVersionID,
-		attrOnbPartnerName:     o.PartnerName,
-		attrOnbTier:            o.Tier,
-		attrOnbIdentityMethod:  o.IdentityMethod,
-		attrOnbTokenHash:       o.PickupTokenHash,
-		attrOnbStatus:          string(o.Status),
-		attrOnbJustification:   o.Justification,
-		attrOnbCreatedAt:       FormatTime(o.CreatedAt),
-		attrOnbExpiresAt:       FormatTime(o.ExpiresAt),
-	} {
-		item[k] = str(v)
-	}
-	for k, v := range map[string]string{
-		attrOnbInviteID:  o.InviteID,
-		attrOnbAccountID: o.AccountID,
-		attrOnbARN:       o.ARN,
-		attrOnbDecidedBy: o.DecidedBy,
-		attrOnbReason:    o.Reason,
-	} {
-		if v != "" {
-			item[k] = str(v)
-		}
-	}
-	for k, t := range map[string]time.Time{attrOnbDecidedAt: o.DecidedAt, attrOnbCollectedAt: o.CollectedAt} {
-		if !t.IsZero() {
-			item[k] = str(FormatTime(t))
-		}
-	}
-	scopes := slices.Sorted(slices.Values(o.Scopes))
-	list := make([]types.AttributeValue, 0, len(scopes))
-	for _, s := range scopes {
-		list = append(list, str(s))
-	}
-	item[attrOnbScopes] = &types.AttributeValueMemberL{Value: list}
-	item[attrOnbPolicyRevision] = num(int64(o.PolicyRevision))
-	item[attrOnbExpiresAtEpoch] = num(o.ExpiresAt.UnixMilli())
-	item[TTLAttribute] = num(o.ExpiresAt.Add(PurgeAfter).Unix())
-	return item
+// item is an onboarding as its table holds it.
+type item struct {
+	ID              string         `dynamodbav:"onboardingId"`
+	PartnerID       string         `dynamodbav:"partnerId"`
+	SecretVersionID string         `dynamodbav:"secretVersionId"`
+	PartnerName     string         `dynamodbav:"partnerName"`
+	Tier            string         `dynamodbav:"tier"`
+	Scopes          []string       `dynamodbav:"scopes"` // L, sorted; never NULL
+	IdentityMethod  string         `dynamodbav:"identityMethod"`
+	InviteID        string         `dynamodbav:"inviteId,omitempty"`
+	AccountID       string         `dynamodbav:"accountId,omitempty"`
+	ARN             string         `dynamodbav:"arn,omitempty"`
+	PickupTokenHash string         `dynamodbav:"pickupTokenHash"`
+	Status          Status         `dynamodbav:"status"`
+	Justification   string         `dynamodbav:"justification"`
+	PolicyRevision  int            `dynamodbav:"policyRevision"`
+	CreatedAt       attrtime.Time  `dynamodbav:"createdAt"`
+	ExpiresAt       attrtime.Time  `dynamodbav:"expiresAt"`
+	ExpiresAtMs     int64          `dynamodbav:"expiresAtMs"`
+	PurgeAt         int64          `dynamodbav:"purgeAt"`
+	DecidedBy       string         `dynamodbav:"decidedBy,omitempty"`
+	DecidedAt       *attrtime.Time `dynamodbav:"decidedAt,omitempty"`
+	Reason          string         `dynamodbav:"reason,omitempty"`
+	CollectedAt     *attrtime.Time `dynamodbav:"collectedAt,omitempty"`
 }
 
-// FromItem reads an onboarding from its table item.
+// Item renders the onboarding as its table item.
+func (o Onboarding) Item() (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(item{
+		ID: o.ID, PartnerID: o.PartnerID, SecretVersionID: o.SecretVersionID, PartnerName: o.PartnerName, Tier: o.Tier,
+		Scopes:         append(make([]string, 0, len(o.Scopes)), slices.Sorted(slices.Values(o.Scopes))...),
+		IdentityMethod: o.IdentityMethod, InviteID: o.InviteID, AccountID: o.AccountID, ARN: o.ARN,
+		PickupTokenHash: o.PickupTokenHash, Status: o.Status, Justification: o.Justification,
+		PolicyRevision: o.PolicyRevision, CreatedAt: attrtime.Of(o.CreatedAt), ExpiresAt: attrtime.Of(o.ExpiresAt),
+		ExpiresAtMs: o.ExpiresAt.UnixMilli(), PurgeAt: o.ExpiresAt.Add(PurgeAfter).Unix(),
+		DecidedBy: o.DecidedBy, DecidedAt: attrtime.Opt(o.DecidedAt), Reason: o.Reason, CollectedAt: attrtime.Opt(o.CollectedAt),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("onboarding item %q: %w", o.ID, err)
+	}
+	return m, nil
+}
+
+// FromItem reads an onboarding from its table item. It stays hand-written: its errors name the
+// attribute that is missing or of another type, and it checks that the item holds together.
 func FromItem(item map[string]types.AttributeValue) (Onboarding, error) {
 	var errs []error
 	s := func(name string, required bool) string {
@@ -308,13 +309,17 @@ func Get(ctx context.Context, db Reader, table, id string) (o Onboarding, found 
 
 // PutPending is the transaction item that records the new pending onboarding o, only if no
 // onboarding has its id.
-func PutPending(table string, o Onboarding) types.TransactWriteItem {
+func PutPending(table string, o Onboarding) (types.TransactWriteItem, error) {
+	item, err := o.Item()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName:                aws.String(table),
-		Item:                     o.Item(),
+		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
-	}}
+	}}, nil
 }
 
 // Decide is the Update that moves onboarding id from pending to status (approved or denied) by

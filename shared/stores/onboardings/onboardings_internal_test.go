@@ -21,11 +21,11 @@ func TestOnboardingItemRoundTrip(t *testing.T) {
 		PolicyRevision: 2, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour), DecidedBy: "arn:aws:iam::123456789012:role/ops",
 		DecidedAt: start.Add(time.Hour), Reason: "ok",
 	}
-	got, err := FromItem(base.Item())
+	got, err := FromItem(mustItem(t, base))
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(base) {
 		t.Fatalf("round trip: %+v, %v\nwant %+v", got, err, base)
 	}
-	if purge := base.Item()[TTLAttribute].(*types.AttributeValueMemberN).Value; purge != fmt.Sprint(base.ExpiresAt.Add(PurgeAfter).Unix()) {
+	if purge := mustItem(t, base)[TTLAttribute].(*types.AttributeValueMemberN).Value; purge != fmt.Sprint(base.ExpiresAt.Add(PurgeAfter).Unix()) {
 		t.Errorf("purgeAt %s", purge)
 	}
 	for name, mutate := range map[string]func(map[string]types.AttributeValue){
@@ -37,10 +37,28 @@ func TestOnboardingItemRoundTrip(t *testing.T) {
 		"unknown identity method": func(m map[string]types.AttributeValue) { m[attrOnbIdentityMethod] = str("oidc") },
 		"scopes not a list":       func(m map[string]types.AttributeValue) { m[attrOnbScopes] = str("orders:read") },
 	} {
-		item := base.Item()
+		item := mustItem(t, base)
 		mutate(item)
 		if _, err := FromItem(item); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+func mustItem(t *testing.T, o Onboarding) map[string]types.AttributeValue {
+	t.Helper()
+	item, err := o.Item()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return item
+}
+
+func mustPutPending(t *testing.T, table string, o Onboarding) types.TransactWriteItem {
+	t.Helper()
+	put, err := PutPending(table, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return put
 }

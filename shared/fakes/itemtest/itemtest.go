@@ -334,3 +334,14 @@ func inUTC(v reflect.Value) {
 		}
 	}
 }
+
+// Must is v, failing the test with err when there is one: itemtest.Must(e.Item())(t).
+func Must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}

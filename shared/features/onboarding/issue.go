@@ -110,21 +110,25 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 		PolicyRevision: g.PolicyRevision,
 		CreatedAt:      now,
 	})
+	put, err := registry.PutNew(h.Tables.Credentials, registry.Entry{
+		KeyID:           key.ID(),
+		PartnerID:       c.PartnerID,
+		Verifier:        credential.NewVerifier(key),
+		Scopes:          g.Scopes,
+		Tier:            g.Tier.Name,
+		Status:          registry.StatusActive,
+		NotBefore:       now,
+		NotAfter:        notAfter,
+		SecretARN:       secretARN,
+		SecretVersionID: c.SecretVersionID,
+		CreatedAt:       now,
+	})
+	if err != nil {
+		return issued{}, err
+	}
 	items := []types.TransactWriteItem{
 		p,
-		registry.PutNew(h.Tables.Credentials, registry.Entry{
-			KeyID:           key.ID(),
-			PartnerID:       c.PartnerID,
-			Verifier:        credential.NewVerifier(key),
-			Scopes:          g.Scopes,
-			Tier:            g.Tier.Name,
-			Status:          registry.StatusActive,
-			NotBefore:       now,
-			NotAfter:        notAfter,
-			SecretARN:       secretARN,
-			SecretVersionID: c.SecretVersionID,
-			CreatedAt:       now,
-		}),
+		put,
 	}
 	return issued{Key: key, SecretARN: secretARN, Stored: stored, Response: resp, Details: details, Items: items}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,7 +71,7 @@ func putCredential(t *testing.T, db *dynamodbtest.DynamoDB, keyID, partnerID str
 		SecretARN:       "arn:aws:secretsmanager:us-east-1:000000000000:secret:lanyard/partners/" + partnerID + "-AbCdEf",
 		SecretVersionID: "00000000-0000-4000-8000-000000000000", CreatedAt: notAfter.Add(-90 * 24 * time.Hour),
 	}
-	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: strPtr(credentialsTable), Item: e.Item()}); err != nil {
+	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: strPtr(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 		t.Fatal(err)
 	}
 }

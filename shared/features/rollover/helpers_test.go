@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"net/http"
 	"reflect"
 	"slices"
@@ -272,11 +273,11 @@ func (fx *fixture) addPartner() *testPartner {
 			Status: partners.StatusActive, KeyID: string(k.ID()), SecretARN: p.secretARN,
 			IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
 		}),
-		registry.PutNew(testTables.Credentials, registry.Entry{
+		itemtest.Must(registry.PutNew(testTables.Credentials, registry.Entry{
 			KeyID: k.ID(), PartnerID: p.id, Verifier: credential.NewVerifier(k), Scopes: testScopes, Tier: testTier,
 			Status: registry.StatusActive, NotBefore: now, NotAfter: now.Add(tier.KeyLifetime.Std()),
 			SecretARN: p.secretARN, SecretVersionID: version, CreatedAt: now,
-		}),
+		}))(t),
 	}}); err != nil {
 		t.Fatalf("onboard: %v", err)
 	}

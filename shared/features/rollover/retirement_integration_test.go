@@ -4,6 +4,7 @@ package rollover_test
 
 import (
 	"context"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"slices"
 	"testing"
@@ -64,7 +65,7 @@ func TestRetirementOnDynamoDBLocal(t *testing.T) {
 		e.Verifier, e.Scopes, e.Tier = credential.NewVerifier(k), testScopes, testTier
 		e.NotBefore, e.NotAfter, e.CreatedAt = now.Add(-grace), now.Add(90*24*time.Hour), now.Add(-grace)
 		e.SecretARN, e.SecretVersionID = "arn:aws:secretsmanager:us-east-1:000000000000:secret:x", "v-"+string(e.KeyID)
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tables.Credentials), Item: e.Item()}); err != nil {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tables.Credentials), Item: itemtest.Must(e.Item())(t)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package rotation_test
 import (
 	"bytes"
 	crand "crypto/rand"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"io"
 	"slices"
 	"testing"
@@ -219,7 +220,7 @@ func (fx *fixture) otherPartnersKey() credential.Key {
 	fx.c.Add("another partner's key", k.Plaintext().Reveal())
 	e := fx.entry(fx.key0.ID())
 	e.KeyID, e.PartnerID, e.Verifier, e.SecretVersionID = k.ID(), partners.NewID(), credential.NewVerifier(k), "another-version"
-	fx.transact(registry.PutNew(testTables.Credentials, e))
+	fx.transact(itemtest.Must(registry.PutNew(testTables.Credentials, e))(fx.t))
 	return k
 }
 

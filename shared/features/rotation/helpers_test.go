@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"slices"
 	"sort"
@@ -313,11 +314,11 @@ func (fx *fixture) onboard() {
 			Status: partners.StatusActive, KeyID: string(k.ID()), SecretARN: fx.secretARN,
 			IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
 		}),
-		registry.PutNew(testTables.Credentials, registry.Entry{
+		itemtest.Must(registry.PutNew(testTables.Credentials, registry.Entry{
 			KeyID: k.ID(), PartnerID: fx.partnerID, Verifier: credential.NewVerifier(k), Scopes: testScopes, Tier: testTier,
 			Status: registry.StatusActive, NotBefore: now, NotAfter: now.Add(tier.KeyLifetime.Std()),
 			SecretARN: fx.secretARN, SecretVersionID: fx.version0, CreatedAt: now,
-		}),
+		}))(t),
 	}})
 	if err != nil {
 		t.Fatalf("onboard: %v", err)

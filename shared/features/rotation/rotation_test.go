@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"maps"
 	"reflect"
 	"regexp"
@@ -392,7 +393,7 @@ func TestGuards(t *testing.T) {
 			}
 			e := fx.entry(fx.key0.ID())
 			e.KeyID, e.Verifier, e.Status, e.SecretVersionID = pending.ID(), credential.NewVerifier(other), registry.StatusPending, token
-			fx.transact(registry.PutNew(testTables.Credentials, e))
+			fx.transact(itemtest.Must(registry.PutNew(testTables.Credentials, e))(t))
 			return fx.secretARN, token
 		}, events.StepSetSecret, rotation.ReasonKeyIDConflict, true},
 		{"finishSecret before setSecret", func(fx *fixture) (string, string) {

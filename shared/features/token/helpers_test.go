@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +108,7 @@ func fixture(t *testing.T, e registry.Entry) (*token.Handler, *fakeSTS, *dynamod
 	}
 	db := dynamodbtest.NewDynamoDB()
 	db.CreateTable(credentialsTable, dynamodbtest.KeyAttr{Name: registry.PartitionKey, Type: "S"}, nil)
-	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: e.Item()}); err != nil {
+	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 		t.Fatal(err)
 	}
 	f := &fakeSTS{}

@@ -4,6 +4,7 @@ package token_test
 
 import (
 	"context"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestExchangeAgainstLocalStackSTS(t *testing.T) {
 			}
 			db := dynamodbtest.NewDynamoDB()
 			db.CreateTable(credentialsTable, dynamodbtest.KeyAttr{Name: registry.PartitionKey, Type: "S"}, nil)
-			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: e.Item()}); err != nil {
+			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 				t.Fatal(err)
 			}
 			h := &token.Handler{

@@ -60,7 +60,7 @@ func goldenEntries(t *testing.T) map[string]registry.Entry {
 func TestEntryItemGolden(t *testing.T) {
 	for name, e := range goldenEntries(t) {
 		t.Run(name, func(t *testing.T) {
-			stored := itemtest.GoldenItem(t, "golden/entry-"+name, e.Item(), *updateGolden)
+			stored := itemtest.GoldenItem(t, "golden/entry-"+name, itemtest.Must(e.Item())(t), *updateGolden)
 			back, err := registry.EntryFromItem(stored)
 			if err != nil {
 				t.Fatal(err)
@@ -83,7 +83,7 @@ func TestTransitionItemsGolden(t *testing.T) {
 	e := goldenEntries(t)["active"]
 	flush := registry.FlushDone("credentials", goldenKeyID)
 	for name, item := range map[string]types.TransactWriteItem{
-		"put-new":           registry.PutNew("credentials", e),
+		"put-new":           itemtest.Must(registry.PutNew("credentials", e))(t),
 		"activate":          registry.Activate("credentials", goldenKeyID),
 		"supersede":         registry.Supersede("credentials", goldenKeyID, goldenTime(time.Hour)),
 		"retire":            registry.Retire("credentials", goldenKeyID, registry.StatusPending, goldenTime(time.Hour)),

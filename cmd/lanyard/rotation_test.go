@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"slices"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func (w *world) add(id, tier string, rotatingDays int64) string {
 	arn := aws.ToString(out.ARN)
 	p := partners.Partner{PartnerID: id, PartnerName: "Partner " + id, Tier: tier, Scopes: []string{"orders:read"}, Status: partners.StatusActive,
 		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1}
-	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: p.Item()}); err != nil {
+	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: itemtest.Must(p.Item())(w.t)}); err != nil {
 		w.t.Fatal(err)
 	}
 	if rotatingDays > 0 {

@@ -94,7 +94,7 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 			ExpiresAt: notAfter,
 		},
 	}
-	p := partners.PutNew(h.Tables.Partners, partners.Partner{
+	p, err := partners.PutNew(h.Tables.Partners, partners.Partner{
 		PartnerID:      c.PartnerID,
 		PartnerName:    g.PartnerName,
 		Tier:           g.Tier.Name,
@@ -110,6 +110,9 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 		PolicyRevision: g.PolicyRevision,
 		CreatedAt:      now,
 	})
+	if err != nil {
+		return issued{}, err
+	}
 	put, err := registry.PutNew(h.Tables.Credentials, registry.Entry{
 		KeyID:           key.ID(),
 		PartnerID:       c.PartnerID,

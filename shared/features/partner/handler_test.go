@@ -83,7 +83,7 @@ func fixture(t *testing.T) (*partner.Handler, *dynamodbtest.DynamoDB, partners.P
 	db := newDB(t)
 	p := acme()
 	if _, err := db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{partners.PutNew(partnersTable, p)},
+		TransactItems: []types.TransactWriteItem{itemtest.Must(partners.PutNew(partnersTable, p))(t)},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -268,11 +268,11 @@ func (fx *fixture) addPartner() *testPartner {
 	tier, _ := fx.policy.Tier(testTier)
 	now := fx.clock.Now()
 	if _, err := fx.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		partners.PutNew(testTables.Partners, partners.Partner{
+		itemtest.Must(partners.PutNew(testTables.Partners, partners.Partner{
 			PartnerID: p.id, PartnerName: "Acme Logistics", Tier: testTier, Scopes: testScopes,
 			Status: partners.StatusActive, KeyID: string(k.ID()), SecretARN: p.secretARN,
 			IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
-		}),
+		}))(t),
 		itemtest.Must(registry.PutNew(testTables.Credentials, registry.Entry{
 			KeyID: k.ID(), PartnerID: p.id, Verifier: credential.NewVerifier(k), Scopes: testScopes, Tier: testTier,
 			Status: registry.StatusActive, NotBefore: now, NotAfter: now.Add(tier.KeyLifetime.Std()),

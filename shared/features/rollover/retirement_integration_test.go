@@ -70,10 +70,10 @@ func TestRetirementOnDynamoDBLocal(t *testing.T) {
 		}
 	}
 	putPartner := func(id string, current, previous credential.KeyID) {
-		item := partners.Partner{
+		item := itemtest.Must(partners.Partner{
 			PartnerID: id, PartnerName: "Acme", Tier: testTier, Scopes: testScopes, Status: partners.StatusActive, KeyID: string(current),
 			SecretARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:x", IdentityMethod: partners.IdentityMethodInvite, CreatedAt: now,
-		}.Item()
+		}.Item())(t)
 		item[partners.AttrPreviousKeyID] = &types.AttributeValueMemberS{Value: string(previous)}
 		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tables.Partners), Item: item}); err != nil {
 			t.Fatal(err)

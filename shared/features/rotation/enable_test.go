@@ -3,6 +3,7 @@ package rotation_test
 import (
 	"context"
 	"errors"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"maps"
 	"slices"
 	"strings"
@@ -81,7 +82,7 @@ func addPartner(fx *fixture, tier, status string, rotating bool) (string, string
 		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1",
 		Justification: "test", PolicyRevision: 1, CreatedAt: fx.clock.Now(),
 	}
-	if _, err := fx.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(testTables.Partners), Item: p.Item()}); err != nil {
+	if _, err := fx.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(testTables.Partners), Item: itemtest.Must(p.Item())(fx.t)}); err != nil {
 		fx.t.Fatal(err)
 	}
 	if rotating {

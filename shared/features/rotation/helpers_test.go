@@ -309,11 +309,11 @@ func (fx *fixture) onboard() {
 	tier, _ := fx.policy.Tier(testTier)
 	now := fx.clock.Now()
 	_, err = fx.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		partners.PutNew(testTables.Partners, partners.Partner{
+		itemtest.Must(partners.PutNew(testTables.Partners, partners.Partner{
 			PartnerID: fx.partnerID, PartnerName: "Acme Logistics", Tier: testTier, Scopes: testScopes,
 			Status: partners.StatusActive, KeyID: string(k.ID()), SecretARN: fx.secretARN,
 			IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
-		}),
+		}))(t),
 		itemtest.Must(registry.PutNew(testTables.Credentials, registry.Entry{
 			KeyID: k.ID(), PartnerID: fx.partnerID, Verifier: credential.NewVerifier(k), Scopes: testScopes, Tier: testTier,
 			Status: registry.StatusActive, NotBefore: now, NotAfter: now.Add(tier.KeyLifetime.Std()),

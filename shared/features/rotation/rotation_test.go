@@ -515,7 +515,7 @@ func TestSharedNames(t *testing.T) {
 	if rotation.PartnerTag != onboarding.PartnerTag {
 		t.Errorf("PartnerTag %q, onboarding's %q", rotation.PartnerTag, onboarding.PartnerTag)
 	}
-	item := partners.Partner{KeyID: "k-marker"}.Item()
+	item := itemtest.Must(partners.Partner{KeyID: "k-marker"}.Item())(t)
 	if got := attrS(item, "keyId"); got != "k-marker" {
 		t.Errorf("partners.Item keeps the key id elsewhere than keyId")
 	}

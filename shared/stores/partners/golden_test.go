@@ -45,7 +45,7 @@ func goldenPartners() map[string]partners.Partner {
 func TestPartnerItemGolden(t *testing.T) {
 	for name, p := range goldenPartners() {
 		t.Run(name, func(t *testing.T) {
-			stored := itemtest.GoldenItem(t, "golden/partner-"+name, p.Item(), *updateGolden)
+			stored := itemtest.GoldenItem(t, "golden/partner-"+name, itemtest.Must(p.Item())(t), *updateGolden)
 			back, err := partners.FromItem(stored)
 			if err != nil {
 				t.Fatal(err)
@@ -57,7 +57,7 @@ func TestPartnerItemGolden(t *testing.T) {
 			if !reflect.DeepEqual(back, want) {
 				t.Errorf("reads back as %+v, want %+v", back, want)
 			}
-			itemtest.GoldenTransactItems(t, "golden/tx-partner-put-new-"+name, *updateGolden, partners.PutNew("partners", p))
+			itemtest.GoldenTransactItems(t, "golden/tx-partner-put-new-"+name, *updateGolden, itemtest.Must(partners.PutNew("partners", p))(t))
 		})
 	}
 }
@@ -87,7 +87,7 @@ func TestRotatedPartnerItemGolden(t *testing.T) {
 		PolicyRevision: 2, CreatedAt: time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC),
 	}
 	for _, item := range []types.TransactWriteItem{
-		partners.PutNew("partners", p),
+		itemtest.Must(partners.PutNew("partners", p))(t),
 		partners.SetPending("partners", id, "kcurrentcurrentcurren", "kpendingpendingpendin"),
 		partners.Promote("partners", id, "kcurrentcurrentcurren", "kpendingpendingpendin", ""),
 		partners.SetPending("partners", id, "kpendingpendingpendin", "knextnextnextnextnext"),

@@ -2,6 +2,7 @@ package partners_test
 
 import (
 	"errors"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -68,7 +69,7 @@ func TestItemRoundTrip(t *testing.T) {
 	t.Parallel()
 	p := acme()
 	p.Scopes = []string{"orders:write", "inventory:read", "orders:read"}
-	item := p.Item()
+	item := itemtest.Must(p.Item())(t)
 	got, err := partners.FromItem(item)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func TestItemRoundTrip(t *testing.T) {
 func TestFromItemRefuses(t *testing.T) {
 	t.Parallel()
 	with := func(name string, v types.AttributeValue) map[string]types.AttributeValue {
-		item := acme().Item()
+		item := itemtest.Must(acme().Item())(t)
 		if v == nil {
 			delete(item, name)
 		} else {
@@ -139,7 +140,7 @@ func TestPutNewAndGet(t *testing.T) {
 	db := newDB(t)
 	s := &partners.Store{DB: db, Table: partnersTable}
 	p := acme()
-	put := partners.PutNew(partnersTable, p)
+	put := itemtest.Must(partners.PutNew(partnersTable, p))(t)
 	if put.Put == nil || aws.ToString(put.Put.ConditionExpression) != "attribute_not_exists(#pk)" || put.Put.ExpressionAttributeNames["#pk"] != "partnerId" {
 		t.Fatalf("PutNew %+v", put)
 	}
@@ -154,7 +155,7 @@ func TestPutNewAndGet(t *testing.T) {
 	// A second partner with the same id is refused, and the first stays as it was.
 	again := acme()
 	again.PartnerName = "Impostor"
-	_, err = db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{partners.PutNew(partnersTable, again)}})
+	_, err = db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{itemtest.Must(partners.PutNew(partnersTable, again))(t)}})
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) || aws.ToString(tce.CancellationReasons[0].Code) != "ConditionalCheckFailed" {
 		t.Errorf("second PutNew: %v, want a failed condition", err)
@@ -196,7 +197,7 @@ func TestItemRoundTripWithAWSIdentity(t *testing.T) {
 	p := acme()
 	p.IdentityMethod, p.InviteID = partners.IdentityMethodSTS, ""
 	p.AccountID, p.ARN = "123456789012", "arn:aws:iam::123456789012:role/acme-onboarding"
-	item := p.Item()
+	item := itemtest.Must(p.Item())(t)
 	got, err := partners.FromItem(item)
 	if err != nil || !reflect.DeepEqual(got, p) {
 		t.Errorf("round trip %+v (%v), want %+v", got, err, p)
@@ -204,7 +205,7 @@ func TestItemRoundTripWithAWSIdentity(t *testing.T) {
 	if s, ok := item["accountId"].(*types.AttributeValueMemberS); !ok || s.Value != p.AccountID {
 		t.Errorf("accountId = %#v", item["accountId"])
 	}
-	if _, ok := acme().Item()["accountId"]; ok {
+	if _, ok := itemtest.Must(acme().Item())(t)["accountId"]; ok {
 		t.Error("an invited partner's item has an accountId")
 	}
 }

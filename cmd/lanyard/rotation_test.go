@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"slices"
 	"strings"
@@ -66,7 +67,7 @@ func (w *world) add(id, tier string, rotatingDays int64) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	out, err := w.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("lanyard/partners/" + id), SecretString: aws.String(k.Plaintext().Reveal())})
+	out, err := w.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(partnersecret.Name(partnersecret.Prefix("lanyard"), id)), SecretString: aws.String(k.Plaintext().Reveal())})
 	if err != nil {
 		w.t.Fatal(err)
 	}

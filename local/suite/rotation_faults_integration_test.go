@@ -24,6 +24,7 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
@@ -104,7 +105,7 @@ func TestRotationConvergesAfterACrashAfterEachAWSCall(t *testing.T) {
 	name := "Crashing Freight " + harness.Name("t")
 	ob := api.onboardNew(name, "standard", "orders:read")
 	c := &faultCheck{t: t, s: s, canary: canary, partnerID: ob.PartnerID,
-		secretID: prefix + "/" + topology.SecretsPath + ob.PartnerID, function: s.Provisioned.Functions["rotation"]}
+		secretID: partnersecret.Name(partnersecret.Prefix(prefix), ob.PartnerID), function: s.Provisioned.Functions["rotation"]}
 
 	// A clean rotation first, so every case starts where the table's counts hold: a partner
 	// with a previous key.
@@ -254,7 +255,7 @@ func (c *faultCheck) read(stage string) string {
 	return v
 }
 
-func (c *faultCheck) current() string { return c.read("AWSCURRENT") }
+func (c *faultCheck) current() string { return c.read(partnersecret.StageCurrent) }
 
 // pendingValue is the key a stranded AWSPENDING version holds, or "" (no such version, or no
 // value in it yet).
@@ -265,7 +266,7 @@ func (c *faultCheck) pendingValue() string {
 		c.t.Fatal(err)
 	}
 	for version, stages := range d.VersionIdsToStages {
-		if strings.Contains(strings.Join(stages, " "), "AWSPENDING") && !strings.Contains(strings.Join(stages, " "), "AWSCURRENT") {
+		if strings.Contains(strings.Join(stages, " "), partnersecret.StagePending) && !strings.Contains(strings.Join(stages, " "), partnersecret.StageCurrent) {
 			out, err := env.SecretsManager.GetSecretValue(c.t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.secretID), VersionId: aws.String(version)})
 			if err != nil || aws.ToString(out.SecretString) == "" {
 				return "" // the version holds no value yet
@@ -286,7 +287,7 @@ func (c *faultCheck) pendingValue() string {
 func (c *faultCheck) converged(what, before string) string {
 	c.t.Helper()
 	ctx := c.t.Context()
-	cur, prev := c.current(), c.read("AWSPREVIOUS")
+	cur, prev := c.current(), c.read(partnersecret.StagePrevious)
 	if cur == before {
 		c.t.Fatalf("%s: AWSCURRENT still holds the key before", what)
 	}

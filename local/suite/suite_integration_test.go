@@ -44,6 +44,7 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
@@ -602,7 +603,7 @@ func teardown(t *testing.T, prefix string, tp *topology.Topology) {
 			}
 		}
 	}
-	secrets := prefix + "/" + topology.SecretsPath
+	secrets := partnersecret.Prefix(prefix)
 	pages := secretsmanager.NewListSecretsPaginator(env.SecretsManager, &secretsmanager.ListSecretsInput{
 		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{secrets}}},
 	})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
@@ -279,7 +279,7 @@ func (h *Handler) current(ctx context.Context, span *tracing.Span, req lambdaeve
 // currentKey reads the current key from the secret version its registry entry names, and
 // checks it is that key.
 func (h *Handler) currentKey(ctx context.Context, e registry.Entry) (credential.Key, error) {
-	if _, name, _ := strings.Cut(e.SecretARN, ":secret:"); !strings.HasPrefix(name, h.SecretPrefix) {
+	if !partnersecret.UnderPrefix(e.SecretARN, h.SecretPrefix) {
 		return credential.Key{}, fmt.Errorf("key %s is registered in secret %s, which is not a partner secret (prefix %q)", e.KeyID, e.SecretARN, h.SecretPrefix)
 	}
 	out, err := h.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{

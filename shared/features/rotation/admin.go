@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
@@ -120,8 +121,8 @@ func (h *AdminHandler) rotate(ctx context.Context, req lambdaevents.APIGatewayPr
 	case p.Status != partners.StatusActive:
 		return none, problem.Conflict.Newf("Partner %s is %s: only an active partner's key is rotated.", id, p.Status).
 			WithCause(fmt.Errorf("partner %s is %s", id, p.Status))
-	case h.SecretPrefix != "" && !strings.Contains(p.SecretARN, ":secret:"+h.SecretPrefix+id+"-"):
-		return none, fmt.Errorf("rotate the key of partner %s: its item names secret %s, not one named %s%s", id, p.SecretARN, h.SecretPrefix, id)
+	case h.SecretPrefix != "" && !partnersecret.IsPartners(p.SecretARN, h.SecretPrefix, id):
+		return none, fmt.Errorf("rotate the key of partner %s: its item names secret %s, not one named %s", id, p.SecretARN, partnersecret.Name(h.SecretPrefix, id))
 	}
 
 	slog.InfoContext(ctx, "on-demand rotation requested", "partner", id, "secret", p.SecretARN, "caller", by)

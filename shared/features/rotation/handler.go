@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -51,14 +51,13 @@ type Tables struct {
 	Outbox      string `env:"OUTBOX_TABLE"`
 }
 
-// PartnerTag is the tag every partner secret carries, valued with the partner id; it is
-// shared/features/onboarding's PartnerTag (a test holds them equal).
-const PartnerTag = "lanyard:partner"
+// PartnerTag is the tag every partner secret carries, valued with the partner id.
+const PartnerTag = partnersecret.Tag
 
 // The staging labels rotation works with.
 const (
-	StageCurrent = "AWSCURRENT"
-	StagePending = "AWSPENDING"
+	StageCurrent = partnersecret.StageCurrent
+	StagePending = partnersecret.StagePending
 )
 
 // DefaultActor is the id of the system actor of the events rotation commits.
@@ -247,13 +246,7 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 			tagged = aws.ToString(t.Value)
 		}
 	}
-	var named string
-	if h.SecretPrefix != "" {
-		named, _ = strings.CutPrefix(aws.ToString(desc.Name), h.SecretPrefix)
-		if named == aws.ToString(desc.Name) {
-			named = ""
-		}
-	}
+	named := partnersecret.PartnerOfName(h.SecretPrefix, aws.ToString(desc.Name))
 	id := tagged
 	switch {
 	case tagged != "" && named != "" && tagged != named:

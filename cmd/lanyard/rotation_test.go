@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"

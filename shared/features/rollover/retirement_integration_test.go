@@ -4,7 +4,6 @@ package rollover_test
 
 import (
 	"context"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"slices"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"

@@ -3,7 +3,6 @@ package rotation_test
 import (
 	"bytes"
 	crand "crypto/rand"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"io"
 	"slices"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"

@@ -3,7 +3,6 @@ package rotation_test
 import (
 	"context"
 	"errors"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"maps"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"

@@ -4,7 +4,6 @@ package token_test
 
 import (
 	"context"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/token"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"

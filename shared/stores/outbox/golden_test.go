@@ -73,7 +73,7 @@ func TestPublishedRecordAndNextHeadGolden(t *testing.T) {
 
 func checkRecordGolden(t *testing.T, name string, r outbox.Record) {
 	t.Helper()
-	stored := itemtest.GoldenItem(t, name, r.Item(), *updateGolden)
+	stored := itemtest.GoldenItem(t, name, itemtest.Must(r.Item())(t), *updateGolden)
 	back, err := outbox.RecordFromItem(stored)
 	if err != nil {
 		t.Fatalf("%s: read back: %v", name, err)

@@ -2,7 +2,6 @@ package partners_test
 
 import (
 	"errors"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 

@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"errors"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 

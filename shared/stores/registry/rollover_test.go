@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"errors"
-	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 

@@ -2,11 +2,11 @@ package onboarding
 
 import (
 	"context"
-	"flag"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -14,9 +14,8 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/stores/idempotency"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 
 // goldenZone is not UTC: the codecs must store times in UTC.
 var goldenZone = time.FixedZone("UTC+1", 3600)
@@ -105,4 +104,38 @@ func mustClaim(t *testing.T, table string, r record, now time.Time) *dynamodb.Pu
 		t.Fatal(err)
 	}
 	return put
+}
+
+// TestSealExpiredWrites holds the update that seals an expired approved onboarding to the
+// store's (held to its golden in stores/onboardings).
+func TestSealExpiredWrites(t *testing.T) {
+	db := &recordingDB{DynamoDB: dynamodbtest.NewDynamoDB()}
+	db.CreateTable("onboardings", dynamodbtest.KeyAttr{Name: OnboardingsPartitionKey, Type: types.ScalarAttributeTypeS}, nil)
+	o := Onboarding{
+		ID: "onb-abcdefghijklmnopqrstuvwxyz", PartnerID: "p-abcdefghijklmnopqrstuvwxyz", SecretVersionID: "v",
+		PartnerName: "Acme", Tier: "gold", Scopes: []string{}, IdentityMethod: "sts", AccountID: "123456789012",
+		ARN: "arn:aws:iam::123456789012:role/partner", PickupTokenHash: "sha256:x", Status: StatusApproved,
+		CreatedAt: goldenAt(0), ExpiresAt: goldenAt(PendingLifetime).Truncate(time.Millisecond),
+	}
+	if _, err := db.DynamoDB.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("onboardings"), Item: itemtest.Must(o.Item())(t)}); err != nil {
+		t.Fatal(err)
+	}
+	now := goldenAt(PendingLifetime + time.Hour)
+	if sealed, err := sealExpired(t.Context(), db, "onboardings", o, now); err != nil || !sealed {
+		t.Fatalf("seal: %v, %v", sealed, err)
+	}
+	if len(db.writes) != 1 {
+		t.Fatalf("%d writes, want 1", len(db.writes))
+	}
+	got, err := itemtest.Write(db.writes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := itemtest.Write(onboardings.SealExpired("onboardings", o.ID, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("write %v, want %v", got, want)
+	}
 }

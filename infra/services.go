@@ -16,6 +16,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -245,7 +246,7 @@ func DeploymentID(scope constructs.IConstruct) *string {
 }
 
 // SecretsPrefix is the name prefix of the partner key secrets in AWS (topology.ValueSecrets).
-const SecretsPrefix = "lanyard/" + topology.SecretsPath
+var SecretsPrefix = partnersecret.Prefix("lanyard")
 
 // Secrets Manager actions a function with read or read-write access to the partner key secrets
 // holds, on the secrets under SecretsPrefix only. CreateSecret with tags needs TagResource.

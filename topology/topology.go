@@ -69,8 +69,8 @@ const (
 	ValueKey     ValueKind = "key"     // the ARN of the customer-managed KMS key
 	ValueQueue   ValueKind = "queue"   // the URL of the declared queue Name
 	// ValueSecrets is the name prefix of the partner key secrets in Secrets Manager
-	// ("lanyard/partners/" in AWS, "<prefix>/partners/" locally); access is granted on the
-	// secrets under it and on nothing else.
+	// ("lanyard/partners/" in AWS, "<prefix>/partners/" locally: shared/domain/partnersecret);
+	// access is granted on the secrets under it and on nothing else.
 	ValueSecrets ValueKind = "secrets"
 	// ValueRole is the ARN of the declared role Name. Access read-write: the function may assume
 	// it, with session tags (it must be the role's AssumedBy).
@@ -181,10 +181,6 @@ func APIStageARN(flush bool) Value {
 
 // DeploymentID is this deployment's id (see ValueDeployment).
 func DeploymentID() Value { return Value{Kind: ValueDeployment} }
-
-// SecretsPath is what follows the deployment's base in the secrets' name prefix:
-// "<base>/partners/".
-const SecretsPath = "partners/"
 
 // KeyARN is the ARN of the customer-managed key, with the function's access to it
 // (read: decrypt; read-write: encrypt and decrypt).

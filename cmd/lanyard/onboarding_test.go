@@ -236,7 +236,11 @@ func TestOnboardingThroughTheLocalFront(t *testing.T) {
 			InviteID: "inv-x", PickupTokenHash: "sha256:x", Status: onboarding.StatusPending, Justification: "j", PolicyRevision: 2,
 			CreatedAt: now.Add(time.Duration(i) * time.Minute), ExpiresAt: now.Add(onboarding.PendingLifetime),
 		}
-		if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("onboardings"), Item: o.Item()}); err != nil {
+		item, err := o.Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("onboardings"), Item: item}); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, o.ID)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // partnersPath is the admin routes' base for one partner; rotate is under it.
@@ -41,7 +41,7 @@ func newRotateCmd(out *output) *cobra.Command {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("rotate takes one partner id, not %d arguments", len(args))}
 			}
-			if !partner.ValidID(args[0]) {
+			if !partners.ValidID(args[0]) {
 				return usageError{fmt.Errorf("%q is not a partner id (p- and 26 lowercase letters and digits)", args[0])}
 			}
 			return nil

@@ -16,9 +16,9 @@ import (
 	"github.com/lanyardhq/lanyard/local/provision"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // rotationTarget says where `lanyard rotation` finds the partners table and Secrets Manager:
@@ -118,7 +118,7 @@ func newRotationEnableCmd(out *output, connect rotationClients) *cobra.Command {
 			"PREFIX-rotation, LocalStack's and DynamoDB Local's endpoints and test credentials).",
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, id := range args {
-				if !partner.ValidID(id) {
+				if !partners.ValidID(id) {
 					return usageError{fmt.Errorf("%q is not a partner id (p- and 26 lowercase letters and digits)", id)}
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"slices"
 	"strings"
 	"testing"
@@ -18,9 +19,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 const (
@@ -48,7 +50,7 @@ type world struct {
 
 func newWorld(t *testing.T, table string) *world {
 	db := dynamodbtest.NewDynamoDB()
-	db.CreateTable(table, dynamodbtest.KeyAttr{Name: partner.PartitionKey, Type: types.ScalarAttributeTypeS}, nil)
+	db.CreateTable(table, dynamodbtest.KeyAttr{Name: partners.PartitionKey, Type: types.ScalarAttributeTypeS}, nil)
 	return &world{t: t, db: db, sm: secretsmanagertest.New(secretsmanagertest.Options{}), table: table}
 }
 
@@ -65,14 +67,14 @@ func (w *world) add(id, tier string, rotatingDays int64) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	out, err := w.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("lanyard/partners/" + id), SecretString: aws.String(k.Plaintext().Reveal())})
+	out, err := w.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(partnersecret.Name(partnersecret.Prefix("lanyard"), id)), SecretString: aws.String(k.Plaintext().Reveal())})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	arn := aws.ToString(out.ARN)
-	p := partner.Partner{PartnerID: id, PartnerName: "Partner " + id, Tier: tier, Scopes: []string{"orders:read"}, Status: partner.StatusActive,
-		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partner.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1}
-	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: p.Item()}); err != nil {
+	p := partners.Partner{PartnerID: id, PartnerName: "Partner " + id, Tier: tier, Scopes: []string{"orders:read"}, Status: partners.StatusActive,
+		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1}
+	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: itemtest.Must(p.Item())(w.t)}); err != nil {
 		w.t.Fatal(err)
 	}
 	if rotatingDays > 0 {
@@ -133,7 +135,7 @@ func TestRotationEnableAll(t *testing.T) {
 	if _, err := w.sm.DeleteSecret(t.Context(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(deleted)}); err != nil {
 		t.Fatal(err)
 	}
-	claim := map[string]types.AttributeValue{partner.PartitionKey: &types.AttributeValueMemberS{Value: "account#123456789012"}}
+	claim := map[string]types.AttributeValue{partners.PartitionKey: &types.AttributeValueMemberS{Value: "account#123456789012"}}
 	if _, err := w.db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(testTable), Item: claim}); err != nil {
 		t.Fatal(err)
 	}

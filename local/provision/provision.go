@@ -14,6 +14,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -98,7 +99,7 @@ type Options struct {
 
 // SecretsPrefix is the local name prefix of the partner key secrets (topology.ValueSecrets):
 // "<prefix>/partners/", so each local deployment's secrets stay apart.
-func (o Options) SecretsPrefix() string { return o.Prefix + "/" + topology.SecretsPath }
+func (o Options) SecretsPrefix() string { return partnersecret.Prefix(o.Prefix) }
 
 // Name is the local name of a declared resource.
 func (o Options) Name(name string) string { return o.Prefix + "-" + name }

@@ -29,9 +29,9 @@ import (
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/onboarding"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -281,7 +281,7 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 	var ob onboarded
 	decodeStrict(t, first.body, &ob)
 	canary.Add("api key", ob.APIKey)
-	if ob.Tier != "sandbox" || !slices.Equal(ob.Scopes, []string{"orders:read"}) || !partner.ValidID(ob.PartnerID) {
+	if ob.Tier != "sandbox" || !slices.Equal(ob.Scopes, []string{"orders:read"}) || !partners.ValidID(ob.PartnerID) {
 		t.Errorf("onboarded %s: tier %s, scopes %v; want the allow-list's sandbox and orders:read", ob.PartnerID, ob.Tier, ob.Scopes)
 	}
 
@@ -298,11 +298,11 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 
 	// The partner item records how it proved who it is: the principal STS verified.
 	wantARN := "arn:aws:sts::" + onbPartnerAccount + ":assumed-role/" + onbRole + "/onboarding-test"
-	p, err := (&partner.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["partners"]}).Get(ctx, ob.PartnerID)
+	p, err := (&partners.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["partners"]}).Get(ctx, ob.PartnerID)
 	if err != nil {
 		t.Fatalf("read the partner: %v", err)
 	}
-	if p.IdentityMethod != partner.IdentityMethodSTS || p.AccountID != onbPartnerAccount || p.ARN != wantARN || p.InviteID != "" || p.PartnerName != name {
+	if p.IdentityMethod != partners.IdentityMethodSTS || p.AccountID != onbPartnerAccount || p.ARN != wantARN || p.InviteID != "" || p.PartnerName != name {
 		t.Errorf("partner item: identity %q, account %q, arn %q, invite %q, name %q; want sts, %s, %s",
 			p.IdentityMethod, p.AccountID, p.ARN, p.InviteID, p.PartnerName, onbPartnerAccount, wantARN)
 	}
@@ -311,7 +311,7 @@ func TestSTSIdentityOnboardingThroughLocal(t *testing.T) {
 		t.Helper()
 		claim, err := env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName: aws.String(s.Provisioned.Tables["partners"]), ConsistentRead: aws.Bool(true),
-			Key: partner.Key(onboarding.AccountKeyPrefix + account),
+			Key: partners.Key(partners.AccountKeyPrefix + account),
 		})
 		if err != nil {
 			t.Fatalf("read the claim of account %s: %v", account, err)
@@ -404,7 +404,7 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 	reserved := v.PartnerID
 	if v.Status != onboarding.StatusPending || v.PartnerName != name || v.Tier != "premium" ||
 		!slices.Equal(v.Scopes, []string{"orders:read", "shipments:write"}) || v.Identity.Method != events.ProofInvite ||
-		v.Identity.InviteID == "" || !partner.ValidID(reserved) || v.DecidedBy != "" {
+		v.Identity.InviteID == "" || !partners.ValidID(reserved) || v.DecidedBy != "" {
 		t.Errorf("listed onboarding: %+v", v)
 	}
 	if l := api.list(onboarding.StatusApproved); slices.ContainsFunc(l.Onboardings, func(v onboarding.View) bool { return v.OnboardingID == pend.OnboardingID }) {
@@ -470,7 +470,7 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 	}
 	var dv onboarding.View
 	decodeStrict(t, dr.body, &dv)
-	if dv.Status != onboarding.StatusDenied || dv.DecidedBy != caller || !partner.ValidID(dv.PartnerID) {
+	if dv.Status != onboarding.StatusDenied || dv.DecidedBy != caller || !partners.ValidID(dv.PartnerID) {
 		t.Errorf("denied onboarding: %+v", dv)
 	}
 	wantFunctionProblem(t, api.pickup(denied.OnboardingID, harness.Name("pickup"), denied.PickupToken), http.StatusForbidden, "pickup-invalid")
@@ -484,7 +484,7 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 		token := onbNewPickupToken()
 		canary.Add("pick-up token of the "+string(status)+" expired onboarding", token)
 		o := onboarding.Onboarding{
-			ID: onboarding.NewOnboardingID(), PartnerID: partner.NewID(), SecretVersionID: uuid.NewString(),
+			ID: onboarding.NewOnboardingID(), PartnerID: partners.NewID(), SecretVersionID: uuid.NewString(),
 			PartnerName: name, Tier: "premium", Scopes: []string{"orders:read"},
 			IdentityMethod: events.ProofInvite, InviteID: "inv-" + strings.ToLower(rand.Text()),
 			PickupTokenHash: onboarding.PickupTokenHash(secret.New(token)), Status: status,
@@ -494,7 +494,11 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 		if status == onboarding.StatusApproved {
 			o.DecidedBy, o.DecidedAt = caller, now.Add(-2*time.Hour)
 		}
-		if _, err := env.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Provisioned.Tables["onboardings"]), Item: o.Item()}); err != nil {
+		item, err := o.Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Provisioned.Tables["onboardings"]), Item: item}); err != nil {
 			t.Fatalf("write the %s onboarding that expired: %v", status, err)
 		}
 		return o, token

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/outboxtest"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/topology"
@@ -148,7 +149,7 @@ func TestOutboxDecisionsReachTheBusOnce(t *testing.T) {
 
 	// The stream delivers the same batch again, with the images it had before the marks: the
 	// relay, invoked as the mapping invokes it, publishes nothing.
-	batch := staleBatch(committed, s.Provisioned.Streams[0].StreamARN)
+	batch := staleBatch(t, committed, s.Provisioned.Streams[0].StreamARN)
 	payload, err := json.Marshal(batch)
 	if err != nil {
 		t.Fatal(err)
@@ -229,11 +230,12 @@ func TestOutboxDecisionsReachTheBusOnce(t *testing.T) {
 
 // staleBatch is the stream batch of the records' inserts, as the event source mapping delivers
 // it: new images without the relay's marks.
-func staleBatch(recs []outbox.Record, streamARN string) lambdaevents.DynamoDBEvent {
+func staleBatch(t testing.TB, recs []outbox.Record, streamARN string) lambdaevents.DynamoDBEvent {
+	t.Helper()
 	items := make([]map[string]dynamotypes.AttributeValue, 0, len(recs))
 	for _, r := range recs {
 		r.PublishedAt, r.BusEventID = time.Time{}, ""
-		items = append(items, r.Item())
+		items = append(items, itemtest.Must(r.Item())(t))
 	}
 	ev := outboxtest.InsertEvent([]string{outbox.PartitionKey, outbox.SortKey}, items...)
 	for i := range ev.Records {

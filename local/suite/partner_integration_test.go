@@ -30,6 +30,7 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -458,7 +459,7 @@ func listSecrets(t *testing.T, prefix string) []string {
 	t.Helper()
 	var names []string
 	p := secretsmanager.NewListSecretsPaginator(env.SecretsManager, &secretsmanager.ListSecretsInput{
-		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{prefix + "/" + topology.SecretsPath}}},
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{partnersecret.Prefix(prefix)}}},
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(t.Context())
@@ -466,7 +467,7 @@ func listSecrets(t *testing.T, prefix string) []string {
 			t.Fatalf("list secrets: %v", err)
 		}
 		for _, s := range page.SecretList {
-			if s.DeletedDate == nil && strings.HasPrefix(aws.ToString(s.Name), prefix+"/"+topology.SecretsPath) {
+			if s.DeletedDate == nil && strings.HasPrefix(aws.ToString(s.Name), partnersecret.Prefix(prefix)) {
 				names = append(names, aws.ToString(s.Name))
 			}
 		}

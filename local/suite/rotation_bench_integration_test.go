@@ -28,6 +28,7 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -150,7 +151,7 @@ func rotatedFrom(ctx context.Context, secretID, before string) (string, error) {
 		return cur, fmt.Errorf("secret %s: AWSCURRENT did not move from %s", secretID, before)
 	}
 	for v, labels := range d.VersionIdsToStages {
-		if slices.Contains(labels, "AWSPENDING") && !slices.Contains(labels, "AWSCURRENT") {
+		if slices.Contains(labels, partnersecret.StagePending) && !slices.Contains(labels, partnersecret.StageCurrent) {
 			return cur, fmt.Errorf("secret %s: AWSPENDING stranded on version %s", secretID, v)
 		}
 	}
@@ -244,12 +245,12 @@ func (r *rawReplay) once(ctx context.Context, b *testing.B) {
 		b.Fatalf("raw DescribeSecret: %v", err)
 	}
 	if _, err := env.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(r.secret), ClientRequestToken: aws.String(token), SecretString: aws.String(secretValue), VersionStages: []string{"AWSPENDING"},
+		SecretId: aws.String(r.secret), ClientRequestToken: aws.String(token), SecretString: aws.String(secretValue), VersionStages: []string{partnersecret.StagePending},
 	}); err != nil {
 		b.Fatalf("raw PutSecretValue: %v", err)
 	}
 	if _, err := env.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(r.secret), VersionId: aws.String(token), VersionStage: aws.String("AWSPENDING"),
+		SecretId: aws.String(r.secret), VersionId: aws.String(token), VersionStage: aws.String(partnersecret.StagePending),
 	}); err != nil {
 		b.Fatalf("raw GetSecretValue: %v", err)
 	}
@@ -284,7 +285,7 @@ func (r *rawReplay) once(ctx context.Context, b *testing.B) {
 	}
 	r.keys = append(r.keys, next)
 	if _, err := env.SecretsManager.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(r.secret), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token), RemoveFromVersionId: aws.String(r.current),
+		SecretId: aws.String(r.secret), VersionStage: aws.String(partnersecret.StageCurrent), MoveToVersionId: aws.String(token), RemoveFromVersionId: aws.String(r.current),
 	}); err != nil {
 		b.Fatalf("raw UpdateSecretVersionStage: %v", err)
 	}
@@ -303,7 +304,7 @@ func BenchmarkRotation(b *testing.B) {
 	ctx := context.Background()
 	s, prefix := benchSuite(b)
 	ids := benchPartners(b, s, 1)
-	secretID := prefix + "/" + topology.SecretsPath + ids[0]
+	secretID := partnersecret.Name(partnersecret.Prefix(prefix), ids[0])
 	raw := newRawReplay(b, prefix)
 
 	version, err := currentOf(ctx, secretID)
@@ -364,10 +365,10 @@ func BenchmarkRotationThroughput(b *testing.B) {
 	ids := benchPartners(b, s, throughputPartners)
 	secrets := make([]string, len(ids))
 	for i, id := range ids {
-		secrets[i] = prefix + "/" + topology.SecretsPath + id
+		secrets[i] = partnersecret.Name(partnersecret.Prefix(prefix), id)
 	}
 	// Warm the rotation function once, on a partner of its own.
-	if err := benchRotate(ctx, prefix+"/"+topology.SecretsPath+benchPartners(b, s, 1)[0]); err != nil {
+	if err := benchRotate(ctx, partnersecret.Name(partnersecret.Prefix(prefix), benchPartners(b, s, 1)[0])); err != nil {
 		b.Fatal(err)
 	}
 	next := 0 // the partner the next rotation is for, across both sub-benchmarks

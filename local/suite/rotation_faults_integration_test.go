@@ -24,10 +24,10 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
-	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -106,7 +106,7 @@ func TestRotationConvergesAfterACrashAfterEachAWSCall(t *testing.T) {
 	name := "Crashing Freight " + harness.Name("t")
 	ob := api.onboardNew(name, "standard", "orders:read")
 	c := &faultCheck{t: t, s: s, canary: canary, partnerID: ob.PartnerID,
-		secretID: prefix + "/" + topology.SecretsPath + ob.PartnerID, function: s.Provisioned.Functions["rotation"]}
+		secretID: partnersecret.Name(partnersecret.Prefix(prefix), ob.PartnerID), function: s.Provisioned.Functions["rotation"]}
 
 	// A clean rotation first, so every case starts where the table's counts hold: a partner
 	// with a previous key.
@@ -256,7 +256,7 @@ func (c *faultCheck) read(stage string) string {
 	return v
 }
 
-func (c *faultCheck) current() string { return c.read("AWSCURRENT") }
+func (c *faultCheck) current() string { return c.read(partnersecret.StageCurrent) }
 
 // pendingValue is the key a stranded AWSPENDING version holds, or "" (no such version, or no
 // value in it yet).
@@ -267,7 +267,7 @@ func (c *faultCheck) pendingValue() string {
 		c.t.Fatal(err)
 	}
 	for version, stages := range d.VersionIdsToStages {
-		if strings.Contains(strings.Join(stages, " "), "AWSPENDING") && !strings.Contains(strings.Join(stages, " "), "AWSCURRENT") {
+		if strings.Contains(strings.Join(stages, " "), partnersecret.StagePending) && !strings.Contains(strings.Join(stages, " "), partnersecret.StageCurrent) {
 			out, err := env.SecretsManager.GetSecretValue(c.t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.secretID), VersionId: aws.String(version)})
 			if err != nil || aws.ToString(out.SecretString) == "" {
 				return "" // the version holds no value yet
@@ -288,7 +288,7 @@ func (c *faultCheck) pendingValue() string {
 func (c *faultCheck) converged(what, before string) string {
 	c.t.Helper()
 	ctx := c.t.Context()
-	cur, prev := c.current(), c.read("AWSPREVIOUS")
+	cur, prev := c.current(), c.read(partnersecret.StagePrevious)
 	if cur == before {
 		c.t.Fatalf("%s: AWSCURRENT still holds the key before", what)
 	}
@@ -324,7 +324,7 @@ func (c *faultCheck) converged(what, before string) string {
 	}
 
 	item, err := env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(c.s.Provisioned.Tables["partners"]), Key: partner.Key(c.partnerID), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(c.s.Provisioned.Tables["partners"]), Key: partners.Key(c.partnerID), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		c.t.Fatalf("%s: read the partner: %v", what, err)
@@ -335,9 +335,9 @@ func (c *faultCheck) converged(what, before string) string {
 		}
 		return ""
 	}
-	if attr("keyId") != string(newKey.ID()) || attr(rotation.AttrPreviousKeyID) != string(oldKey.ID()) || attr(rotation.AttrPendingKeyID) != "" {
+	if attr("keyId") != string(newKey.ID()) || attr(partners.AttrPreviousKeyID) != string(oldKey.ID()) || attr(partners.AttrPendingKeyID) != "" {
 		c.t.Errorf("%s: partner keyId %q previousKeyId %q pendingKeyId %q, want %s, %s and none", what,
-			attr("keyId"), attr(rotation.AttrPreviousKeyID), attr(rotation.AttrPendingKeyID), newKey.ID(), oldKey.ID())
+			attr("keyId"), attr(partners.AttrPreviousKeyID), attr(partners.AttrPendingKeyID), newKey.ID(), oldKey.ID())
 	}
 
 	me := send(c.t, c.s, http.MethodGet, "/v1/partners/me", "Bearer "+cur, "")

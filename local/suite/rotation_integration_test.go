@@ -21,6 +21,7 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
@@ -40,7 +41,7 @@ func TestRotationThroughLocalStack(t *testing.T) {
 	ctx := t.Context()
 	name := "Rotating Freight " + harness.Name("t")
 	ob := api.onboardNew(name, "standard", "orders:read")
-	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
+	secretID := partnersecret.Name(partnersecret.Prefix(prefix), ob.PartnerID)
 
 	desc, err := env.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 	if err != nil {
@@ -65,7 +66,7 @@ func TestRotationThroughLocalStack(t *testing.T) {
 		if key == keys[len(keys)-1] {
 			t.Fatalf("rotation %d: AWSCURRENT still holds the key it replaced", round)
 		}
-		prev, err := env.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID), VersionStage: aws.String("AWSPREVIOUS")})
+		prev, err := env.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID), VersionStage: aws.String(partnersecret.StagePrevious)})
 		if err != nil || aws.ToString(prev.SecretString) != keys[len(keys)-1] {
 			t.Errorf("rotation %d: AWSPREVIOUS is not the key replaced (%v)", round, err)
 		}
@@ -125,8 +126,8 @@ func noStrandedPending(t *testing.T, secretID string) {
 	for version, stages := range d.VersionIdsToStages {
 		pending, current := false, false
 		for _, st := range stages {
-			pending = pending || st == "AWSPENDING"
-			current = current || st == "AWSCURRENT"
+			pending = pending || st == partnersecret.StagePending
+			current = current || st == partnersecret.StageCurrent
 		}
 		if pending && !current {
 			t.Errorf("AWSPENDING stranded on version %s", version)
@@ -147,7 +148,7 @@ func TestPickUpAcknowledgeAndRetireThroughLocal(t *testing.T) {
 	ctx := t.Context()
 	name := "Switching Freight " + harness.Name("t")
 	ob := api.onboardNew(name, "standard", "orders:read")
-	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
+	secretID := partnersecret.Name(partnersecret.Prefix(prefix), ob.PartnerID)
 	if _, err := env.SecretsManager.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(secretID)}); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
@@ -260,7 +261,7 @@ func TestOnboardingSwitchesRotationOnWithoutAFailure(t *testing.T) {
 	for i, p := range partners {
 		p.onboardedAt = time.Now()
 		p.ob = api.onboardNew(fmt.Sprintf("Enabled Freight %d %s", i, harness.Name("t")), p.tier, "orders:read")
-		p.secretID = prefix + "/" + topology.SecretsPath + p.ob.PartnerID
+		p.secretID = partnersecret.Name(partnersecret.Prefix(prefix), p.ob.PartnerID)
 	}
 
 	// On AWS the configuration test runs after RotateSecret has answered: wait until the
@@ -321,7 +322,7 @@ func TestOnboardingSwitchesRotationOnWithoutAFailure(t *testing.T) {
 			t.Errorf("partner %s: versions %v, want the onboarded one only (the test's AWSPENDING version removed)", p.ob.PartnerID, d.VersionIdsToStages)
 		}
 		for v, stages := range d.VersionIdsToStages {
-			if !slices.Equal(stages, []string{"AWSCURRENT"}) {
+			if !slices.Equal(stages, []string{partnersecret.StageCurrent}) {
 				t.Errorf("partner %s: version %s staged %v, want AWSCURRENT only", p.ob.PartnerID, v, stages)
 			}
 		}

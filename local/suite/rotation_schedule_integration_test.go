@@ -20,6 +20,7 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
@@ -81,7 +82,7 @@ func TestScheduledRotationThroughLocal(t *testing.T) {
 	var ob onboarded
 	decodeStrict(t, r.body, &ob)
 	canary.Add("onboarded key", ob.APIKey)
-	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
+	secretID := partnersecret.Name(partnersecret.Prefix(prefix), ob.PartnerID)
 
 	desc, err := env.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 	if err != nil {
@@ -199,7 +200,7 @@ func TestScheduledRotationThroughLocal(t *testing.T) {
 // currentVersion is the version holding AWSCURRENT, or "".
 func currentVersion(stages map[string][]string) string {
 	for v, labels := range stages {
-		if slices.Contains(labels, "AWSCURRENT") {
+		if slices.Contains(labels, partnersecret.StageCurrent) {
 			return v
 		}
 	}
@@ -246,7 +247,7 @@ func TestRotateOnDemandThroughLocal(t *testing.T) {
 	ctx := t.Context()
 	name := "On Demand Freight " + harness.Name("t")
 	ob := api.onboardNew(name, "standard", "orders:read")
-	secretID := prefix + "/" + topology.SecretsPath + ob.PartnerID
+	secretID := partnersecret.Name(partnersecret.Prefix(prefix), ob.PartnerID)
 	path := "/v1/admin/partners/" + ob.PartnerID + "/rotate"
 
 	send(t, s, http.MethodPost, path, "", "").wantProblem(t, "MISSING_AUTHENTICATION_TOKEN", http.StatusForbidden)

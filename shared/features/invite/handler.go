@@ -115,7 +115,7 @@ func (h *Handler) handle(ctx context.Context, _ *tracing.Span, req lambdaevents.
 		return fail(fmt.Errorf("create invite %s: encode the answer: %w", inv.ID, err))
 	}
 	slog.InfoContext(ctx, "invite issued", "inviteId", inv.ID, "tier", inv.Tier, "partnerName", inv.PartnerName,
-		"createdBy", inv.CreatedBy, "expiresAt", FormatTime(inv.ExpiresAt))
+		"createdBy", inv.CreatedBy, "expiresAt", inv.ExpiresAt.UTC().Format(time.RFC3339Nano))
 	return lambdaevents.APIGatewayProxyResponse{
 		StatusCode: 201,
 		Headers: map[string]string{

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client the Store uses.
@@ -54,12 +54,11 @@ func (s *Store) Issue(ctx context.Context, partnerName, tier string, expiresIn t
 		CreatedAt:   now,
 		CreatedBy:   createdBy,
 	}
-	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.Table),
-		Item:                     inv.Item(),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
-	})
+	put, err := invites.PutNew(s.Table, inv)
+	if err != nil {
+		return secret.Value{}, Invite{}, fmt.Errorf("put invite %s: %w", inv.ID, err)
+	}
+	_, err = s.DB.PutItem(ctx, put)
 	if err != nil {
 		// A ConditionalCheckFailedException here means a 256-bit random code collided: not
 		// worth a retry path, and the error says so plainly.
@@ -76,20 +75,12 @@ func (s *Store) Lookup(ctx context.Context, code secret.Value) (Invite, error) {
 	if !WellFormed(code) {
 		return Invite{}, &InvalidError{Reason: "malformed"}
 	}
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.Table),
-		Key:            Key(Hash(code)),
-		ConsistentRead: aws.Bool(true),
-	})
+	inv, found, err := invites.Get(ctx, s.DB, s.Table, Hash(code))
 	if err != nil {
 		return Invite{}, fmt.Errorf("get invite: %w", err)
 	}
-	if len(out.Item) == 0 {
+	if !found {
 		return Invite{}, &InvalidError{Reason: "unknown"}
-	}
-	inv, err := FromItem(out.Item)
-	if err != nil {
-		return Invite{}, fmt.Errorf("get invite: %w", err)
 	}
 	if ok, reason := inv.Usable(s.Now()); !ok {
 		return Invite{}, &InvalidError{Reason: reason, InviteID: inv.ID}

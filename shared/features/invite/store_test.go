@@ -16,6 +16,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
 )
 
 const (
@@ -72,7 +73,7 @@ func TestIssueStoresOnlyTheHash(t *testing.T) {
 	if h := items[0]["inviteHash"].(*types.AttributeValueMemberS).Value; h != invite.Hash(code) {
 		t.Error("the item is not keyed by the code's hash")
 	}
-	got, err := invite.FromItem(items[0])
+	got, err := invites.FromItem(items[0])
 	if err != nil || got != inv {
 		t.Errorf("stored %+v (%v), Issue returned %+v", got, err, inv)
 	}
@@ -147,7 +148,7 @@ func TestLookup(t *testing.T) {
 	code, inv := issue(t, s)
 	redeemedCode, redeemedInv := issue(t, s)
 	if _, err := db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{invite.Redeem(invitesTable, redeemedInv, "p-1", t0)},
+		TransactItems: []types.TransactWriteItem{invites.Redeem(invitesTable, redeemedInv, "p-1", t0)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func partnerPut(id string) types.TransactWriteItem {
 
 func redeemTx(ctx context.Context, db *dynamodbtest.DynamoDB, inv invite.Invite, partnerID string, now time.Time) error {
 	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		partnerPut(partnerID), invite.Redeem(invitesTable, inv, partnerID, now),
+		partnerPut(partnerID), invites.Redeem(invitesTable, inv, partnerID, now),
 	}})
 	return err
 }
@@ -262,7 +263,7 @@ func TestRedeemInATransaction(t *testing.T) {
 	}
 	var stored invite.Invite
 	for _, item := range db.Items(invitesTable) {
-		if got, _ := invite.FromItem(item); got.ID == inv.ID {
+		if got, _ := invites.FromItem(item); got.ID == inv.ID {
 			stored = got
 		}
 	}

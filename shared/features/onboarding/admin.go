@@ -22,7 +22,9 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // The admin routes AdminHandler answers, as API Gateway names them in the proxy event's
@@ -125,8 +127,8 @@ type ViewIdentity struct {
 	ARN       string `json:"arn,omitempty"`
 }
 
-// view shows o as it stands at now.
-func (o Onboarding) view(now time.Time) View {
+// viewOf shows o as it stands at now.
+func viewOf(o Onboarding, now time.Time) View {
 	v := View{
 		OnboardingID: o.ID,
 		Status:       o.Effective(now),
@@ -176,11 +178,11 @@ func (h *AdminHandler) list(ctx context.Context, req lambdaevents.APIGatewayProx
 			return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("scan the onboardings: %w", err)
 		}
 		for _, item := range page.Items {
-			o, err := onboardingFromItem(item)
+			o, err := onboardings.FromItem(item)
 			if err != nil {
 				return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("scan the onboardings: %w", err)
 			}
-			if v := o.view(now); want == "" || v.Status == want {
+			if v := viewOf(o, now); want == "" || v.Status == want {
 				all = append(all, v)
 			}
 		}
@@ -262,7 +264,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 	by := caller(req.RequestContext.Identity)
 	now := h.now()
 
-	o, found, err := getOnboarding(ctx, h.DB, h.Tables.Onboardings, id)
+	o, found, err := onboardings.Get(ctx, h.DB, h.Tables.Onboardings, id)
 	switch {
 	case err != nil:
 		return none, err
@@ -274,13 +276,13 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 
 	actor := events.Actor{Kind: events.ActorOps, ID: by}
 	var d events.Detail
-	items := []types.TransactWriteItem{{Update: decide(h.Tables.Onboardings, o.ID, status, by, in.Reason, now)}}
+	items := []types.TransactWriteItem{{Update: onboardings.Decide(h.Tables.Onboardings, o.ID, status, by, in.Reason, now)}}
 	if status == StatusApproved {
 		d = &events.OnboardingApproved{Meta: events.NewMeta(o.PartnerID, actor, now), OnboardingID: o.ID, Tier: o.Tier, Reason: in.Reason, ExpiresAt: o.ExpiresAt}
 	} else {
 		d = &events.OnboardingDenied{Meta: events.NewMeta(o.PartnerID, actor, now), OnboardingID: o.ID, Tier: o.Tier, Reason: in.Reason}
 		if o.IdentityMethod == events.ProofSTS {
-			items = append(items, releaseAccount(h.Tables.Partners, o.AccountID, o.PartnerID))
+			items = append(items, partners.ReleaseAccount(h.Tables.Partners, o.AccountID, o.PartnerID))
 		}
 	}
 	out := &outbox.Store{DB: h.DB, Table: h.Tables.Outbox}
@@ -291,7 +293,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 			return none, fmt.Errorf("%s onboarding %s: %w", verb(status), o.ID, err)
 		}
 		// Decided (or expired) by someone else between the read and the commit: say how it stands.
-		cur, found, rerr := getOnboarding(ctx, h.DB, h.Tables.Onboardings, id)
+		cur, found, rerr := onboardings.Get(ctx, h.DB, h.Tables.Onboardings, id)
 		switch {
 		case rerr != nil:
 			return none, fmt.Errorf("%s onboarding %s: %w (and reading it again: %w)", verb(status), o.ID, err, rerr)
@@ -302,7 +304,7 @@ func (h *AdminHandler) decide(ctx context.Context, req lambdaevents.APIGatewayPr
 	}
 
 	o.Status, o.DecidedBy, o.DecidedAt, o.Reason = status, by, now, in.Reason
-	b, err := json.Marshal(o.view(now))
+	b, err := json.Marshal(viewOf(o, now))
 	if err != nil {
 		return none, fmt.Errorf("marshal onboarding %s: %w", o.ID, err)
 	}

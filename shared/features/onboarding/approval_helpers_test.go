@@ -15,6 +15,7 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 )
 
@@ -172,7 +173,7 @@ func (f *fixture) pend(key, name string, scopes ...string) (pendingBody, secret.
 // onboarding reads the onboarding id from the table.
 func (f *fixture) onboarding(id string) Onboarding {
 	f.t.Helper()
-	o, found, err := getOnboarding(context.Background(), f.db, testTables.Onboardings, id)
+	o, found, err := onboardings.Get(context.Background(), f.db, testTables.Onboardings, id)
 	if err != nil || !found {
 		f.t.Fatalf("onboarding %s: found %v, %v", id, found, err)
 	}

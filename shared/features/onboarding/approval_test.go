@@ -14,9 +14,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // A tier that needs an approval: 202, a pending onboarding holding the token's hash only, the
@@ -52,7 +53,7 @@ func TestOnboardPending(t *testing.T) {
 	if fmt.Sprint(o) != fmt.Sprint(want) {
 		t.Errorf("onboarding\n got %+v\nwant %+v", o, want)
 	}
-	if !partner.ValidID(o.PartnerID) || !strings.Contains(o.Justification, "tier premium") {
+	if !partners.ValidID(o.PartnerID) || !strings.Contains(o.Justification, "tier premium") {
 		t.Errorf("reserved partner %q, justification %q", o.PartnerID, o.Justification)
 	}
 	sum := PickupTokenHash(secret.New(token))
@@ -61,11 +62,11 @@ func TestOnboardPending(t *testing.T) {
 	}
 
 	// The invite is spent on the reserved partner.
-	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &testTables.Invites, Key: invite.Key(inv.Hash)})
+	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &testTables.Invites, Key: invites.Key(inv.Hash)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	redeemed, _ := invite.FromItem(out.Item)
+	redeemed, _ := invites.FromItem(out.Item)
 	if redeemed.Status != invite.StatusRedeemed || redeemed.RedeemedBy != o.PartnerID {
 		t.Errorf("invite %s by %s", redeemed.Status, redeemed.RedeemedBy)
 	}
@@ -374,12 +375,16 @@ func TestListCapsAt100(t *testing.T) {
 	ctx := context.Background()
 	for i := range MaxListed + 5 {
 		o := Onboarding{
-			ID: NewOnboardingID(), PartnerID: partner.NewID(), SecretVersionID: "v", PartnerName: "P", Tier: "premium",
+			ID: NewOnboardingID(), PartnerID: partners.NewID(), SecretVersionID: "v", PartnerName: "P", Tier: "premium",
 			Scopes: []string{"shipments:write"}, IdentityMethod: events.ProofInvite, InviteID: invite.NewID(),
 			PickupTokenHash: "sha256:x", Status: StatusPending, Justification: "j", PolicyRevision: 1,
 			CreatedAt: start.Add(time.Duration(i) * time.Second), ExpiresAt: start.Add(PendingLifetime),
 		}
-		if _, err := f.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: o.Item()}); err != nil {
+		item, err := o.Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: item}); err != nil {
 			t.Fatal(err)
 		}
 	}

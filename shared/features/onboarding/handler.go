@@ -19,14 +19,15 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/invite"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client onboarding uses: the outbox's reads and
@@ -144,7 +145,7 @@ func (h *Handler) newIDs() (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("new secret version id: %w", err)
 	}
-	return partner.NewID(), v, nil
+	return partners.NewID(), v, nil
 }
 
 // Handle answers one POST /v1/partners or POST /v1/onboardings/{onboardingId}/pickup, told
@@ -244,7 +245,7 @@ func (h *Handler) replay(ctx context.Context, rec record, now time.Time) (lambda
 	switch rec.StatusCode {
 	case 201:
 		window := h.Policy.Onboarding.ReplayWindow.Std()
-		if age := now.Sub(rec.answeredAt()); age > window {
+		if age := now.Sub(rec.AnsweredAt()); age > window {
 			return refused(ctx, rec.PartnerID, problem.ReplayWindowClosed.New("").WithCause(
 				fmt.Errorf("idempotency record %s was answered with a key %s ago, past the replay window of %s", rec.Key, age, window))), nil
 		}
@@ -388,7 +389,7 @@ func (a *attempt) onboard(ctx context.Context, req createRequest, verified stspr
 		return none, err
 	}
 	var changes []change
-	changes = append(changes, proofChanges(h, pr, c.PartnerID, now, accountClaim{})...)
+	changes = append(changes, proofChanges(h, pr, c.PartnerID, now, partners.AccountClaim{})...)
 	for _, it := range iss.Items {
 		changes = append(changes, change{item: it})
 	}
@@ -453,10 +454,14 @@ func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.API
 		Justification: o.Justification,
 		ExpiresAt:     o.ExpiresAt,
 	}}
-	claimed := accountClaim{OnboardingID: o.ID, ExpiresAt: o.ExpiresAt}
+	claimed := partners.AccountClaim{OnboardingID: o.ID, ExpiresAt: o.ExpiresAt}
+	put, err := onboardings.PutPending(h.Tables.Onboardings, o)
+	if err != nil {
+		return none, err
+	}
 	changes := proofChanges(h, pr, c.PartnerID, now, claimed)
 	changes = append(changes,
-		change{item: putPending(h.Tables.Onboardings, o)},
+		change{item: put},
 		change{item: types.TransactWriteItem{Update: a.ids.completion(c, now, resp.StatusCode, stored, "")}},
 	)
 	records, err := a.commit(ctx, details, changes)
@@ -474,11 +479,11 @@ func (a *attempt) pend(ctx context.Context, pr proof, g grant) (lambdaevents.API
 // proofChanges are the items that use the identity proof up: the invite's redemption, or the
 // AWS account's claim (pending when pending names an onboarding). Each refuses the request when
 // its condition fails.
-func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending accountClaim) []change {
+func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending partners.AccountClaim) []change {
 	if pr.Invite != nil {
 		inv := *pr.Invite
 		return []change{{
-			item: invite.Redeem(h.Tables.Invites, inv, partnerID, now),
+			item: invites.Redeem(h.Tables.Invites, inv, partnerID, now),
 			refusal: func(err error) error {
 				return problem.InviteInvalid.New("").WithCause(fmt.Errorf("invite %s was redeemed by another onboarding, or expired, before the commit: %w", inv.ID, err))
 			},
@@ -487,7 +492,7 @@ func proofChanges(h *Handler, pr proof, partnerID string, now time.Time, pending
 	acct := pending
 	acct.AccountID, acct.PartnerID, acct.ARN, acct.CreatedAt = pr.Identity.AccountID, partnerID, pr.Identity.ARN, now
 	return []change{{
-		item: claimAccount(h.Tables.Partners, acct, now),
+		item: partners.ClaimAccount(h.Tables.Partners, acct, now),
 		refusal: func(err error) error {
 			return errAccountTaken(acct.AccountID, fmt.Errorf("claimed by another onboarding before the commit: %w", err))
 		},

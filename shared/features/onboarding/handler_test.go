@@ -23,11 +23,12 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/usagetest"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/invites"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -62,7 +63,7 @@ func TestOnboard(t *testing.T) {
 	}
 	wantExpiry := start.Add(90 * 24 * time.Hour) // standard: keyLifetime 2160h
 	switch {
-	case !partner.ValidID(got.PartnerID):
+	case !partners.ValidID(got.PartnerID):
 		t.Errorf("partnerId %q is not a partner id", got.PartnerID)
 	case got.KeyID != string(key.ID()):
 		t.Errorf("keyId %s, the key's id is %s", got.KeyID, key.ID())
@@ -105,14 +106,14 @@ func TestOnboard(t *testing.T) {
 	secretARN := aws.ToString(sv.ARN)
 
 	// The partner.
-	p, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, id)
+	p, err := (&partners.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, id)
 	if err != nil {
 		t.Fatalf("partner: %v", err)
 	}
 	wantJustification := "scopes [orders:read orders:write] within tier standard allowance [inventory:read orders:read orders:write shipments:read] (policy revision " + strconv.Itoa(f.h.Policy.Revision) + ")"
-	wantPartner := partner.Partner{
+	wantPartner := partners.Partner{
 		PartnerID: id, PartnerName: acme, Tier: "standard", Scopes: []string{"orders:read", "orders:write"},
-		Status: partner.StatusActive, KeyID: got.KeyID, SecretARN: secretARN, IdentityMethod: partner.IdentityMethodInvite,
+		Status: partners.StatusActive, KeyID: got.KeyID, SecretARN: secretARN, IdentityMethod: partners.IdentityMethodInvite,
 		InviteID: inv.ID, Justification: wantJustification, PolicyRevision: f.h.Policy.Revision, CreatedAt: start,
 	}
 	if fmt.Sprint(p) != fmt.Sprint(wantPartner) {
@@ -141,11 +142,11 @@ func TestOnboard(t *testing.T) {
 	}
 
 	// The invite is redeemed by the partner.
-	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(testTables.Invites), Key: invite.Key(inv.Hash)})
+	out, err := f.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(testTables.Invites), Key: invites.Key(inv.Hash)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	redeemed, err := invite.FromItem(out.Item)
+	redeemed, err := invites.FromItem(out.Item)
 	if err != nil {
 		t.Fatal(err)
 	}

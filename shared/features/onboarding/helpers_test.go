@@ -31,6 +31,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/idempotency"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 )
 
@@ -244,7 +245,7 @@ func (f *fixture) record(key string) (record, bool) {
 	for _, item := range f.db.Items(testTables.Idempotency) {
 		if s, _ := item[IdempotencyPartitionKey].(*types.AttributeValueMemberS); s != nil &&
 			strings.HasPrefix(s.Value, IdempotencyKeyPrefix) && strings.HasSuffix(s.Value, suffix) {
-			r, err := recordFromItem(item)
+			r, err := idempotency.FromItem(item)
 			if err != nil {
 				f.t.Fatalf("idempotency record: %v", err)
 			}

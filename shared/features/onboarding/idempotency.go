@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,13 +15,13 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/idempotency"
 )
 
-// The idempotency table's key and TTL attribute; the topology's declaration of table
-// "idempotency" must match.
+// The idempotency table's key and TTL attribute (package stores/idempotency keeps the table).
 const (
-	IdempotencyPartitionKey = "idempotencyKey" // S
-	IdempotencyTTLAttribute = "purgeAt"        // N
+	IdempotencyPartitionKey = idempotency.PartitionKey
+	IdempotencyTTLAttribute = idempotency.TTLAttribute
 )
 
 // IdempotencyKeyPrefix starts the key of every onboarding's record: the operation the key
@@ -71,24 +70,10 @@ func (s proofScope) recordKey(operation string, idemKey secret.Value) string {
 // is never overtaken.
 const DefaultLease = 60 * time.Second
 
-// Attribute names of an idempotency record.
-const (
-	attrRequestHash     = "requestHash"
-	attrState           = "state"
-	attrLeaseUntil      = "leaseUntil"
-	attrPartnerID       = "partnerId"
-	attrSecretVersionID = "secretVersionId"
-	attrStatusCode      = "statusCode"
-	attrResponseBody    = "responseBody"
-	attrSecretARN       = "secretArn"
-	attrCreatedAt       = "createdAt"
-	attrCompletedAt     = "completedAt"
-)
-
 // States of an idempotency record.
 const (
-	stateInFlight  = "in-flight"
-	stateCompleted = "completed"
+	stateInFlight  = idempotency.StateInFlight
+	stateCompleted = idempotency.StateCompleted
 )
 
 // maxClaimRounds bounds how often claim reads the record again after losing a race for it.
@@ -98,30 +83,7 @@ const maxClaimRounds = 3
 var errLeaseLost = errors.New("the idempotency claim was taken over by another attempt")
 
 // record is an idempotency record as the table holds it.
-type record struct {
-	Key             string
-	RequestHash     string
-	State           string
-	LeaseUntil      int64 // unix ms
-	PartnerID       string
-	SecretVersionID string
-	StatusCode      int
-	ResponseBody    string
-	SecretARN       string
-	CreatedAt       time.Time
-	// CompletedAt is the time of the attempt that answered, once completed (zero for a record
-	// completed before it was kept: its CreatedAt stands in).
-	CompletedAt time.Time
-	PurgeAt     int64 // unix s
-}
-
-// answeredAt is when the record's answer was given, which the replay window runs from.
-func (r record) answeredAt() time.Time {
-	if r.CompletedAt.IsZero() {
-		return r.CreatedAt
-	}
-	return r.CompletedAt
-}
+type record = idempotency.Record
 
 // claim is an in-flight record this attempt holds.
 type claim struct {
@@ -130,95 +92,11 @@ type claim struct {
 	TakenOver bool
 }
 
-func (r record) item() map[string]types.AttributeValue {
-	item := map[string]types.AttributeValue{
-		IdempotencyPartitionKey: str(r.Key),
-		attrRequestHash:         str(r.RequestHash),
-		attrState:               str(r.State),
-		attrLeaseUntil:          num(r.LeaseUntil),
-		attrPartnerID:           str(r.PartnerID),
-		attrSecretVersionID:     str(r.SecretVersionID),
-		attrCreatedAt:           str(r.CreatedAt.UTC().Format(time.RFC3339Nano)),
-		IdempotencyTTLAttribute: num(r.PurgeAt),
-	}
-	return item
-}
-
-func recordFromItem(item map[string]types.AttributeValue) (record, error) {
-	var errs []error
-	s := func(name string, required bool) string {
-		v, ok := item[name].(*types.AttributeValueMemberS)
-		if !ok {
-			if required || item[name] != nil {
-				errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
-			}
-			return ""
-		}
-		return v.Value
-	}
-	n := func(name string, required bool) int64 {
-		v, ok := item[name].(*types.AttributeValueMemberN)
-		if !ok {
-			if required || item[name] != nil {
-				errs = append(errs, fmt.Errorf("attribute %s missing or not a number", name))
-			}
-			return 0
-		}
-		i, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", name, err))
-		}
-		return i
-	}
-	r := record{
-		Key:             s(IdempotencyPartitionKey, true),
-		RequestHash:     s(attrRequestHash, true),
-		State:           s(attrState, true),
-		LeaseUntil:      n(attrLeaseUntil, true),
-		PartnerID:       s(attrPartnerID, true),
-		SecretVersionID: s(attrSecretVersionID, true),
-		StatusCode:      int(n(attrStatusCode, false)),
-		ResponseBody:    s(attrResponseBody, false),
-		SecretARN:       s(attrSecretARN, false),
-		PurgeAt:         n(IdempotencyTTLAttribute, true),
-	}
-	if ms := n(attrCompletedAt, false); ms != 0 {
-		r.CompletedAt = time.UnixMilli(ms).UTC()
-	}
-	if c := s(attrCreatedAt, true); c != "" {
-		t, err := time.Parse(time.RFC3339Nano, c)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", attrCreatedAt, err))
-		}
-		r.CreatedAt = t.UTC()
-	}
-	switch r.State {
-	case stateInFlight:
-	case stateCompleted:
-		if r.StatusCode < 200 || r.StatusCode > 599 || r.ResponseBody == "" {
-			errs = append(errs, errors.New("completed without a status code and a response body"))
-		}
-		if r.StatusCode == 201 && r.SecretARN == "" {
-			errs = append(errs, fmt.Errorf("completed with 201 but no %s", attrSecretARN))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("attribute %s is %q", attrState, r.State))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return record{}, fmt.Errorf("idempotency record %q: %w", r.Key, err)
-	}
-	return r, nil
-}
-
 // idempotencyTable reads and writes the idempotency records.
 type idempotencyTable struct {
 	db    DynamoDBAPI
 	table string
 	lease time.Duration
-}
-
-func (s idempotencyTable) key(k string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{IdempotencyPartitionKey: str(k)}
 }
 
 // claimResult is what claim found: a claim this attempt now holds, or a completed record to
@@ -254,14 +132,11 @@ func (s idempotencyTable) claim(ctx context.Context, key, requestHash string, no
 		}
 		// One write claims an absent key, or one whose record has outlived its lifetime (TTL
 		// deletes lazily, up to days late); otherwise it fails and returns the record.
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                           aws.String(s.table),
-			Item:                                fresh.item(),
-			ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #purgeAt <= :now"),
-			ExpressionAttributeNames:            map[string]string{"#pk": IdempotencyPartitionKey, "#purgeAt": IdempotencyTTLAttribute},
-			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix())},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		})
+		put, err := idempotency.Claim(s.table, fresh, now)
+		if err != nil {
+			return claimResult{}, fmt.Errorf("claim idempotency record %s: %w", key, err)
+		}
+		_, err = s.db.PutItem(ctx, put)
 		if err == nil {
 			return claimResult{Claim: &claim{record: fresh}}, nil
 		}
@@ -282,7 +157,7 @@ func (s idempotencyTable) claim(ctx context.Context, key, requestHash string, no
 			}
 			continue
 		}
-		old, err := recordFromItem(item)
+		old, err := idempotency.FromItem(item)
 		if err != nil {
 			return claimResult{}, fmt.Errorf("claim: %w", err)
 		}
@@ -312,7 +187,7 @@ func (s idempotencyTable) claim(ctx context.Context, key, requestHash string, no
 func (s idempotencyTable) get(ctx context.Context, key string) (map[string]types.AttributeValue, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            s.key(key),
+		Key:            idempotency.Key(key),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -325,21 +200,7 @@ func (s idempotencyTable) get(ctx context.Context, key string) (map[string]types
 // the one seen. The claim keeps the record's partner id and secret version id.
 func (s idempotencyTable) takeOver(ctx context.Context, old record, now time.Time) (*claim, error) {
 	lease := now.Add(s.lease).UnixMilli()
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.table),
-		Key:                 s.key(old.Key),
-		UpdateExpression:    aws.String("SET #lease = :lease"),
-		ConditionExpression: aws.String("#state = :inFlight AND #lease = :seen AND #hash = :hash"),
-		ExpressionAttributeNames: map[string]string{
-			"#lease": attrLeaseUntil, "#state": attrState, "#hash": attrRequestHash,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":lease":    num(lease),
-			":inFlight": str(stateInFlight),
-			":seen":     num(old.LeaseUntil),
-			":hash":     str(old.RequestHash),
-		},
-	})
+	_, err := s.db.UpdateItem(ctx, idempotency.TakeOver(s.table, old, lease))
 	if err != nil {
 		var failed *types.ConditionalCheckFailedException
 		if errors.As(err, &failed) {
@@ -352,36 +213,10 @@ func (s idempotencyTable) takeOver(ctx context.Context, old record, now time.Tim
 	return c, nil
 }
 
-// heldCondition is the condition of every write of a held claim: still in flight, under the
-// lease this attempt holds.
-func heldCondition(c *claim, names map[string]string, values map[string]types.AttributeValue) *string {
-	names["#state"], names["#lease"] = attrState, attrLeaseUntil
-	values[":inFlight"], values[":held"] = str(stateInFlight), num(c.LeaseUntil)
-	return aws.String("#state = :inFlight AND #lease = :held")
-}
-
 // completion is the Update that completes the claim with an answer (secretARN for a 201)
 // given at at, the time the replay window runs from.
 func (s idempotencyTable) completion(c *claim, at time.Time, status int, body, secretARN string) *types.Update {
-	names := map[string]string{"#status": attrStatusCode, "#body": attrResponseBody, "#completedAt": attrCompletedAt}
-	values := map[string]types.AttributeValue{
-		":completed": str(stateCompleted), ":status": num(int64(status)), ":body": str(body),
-		":completedAt": num(at.UnixMilli()),
-	}
-	cond := heldCondition(c, names, values)
-	set := "SET #state = :completed, #status = :status, #body = :body, #completedAt = :completedAt"
-	if secretARN != "" {
-		names["#arn"], values[":arn"] = attrSecretARN, str(secretARN)
-		set += ", #arn = :arn"
-	}
-	return &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       s.key(c.Key),
-		UpdateExpression:          aws.String(set),
-		ConditionExpression:       cond,
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	}
+	return idempotency.Completion(s.table, c.record, at, status, body, secretARN)
 }
 
 // complete records a refusal given at at as the claim's answer. errLeaseLost when the claim was
@@ -395,17 +230,7 @@ func (s idempotencyTable) complete(ctx context.Context, c *claim, at time.Time, 
 // takes it over at once, with the same partner id and secret version id. errLeaseLost when the
 // claim was taken over (or completed) meanwhile.
 func (s idempotencyTable) release(ctx context.Context, c *claim) error {
-	names := map[string]string{}
-	values := map[string]types.AttributeValue{":zero": num(0)}
-	cond := heldCondition(c, names, values)
-	return s.update(ctx, c, "release", &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       s.key(c.Key),
-		UpdateExpression:          aws.String("SET #lease = :zero"),
-		ConditionExpression:       cond,
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
+	return s.update(ctx, c, "release", idempotency.Release(s.table, c.record))
 }
 
 func (s idempotencyTable) update(ctx context.Context, c *claim, what string, u *types.Update) error {
@@ -425,10 +250,4 @@ func (s idempotencyTable) update(ctx context.Context, c *claim, what string, u *
 		return fmt.Errorf("%s idempotency record %s: %w", what, c.Key, err)
 	}
 	return nil
-}
-
-func str(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }
-
-func num(n int64) *types.AttributeValueMemberN {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }

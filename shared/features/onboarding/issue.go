@@ -11,7 +11,7 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -94,12 +94,12 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 			ExpiresAt: notAfter,
 		},
 	}
-	p := partner.PutNew(h.Tables.Partners, partner.Partner{
+	p, err := partners.PutNew(h.Tables.Partners, partners.Partner{
 		PartnerID:      c.PartnerID,
 		PartnerName:    g.PartnerName,
 		Tier:           g.Tier.Name,
 		Scopes:         g.Scopes,
-		Status:         partner.StatusActive,
+		Status:         partners.StatusActive,
 		KeyID:          string(key.ID()),
 		SecretARN:      secretARN,
 		IdentityMethod: g.Identity.Method,
@@ -110,21 +110,28 @@ func (h *Handler) issue(ctx context.Context, c *claim, g grant, now time.Time) (
 		PolicyRevision: g.PolicyRevision,
 		CreatedAt:      now,
 	})
+	if err != nil {
+		return issued{}, err
+	}
+	put, err := registry.PutNew(h.Tables.Credentials, registry.Entry{
+		KeyID:           key.ID(),
+		PartnerID:       c.PartnerID,
+		Verifier:        credential.NewVerifier(key),
+		Scopes:          g.Scopes,
+		Tier:            g.Tier.Name,
+		Status:          registry.StatusActive,
+		NotBefore:       now,
+		NotAfter:        notAfter,
+		SecretARN:       secretARN,
+		SecretVersionID: c.SecretVersionID,
+		CreatedAt:       now,
+	})
+	if err != nil {
+		return issued{}, err
+	}
 	items := []types.TransactWriteItem{
 		p,
-		registry.PutNew(h.Tables.Credentials, registry.Entry{
-			KeyID:           key.ID(),
-			PartnerID:       c.PartnerID,
-			Verifier:        credential.NewVerifier(key),
-			Scopes:          g.Scopes,
-			Tier:            g.Tier.Name,
-			Status:          registry.StatusActive,
-			NotBefore:       now,
-			NotAfter:        notAfter,
-			SecretARN:       secretARN,
-			SecretVersionID: c.SecretVersionID,
-			CreatedAt:       now,
-		}),
+		put,
 	}
 	return issued{Key: key, SecretARN: secretARN, Stored: stored, Response: resp, Details: details, Items: items}, nil
 }

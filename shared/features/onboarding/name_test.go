@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // A hostile partner name is refused before anything happens, with a validation problem naming
@@ -51,7 +51,7 @@ func TestPartnerNameNormalized(t *testing.T) {
 	nfc, nfd := "Caf\u00e9 Logistics", "Cafe\u0301 Logistics"
 	code, _ := f.issue(nfc, "standard")
 	got := created(t, f.post("nfd", body(nfd, code, "orders:read")))
-	pt, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(context.Background(), got.PartnerID)
+	pt, err := (&partners.Store{DB: f.db, Table: testTables.Partners}).Get(context.Background(), got.PartnerID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,10 @@ package onboarding
 import (
 	"bytes"
 	crand "crypto/rand"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -26,39 +22,6 @@ func TestTopologyDeclaresTheOnboardingsTable(t *testing.T) {
 	}
 	if tb.TTLAttribute != OnboardingsTTLAttribute {
 		t.Errorf("declared TTL attribute %q, want %q", tb.TTLAttribute, OnboardingsTTLAttribute)
-	}
-}
-
-func TestOnboardingItemRoundTrip(t *testing.T) {
-	t.Parallel()
-	base := Onboarding{
-		ID: NewOnboardingID(), PartnerID: "p-x", SecretVersionID: "v", PartnerName: "Acme", Tier: "premium",
-		Scopes: []string{"orders:read", "shipments:write"}, IdentityMethod: events.ProofSTS, AccountID: "111122223333",
-		ARN: "arn:aws:iam::111122223333:root", PickupTokenHash: "sha256:ab", Status: StatusApproved, Justification: "j",
-		PolicyRevision: 2, CreatedAt: start, ExpiresAt: start.Add(PendingLifetime), DecidedBy: opsARN,
-		DecidedAt: start.Add(time.Hour), Reason: "ok",
-	}
-	got, err := onboardingFromItem(base.Item())
-	if err != nil || fmt.Sprint(got) != fmt.Sprint(base) {
-		t.Fatalf("round trip: %+v, %v\nwant %+v", got, err, base)
-	}
-	if purge := base.Item()[OnboardingsTTLAttribute].(*types.AttributeValueMemberN).Value; purge != fmt.Sprint(base.ExpiresAt.Add(OnboardingPurgeAfter).Unix()) {
-		t.Errorf("purgeAt %s", purge)
-	}
-	for name, mutate := range map[string]func(map[string]types.AttributeValue){
-		"unknown status":          func(m map[string]types.AttributeValue) { m[attrOnbStatus] = str("maybe") },
-		"no token hash":           func(m map[string]types.AttributeValue) { delete(m, attrOnbTokenHash) },
-		"epoch disagrees":         func(m map[string]types.AttributeValue) { m[attrOnbExpiresAtEpoch] = num(1) },
-		"sts without account":     func(m map[string]types.AttributeValue) { delete(m, attrOnbAccountID) },
-		"invite without invite":   func(m map[string]types.AttributeValue) { m[attrOnbIdentityMethod] = str(events.ProofInvite) },
-		"unknown identity method": func(m map[string]types.AttributeValue) { m[attrOnbIdentityMethod] = str("oidc") },
-		"scopes not a list":       func(m map[string]types.AttributeValue) { m[attrOnbScopes] = str("orders:read") },
-	} {
-		item := base.Item()
-		mutate(item)
-		if _, err := onboardingFromItem(item); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
 	}
 }
 

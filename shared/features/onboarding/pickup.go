@@ -17,6 +17,8 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // OnboardingIDParameter is the path parameter of the pick-up and the admin routes.
@@ -96,13 +98,13 @@ func (h *Handler) handlePickup(ctx context.Context, span *tracing.Span, req lamb
 		return refused(ctx, "", errPickupInvalid(errors.New("the onboarding id is malformed"))), nil
 	}
 	now := h.now()
-	o, found, err := getOnboarding(ctx, h.DB, h.Tables.Onboardings, id)
+	o, found, err := onboardings.Get(ctx, h.DB, h.Tables.Onboardings, id)
 	switch {
 	case err != nil:
 		return lambdaevents.APIGatewayProxyResponse{}, err
 	case !found:
 		return refused(ctx, "", errPickupInvalid(fmt.Errorf("no onboarding %s", id))), nil
-	case !o.tokenMatches(token):
+	case !tokenMatches(o, token):
 		return refused(ctx, "", errPickupInvalid(fmt.Errorf("the pick-up token is not onboarding %s's", id))), nil
 	case o.Effective(now) == StatusPending:
 		return refused(ctx, o.PartnerID, errPickupPending(o)), nil
@@ -155,13 +157,13 @@ func (a *attempt) pickUp(ctx context.Context, o Onboarding) (lambdaevents.APIGat
 		return none, err
 	}
 	changes := []change{{
-		item: collect(h.Tables.Onboardings, o, now),
+		item: onboardings.Collect(h.Tables.Onboardings, o, now),
 		refusal: func(err error) error {
 			return errPickupInvalid(fmt.Errorf("onboarding %s was collected by another pick-up, or expired, before the commit: %w", o.ID, err))
 		},
 	}}
 	if o.IdentityMethod == events.ProofSTS {
-		changes = append(changes, change{item: settleAccount(h.Tables.Partners, o.AccountID, o.PartnerID)})
+		changes = append(changes, change{item: partners.SettleAccount(h.Tables.Partners, o.AccountID, o.PartnerID)})
 	}
 	for _, it := range iss.Items {
 		changes = append(changes, change{item: it})

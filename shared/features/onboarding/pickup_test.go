@@ -18,9 +18,9 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -54,11 +54,11 @@ func TestPickUp(t *testing.T) {
 	if err != nil || aws.ToString(sv.SecretString) != got.APIKey || aws.ToString(sv.VersionId) != o.SecretVersionID {
 		t.Fatalf("secret: %v (version %s, reserved %s)", err, aws.ToString(sv.VersionId), o.SecretVersionID)
 	}
-	pt, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, o.PartnerID)
+	pt, err := (&partners.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, o.PartnerID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pt.Tier != "premium" || pt.KeyID != got.KeyID || pt.IdentityMethod != partner.IdentityMethodInvite || pt.InviteID != o.InviteID ||
+	if pt.Tier != "premium" || pt.KeyID != got.KeyID || pt.IdentityMethod != partners.IdentityMethodInvite || pt.InviteID != o.InviteID ||
 		!pt.CreatedAt.Equal(now) || !strings.Contains(pt.Justification, "approved by "+opsARN) || !strings.Contains(pt.Justification, o.ID) {
 		t.Errorf("partner %+v", pt)
 	}
@@ -269,7 +269,11 @@ func TestPickUpExpiresBeforeCommit(t *testing.T) {
 		if op == "TransactWriteItems" && fired.CompareAndSwap(false, true) {
 			o := f.onboarding(p.OnboardingID)
 			o.ExpiresAt = f.clock.Now()
-			if _, err := f.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: o.Item()}); err != nil {
+			item, err := o.Item()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &testTables.Onboardings, Item: item}); err != nil {
 				t.Error(err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 )
 
@@ -25,10 +26,12 @@ type SecretsAPI interface {
 var _ SecretsAPI = (*secretsmanager.Client)(nil)
 
 // PartnerTag is the tag every partner secret carries, valued with the partner id.
-const PartnerTag = "lanyard:partner"
+const PartnerTag = partnersecret.Tag
 
 // secretName is the name of the partner's secret.
-func (h *Handler) secretName(partnerID string) string { return h.SecretPrefix + partnerID }
+func (h *Handler) secretName(partnerID string) string {
+	return partnersecret.Name(h.SecretPrefix, partnerID)
+}
 
 // issueKey mints the partner's key and creates its secret, the claim's version id as the
 // ClientRequestToken. When the secret exists already — an earlier attempt under this claim

@@ -21,10 +21,10 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/stsprooftest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // The AWS principals of these tests: a partner's role in an account allowed into sandbox, one
@@ -158,7 +158,7 @@ func stsBodyOver(digest, name, auth string, scopes ...string) string {
 // accountItem reads the claim of an AWS account from the partners table (nil when none).
 func (f *fixture) accountItem(accountID string) map[string]types.AttributeValue {
 	f.t.Helper()
-	out, err := f.db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: accountKey(accountID)})
+	out, err := f.db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: partners.AccountKey(accountID)})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestOnboardWithSTS(t *testing.T) {
 	if got.Tier != "sandbox" || !slices.Equal(got.Scopes, []string{"orders:read"}) {
 		t.Errorf("answer %+v", got.onboarded)
 	}
-	pt, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, got.PartnerID)
+	pt, err := (&partners.Store{DB: f.db, Table: testTables.Partners}).Get(ctx, got.PartnerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestOnboardWithSTS(t *testing.T) {
 		t.Errorf("partner account %q arn %q", pt.AccountID, pt.ARN)
 	}
 	claim := f.accountItem(sandboxID.AccountID)
-	if attr(claim, attrAcctOwner) != got.PartnerID || attr(claim, attrAcctState) != accountOnboarded || attr(claim, attrAcctARN) != sandboxID.ARN || claim[attrAcctExpiresAtMs] != nil {
+	if attr(claim, partners.AttrAccountOwner) != got.PartnerID || attr(claim, partners.AttrAccountState) != partners.AccountOnboarded || attr(claim, partners.AttrAccountARN) != sandboxID.ARN || claim[partners.AttrAccountExpiresAtMs] != nil {
 		t.Errorf("account claim %s", itemText(claim))
 	}
 	records := f.records(got.PartnerID)
@@ -448,8 +448,8 @@ func TestSTSPending(t *testing.T) {
 		t.Errorf("onboarding identity %+v", o)
 	}
 	claim := f.accountItem(premiumID.AccountID)
-	if attr(claim, attrAcctState) != accountPending || attr(claim, attrAcctOwner) != o.PartnerID || attr(claim, attrAcctOnboardingID) != o.ID ||
-		attr(claim, attrAcctExpiresAtMs) != fmt.Sprint(o.ExpiresAt.UnixMilli()) {
+	if attr(claim, partners.AttrAccountState) != partners.AccountPending || attr(claim, partners.AttrAccountOwner) != o.PartnerID || attr(claim, partners.AttrAccountOnboardingID) != o.ID ||
+		attr(claim, partners.AttrAccountExpiresAtMs) != fmt.Sprint(o.ExpiresAt.UnixMilli()) {
 		t.Errorf("pending claim %s", itemText(claim))
 	}
 	refusal(t, f.post("p2", stsBody("Globex", v.sign(premiumID), "shipments:write")), problem.Conflict)
@@ -462,11 +462,11 @@ func TestSTSPending(t *testing.T) {
 	decided(t, f.approve(second.OnboardingID, ""))
 	got := created(t, f.pickup("pick", second.OnboardingID, token))
 	claim = f.accountItem(premiumID.AccountID)
-	if attr(claim, attrAcctState) != accountOnboarded || attr(claim, attrAcctOwner) != got.PartnerID || claim[attrAcctExpiresAtMs] != nil {
+	if attr(claim, partners.AttrAccountState) != partners.AccountOnboarded || attr(claim, partners.AttrAccountOwner) != got.PartnerID || claim[partners.AttrAccountExpiresAtMs] != nil {
 		t.Errorf("claim after the pick-up %s", itemText(claim))
 	}
-	pt, err := (&partner.Store{DB: f.db, Table: testTables.Partners}).Get(context.Background(), got.PartnerID)
-	if err != nil || pt.AccountID != premiumID.AccountID || pt.IdentityMethod != partner.IdentityMethodSTS {
+	pt, err := (&partners.Store{DB: f.db, Table: testTables.Partners}).Get(context.Background(), got.PartnerID)
+	if err != nil || pt.AccountID != premiumID.AccountID || pt.IdentityMethod != partners.IdentityMethodSTS {
 		t.Errorf("partner %+v, %v", pt, err)
 	}
 	f.clock.Advance(2 * PendingLifetime)
@@ -486,7 +486,7 @@ func TestSTSExpiredPendingClaim(t *testing.T) {
 	accepted(t, f.post("p1", stsBody("Globex", v.sign(premiumID), "shipments:write")))
 	f.clock.Advance(PendingLifetime)
 	second := accepted(t, f.post("p2", stsBody("Globex", v.sign(premiumID), "shipments:write")))
-	if claim := f.accountItem(premiumID.AccountID); attr(claim, attrAcctOnboardingID) != second.OnboardingID {
+	if claim := f.accountItem(premiumID.AccountID); attr(claim, partners.AttrAccountOnboardingID) != second.OnboardingID {
 		t.Errorf("claim %s, want the second onboarding's", itemText(claim))
 	}
 }
@@ -539,7 +539,7 @@ func TestOnboardWithSignedRequest(t *testing.T) {
 	if got.Tier != "sandbox" {
 		t.Errorf("tier %s", got.Tier)
 	}
-	if claim := f.accountItem(sandboxAccount); attr(claim, attrAcctOwner) != got.PartnerID || attr(claim, attrAcctARN) != sandboxID.ARN {
+	if claim := f.accountItem(sandboxAccount); attr(claim, partners.AttrAccountOwner) != got.PartnerID || attr(claim, partners.AttrAccountARN) != sandboxID.ARN {
 		t.Errorf("claim %s", itemText(claim))
 	}
 }

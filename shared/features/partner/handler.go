@@ -1,3 +1,5 @@
+// Package partner answers GET /v1/partners/me: the partner of the calling key, from the
+// partners table (shared/stores/partners), and the end of that key's validity window.
 package partner
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -30,7 +33,7 @@ type Profile struct {
 
 // Handler answers GET /v1/partners/me for the partner whose key the authorizer accepted.
 type Handler struct {
-	DB GetItemAPI
+	DB partners.GetItemAPI
 	// PartnersTable and CredentialsTable name the partners table and the key registry.
 	PartnersTable    string
 	CredentialsTable string
@@ -57,8 +60,8 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	}
 	span.Annotate("partner", partnerID)
 
-	p, err := (&Store{DB: h.DB, Table: h.PartnersTable}).Get(ctx, partnerID)
-	if errors.Is(err, ErrNotFound) {
+	p, err := (&partners.Store{DB: h.DB, Table: h.PartnersTable}).Get(ctx, partnerID)
+	if errors.Is(err, partners.ErrNotFound) {
 		return fail(problem.NotFound.New("").WithCause(err))
 	}
 	if err != nil {

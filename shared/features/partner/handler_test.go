@@ -17,8 +17,10 @@ import (
 	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -69,19 +71,19 @@ func putCredential(t *testing.T, db *dynamodbtest.DynamoDB, keyID, partnerID str
 		SecretARN:       "arn:aws:secretsmanager:us-east-1:000000000000:secret:lanyard/partners/" + partnerID + "-AbCdEf",
 		SecretVersionID: "00000000-0000-4000-8000-000000000000", CreatedAt: notAfter.Add(-90 * 24 * time.Hour),
 	}
-	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: strPtr(credentialsTable), Item: e.Item()}); err != nil {
+	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: strPtr(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func strPtr(s string) *string { return &s }
 
-func fixture(t *testing.T) (*partner.Handler, *dynamodbtest.DynamoDB, partner.Partner) {
+func fixture(t *testing.T) (*partner.Handler, *dynamodbtest.DynamoDB, partners.Partner) {
 	t.Helper()
 	db := newDB(t)
 	p := acme()
 	if _, err := db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{partner.PutNew(partnersTable, p)},
+		TransactItems: []types.TransactWriteItem{itemtest.Must(partners.PutNew(partnersTable, p))(t)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func meRequest(authorizer map[string]any) lambdaevents.APIGatewayProxyRequest {
 	}
 }
 
-func authz(p partner.Partner, scopes string) map[string]any {
+func authz(p partners.Partner, scopes string) map[string]any {
 	return map[string]any{"partnerId": p.PartnerID, "keyId": p.KeyID, "scopes": scopes, "principalId": p.PartnerID}
 }
 

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/metrics"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // TestMetricsRefusePartnerIDs holds the metrics writer's guard to this package's id format:
@@ -14,8 +14,8 @@ import (
 // is written.
 func TestMetricsRefusePartnerIDs(t *testing.T) {
 	for range 200 {
-		id := partner.NewID()
-		if !partner.ValidID(id) {
+		id := partners.NewID()
+		if !partners.ValidID(id) {
 			t.Fatalf("NewID gave an id ValidID refuses")
 		}
 		for _, v := range []string{id, "/v1/partners/" + id} {

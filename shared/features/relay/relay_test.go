@@ -18,6 +18,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/outboxtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/tracingtest"
 	"github.com/lanyardhq/lanyard/shared/features/relay"
@@ -359,7 +360,7 @@ func TestMalformedRecordFailsTheBatchAndOnlyItStays(t *testing.T) {
 	r2 := f.commit(t, issued("p-a", time.Second))
 	f.commit(t, onboarded("p-b", 0))
 	batch := f.next()
-	tampered := r2.Item()
+	tampered := itemtest.Must(r2.Item())(t)
 	tampered["detail"] = &types.AttributeValueMemberS{Value: strings.Replace(string(r2.Detail), "orders:read", "orders:admin", 1)}
 	if _, err := f.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: tampered}); err != nil {
 		t.Fatal(err)
@@ -420,8 +421,8 @@ func TestMalformedStreamKeyFailsTheBatch(t *testing.T) {
 	f := newFixture(t)
 	rec := f.commit(t, onboarded("p-a", 0))
 	bad := outboxtest.StreamEvent([]dynamodbtest.Change{{EventName: "INSERT",
-		Keys: map[string]types.AttributeValue{outbox.PartitionKey: &types.AttributeValueMemberS{Value: "p-a"}}, NewImage: rec.Item()}})
-	good := outboxtest.InsertEvent([]string{outbox.PartitionKey, outbox.SortKey}, rec.Item())
+		Keys: map[string]types.AttributeValue{outbox.PartitionKey: &types.AttributeValueMemberS{Value: "p-a"}}, NewImage: itemtest.Must(rec.Item())(t)}})
+	good := outboxtest.InsertEvent([]string{outbox.PartitionKey, outbox.SortKey}, itemtest.Must(rec.Item())(t))
 	ev := lambdaevents.DynamoDBEvent{Records: append(bad.Records, good.Records...)}
 	err := f.relay.Handle(context.Background(), ev)
 	if err == nil || !strings.Contains(err.Error(), "no number key seq") {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -17,12 +16,13 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -176,7 +176,7 @@ func (h *Handler) read(ctx context.Context, span *tracing.Span, req lambdaevents
 	if k.partner, err = readPartner(ctx, h.DB, h.Tables.Partners, partnerID); err != nil {
 		return keys{}, err
 	}
-	if k.partner.Status != partner.StatusActive {
+	if k.partner.Status != partners.StatusActive {
 		return keys{}, problem.AccessDenied.New("").WithCause(fmt.Errorf("partner %s is %s", partnerID, k.partner.Status))
 	}
 	currentID, err := credential.ParseKeyID(k.partner.KeyID)
@@ -279,7 +279,7 @@ func (h *Handler) current(ctx context.Context, span *tracing.Span, req lambdaeve
 // currentKey reads the current key from the secret version its registry entry names, and
 // checks it is that key.
 func (h *Handler) currentKey(ctx context.Context, e registry.Entry) (credential.Key, error) {
-	if _, name, _ := strings.Cut(e.SecretARN, ":secret:"); !strings.HasPrefix(name, h.SecretPrefix) {
+	if !partnersecret.UnderPrefix(e.SecretARN, h.SecretPrefix) {
 		return credential.Key{}, fmt.Errorf("key %s is registered in secret %s, which is not a partner secret (prefix %q)", e.KeyID, e.SecretARN, h.SecretPrefix)
 	}
 	out, err := h.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{

@@ -17,11 +17,10 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/authorizer"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
-	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 const (
@@ -243,7 +242,7 @@ func TestPickUpFaults(t *testing.T) {
 		defer fx.use(t)()
 		q := fx.addPartner()
 		if _, err := fx.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Delete: &types.Delete{TableName: aws.String(testTables.Partners), Key: partner.Key(q.id)}},
+			{Delete: &types.Delete{TableName: aws.String(testTables.Partners), Key: partners.Key(q.id)}},
 		}}); err != nil {
 			t.Fatal(err)
 		}
@@ -458,17 +457,4 @@ func TestAcknowledgeRaces(t *testing.T) {
 			t.Errorf("%d Credential Rotation Acknowledged, want none", n)
 		}
 	})
-}
-
-// The routes read the partner's previousKeyId under rotation's attribute name, and its current
-// key under shared/features/partner's.
-func TestPartnerAttributes(t *testing.T) {
-	t.Parallel()
-	item := partner.Partner{PartnerID: partner.NewID(), KeyID: "kabc"}.Item()
-	if attrS(item, "keyId") != "kabc" {
-		t.Errorf("partner.Item's current key attribute is not keyId")
-	}
-	if rotation.AttrPreviousKeyID != "previousKeyId" {
-		t.Errorf("rotation's previous key attribute is %q", rotation.AttrPreviousKeyID)
-	}
 }

@@ -29,14 +29,15 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/authorizer"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -208,7 +209,7 @@ func newFixture(t *testing.T, c *secrettest.Canaries) *fixture {
 	s := func(name string) dynamodbtest.KeyAttr {
 		return dynamodbtest.KeyAttr{Name: name, Type: types.ScalarAttributeTypeS}
 	}
-	db.CreateTable(testTables.Partners, s(partner.PartitionKey), nil)
+	db.CreateTable(testTables.Partners, s(partners.PartitionKey), nil)
 	db.CreateTable(testTables.Credentials, s(registry.PartitionKey), nil)
 	db.CreateTable(testTables.Outbox, s(outbox.PartitionKey), &dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
 	sm := secretsmanagertest.New(secretsmanagertest.Options{Now: clk.Now})
@@ -246,7 +247,7 @@ func newFixture(t *testing.T, c *secrettest.Canaries) *fixture {
 func (fx *fixture) addPartner() *testPartner {
 	t := fx.t
 	t.Helper()
-	p := &testPartner{id: partner.NewID()}
+	p := &testPartner{id: partners.NewID()}
 	k, err := credential.Generate(credential.EnvLocal, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -267,16 +268,16 @@ func (fx *fixture) addPartner() *testPartner {
 	tier, _ := fx.policy.Tier(testTier)
 	now := fx.clock.Now()
 	if _, err := fx.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		partner.PutNew(testTables.Partners, partner.Partner{
+		itemtest.Must(partners.PutNew(testTables.Partners, partners.Partner{
 			PartnerID: p.id, PartnerName: "Acme Logistics", Tier: testTier, Scopes: testScopes,
-			Status: partner.StatusActive, KeyID: string(k.ID()), SecretARN: p.secretARN,
-			IdentityMethod: partner.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
-		}),
-		registry.PutNew(testTables.Credentials, registry.Entry{
+			Status: partners.StatusActive, KeyID: string(k.ID()), SecretARN: p.secretARN,
+			IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
+		}))(t),
+		itemtest.Must(registry.PutNew(testTables.Credentials, registry.Entry{
 			KeyID: k.ID(), PartnerID: p.id, Verifier: credential.NewVerifier(k), Scopes: testScopes, Tier: testTier,
 			Status: registry.StatusActive, NotBefore: now, NotAfter: now.Add(tier.KeyLifetime.Std()),
 			SecretARN: p.secretARN, SecretVersionID: version, CreatedAt: now,
-		}),
+		}))(t),
 	}}); err != nil {
 		t.Fatalf("onboard: %v", err)
 	}
@@ -403,7 +404,7 @@ func (fx *fixture) entry(id credential.KeyID) registry.Entry {
 // partnerItem reads the partner's raw item.
 func (fx *fixture) partnerItem(p *testPartner) map[string]types.AttributeValue {
 	fx.t.Helper()
-	out, err := fx.db.GetItem(fx.t.Context(), &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: partner.Key(p.id)})
+	out, err := fx.db.GetItem(fx.t.Context(), &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: partners.Key(p.id)})
 	if err != nil || out.Item == nil {
 		fx.t.Fatalf("partner item: %v", err)
 	}

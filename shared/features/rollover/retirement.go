@@ -16,9 +16,9 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -196,7 +196,7 @@ func (r *Retirer) retire(ctx context.Context, e registry.Entry, now time.Time) (
 	switch {
 	case err == nil && p.PreviousKeyID == e.KeyID:
 		items = append(items, clearPrevious(r.Tables.Partners, pid, e.KeyID))
-	case err == nil, errors.Is(err, partner.ErrNotFound):
+	case err == nil, errors.Is(err, partners.ErrNotFound):
 		// The partner item names another previous key (or the partner is gone): the entry
 		// retires alone.
 		slog.WarnContext(ctx, "retiring a previous key the partner item does not name", "partnerId", pid,

@@ -17,10 +17,10 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
-	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -37,7 +37,7 @@ func TestRetirementOnDynamoDBLocal(t *testing.T) {
 	s := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
 	}
-	createTable(t, env, tables.Partners, []types.AttributeDefinition{s(partner.PartitionKey)})
+	createTable(t, env, tables.Partners, []types.AttributeDefinition{s(partners.PartitionKey)})
 	createTable(t, env, tables.Credentials, []types.AttributeDefinition{s(registry.PartitionKey)})
 	createTable(t, env, tables.Outbox, []types.AttributeDefinition{s(outbox.PartitionKey), {AttributeName: aws.String(outbox.SortKey), AttributeType: types.ScalarAttributeTypeN}})
 	pol, err := policy.Default()
@@ -65,21 +65,21 @@ func TestRetirementOnDynamoDBLocal(t *testing.T) {
 		e.Verifier, e.Scopes, e.Tier = credential.NewVerifier(k), testScopes, testTier
 		e.NotBefore, e.NotAfter, e.CreatedAt = now.Add(-grace), now.Add(90*24*time.Hour), now.Add(-grace)
 		e.SecretARN, e.SecretVersionID = "arn:aws:secretsmanager:us-east-1:000000000000:secret:x", "v-"+string(e.KeyID)
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tables.Credentials), Item: e.Item()}); err != nil {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tables.Credentials), Item: itemtest.Must(e.Item())(t)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	putPartner := func(id string, current, previous credential.KeyID) {
-		item := partner.Partner{
-			PartnerID: id, PartnerName: "Acme", Tier: testTier, Scopes: testScopes, Status: partner.StatusActive, KeyID: string(current),
-			SecretARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:x", IdentityMethod: partner.IdentityMethodInvite, CreatedAt: now,
-		}.Item()
-		item[rotation.AttrPreviousKeyID] = &types.AttributeValueMemberS{Value: string(previous)}
+		item := itemtest.Must(partners.Partner{
+			PartnerID: id, PartnerName: "Acme", Tier: testTier, Scopes: testScopes, Status: partners.StatusActive, KeyID: string(current),
+			SecretARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:x", IdentityMethod: partners.IdentityMethodInvite, CreatedAt: now,
+		}.Item())(t)
+		item[partners.AttrPreviousKeyID] = &types.AttributeValueMemberS{Value: string(previous)}
 		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tables.Partners), Item: item}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	a, b := partner.NewID(), partner.NewID()
+	a, b := partners.NewID(), partners.NewID()
 	a0, a1, b0, b1, b2 := newKey(), newKey(), newKey(), newKey(), newKey()
 	put(registry.Entry{KeyID: a0, PartnerID: a, Status: registry.StatusPrevious, GraceUntil: now.Add(-time.Minute)})
 	put(registry.Entry{KeyID: a1, PartnerID: a, Status: registry.StatusActive})
@@ -108,11 +108,11 @@ func TestRetirementOnDynamoDBLocal(t *testing.T) {
 			t.Errorf("key %s: %s, flush pending %v; want %s, none", id, e.Status, e.FlushPending, want)
 		}
 	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tables.Partners), Key: partner.Key(a), ConsistentRead: aws.Bool(true)})
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tables.Partners), Key: partners.Key(a), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := out.Item[rotation.AttrPreviousKeyID]; ok {
+	if _, ok := out.Item[partners.AttrPreviousKeyID]; ok {
 		t.Error("partner A's previousKeyId stays")
 	}
 	recs, err := (&outbox.Store{DB: db, Table: tables.Outbox}).Records(ctx, a)

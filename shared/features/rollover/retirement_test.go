@@ -18,7 +18,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/authorizer"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
-	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -32,7 +32,7 @@ func (fx *fixture) retired(p *testPartner, k credential.Key, retiredAt time.Time
 	if e.Status != registry.StatusRetired || !e.RetiredAt.Equal(retiredAt) || e.FlushPending {
 		t.Errorf("key %s: status %s, retired at %s, flush pending %v; want retired at %s, no flush pending", k.ID(), e.Status, e.RetiredAt, e.FlushPending, retiredAt)
 	}
-	if got := attrS(fx.partnerItem(p), rotation.AttrPreviousKeyID); got != "" {
+	if got := attrS(fx.partnerItem(p), partners.AttrPreviousKeyID); got != "" {
 		t.Errorf("the partner's previousKeyId is still %s", got)
 	}
 	var mine []*events.CredentialRetired
@@ -313,7 +313,7 @@ func TestRetirementAndRotation(t *testing.T) {
 		fx.clock.Advance(grace)
 		fx.mustRun()
 		key2 := fx.rotate(p)
-		if got := attrS(fx.partnerItem(p), rotation.AttrPreviousKeyID); got != string(p.key(1).ID()) {
+		if got := attrS(fx.partnerItem(p), partners.AttrPreviousKeyID); got != string(p.key(1).ID()) {
 			t.Errorf("previousKeyId %s, want %s", got, p.key(1).ID())
 		}
 		if cur := fx.pickUp(p.key(1)); cur.KeyID != string(key2.ID()) || cur.CallerKey != rollover.CallerPrevious {

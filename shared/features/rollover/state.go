@@ -2,17 +2,14 @@ package rollover
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
-	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -32,45 +29,14 @@ type DynamoDBAPI interface {
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
-// attrKeyID is shared/features/partner's attribute of the partner's current key.
-const attrKeyID = "keyId"
-
-// partnerState is the partner as rollover reads it: shared/features/partner's fields and rotation's
-// previousKeyId ("" when none).
-type partnerState struct {
-	partner.Partner
-	PreviousKeyID credential.KeyID
-}
+// partnerState is the partner as rollover reads it: its fields and the keys rotation keeps
+// on its item (rollover uses PreviousKeyID).
+type partnerState = partners.State
 
 // readPartner reads the partner's item with a consistent read; an error matching
-// partner.ErrNotFound when there is none.
+// partners.ErrNotFound when there is none.
 func readPartner(ctx context.Context, db outbox.DynamoDBAPI, table, id string) (partnerState, error) {
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(table),
-		Key:            partner.Key(id),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return partnerState{}, fmt.Errorf("get partner %s: %w", id, err)
-	}
-	if len(out.Item) == 0 {
-		return partnerState{}, fmt.Errorf("get partner %s: %w", id, partner.ErrNotFound)
-	}
-	p, err := partner.FromItem(out.Item)
-	if err != nil {
-		return partnerState{}, err
-	}
-	s := partnerState{Partner: p}
-	switch v := out.Item[rotation.AttrPreviousKeyID].(type) {
-	case nil:
-	case *types.AttributeValueMemberS:
-		if s.PreviousKeyID, err = credential.ParseKeyID(v.Value); err != nil {
-			return partnerState{}, fmt.Errorf("partner item %s: attribute %s: %w", id, rotation.AttrPreviousKeyID, err)
-		}
-	default:
-		return partnerState{}, fmt.Errorf("partner item %s: attribute %s is not a string", id, rotation.AttrPreviousKeyID)
-	}
-	return s, nil
+	return (&partners.Store{DB: db, Table: table}).GetState(ctx, id)
 }
 
 // acceptedUntil is when a previous entry stops being accepted: its grace deadline, or its
@@ -83,29 +49,13 @@ func acceptedUntil(e registry.Entry) time.Time {
 }
 
 // clearPrevious is the transaction item that takes previousKeyId off the partner's item,
-// conditioned on it naming key id.
+// conditioned on it naming key id (partners.ClearPrevious).
 func clearPrevious(table, partnerID string, id credential.KeyID) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                 aws.String(table),
-		Key:                       partner.Key(partnerID),
-		UpdateExpression:          aws.String("REMOVE #previous"),
-		ConditionExpression:       aws.String("#previous = :previous"),
-		ExpressionAttributeNames:  map[string]string{"#previous": rotation.AttrPreviousKeyID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":previous": &types.AttributeValueMemberS{Value: string(id)}},
-	}}
+	return partners.ClearPrevious(table, partnerID, id)
 }
 
 // stillPair is the transaction item that checks the partner's keys are still current and
-// previous, as the acknowledgement read them.
+// previous, as the acknowledgement read them (partners.StillPair).
 func stillPair(table, partnerID string, current, previous credential.KeyID) types.TransactWriteItem {
-	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName:                aws.String(table),
-		Key:                      partner.Key(partnerID),
-		ConditionExpression:      aws.String("#keyId = :current AND #previous = :previous"),
-		ExpressionAttributeNames: map[string]string{"#keyId": attrKeyID, "#previous": rotation.AttrPreviousKeyID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":current":  &types.AttributeValueMemberS{Value: string(current)},
-			":previous": &types.AttributeValueMemberS{Value: string(previous)},
-		},
-	}}
+	return partners.StillPair(table, partnerID, current, previous)
 }

@@ -17,10 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // The on-demand rotation route, as API Gateway names it in the proxy event's resource, and its
@@ -51,7 +52,7 @@ var _ AdminSecretsAPI = (*secretsmanager.Client)(nil)
 // start; it is safe for concurrent use.
 type AdminHandler struct {
 	// DB reads the partners table.
-	DB partner.GetItemAPI
+	DB partners.GetItemAPI
 	// Secrets starts the rotation.
 	Secrets AdminSecretsAPI
 	// PartnersTable names the partners table.
@@ -108,20 +109,20 @@ func (h *AdminHandler) rotate(ctx context.Context, req lambdaevents.APIGatewayPr
 	}
 	// Only a partner id: the partners table also holds items of other kinds (the AWS
 	// accounts' claims), which are no partner.
-	if !partner.ValidID(id) {
+	if !partners.ValidID(id) {
 		return none, problem.NotFound.New("").WithCause(errors.New("the partner id is malformed"))
 	}
-	p, err := (&partner.Store{DB: h.DB, Table: h.PartnersTable}).Get(ctx, id)
+	p, err := (&partners.Store{DB: h.DB, Table: h.PartnersTable}).Get(ctx, id)
 	switch {
-	case errors.Is(err, partner.ErrNotFound):
+	case errors.Is(err, partners.ErrNotFound):
 		return none, problem.NotFound.New("").WithCause(err)
 	case err != nil:
 		return none, fmt.Errorf("rotate the key of partner %s: %w", id, err)
-	case p.Status != partner.StatusActive:
+	case p.Status != partners.StatusActive:
 		return none, problem.Conflict.Newf("Partner %s is %s: only an active partner's key is rotated.", id, p.Status).
 			WithCause(fmt.Errorf("partner %s is %s", id, p.Status))
-	case h.SecretPrefix != "" && !strings.Contains(p.SecretARN, ":secret:"+h.SecretPrefix+id+"-"):
-		return none, fmt.Errorf("rotate the key of partner %s: its item names secret %s, not one named %s%s", id, p.SecretARN, h.SecretPrefix, id)
+	case h.SecretPrefix != "" && !partnersecret.IsPartners(p.SecretARN, h.SecretPrefix, id):
+		return none, fmt.Errorf("rotate the key of partner %s: its item names secret %s, not one named %s", id, p.SecretARN, partnersecret.Name(h.SecretPrefix, id))
 	}
 
 	slog.InfoContext(ctx, "on-demand rotation requested", "partner", id, "secret", p.SecretARN, "caller", by)

@@ -20,9 +20,9 @@ import (
 
 	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -207,11 +207,11 @@ func TestRotateOnDemandRefusals(t *testing.T) {
 		dbFails bool
 	}{
 		{"unknown partner", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
-			return fx.admin(), rotateRequest(partner.NewID())
+			return fx.admin(), rotateRequest(partners.NewID())
 		}, problem.NotFound, "", false},
 		{"an account claim is no partner", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			putAccountClaim(fx)
-			return fx.admin(), rotateRequest(rotation.AccountClaimPrefix + "123456789012")
+			return fx.admin(), rotateRequest(partners.AccountKeyPrefix + "123456789012")
 		}, problem.NotFound, "", false},
 		{"malformed partner id", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			return fx.admin(), rotateRequest(strings.ToUpper(fx.partnerID))
@@ -236,7 +236,7 @@ func TestRotateOnDemandRefusals(t *testing.T) {
 			return fx.admin(), rotateRequest(fx.partnerID)
 		}, problem.Conflict, "is suspended: only an active partner's key is rotated", false},
 		{"no rotation function", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
-			id, _ := addPartner(fx, "sandbox", partner.StatusActive, false)
+			id, _ := addPartner(fx, "sandbox", partners.StatusActive, false)
 			return fx.admin(), rotateRequest(id)
 		}, problem.Conflict, "has no rotation function: switch rotation on with `lanyard rotation enable p-", false},
 		{"secret scheduled for deletion", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
@@ -251,7 +251,7 @@ func TestRotateOnDemandRefusals(t *testing.T) {
 			return h, rotateRequest(fx.partnerID)
 		}, problem.Conflict, "Secrets Manager refused to start a rotation of partner p-", false},
 		{"the partner names a secret outside the prefix", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
-			_, other := addPartner(fx, "sandbox", partner.StatusActive, true)
+			_, other := addPartner(fx, "sandbox", partners.StatusActive, true)
 			setSecret(fx, fx.partnerID, other)
 			return fx.admin(), rotateRequest(fx.partnerID)
 		}, problem.Internal, "", false},
@@ -316,7 +316,7 @@ func updatePartner(fx *fixture, id, attr, value string) {
 	fx.t.Helper()
 	_, err := fx.db.UpdateItem(fx.t.Context(), &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(testTables.Partners),
-		Key:                       partner.Key(id),
+		Key:                       partners.Key(id),
 		UpdateExpression:          aws.String("SET #a = :v"),
 		ExpressionAttributeNames:  map[string]string{"#a": attr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: value}},

@@ -12,9 +12,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -218,8 +219,8 @@ func (fx *fixture) otherPartnersKey() credential.Key {
 	}
 	fx.c.Add("another partner's key", k.Plaintext().Reveal())
 	e := fx.entry(fx.key0.ID())
-	e.KeyID, e.PartnerID, e.Verifier, e.SecretVersionID = k.ID(), partner.NewID(), credential.NewVerifier(k), "another-version"
-	fx.transact(registry.PutNew(testTables.Credentials, e))
+	e.KeyID, e.PartnerID, e.Verifier, e.SecretVersionID = k.ID(), partners.NewID(), credential.NewVerifier(k), "another-version"
+	fx.transact(itemtest.Must(registry.PutNew(testTables.Credentials, e))(fx.t))
 	return k
 }
 

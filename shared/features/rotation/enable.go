@@ -9,22 +9,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
-
-// AccountClaimPrefix starts the partnerId of the partners table's items that are AWS account
-// claims, not partners: shared/features/onboarding's AccountKeyPrefix (a test holds them equal).
-const AccountClaimPrefix = "account#"
 
 // EnableDynamoDBAPI is the part of the DynamoDB client the Enabler uses: Scan for every
 // partner, GetItem for named ones.
 type EnableDynamoDBAPI interface {
-	partner.GetItemAPI
+	partners.GetItemAPI
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
@@ -107,7 +102,7 @@ func (e *Enabler) All(ctx context.Context, report func(Result)) ([]Result, error
 // Partners switches rotation on for the partners named, in the order given, calling report
 // (when not nil) after each. A partner that is not in the table is a failed Result.
 func (e *Enabler) Partners(ctx context.Context, ids []string, report func(Result)) ([]Result, error) {
-	store := &partner.Store{DB: e.DB, Table: e.PartnersTable}
+	store := &partners.Store{DB: e.DB, Table: e.PartnersTable}
 	out := make([]Result, 0, len(ids))
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
@@ -115,7 +110,7 @@ func (e *Enabler) Partners(ctx context.Context, ids []string, report func(Result
 		}
 		p, err := store.Get(ctx, id)
 		switch {
-		case errors.Is(err, partner.ErrNotFound):
+		case errors.Is(err, partners.ErrNotFound):
 			out = append(out, e.emit(Result{PartnerID: id, Outcome: OutcomeFailed, Detail: "no such partner"}, report))
 		case err != nil:
 			out = append(out, e.emit(Result{PartnerID: id, Outcome: OutcomeFailed, Detail: err.Error()}, report))
@@ -135,8 +130,8 @@ func (e *Enabler) emit(r Result, report func(Result)) Result {
 
 // scan reads every partner of the table, sorted by id, skipping the AWS account claims; an
 // item that is not a well-formed partner becomes a failed Result.
-func (e *Enabler) scan(ctx context.Context) ([]partner.Partner, []Result, error) {
-	var ps []partner.Partner
+func (e *Enabler) scan(ctx context.Context) ([]partners.Partner, []Result, error) {
+	var ps []partners.Partner
 	var bad []Result
 	pages := dynamodb.NewScanPaginator(e.DB, &dynamodb.ScanInput{
 		TableName:      aws.String(e.PartnersTable),
@@ -148,14 +143,11 @@ func (e *Enabler) scan(ctx context.Context) ([]partner.Partner, []Result, error)
 			return nil, nil, fmt.Errorf("enable rotation: scan partners table %s: %w", e.PartnersTable, err)
 		}
 		for _, item := range page.Items {
-			id := ""
-			if v, ok := item[partner.PartitionKey].(*types.AttributeValueMemberS); ok {
-				id = v.Value
-			}
-			if strings.HasPrefix(id, AccountClaimPrefix) {
+			id, accountClaim := partners.IDOf(item)
+			if accountClaim {
 				continue
 			}
-			p, err := partner.FromItem(item)
+			p, err := partners.FromItem(item)
 			if err != nil {
 				bad = append(bad, Result{PartnerID: id, Outcome: OutcomeFailed, Detail: err.Error()})
 				continue
@@ -163,19 +155,19 @@ func (e *Enabler) scan(ctx context.Context) ([]partner.Partner, []Result, error)
 			ps = append(ps, p)
 		}
 	}
-	slices.SortFunc(ps, func(a, b partner.Partner) int { return strings.Compare(a.PartnerID, b.PartnerID) })
+	slices.SortFunc(ps, func(a, b partners.Partner) int { return strings.Compare(a.PartnerID, b.PartnerID) })
 	slices.SortFunc(bad, func(a, b Result) int { return strings.Compare(a.PartnerID, b.PartnerID) })
 	return ps, bad, nil
 }
 
 // enable switches rotation on for one partner, unless it is on already.
-func (e *Enabler) enable(ctx context.Context, p partner.Partner) Result {
+func (e *Enabler) enable(ctx context.Context, p partners.Partner) Result {
 	r := Result{PartnerID: p.PartnerID, Tier: p.Tier, SecretARN: p.SecretARN}
 	failed := func(format string, args ...any) Result {
 		r.Outcome, r.Detail = OutcomeFailed, fmt.Sprintf(format, args...)
 		return r
 	}
-	if p.Status != partner.StatusActive {
+	if p.Status != partners.StatusActive {
 		r.Outcome, r.Detail = OutcomeSkipped, "partner is "+p.Status
 		return r
 	}

@@ -17,10 +17,10 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
-	"github.com/lanyardhq/lanyard/shared/features/onboarding"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 // scanDB adds Scan to the DynamoDB fake: every item of the table in key order, PageSize at a
@@ -38,11 +38,11 @@ func (d scanDB) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynam
 	}
 	items := d.Items(aws.ToString(in.TableName))
 	id := func(it dynamodbtest.Item) string {
-		return it[partner.PartitionKey].(*types.AttributeValueMemberS).Value
+		return it[partners.PartitionKey].(*types.AttributeValueMemberS).Value
 	}
 	start := 0
 	if in.ExclusiveStartKey != nil {
-		last := in.ExclusiveStartKey[partner.PartitionKey].(*types.AttributeValueMemberS).Value
+		last := in.ExclusiveStartKey[partners.PartitionKey].(*types.AttributeValueMemberS).Value
 		if start = slices.IndexFunc(items, func(it dynamodbtest.Item) bool { return id(it) > last }); start < 0 {
 			start = len(items)
 		}
@@ -50,7 +50,7 @@ func (d scanDB) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynam
 	end := min(start+d.PageSize, len(items))
 	out := &dynamodb.ScanOutput{Items: items[start:end], Count: int32(end - start)} //nolint:gosec // a test's handful of items
 	if end < len(items) {
-		out.LastEvaluatedKey = partner.Key(id(items[end-1]))
+		out.LastEvaluatedKey = partners.Key(id(items[end-1]))
 	}
 	return out, nil
 }
@@ -61,7 +61,7 @@ func (d scanDB) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynam
 func addPartner(fx *fixture, tier, status string, rotating bool) (string, string) {
 	fx.t.Helper()
 	ctx := fx.t.Context()
-	id := partner.NewID()
+	id := partners.NewID()
 	k, err := credential.Generate(credential.EnvLocal, nil)
 	if err != nil {
 		fx.t.Fatal(err)
@@ -77,12 +77,12 @@ func addPartner(fx *fixture, tier, status string, rotating bool) (string, string
 		fx.t.Fatal(err)
 	}
 	arn := aws.ToString(out.ARN)
-	p := partner.Partner{
+	p := partners.Partner{
 		PartnerID: id, PartnerName: "Partner " + id, Tier: tier, Scopes: []string{"orders:read"}, Status: status,
-		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partner.IdentityMethodInvite, InviteID: "inv-1",
+		KeyID: string(k.ID()), SecretARN: arn, IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1",
 		Justification: "test", PolicyRevision: 1, CreatedAt: fx.clock.Now(),
 	}
-	if _, err := fx.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(testTables.Partners), Item: p.Item()}); err != nil {
+	if _, err := fx.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(testTables.Partners), Item: itemtest.Must(p.Item())(fx.t)}); err != nil {
 		fx.t.Fatal(err)
 	}
 	if rotating {
@@ -104,9 +104,9 @@ func addPartner(fx *fixture, tier, status string, rotating bool) (string, string
 func putAccountClaim(fx *fixture) {
 	fx.t.Helper()
 	item := map[string]types.AttributeValue{
-		partner.PartitionKey: &types.AttributeValueMemberS{Value: rotation.AccountClaimPrefix + "123456789012"},
-		"ownerPartnerId":     &types.AttributeValueMemberS{Value: fx.partnerID},
-		"state":              &types.AttributeValueMemberS{Value: "onboarded"},
+		partners.PartitionKey: &types.AttributeValueMemberS{Value: partners.AccountKeyPrefix + "123456789012"},
+		"ownerPartnerId":      &types.AttributeValueMemberS{Value: fx.partnerID},
+		"state":               &types.AttributeValueMemberS{Value: "onboarded"},
 	}
 	if _, err := fx.db.PutItem(fx.t.Context(), &dynamodb.PutItemInput{TableName: aws.String(testTables.Partners), Item: item}); err != nil {
 		fx.t.Fatal(err)
@@ -141,18 +141,18 @@ func (fx *fixture) describe(arn string) *secretsmanager.DescribeSecretOutput {
 func TestEnableAll(t *testing.T) {
 	c := secrettest.Plant(t)
 	fx := newFixture(t, c) // a standard partner whose rotation onboarding switched on
-	sandbox, sandboxARN := addPartner(fx, "sandbox", partner.StatusActive, false)
-	premium, premiumARN := addPartner(fx, "premium", partner.StatusActive, false)
-	deleted, deletedARN := addPartner(fx, "sandbox", partner.StatusActive, false)
+	sandbox, sandboxARN := addPartner(fx, "sandbox", partners.StatusActive, false)
+	premium, premiumARN := addPartner(fx, "premium", partners.StatusActive, false)
+	deleted, deletedARN := addPartner(fx, "sandbox", partners.StatusActive, false)
 	if _, err := fx.sm.DeleteSecret(t.Context(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(deletedARN)}); err != nil {
 		t.Fatal(err)
 	}
-	unknownTier, _ := addPartner(fx, "gold", partner.StatusActive, false)
+	unknownTier, _ := addPartner(fx, "gold", partners.StatusActive, false)
 	suspended, suspendedARN := addPartner(fx, "sandbox", "suspended", false)
 	putAccountClaim(fx)
-	broken := partner.NewID()
+	broken := partners.NewID()
 	if _, err := fx.db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(testTables.Partners),
-		Item: partner.Key(broken)}); err != nil {
+		Item: partners.Key(broken)}); err != nil {
 		t.Fatal(err)
 	}
 	versions := map[string]map[string][]string{}
@@ -233,8 +233,8 @@ func TestEnableAll(t *testing.T) {
 func TestEnablePartners(t *testing.T) {
 	c := secrettest.Plant(t)
 	fx := newFixture(t, c)
-	off, offARN := addPartner(fx, "sandbox", partner.StatusActive, false)
-	missing := partner.NewID()
+	off, offARN := addPartner(fx, "sandbox", partners.StatusActive, false)
+	missing := partners.NewID()
 	e := fx.enabler()
 	e.FunctionARN = "arn:aws:lambda:us-east-1:123456789012:function:another-rotation"
 	results, err := e.Partners(t.Context(), []string{off, missing, fx.partnerID}, nil)
@@ -271,8 +271,8 @@ func TestEnableFailures(t *testing.T) {
 		t.Errorf("All with a failing scan: %v", err)
 	}
 
-	a, _ := addPartner(fx, "sandbox", partner.StatusActive, false)
-	b, _ := addPartner(fx, "sandbox", partner.StatusActive, false)
+	a, _ := addPartner(fx, "sandbox", partners.StatusActive, false)
+	b, _ := addPartner(fx, "sandbox", partners.StatusActive, false)
 	e = fx.enabler()
 	first := true
 	e.Secrets = rotateOnce{EnableSecretsAPI: fx.sm, first: &first}
@@ -298,11 +298,4 @@ func (r rotateOnce) RotateSecret(ctx context.Context, in *secretsmanager.RotateS
 		return nil, errors.New("throttled")
 	}
 	return r.EnableSecretsAPI.RotateSecret(ctx, in, opts...)
-}
-
-// The account claims the Enabler skips are shared/features/onboarding's.
-func TestAccountClaimPrefix(t *testing.T) {
-	if rotation.AccountClaimPrefix != onboarding.AccountKeyPrefix {
-		t.Errorf("AccountClaimPrefix %q, onboarding's %q", rotation.AccountClaimPrefix, onboarding.AccountKeyPrefix)
-	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -18,10 +17,11 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -51,14 +51,13 @@ type Tables struct {
 	Outbox      string `env:"OUTBOX_TABLE"`
 }
 
-// PartnerTag is the tag every partner secret carries, valued with the partner id; it is
-// shared/features/onboarding's PartnerTag (a test holds them equal).
-const PartnerTag = "lanyard:partner"
+// PartnerTag is the tag every partner secret carries, valued with the partner id.
+const PartnerTag = partnersecret.Tag
 
 // The staging labels rotation works with.
 const (
-	StageCurrent = "AWSCURRENT"
-	StagePending = "AWSPENDING"
+	StageCurrent = partnersecret.StageCurrent
+	StagePending = partnersecret.StagePending
 )
 
 // DefaultActor is the id of the system actor of the events rotation commits.
@@ -247,13 +246,7 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 			tagged = aws.ToString(t.Value)
 		}
 	}
-	var named string
-	if h.SecretPrefix != "" {
-		named, _ = strings.CutPrefix(aws.ToString(desc.Name), h.SecretPrefix)
-		if named == aws.ToString(desc.Name) {
-			named = ""
-		}
-	}
+	named := partnersecret.PartnerOfName(h.SecretPrefix, aws.ToString(desc.Name))
 	id := tagged
 	switch {
 	case tagged != "" && named != "" && tagged != named:
@@ -261,7 +254,7 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 	case tagged == "":
 		id = named
 	}
-	if !partner.ValidID(id) {
+	if !partners.ValidID(id) {
 		return "", fail(ReasonPartnerUnknown, fmt.Errorf("the secret names no partner (tag %s %q, name %q)", PartnerTag, tagged, aws.ToString(desc.Name)))
 	}
 	return id, nil
@@ -273,11 +266,11 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 func (h *Handler) load(ctx context.Context, r *run) error {
 	p, err := h.readPartner(ctx, r.partnerID)
 	switch {
-	case errors.Is(err, partner.ErrNotFound):
+	case errors.Is(err, partners.ErrNotFound):
 		return fail(ReasonPartnerUnknown, err)
 	case err != nil:
 		return fail(ReasonPartnerUnreadable, err)
-	case p.Status != partner.StatusActive:
+	case p.Status != partners.StatusActive:
 		return fail(ReasonPartnerNotActive, fmt.Errorf("partner %s is %s", r.partnerID, p.Status))
 	case p.SecretARN != r.arn:
 		return fail(ReasonSecretNotPartners, fmt.Errorf("partner %s's secret is %s", r.partnerID, p.SecretARN))
@@ -285,7 +278,7 @@ func (h *Handler) load(ctx context.Context, r *run) error {
 	r.partner = p
 	id, err := credential.ParseKeyID(p.KeyID)
 	if err != nil {
-		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("partner %s: attribute %s: %w", r.partnerID, attrKeyID, err))
+		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("partner %s: attribute %s: %w", r.partnerID, partners.AttrKeyID, err))
 	}
 	cur, err := h.registry().Get(ctx, id)
 	switch {

@@ -24,12 +24,13 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/authorizer"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -238,7 +239,7 @@ func newFixture(t *testing.T, c *secrettest.Canaries, opts ...func(*fixture)) *f
 	s := func(name string) dynamodbtest.KeyAttr {
 		return dynamodbtest.KeyAttr{Name: name, Type: types.ScalarAttributeTypeS}
 	}
-	db.CreateTable(testTables.Partners, s(partner.PartitionKey), nil)
+	db.CreateTable(testTables.Partners, s(partners.PartitionKey), nil)
 	db.CreateTable(testTables.Credentials, s(registry.PartitionKey), nil)
 	db.CreateTable(testTables.Outbox, s(outbox.PartitionKey), &dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
 	sm := secretsmanagertest.New(secretsmanagertest.Options{Now: clk.Now})
@@ -283,7 +284,7 @@ func newFixture(t *testing.T, c *secrettest.Canaries, opts ...func(*fixture)) *f
 // RotateSecret with the function, the tier's interval, RotateImmediately=false.
 func (fx *fixture) onboard() {
 	t := fx.t
-	fx.partnerID = partner.NewID()
+	fx.partnerID = partners.NewID()
 	k, err := credential.Generate(credential.EnvLocal, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -308,16 +309,16 @@ func (fx *fixture) onboard() {
 	tier, _ := fx.policy.Tier(testTier)
 	now := fx.clock.Now()
 	_, err = fx.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		partner.PutNew(testTables.Partners, partner.Partner{
+		itemtest.Must(partners.PutNew(testTables.Partners, partners.Partner{
 			PartnerID: fx.partnerID, PartnerName: "Acme Logistics", Tier: testTier, Scopes: testScopes,
-			Status: partner.StatusActive, KeyID: string(k.ID()), SecretARN: fx.secretARN,
-			IdentityMethod: partner.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
-		}),
-		registry.PutNew(testTables.Credentials, registry.Entry{
+			Status: partners.StatusActive, KeyID: string(k.ID()), SecretARN: fx.secretARN,
+			IdentityMethod: partners.IdentityMethodInvite, InviteID: "inv-1", Justification: "test", PolicyRevision: 1, CreatedAt: now,
+		}))(t),
+		itemtest.Must(registry.PutNew(testTables.Credentials, registry.Entry{
 			KeyID: k.ID(), PartnerID: fx.partnerID, Verifier: credential.NewVerifier(k), Scopes: testScopes, Tier: testTier,
 			Status: registry.StatusActive, NotBefore: now, NotAfter: now.Add(tier.KeyLifetime.Std()),
 			SecretARN: fx.secretARN, SecretVersionID: fx.version0, CreatedAt: now,
-		}),
+		}))(t),
 	}})
 	if err != nil {
 		t.Fatalf("onboard: %v", err)
@@ -449,7 +450,7 @@ func (fx *fixture) entries() []registry.Entry {
 // partnerItem reads the partner's raw item.
 func (fx *fixture) partnerItem() map[string]types.AttributeValue {
 	fx.t.Helper()
-	out, err := fx.db.GetItem(fx.t.Context(), &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: partner.Key(fx.partnerID)})
+	out, err := fx.db.GetItem(fx.t.Context(), &dynamodb.GetItemInput{TableName: aws.String(testTables.Partners), Key: partners.Key(fx.partnerID)})
 	if err != nil || out.Item == nil {
 		fx.t.Fatalf("partner item: %v", err)
 	}
@@ -606,10 +607,10 @@ func (fx *fixture) converged(token string, previous credential.Key, previousVers
 	if got := attrS(item, "keyId"); got != string(k.ID()) {
 		t.Errorf("partner keyId %s, want the new key %s", got, k.ID())
 	}
-	if got := attrS(item, rotation.AttrPreviousKeyID); got != string(previous.ID()) {
+	if got := attrS(item, partners.AttrPreviousKeyID); got != string(previous.ID()) {
 		t.Errorf("partner previousKeyId %s, want %s", got, previous.ID())
 	}
-	if _, ok := item[rotation.AttrPendingKeyID]; ok {
+	if _, ok := item[partners.AttrPendingKeyID]; ok {
 		t.Errorf("partner still has a pendingKeyId")
 	}
 	var mine []*events.CredentialRotated

@@ -22,11 +22,12 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/onboarding"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -205,7 +206,7 @@ func TestFailureRecordedOncePerTokenAndStep(t *testing.T) {
 	}
 	item := fx.partnerItem()
 	for _, step := range []string{events.StepTestSecret, events.StepFinishSecret} {
-		if got := attrS(item, rotation.FailureMarkerPrefix+step); got != token {
+		if got := attrS(item, partners.FailureMarkerPrefix+step); got != token {
 			t.Errorf("the partner's %s failure marker is %q, want the token", step, got)
 		}
 	}
@@ -392,7 +393,7 @@ func TestGuards(t *testing.T) {
 			}
 			e := fx.entry(fx.key0.ID())
 			e.KeyID, e.Verifier, e.Status, e.SecretVersionID = pending.ID(), credential.NewVerifier(other), registry.StatusPending, token
-			fx.transact(registry.PutNew(testTables.Credentials, e))
+			fx.transact(itemtest.Must(registry.PutNew(testTables.Credentials, e))(t))
 			return fx.secretARN, token
 		}, events.StepSetSecret, rotation.ReasonKeyIDConflict, true},
 		{"finishSecret before setSecret", func(fx *fixture) (string, string) {
@@ -514,9 +515,9 @@ func TestSharedNames(t *testing.T) {
 	if rotation.PartnerTag != onboarding.PartnerTag {
 		t.Errorf("PartnerTag %q, onboarding's %q", rotation.PartnerTag, onboarding.PartnerTag)
 	}
-	item := partner.Partner{KeyID: "k-marker"}.Item()
+	item := itemtest.Must(partners.Partner{KeyID: "k-marker"}.Item())(t)
 	if got := attrS(item, "keyId"); got != "k-marker" {
-		t.Errorf("partner.Item keeps the key id elsewhere than keyId")
+		t.Errorf("partners.Item keeps the key id elsewhere than keyId")
 	}
 }
 
@@ -550,7 +551,7 @@ func (fx *fixture) unchangedExceptFailure(step string, before snapshot) {
 		var out []dynamodbtest.Item
 		for _, it := range items {
 			it = maps.Clone(it)
-			delete(it, rotation.FailureMarkerPrefix+step)
+			delete(it, partners.FailureMarkerPrefix+step)
 			out = append(out, it)
 		}
 		return out

@@ -135,20 +135,24 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 		return err
 	}
 	now := h.now()
+	put, err := registry.PutNew(h.Tables.Credentials, registry.Entry{
+		KeyID:           key.ID(),
+		PartnerID:       r.partnerID,
+		Verifier:        credential.NewVerifier(key),
+		Scopes:          r.current.Scopes,
+		Tier:            r.current.Tier,
+		Status:          registry.StatusPending,
+		NotBefore:       now,
+		NotAfter:        now.Add(t.KeyLifetime.Std()),
+		SecretARN:       r.arn,
+		SecretVersionID: r.token,
+		CreatedAt:       now,
+	})
+	if err != nil {
+		return err
+	}
 	items := []types.TransactWriteItem{
-		registry.PutNew(h.Tables.Credentials, registry.Entry{
-			KeyID:           key.ID(),
-			PartnerID:       r.partnerID,
-			Verifier:        credential.NewVerifier(key),
-			Scopes:          r.current.Scopes,
-			Tier:            r.current.Tier,
-			Status:          registry.StatusPending,
-			NotBefore:       now,
-			NotAfter:        now.Add(t.KeyLifetime.Std()),
-			SecretARN:       r.arn,
-			SecretVersionID: r.token,
-			CreatedAt:       now,
-		}),
+		put,
 		setPending(h.Tables.Partners, r.partnerID, r.current.KeyID, key.ID()),
 	}
 	stale := r.partner.PendingKeyID

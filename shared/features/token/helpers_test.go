@@ -21,6 +21,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/features/token"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
@@ -107,7 +108,7 @@ func fixture(t *testing.T, e registry.Entry) (*token.Handler, *fakeSTS, *dynamod
 	}
 	db := dynamodbtest.NewDynamoDB()
 	db.CreateTable(credentialsTable, dynamodbtest.KeyAttr{Name: registry.PartitionKey, Type: "S"}, nil)
-	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: e.Item()}); err != nil {
+	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 		t.Fatal(err)
 	}
 	f := &fakeSTS{}

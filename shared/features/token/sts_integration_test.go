@@ -17,9 +17,10 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
 	"github.com/lanyardhq/lanyard/shared/features/token"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -70,14 +71,14 @@ func TestExchangeAgainstLocalStackSTS(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := registry.Entry{
-				KeyID: key.ID(), PartnerID: partner.NewID(), Verifier: credential.NewVerifier(key),
+				KeyID: key.ID(), PartnerID: partners.NewID(), Verifier: credential.NewVerifier(key),
 				Scopes: tt.scopes, Tier: tt.tier, Status: registry.StatusActive,
 				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 				SecretARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:x", SecretVersionID: "v", CreatedAt: time.Now(),
 			}
 			db := dynamodbtest.NewDynamoDB()
 			db.CreateTable(credentialsTable, dynamodbtest.KeyAttr{Name: registry.PartitionKey, Type: "S"}, nil)
-			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: e.Item()}); err != nil {
+			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 				t.Fatal(err)
 			}
 			h := &token.Handler{

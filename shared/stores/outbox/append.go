@@ -63,10 +63,14 @@ func AppendAll(table string, head Head, ds ...events.Detail) ([]Record, []types.
 		if err != nil {
 			return nil, nil, err
 		}
+		item, err := r.Item()
+		if err != nil {
+			return nil, nil, fmt.Errorf("outbox append: %w", err)
+		}
 		records = append(records, r)
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:                aws.String(table),
-			Item:                     r.Item(),
+			Item:                     item,
 			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
 		}})

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/outboxtest"
 	"github.com/lanyardhq/lanyard/shared/features/relay"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -375,7 +376,7 @@ func scenarios() []scenario {
 			// The images the stream delivered when the records were inserted: never marked.
 			var images []map[string]types.AttributeValue
 			for _, r := range committed {
-				images = append(images, r.Item())
+				images = append(images, itemtest.Must(r.Item())(t))
 			}
 			batch := outboxtest.InsertEvent([]string{outbox.PartitionKey, outbox.SortKey}, images...)
 			bus := &outboxtest.Bus{}

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
 )
 
 // Key attributes of the outbox table; the topology's declaration of table "outbox" must match.
@@ -138,29 +140,36 @@ func Key(partnerID string, seq int64) map[string]types.AttributeValue {
 	}
 }
 
-// Item renders the record as its outbox table item.
-func (r Record) Item() map[string]types.AttributeValue {
-	item := Key(r.PartnerID, r.Seq)
-	for k, v := range map[string]string{
-		attrEventID:    r.EventID,
-		attrDetailType: r.DetailType,
-		attrDetail:     string(r.Detail),
-		attrTime:       FormatTime(r.Time),
-		attrPrevHash:   r.PrevHash,
-		attrHash:       r.Hash,
-	} {
-		item[k] = &types.AttributeValueMemberS{Value: v}
-	}
-	if !r.PublishedAt.IsZero() {
-		item[attrPublishedAt] = &types.AttributeValueMemberS{Value: FormatTime(r.PublishedAt)}
-	}
-	if r.BusEventID != "" {
-		item[attrBusEventID] = &types.AttributeValueMemberS{Value: r.BusEventID}
-	}
-	return item
+// item is a record as the outbox table holds it. The hash chain covers these values: the
+// goldens in testdata hold them byte for byte.
+type item struct {
+	PartnerID   string         `dynamodbav:"partnerId"`
+	Seq         int64          `dynamodbav:"seq"`
+	EventID     string         `dynamodbav:"eventId"`
+	DetailType  string         `dynamodbav:"detailType"`
+	Detail      string         `dynamodbav:"detail"` // the JSON as an S, never a B
+	Time        attrtime.Time  `dynamodbav:"time"`
+	PrevHash    string         `dynamodbav:"prevHash"`
+	Hash        string         `dynamodbav:"hash"`
+	PublishedAt *attrtime.Time `dynamodbav:"publishedAt,omitempty"`
+	BusEventID  string         `dynamodbav:"busEventId,omitempty"`
 }
 
-// RecordFromItem reads a record from its outbox table item.
+// Item renders the record as its outbox table item.
+func (r Record) Item() (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(item{
+		PartnerID: r.PartnerID, Seq: r.Seq, EventID: r.EventID, DetailType: r.DetailType, Detail: string(r.Detail),
+		Time: attrtime.Of(r.Time), PrevHash: r.PrevHash, Hash: r.Hash,
+		PublishedAt: attrtime.Opt(r.PublishedAt), BusEventID: r.BusEventID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox item %s/%d: %w", r.PartnerID, r.Seq, err)
+	}
+	return m, nil
+}
+
+// RecordFromItem reads a record from its outbox table item. It stays hand-written: its errors
+// name the attribute that is missing or of another type.
 func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
 	partner, seq, err := KeyOf(item)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -101,7 +102,7 @@ func TestRecordItemRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := outbox.RecordFromItem(rec.Item())
+	got, err := outbox.RecordFromItem(itemtest.Must(rec.Item())(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestRecordItemRoundTrip(t *testing.T) {
 		t.Errorf("round trip\n got %+v\nwant %+v", got, rec)
 	}
 	rec.PublishedAt, rec.BusEventID = at(5*time.Second), "bus-1"
-	got, err = outbox.RecordFromItem(rec.Item())
+	got, err = outbox.RecordFromItem(itemtest.Must(rec.Item())(t))
 	if err != nil || !got.PublishedAt.Equal(rec.PublishedAt) || got.BusEventID != "bus-1" {
 		t.Errorf("round trip of a published record: %+v, %v", got, err)
 	}
@@ -136,7 +137,7 @@ func TestRecordFromItemRefusesWhatIsNotARecord(t *testing.T) {
 		"detail not a string": {func(i map[string]types.AttributeValue) { i["detail"] = &types.AttributeValueMemberN{Value: "1"} }, "detail"},
 	}
 	for name, c := range cases {
-		item := rec.Item()
+		item := itemtest.Must(rec.Item())(t)
 		c.change(item)
 		if _, err := outbox.RecordFromItem(item); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", name, err, c.want)

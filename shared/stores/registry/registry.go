@@ -44,10 +44,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
 )
 
 // Keys of the credentials table; the topology's declaration of table "credentials" must match.
@@ -194,46 +196,48 @@ func Key(id credential.KeyID) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{PartitionKey: &types.AttributeValueMemberS{Value: string(id)}}
 }
 
-// Item renders the entry as its table item, scopes sorted. The entry must be complete: one with a
-// zero Verifier or an invalid Status renders an item EntryFromItem refuses.
-func (e Entry) Item() map[string]types.AttributeValue {
-	scopes := slices.Clone(e.Scopes)
-	slices.Sort(scopes)
-	list := make([]types.AttributeValue, len(scopes))
-	for i, s := range scopes {
-		list[i] = &types.AttributeValueMemberS{Value: s}
-	}
-	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	item := map[string]types.AttributeValue{
-		AttrKeyID:           s(string(e.KeyID)),
-		AttrPartnerID:       s(e.PartnerID),
-		AttrVerifier:        s(e.Verifier.Encode()),
-		AttrScopes:          &types.AttributeValueMemberL{Value: list},
-		AttrTier:            s(e.Tier),
-		AttrStatus:          s(string(e.Status)),
-		AttrNotBefore:       s(FormatTime(e.NotBefore)),
-		AttrNotAfter:        s(FormatTime(e.NotAfter)),
-		AttrSecretARN:       s(e.SecretARN),
-		AttrSecretVersionID: s(e.SecretVersionID),
-		AttrCreatedAt:       s(FormatTime(e.CreatedAt)),
-	}
-	if !e.GraceUntil.IsZero() {
-		item[AttrGraceUntil] = s(FormatTime(e.GraceUntil))
-	}
-	for attr, t := range map[string]time.Time{
-		AttrRetiredAt: e.RetiredAt, AttrAcknowledgedAt: e.AcknowledgedAt, AttrRetireAt: e.RetireAt, AttrGraceWarnedAt: e.GraceWarnedAt,
-	} {
-		if !t.IsZero() {
-			item[attr] = s(FormatTime(t))
-		}
-	}
-	if e.FlushPending {
-		item[AttrFlushPending] = &types.AttributeValueMemberBOOL{Value: true}
-	}
-	return item
+// item is an entry as its table holds it.
+type item struct {
+	KeyID           string         `dynamodbav:"keyId"`
+	PartnerID       string         `dynamodbav:"partnerId"`
+	Verifier        string         `dynamodbav:"verifier"`
+	Scopes          []string       `dynamodbav:"scopes"` // L, sorted; never NULL
+	Tier            string         `dynamodbav:"tier"`
+	Status          Status         `dynamodbav:"status"`
+	NotBefore       attrtime.Time  `dynamodbav:"notBefore"`
+	NotAfter        attrtime.Time  `dynamodbav:"notAfter"`
+	GraceUntil      *attrtime.Time `dynamodbav:"graceUntil,omitempty"`
+	RetiredAt       *attrtime.Time `dynamodbav:"retiredAt,omitempty"`
+	AcknowledgedAt  *attrtime.Time `dynamodbav:"acknowledgedAt,omitempty"`
+	RetireAt        *attrtime.Time `dynamodbav:"retireAt,omitempty"`
+	GraceWarnedAt   *attrtime.Time `dynamodbav:"graceWarnedAt,omitempty"`
+	FlushPending    bool           `dynamodbav:"flushPending,omitempty"`
+	SecretARN       string         `dynamodbav:"secretArn"`
+	SecretVersionID string         `dynamodbav:"secretVersionId"`
+	CreatedAt       attrtime.Time  `dynamodbav:"createdAt"`
 }
 
-// EntryFromItem reads an entry from its table item. A missing or mistyped attribute, an
+// Item renders the entry as its table item, scopes sorted. The entry must be complete: one with a
+// zero Verifier or an invalid Status renders an item EntryFromItem refuses.
+func (e Entry) Item() (map[string]types.AttributeValue, error) {
+	scopes := append(make([]string, 0, len(e.Scopes)), e.Scopes...)
+	slices.Sort(scopes)
+	m, err := attributevalue.MarshalMap(item{
+		KeyID: string(e.KeyID), PartnerID: e.PartnerID, Verifier: e.Verifier.Encode(), Scopes: scopes,
+		Tier: e.Tier, Status: e.Status, NotBefore: attrtime.Of(e.NotBefore), NotAfter: attrtime.Of(e.NotAfter),
+		GraceUntil: attrtime.Opt(e.GraceUntil), RetiredAt: attrtime.Opt(e.RetiredAt),
+		AcknowledgedAt: attrtime.Opt(e.AcknowledgedAt), RetireAt: attrtime.Opt(e.RetireAt),
+		GraceWarnedAt: attrtime.Opt(e.GraceWarnedAt), FlushPending: e.FlushPending,
+		SecretARN: e.SecretARN, SecretVersionID: e.SecretVersionID, CreatedAt: attrtime.Of(e.CreatedAt),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry item %s: %w", e.KeyID, err)
+	}
+	return m, nil
+}
+
+// EntryFromItem reads an entry from its table item. It stays hand-written: its errors name the
+// attribute and never hold a verifier. A missing or mistyped attribute, an
 // unknown status, a malformed key id, verifier or time is refused with an error that names
 // the attribute; the error never contains the verifier, nor a key id that is not one.
 func EntryFromItem(item map[string]types.AttributeValue) (Entry, error) {
@@ -344,13 +348,17 @@ func scopesOf(v types.AttributeValue) ([]string, error) {
 // PutNew is the transaction item that registers a new entry; it fails its condition when the
 // key id is already registered (a collision the key id's 100 random bits make negligible, or a
 // retried write that already landed).
-func PutNew(table string, e Entry) types.TransactWriteItem {
+func PutNew(table string, e Entry) (types.TransactWriteItem, error) {
+	item, err := e.Item()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName:                aws.String(table),
-		Item:                     e.Item(),
+		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(#keyId)"),
 		ExpressionAttributeNames: map[string]string{"#keyId": PartitionKey},
-	}}
+	}}, nil
 }
 
 // GetItemAPI is the part of the DynamoDB client the Store uses.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -51,7 +52,7 @@ func newEntry(t *testing.T) (registry.Entry, credential.Key) {
 func putNew(t *testing.T, db *dynamodbtest.DynamoDB, e registry.Entry) error {
 	t.Helper()
 	_, err := db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{registry.PutNew(table, e)},
+		TransactItems: []types.TransactWriteItem{itemtest.Must(registry.PutNew(table, e))(t)},
 	})
 	return err
 }
@@ -103,7 +104,7 @@ func withSortedScopes(e registry.Entry) registry.Entry {
 func TestItemShape(t *testing.T) {
 	t.Parallel()
 	e, k := newEntry(t)
-	item := e.Item()
+	item := itemtest.Must(e.Item())(t)
 	want := map[string]types.AttributeValue{
 		"keyId":     &types.AttributeValueMemberS{Value: string(k.ID())},
 		"partnerId": &types.AttributeValueMemberS{Value: "p-abcdefghijklmnopqrstuvwxyz"},
@@ -230,7 +231,7 @@ func TestEntryFromItemRefusesMalformedItems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			item := e.Item()
+			item := itemtest.Must(e.Item())(t)
 			tc.change(item)
 			_, err := registry.EntryFromItem(item)
 			if err == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -23,7 +24,7 @@ func TestRolloverAttributesRoundTrip(t *testing.T) {
 	e.Status, e.GraceUntil = registry.StatusRetired, t0.Add(7*24*time.Hour)
 	e.AcknowledgedAt, e.RetireAt, e.GraceWarnedAt, e.RetiredAt = t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(30*time.Minute), t0.Add(3*time.Hour)
 	e.FlushPending = true
-	item := e.Item()
+	item := itemtest.Must(e.Item())(t)
 	for attr, want := range map[string]types.AttributeValue{
 		"acknowledgedAt": &types.AttributeValueMemberS{Value: "2026-03-01T13:00:00.123456789Z"},
 		"retireAt":       &types.AttributeValueMemberS{Value: "2026-03-01T14:00:00.123456789Z"},
@@ -44,17 +45,17 @@ func TestRolloverAttributesRoundTrip(t *testing.T) {
 
 	plain, _ := newEntry(t)
 	for _, attr := range []string{"acknowledgedAt", "retireAt", "graceWarnedAt", "flushPending"} {
-		if _, ok := plain.Item()[attr]; ok {
+		if _, ok := itemtest.Must(plain.Item())(t)[attr]; ok {
 			t.Errorf("an entry without %s renders it", attr)
 		}
 	}
 
-	bad := e.Item()
+	bad := itemtest.Must(e.Item())(t)
 	bad["flushPending"] = &types.AttributeValueMemberS{Value: "true"}
 	if _, err := registry.EntryFromItem(bad); err == nil || !strings.Contains(err.Error(), "flushPending is not a boolean") {
 		t.Errorf("a string flushPending: %v", err)
 	}
-	bad = e.Item()
+	bad = itemtest.Must(e.Item())(t)
 	bad["retireAt"] = &types.AttributeValueMemberS{Value: "soon"}
 	if _, err := registry.EntryFromItem(bad); err == nil || !strings.Contains(err.Error(), "retireAt") {
 		t.Errorf("a malformed retireAt: %v", err)

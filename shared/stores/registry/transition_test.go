@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -124,7 +125,7 @@ func TestRetired(t *testing.T) {
 	e, _ := newEntry(t)
 	e.Scopes = []string{"audit:read", "partners:read"}
 	e.Status, e.GraceUntil, e.RetiredAt = registry.StatusRetired, t0.Add(48*time.Hour), t0.Add(time.Hour)
-	if got := e.Item()["retiredAt"]; !reflect.DeepEqual(got, &types.AttributeValueMemberS{Value: "2026-03-01T13:00:00.123456789Z"}) {
+	if got := itemtest.Must(e.Item())(t)["retiredAt"]; !reflect.DeepEqual(got, &types.AttributeValueMemberS{Value: "2026-03-01T13:00:00.123456789Z"}) {
 		t.Errorf("retiredAt attribute %#v", got)
 	}
 	if err := putNew(t, db, e); err != nil {

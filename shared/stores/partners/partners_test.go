@@ -1,4 +1,4 @@
-package partner_test
+package partners_test
 
 import (
 	"errors"
@@ -13,7 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
-	"github.com/lanyardhq/lanyard/shared/features/partner"
+	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
+	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
 const (
@@ -29,16 +30,16 @@ func newDB(t *testing.T) *dynamodbtest.DynamoDB {
 	return db
 }
 
-func acme() partner.Partner {
-	return partner.Partner{
+func acme() partners.Partner {
+	return partners.Partner{
 		PartnerID:      "p-aaaaaaaaaaaaaaaaaaaaaaaaaa",
 		PartnerName:    "Acme Logistics",
 		Tier:           "standard",
 		Scopes:         []string{"orders:read", "orders:write"},
-		Status:         partner.StatusActive,
+		Status:         partners.StatusActive,
 		KeyID:          "ku36uznzhc225sgjotcsh",
 		SecretARN:      "arn:aws:secretsmanager:us-east-1:123456789012:secret:lanyard/partners/p-aaaaaaaaaaaaaaaaaaaaaaaaaa-AbCdEf",
-		IdentityMethod: partner.IdentityMethodInvite,
+		IdentityMethod: partners.IdentityMethodInvite,
 		InviteID:       "inv-bbbbbbbbbbbbbbbbbbbbbbbbbb",
 		Justification:  "all 2 requested scopes are allowed for tier standard (policy revision 3)",
 		PolicyRevision: 3,
@@ -51,14 +52,14 @@ func TestNewID(t *testing.T) {
 	re := regexp.MustCompile(`^p-[a-z2-7]{26}$`)
 	seen := map[string]bool{}
 	for range 1000 {
-		id := partner.NewID()
-		if !re.MatchString(id) || !partner.ValidID(id) || seen[id] {
+		id := partners.NewID()
+		if !re.MatchString(id) || !partners.ValidID(id) || seen[id] {
 			t.Fatalf("id %q", id)
 		}
 		seen[id] = true
 	}
 	for _, bad := range []string{"", "p-", "p-AAAAAAAAAAAAAAAAAAAAAAAAAA", "p-aaaaaaaaaaaaaaaaaaaaaaaaa", "q-aaaaaaaaaaaaaaaaaaaaaaaaaa", "p-aaaaaaaaaaaaaaaaaaaaaaaaa1"} {
-		if partner.ValidID(bad) {
+		if partners.ValidID(bad) {
 			t.Errorf("ValidID(%q)", bad)
 		}
 	}
@@ -68,8 +69,8 @@ func TestItemRoundTrip(t *testing.T) {
 	t.Parallel()
 	p := acme()
 	p.Scopes = []string{"orders:write", "inventory:read", "orders:read"}
-	item := p.Item()
-	got, err := partner.FromItem(item)
+	item := itemtest.Must(p.Item())(t)
+	got, err := partners.FromItem(item)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestItemRoundTrip(t *testing.T) {
 func TestFromItemRefuses(t *testing.T) {
 	t.Parallel()
 	with := func(name string, v types.AttributeValue) map[string]types.AttributeValue {
-		item := acme().Item()
+		item := itemtest.Must(acme().Item())(t)
 		if v == nil {
 			delete(item, name)
 		} else {
@@ -127,7 +128,7 @@ func TestFromItemRefuses(t *testing.T) {
 		{"bad time", with("createdAt", &types.AttributeValueMemberS{Value: "yesterday"}), "attribute createdAt:"},
 	}
 	for _, c := range cases {
-		_, err := partner.FromItem(c.item)
+		_, err := partners.FromItem(c.item)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
@@ -137,9 +138,9 @@ func TestFromItemRefuses(t *testing.T) {
 func TestPutNewAndGet(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
-	s := &partner.Store{DB: db, Table: partnersTable}
+	s := &partners.Store{DB: db, Table: partnersTable}
 	p := acme()
-	put := partner.PutNew(partnersTable, p)
+	put := itemtest.Must(partners.PutNew(partnersTable, p))(t)
 	if put.Put == nil || aws.ToString(put.Put.ConditionExpression) != "attribute_not_exists(#pk)" || put.Put.ExpressionAttributeNames["#pk"] != "partnerId" {
 		t.Fatalf("PutNew %+v", put)
 	}
@@ -154,7 +155,7 @@ func TestPutNewAndGet(t *testing.T) {
 	// A second partner with the same id is refused, and the first stays as it was.
 	again := acme()
 	again.PartnerName = "Impostor"
-	_, err = db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{partner.PutNew(partnersTable, again)}})
+	_, err = db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{itemtest.Must(partners.PutNew(partnersTable, again))(t)}})
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) || aws.ToString(tce.CancellationReasons[0].Code) != "ConditionalCheckFailed" {
 		t.Errorf("second PutNew: %v, want a failed condition", err)
@@ -163,12 +164,12 @@ func TestPutNewAndGet(t *testing.T) {
 		t.Errorf("the partner was overwritten: %q", got.PartnerName)
 	}
 
-	if _, err := s.Get(t.Context(), partner.NewID()); !errors.Is(err, partner.ErrNotFound) {
+	if _, err := s.Get(t.Context(), partners.NewID()); !errors.Is(err, partners.ErrNotFound) {
 		t.Errorf("Get of an unknown partner: %v, want ErrNotFound", err)
 	}
 	boom := errors.New("throttled")
 	db.Intercept = func(string, any) error { return boom }
-	if _, err := s.Get(t.Context(), p.PartnerID); !errors.Is(err, boom) || errors.Is(err, partner.ErrNotFound) {
+	if _, err := s.Get(t.Context(), p.PartnerID); !errors.Is(err, boom) || errors.Is(err, partners.ErrNotFound) {
 		t.Errorf("Get on a failing table: %v", err)
 	}
 }
@@ -183,7 +184,7 @@ func TestGetReadsConsistently(t *testing.T) {
 		}
 		return nil
 	}
-	_, _ = (&partner.Store{DB: db, Table: partnersTable}).Get(t.Context(), "p-1")
+	_, _ = (&partners.Store{DB: db, Table: partnersTable}).Get(t.Context(), "p-1")
 	if get == nil || !aws.ToBool(get.ConsistentRead) || aws.ToString(get.TableName) != partnersTable {
 		t.Errorf("get %+v", get)
 	}
@@ -194,17 +195,17 @@ func TestGetReadsConsistently(t *testing.T) {
 func TestItemRoundTripWithAWSIdentity(t *testing.T) {
 	t.Parallel()
 	p := acme()
-	p.IdentityMethod, p.InviteID = partner.IdentityMethodSTS, ""
+	p.IdentityMethod, p.InviteID = partners.IdentityMethodSTS, ""
 	p.AccountID, p.ARN = "123456789012", "arn:aws:iam::123456789012:role/acme-onboarding"
-	item := p.Item()
-	got, err := partner.FromItem(item)
+	item := itemtest.Must(p.Item())(t)
+	got, err := partners.FromItem(item)
 	if err != nil || !reflect.DeepEqual(got, p) {
 		t.Errorf("round trip %+v (%v), want %+v", got, err, p)
 	}
 	if s, ok := item["accountId"].(*types.AttributeValueMemberS); !ok || s.Value != p.AccountID {
 		t.Errorf("accountId = %#v", item["accountId"])
 	}
-	if _, ok := acme().Item()["accountId"]; ok {
+	if _, ok := itemtest.Must(acme().Item())(t)["accountId"]; ok {
 		t.Error("an invited partner's item has an accountId")
 	}
 }

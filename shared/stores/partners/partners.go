@@ -1,4 +1,4 @@
-// Package partner keeps the partners table: one item per onboarded partner, written once by
+// Package partners keeps the partners table: one item per onboarded partner, written once by
 // onboarding (PutNew, inside its transaction) and read by the routes that answer about the
 // partner (Store.Get, the GET /v1/partners/me handler).
 //
@@ -8,7 +8,7 @@
 // partnerId, partnerName, tier, scopes (L of S, sorted), status ("active"), keyId (the current
 // key), secretArn, identityMethod ("invite"), inviteId, justification (the policy decision's),
 // policyRevision (N) and createdAt (S, RFC 3339 in UTC with Go's RFC3339Nano fraction).
-package partner
+package partners
 
 import (
 	"context"
@@ -21,8 +21,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
 )
 
 // PartitionKey is the key attribute of the partners table; the topology's declaration of
@@ -109,38 +112,42 @@ func Key(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{PartitionKey: &types.AttributeValueMemberS{Value: id}}
 }
 
-// Item renders the partner as its table item, scopes sorted.
-func (p Partner) Item() map[string]types.AttributeValue {
-	item := Key(p.PartnerID)
-	for k, v := range map[string]string{
-		attrPartnerName:    p.PartnerName,
-		attrTier:           p.Tier,
-		attrStatus:         p.Status,
-		attrKeyID:          p.KeyID,
-		attrSecretARN:      p.SecretARN,
-		attrIdentityMethod: p.IdentityMethod,
-		attrInviteID:       p.InviteID,
-		attrJustification:  p.Justification,
-		attrCreatedAt:      FormatTime(p.CreatedAt),
-	} {
-		item[k] = &types.AttributeValueMemberS{Value: v}
-	}
-	scopes := slices.Sorted(slices.Values(p.Scopes))
-	list := make([]types.AttributeValue, 0, len(scopes))
-	for _, s := range scopes {
-		list = append(list, &types.AttributeValueMemberS{Value: s})
-	}
-	item[attrScopes] = &types.AttributeValueMemberL{Value: list}
-	item[attrPolicyRevision] = &types.AttributeValueMemberN{Value: strconv.Itoa(p.PolicyRevision)}
-	for k, v := range map[string]string{attrAccountID: p.AccountID, attrARN: p.ARN} {
-		if v != "" {
-			item[k] = &types.AttributeValueMemberS{Value: v}
-		}
-	}
-	return item
+// item is a partner as its table holds it when onboarding writes it; rotation's keys and
+// markers are set later by updates (rotation.go).
+type item struct {
+	PartnerID      string        `dynamodbav:"partnerId"`
+	PartnerName    string        `dynamodbav:"partnerName"`
+	Tier           string        `dynamodbav:"tier"`
+	Scopes         []string      `dynamodbav:"scopes"` // L, sorted; never NULL
+	Status         string        `dynamodbav:"status"`
+	KeyID          string        `dynamodbav:"keyId"`
+	SecretARN      string        `dynamodbav:"secretArn"`
+	IdentityMethod string        `dynamodbav:"identityMethod"`
+	InviteID       string        `dynamodbav:"inviteId"` // "" for an STS partner, as always stored
+	AccountID      string        `dynamodbav:"accountId,omitempty"`
+	ARN            string        `dynamodbav:"arn,omitempty"`
+	Justification  string        `dynamodbav:"justification"`
+	PolicyRevision int           `dynamodbav:"policyRevision"`
+	CreatedAt      attrtime.Time `dynamodbav:"createdAt"`
 }
 
-// FromItem reads a partner from its table item.
+// Item renders the partner as its table item, scopes sorted.
+func (p Partner) Item() (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(item{
+		PartnerID: p.PartnerID, PartnerName: p.PartnerName, Tier: p.Tier,
+		Scopes: append(make([]string, 0, len(p.Scopes)), slices.Sorted(slices.Values(p.Scopes))...),
+		Status: p.Status, KeyID: p.KeyID, SecretARN: p.SecretARN, IdentityMethod: p.IdentityMethod,
+		InviteID: p.InviteID, AccountID: p.AccountID, ARN: p.ARN, Justification: p.Justification,
+		PolicyRevision: p.PolicyRevision, CreatedAt: attrtime.Of(p.CreatedAt),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partner item %q: %w", p.PartnerID, err)
+	}
+	return m, nil
+}
+
+// FromItem reads a partner from its table item. It stays hand-written: its errors name the
+// attribute that is missing or of another type.
 func FromItem(item map[string]types.AttributeValue) (Partner, error) {
 	var errs []error
 	str := func(name string) string {
@@ -201,13 +208,17 @@ func FromItem(item map[string]types.AttributeValue) (Partner, error) {
 }
 
 // PutNew is the transaction item that writes p to table, only if no partner has its id.
-func PutNew(table string, p Partner) types.TransactWriteItem {
+func PutNew(table string, p Partner) (types.TransactWriteItem, error) {
+	item, err := p.Item()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName:                aws.String(table),
-		Item:                     p.Item(),
+		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
-	}}
+	}}, nil
 }
 
 // GetItemAPI is the part of the DynamoDB client the Store uses.

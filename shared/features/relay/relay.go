@@ -346,19 +346,7 @@ func (r *Relay) publish(ctx context.Context, recs []outbox.Record) (int, error) 
 // mark records that rec's event is on the bus. A record marked meanwhile (an earlier delivery
 // of the batch that was still running) is not an error: the event is on the bus either way.
 func (r *Relay) mark(ctx context.Context, rec outbox.Record, busEventID string) error {
-	_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(r.Table),
-		Key:                 outbox.Key(rec.PartnerID, rec.Seq),
-		UpdateExpression:    aws.String("SET #publishedAt = :at, #busEventId = :id"),
-		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#publishedAt)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": outbox.PartitionKey, "#publishedAt": outbox.AttrPublishedAt, "#busEventId": outbox.AttrBusEventID,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":at": &types.AttributeValueMemberS{Value: outbox.FormatTime(r.Now())},
-			":id": &types.AttributeValueMemberS{Value: busEventID},
-		},
-	})
+	_, err := r.DB.UpdateItem(ctx, outbox.MarkPublished(r.Table, rec.PartnerID, rec.Seq, r.Now(), busEventID))
 	var marked *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &marked):

@@ -153,18 +153,7 @@ func (r *Retirer) Run(ctx context.Context) (rep Report, err error) {
 // scan reads every previous key and every key owing a flush, page by page. An item that does
 // not read as a registry entry is an error, and the others are still returned.
 func (r *Retirer) scan(ctx context.Context) ([]registry.Entry, []error) {
-	in := &dynamodb.ScanInput{
-		TableName:                aws.String(r.Tables.Credentials),
-		FilterExpression:         aws.String("#status = :previous OR #flush = :true"),
-		ExpressionAttributeNames: map[string]string{"#status": registry.AttrStatus, "#flush": registry.AttrFlushPending},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":previous": &types.AttributeValueMemberS{Value: string(registry.StatusPrevious)},
-			":true":     &types.AttributeValueMemberBOOL{Value: true},
-		},
-	}
-	if r.PageSize > 0 {
-		in.Limit = aws.Int32(r.PageSize)
-	}
+	in := registry.RetirementScan(r.Tables.Credentials, r.PageSize)
 	var out []registry.Entry
 	var errs []error
 	p := dynamodb.NewScanPaginator(r.DB, in)

@@ -82,3 +82,10 @@ func checkRecordGolden(t *testing.T, name string, r outbox.Record) {
 		t.Errorf("%s reads back as %+v, want %+v", name, back, r)
 	}
 }
+
+// TestMarkPublishedGolden holds the relay's update marking a record published.
+func TestMarkPublishedGolden(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 30, 0, 123456789, goldenZone)
+	itemtest.GoldenWrites(t, "golden/mark-published", *updateGolden,
+		outbox.MarkPublished("outbox", "p-d4xq7m2kf5hb3nz6w2yr7tcvae", 3, at, "bus-event-1"))
+}

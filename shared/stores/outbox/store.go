@@ -228,3 +228,22 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// MarkPublished is the update that records a record's event as on the bus, at at, under the
+// bus's event id. It fails its condition when the record is gone or already marked (an
+// earlier delivery of the same stream batch got there first).
+func MarkPublished(table, partnerID string, seq int64, at time.Time, busEventID string) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:           aws.String(table),
+		Key:                 Key(partnerID, seq),
+		UpdateExpression:    aws.String("SET #publishedAt = :at, #busEventId = :id"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#publishedAt)"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": PartitionKey, "#publishedAt": AttrPublishedAt, "#busEventId": AttrBusEventID,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":at": &types.AttributeValueMemberS{Value: FormatTime(at)},
+			":id": &types.AttributeValueMemberS{Value: busEventID},
+		},
+	}
+}

@@ -117,3 +117,22 @@ func update(table string, id credential.KeyID, from, to Status, set map[string]t
 		ExpressionAttributeValues: values,
 	}}
 }
+
+// RetirementScan is the scan of the credentials table for what a retirement run looks at:
+// every previous key and every key still owing a stage cache flush. pageSize 0 leaves the
+// page size to DynamoDB.
+func RetirementScan(table string, pageSize int32) *dynamodb.ScanInput {
+	in := &dynamodb.ScanInput{
+		TableName:                aws.String(table),
+		FilterExpression:         aws.String("#status = :previous OR #flush = :true"),
+		ExpressionAttributeNames: map[string]string{"#status": AttrStatus, "#flush": AttrFlushPending},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":previous": &types.AttributeValueMemberS{Value: string(StatusPrevious)},
+			":true":     &types.AttributeValueMemberBOOL{Value: true},
+		},
+	}
+	if pageSize > 0 {
+		in.Limit = aws.Int32(pageSize)
+	}
+	return in
+}

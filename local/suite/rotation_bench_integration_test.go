@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -468,11 +469,16 @@ func BenchmarkRotation(b *testing.B) {
 	})
 	var total, sm, ddb float64
 	perStep := map[string]float64{}
+	seen := map[string]int{}
 	for _, c := range steps {
+		seen[c.fields["step"].(string)+": "+strings.Join(c.sequence, " ")]++
 		total += float64(c.total)
 		sm += float64(c.service("Secrets Manager"))
 		ddb += float64(c.service("DynamoDB"))
 		perStep[c.fields["step"].(string)] += float64(c.total)
+	}
+	for _, k := range slices.Sorted(maps.Keys(seen)) {
+		b.Logf("%d× %s", seen[k], k)
 	}
 	b.ReportMetric(total/rotations, "aws-calls/rotation")
 	b.ReportMetric(sm/rotations, "sm-calls/rotation")

@@ -43,11 +43,11 @@ const (
 
 // faultSteps lists, per rotation step, the AWS calls one invocation makes in a rotation that
 // starts from a converged state of a partner rotated before (shared/features/rotation/handler.go and
-// steps.go): the guards' DescribeSecret, then load's reads of the partner and of its current
-// key's registry entry, then the step's own calls. A crash is injected after each of them, and
-// the test checks the table against the function: each crash is logged after the operation
-// named, and a fault armed one call past the last never fires, the step ending after exactly
-// the calls listed.
+// steps.go): the guards' DescribeSecret, then load's reads — the partner, the pending key
+// (after createSecret), and every registry entry the step looks at in one BatchGetItem — then
+// the step's own calls. A crash is injected after each of them, and the test checks the table
+// against the function: each crash is logged after the operation named, and a fault armed one
+// call past the last never fires, the step ending after exactly the calls listed.
 var faultSteps = []struct {
 	step  string
 	calls []string // operation names, in order, as the SDK names them
@@ -57,26 +57,25 @@ var faultSteps = []struct {
 }{
 	{step: events.StepCreateSecret, calls: []string{
 		"DescribeSecret", "GetItem",
-		"GetItem",        // the current key's entry
+		"BatchGetItem",   // the current key's entry
 		"GetSecretValue", // the token's version: no value yet (ResourceNotFoundException)
 		"PutSecretValue", // the new key, AWSPENDING
 	}},
 	{step: events.StepSetSecret, calls: []string{
-		"DescribeSecret", "GetItem", "GetItem",
+		"DescribeSecret", "GetItem",
 		"GetSecretValue",     // the pending key
-		"GetItem",            // its registry entry: none yet
+		"BatchGetItem",       // the current key's entry and the pending key's: none yet
 		"TransactWriteItems", // the pending entry + the partner's pendingKeyId
 	}},
 	{step: events.StepTestSecret, calls: []string{
-		"DescribeSecret", "GetItem", "GetItem",
+		"DescribeSecret", "GetItem",
 		"GetSecretValue", // the pending key
-		"GetItem",        // registry.Verify's lookup
+		"BatchGetItem",   // the current key's entry and the pending key's, which registry.Verify checks
 	}},
-	{step: events.StepFinishSecret, completesAt: 9, calls: []string{
-		"DescribeSecret", "GetItem", "GetItem",
+	{step: events.StepFinishSecret, completesAt: 7, calls: []string{
+		"DescribeSecret", "GetItem",
 		"GetSecretValue",           // the pending key
-		"GetItem",                  // its registry entry (pending)
-		"GetItem",                  // the previous key's entry, retired by this commit
+		"BatchGetItem",             // the current, pending (pending) and previous (retired by this commit) keys' entries
 		"GetItem",                  // the outbox head
 		"TransactWriteItems",       // Credential Rotated with the registry's and partner's changes
 		"UpdateSecretVersionStage", // AWSCURRENT to the token's version

@@ -39,6 +39,7 @@ var _ SecretsAPI = (*secretsmanager.Client)(nil)
 // of the partner and registry items, and the outbox's (its head, its transactions).
 type DynamoDBAPI interface {
 	outbox.DynamoDBAPI
+	registry.BatchGetItemAPI
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
@@ -124,7 +125,10 @@ func (h *Handler) outbox() *outbox.Store {
 	return &outbox.Store{DB: h.DB, Table: h.Tables.Outbox}
 }
 
-// run is one step's invocation: the event, what the guards read, and the partner.
+// run is one step's invocation: the event, what the guards read, and the partner. Each step
+// reads what it needs once, in load, and passes it down: the partner's item, the token's
+// pending key (the steps after createSecret), and in one batch every registry entry the step
+// looks at.
 type run struct {
 	step, token string
 	arn         string
@@ -132,7 +136,18 @@ type run struct {
 	partnerID   string
 	partner     partnerState
 	current     registry.Entry // the entry of the partner's current key
+	// pending and pendingErr are what reading the token's pending key gave (the steps after
+	// createSecret): pendingErr is returned when the step asks for the key.
+	pending    credential.Key
+	pendingErr error
+	// entries are the registry entries load read: the current key's, the pending key's, and
+	// the one the step may retire (setSecret: an abandoned rotation's pending key;
+	// finishSecret: the previous key).
+	entries registry.Entries
 }
+
+// pendingKey is the token's pending key, as load read it.
+func (r *run) pendingKey() (credential.Key, error) { return r.pending, r.pendingErr }
 
 // finished reports whether finishSecret's transaction made key the partner's current key
 // (registry entry active, partner keyId moved): only that transaction moves keyId to the
@@ -269,7 +284,8 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 
 // load reads the partner and its current key's entry, and checks the rotation may go on: the
 // partner is active, the secret is the partner's, and its current key is registered and
-// active.
+// active. It also reads what the step needs besides (run's pending and entries): the partner
+// item once, the pending key once, and the registry entries in one BatchGetItem.
 func (h *Handler) load(ctx context.Context, r *run) error {
 	p, err := h.readPartner(ctx, r.partnerID)
 	switch {
@@ -287,7 +303,29 @@ func (h *Handler) load(ctx context.Context, r *run) error {
 	if err != nil {
 		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("partner %s: attribute %s: %w", r.partnerID, attrKeyID, err))
 	}
-	cur, err := h.registry().Get(ctx, id)
+	ids := []credential.KeyID{id}
+	if r.step != events.StepCreateSecret {
+		// The pending key is read here so its entry comes in the same batch; a failure to read
+		// it is the step's to return, after the current key's checks below.
+		r.pending, r.pendingErr = h.readPending(ctx, r)
+		if errors.Is(r.pendingErr, errNoPendingValue) {
+			r.pendingErr = fail(ReasonSecretUnreadable, r.pendingErr)
+		}
+		if r.pendingErr == nil {
+			ids = append(ids, r.pending.ID())
+		}
+	}
+	switch r.step {
+	case events.StepSetSecret:
+		ids = append(ids, p.PendingKeyID) // an abandoned rotation's, retired by setSecret
+	case events.StepFinishSecret:
+		ids = append(ids, p.PreviousKeyID) // retired by finishSecret's commit
+	}
+	r.entries, err = registry.GetEntries(ctx, h.DB, h.Tables.Credentials, ids...)
+	if err != nil {
+		return fail(ReasonRegistryUnreadable, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))
+	}
+	cur, err := r.entries.Get(ctx, id)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))

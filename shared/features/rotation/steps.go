@@ -96,12 +96,13 @@ func (h *Handler) createSecret(ctx context.Context, r *run) error {
 	return nil
 }
 
-// registered reads the pending key's entry and says whether setSecret's registration of it is
+// registered reads the pending key's entry through lookup (the entries load read, or the
+// registry itself) and says whether setSecret's registration of it is
 // there: found is false when the key id is not registered; an entry under the key id that is
 // not this registration (another verifier, partner or version, or a status other than pending
 // — or active, once this rotation's finishSecret made it current) is an error.
-func (h *Handler) registered(ctx context.Context, r *run, key credential.Key) (e registry.Entry, found bool, err error) {
-	e, err = h.registry().Get(ctx, key.ID())
+func (h *Handler) registered(ctx context.Context, lookup registry.Lookup, r *run, key credential.Key) (e registry.Entry, found bool, err error) {
+	e, err = lookup.Get(ctx, key.ID())
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		return registry.Entry{}, false, nil
@@ -120,11 +121,11 @@ func (h *Handler) registered(ctx context.Context, r *run, key credential.Key) (e
 // setSecret registers the pending key's verifier as pending, and records it as the partner's
 // pending key; a pending key of an abandoned rotation is retired in the same transaction.
 func (h *Handler) setSecret(ctx context.Context, r *run) error {
-	key, err := h.pendingKey(ctx, r)
+	key, err := r.pendingKey()
 	if err != nil {
 		return err
 	}
-	if _, found, err := h.registered(ctx, r, key); err != nil || found {
+	if _, found, err := h.registered(ctx, r.entries, r, key); err != nil || found {
 		if found && err == nil {
 			slog.InfoContext(ctx, "setSecret: the pending key is registered already", "partner", r.partnerID, "keyId", string(key.ID()))
 		}
@@ -153,7 +154,7 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 	}
 	stale := r.partner.PendingKeyID
 	if stale != "" && stale != key.ID() {
-		e, err := h.registry().Get(ctx, stale)
+		e, err := r.entries.Get(ctx, stale)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
 		case err != nil:
@@ -171,7 +172,7 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 	}
 	// The outcome may be unknown (a timeout) or the entry may have been written by a
 	// concurrent attempt: what the registry holds now decides.
-	if _, found, rerr := h.registered(ctx, r, key); found || rerr != nil {
+	if _, found, rerr := h.registered(ctx, h.registry(), r, key); found || rerr != nil {
 		if rerr != nil {
 			return fmt.Errorf("register the pending key %s: %w (after %w)", key.ID(), rerr, err)
 		}
@@ -189,14 +190,14 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 // pending version that is Secrets Manager's test of the rotation configuration passes as it is
 // (configurationTest).
 func (h *Handler) testSecret(ctx context.Context, r *run) error {
-	key, err := h.pendingKey(ctx, r)
+	key, err := r.pendingKey()
 	if err != nil {
 		return err
 	}
 	if ok, err := h.configurationTest(ctx, r, key); ok || err != nil {
 		return err
 	}
-	v, err := registry.Verify(ctx, h.registry(), key, h.now(), true)
+	v, err := registry.Verify(ctx, r.entries, key, h.now(), true)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		return fail(ReasonPendingUnregistered, err)
@@ -269,7 +270,7 @@ func (e loadedEntry) Get(_ context.Context, id credential.KeyID) (registry.Entry
 // finishSecret commits the rotation (Credential Rotated with the registry's and the partner's
 // changes), then moves AWSCURRENT to the token's version and takes AWSPENDING off it.
 func (h *Handler) finishSecret(ctx context.Context, r *run) error {
-	key, err := h.pendingKey(ctx, r)
+	key, err := r.pendingKey()
 	if err != nil {
 		return err
 	}
@@ -283,7 +284,7 @@ func (h *Handler) finishSecret(ctx context.Context, r *run) error {
 
 // commit is finishSecret's transaction.
 func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error {
-	e, found, err := h.registered(ctx, r, key)
+	e, found, err := h.registered(ctx, r.entries, r, key)
 	switch {
 	case err != nil:
 		return err
@@ -307,7 +308,7 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 	// already has (retired, revoked).
 	older := r.partner.PreviousKeyID
 	if older != "" && older != old && older != key.ID() {
-		e, err := h.registry().Get(ctx, older)
+		e, err := r.entries.Get(ctx, older)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
 		case err != nil:

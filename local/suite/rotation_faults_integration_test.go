@@ -43,8 +43,9 @@ const (
 
 // faultSteps lists, per rotation step, the AWS calls one invocation makes in a rotation that
 // starts from a converged state of a partner rotated before (shared/features/rotation/handler.go and
-// steps.go): the guards' DescribeSecret, then load's reads — the partner, the pending key
-// (after createSecret), and every registry entry the step looks at in one BatchGetItem — then
+// steps.go): the guards' DescribeSecret, then load's reads — the partner (finishSecret: with
+// its outbox head, in one BatchGetItem), the pending key (after createSecret), and every
+// registry entry the step looks at in one BatchGetItem — then
 // the step's own calls. A crash is injected after each of them, and the test checks the table
 // against the function: each crash is logged after the operation named, and a fault armed one
 // call past the last never fires, the step ending after exactly the calls listed.
@@ -72,11 +73,11 @@ var faultSteps = []struct {
 		"GetSecretValue", // the pending key
 		"BatchGetItem",   // the current key's entry and the pending key's, which registry.Verify checks
 	}},
-	{step: events.StepFinishSecret, completesAt: 7, calls: []string{
-		"DescribeSecret", "GetItem",
+	{step: events.StepFinishSecret, completesAt: 6, calls: []string{
+		"DescribeSecret",
+		"BatchGetItem",             // the partner and its outbox head
 		"GetSecretValue",           // the pending key
 		"BatchGetItem",             // the current, pending (pending) and previous (retired by this commit) keys' entries
-		"GetItem",                  // the outbox head
 		"TransactWriteItems",       // Credential Rotated with the registry's and partner's changes
 		"UpdateSecretVersionStage", // AWSCURRENT to the token's version
 		"UpdateSecretVersionStage", // AWSPENDING off it

@@ -14,6 +14,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lanyardhq/lanyard/events"
@@ -144,6 +145,8 @@ type run struct {
 	// the one the step may retire (setSecret: an abandoned rotation's pending key;
 	// finishSecret: the previous key).
 	entries registry.Entries
+	// head is the partner's outbox chain head, read with the partner's item (finishSecret).
+	head outbox.Head
 }
 
 // pendingKey is the token's pending key, as load read it.
@@ -287,7 +290,13 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 // active. It also reads what the step needs besides (run's pending and entries): the partner
 // item once, the pending key once, and the registry entries in one BatchGetItem.
 func (h *Handler) load(ctx context.Context, r *run) error {
-	p, err := h.readPartner(ctx, r.partnerID)
+	var p partnerState
+	var err error
+	if r.step == events.StepFinishSecret {
+		p, err = h.readPartnerAndHead(ctx, r)
+	} else {
+		p, err = h.readPartner(ctx, r.partnerID)
+	}
 	switch {
 	case errors.Is(err, partner.ErrNotFound):
 		return fail(ReasonPartnerUnknown, err)
@@ -339,6 +348,41 @@ func (h *Handler) load(ctx context.Context, r *run) error {
 	r.current = cur
 	return nil
 }
+
+// readPartnerAndHead reads, for finishSecret, the partner's item and its outbox chain head in
+// one consistent BatchGetItem (the head goes to r.head); errors as readPartner's.
+func (h *Handler) readPartnerAndHead(ctx context.Context, r *run) (partnerState, error) {
+	request := map[string]types.KeysAndAttributes{
+		h.Tables.Partners: {Keys: []map[string]types.AttributeValue{partner.Key(r.partnerID)}, ConsistentRead: aws.Bool(true)},
+		h.Tables.Outbox:   {Keys: []map[string]types.AttributeValue{outbox.HeadKey(r.partnerID)}, ConsistentRead: aws.Bool(true)},
+	}
+	var partnerItem, headItem map[string]types.AttributeValue
+	for attempt := 1; len(request) > 0; attempt++ {
+		if attempt > maxBatchAttempts {
+			return partnerState{}, fmt.Errorf("get partner %s and its outbox head: keys left unprocessed after retries", r.partnerID)
+		}
+		out, err := h.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+		if err != nil {
+			return partnerState{}, fmt.Errorf("get partner %s and its outbox head: %w", r.partnerID, err)
+		}
+		if items := out.Responses[h.Tables.Partners]; len(items) > 0 {
+			partnerItem = items[0]
+		}
+		if items := out.Responses[h.Tables.Outbox]; len(items) > 0 {
+			headItem = items[0]
+		}
+		request = out.UnprocessedKeys
+	}
+	// A head that does not read is left to the commit, which reads it again and fails there
+	// as it would have.
+	if head, err := outbox.HeadFromItem(r.partnerID, headItem); err == nil {
+		r.head = head
+	}
+	return partnerFromItem(r.partnerID, partnerItem)
+}
+
+// maxBatchAttempts bounds a BatchGetItem's calls when DynamoDB leaves keys unprocessed.
+const maxBatchAttempts = 5
 
 // tier is the policy's tier of the current key.
 func (h *Handler) tier(r *run) (policy.Tier, error) {

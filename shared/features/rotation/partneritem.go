@@ -45,16 +45,22 @@ func (h *Handler) readPartner(ctx context.Context, id string) (partnerState, err
 	if err != nil {
 		return partnerState{}, fmt.Errorf("get partner %s: %w", id, err)
 	}
-	if len(out.Item) == 0 {
+	return partnerFromItem(id, out.Item)
+}
+
+// partnerFromItem reads the partner's item as a consistent read of partner.Key(id) returned
+// it; an error matching partner.ErrNotFound when there was none.
+func partnerFromItem(id string, item map[string]types.AttributeValue) (partnerState, error) {
+	if len(item) == 0 {
 		return partnerState{}, fmt.Errorf("get partner %s: %w", id, partner.ErrNotFound)
 	}
-	p, err := partner.FromItem(out.Item)
+	p, err := partner.FromItem(item)
 	if err != nil {
 		return partnerState{}, err
 	}
 	s := partnerState{Partner: p}
 	for name, dst := range map[string]*credential.KeyID{AttrPreviousKeyID: &s.PreviousKeyID, AttrPendingKeyID: &s.PendingKeyID} {
-		switch v := out.Item[name].(type) {
+		switch v := item[name].(type) {
 		case nil:
 		case *types.AttributeValueMemberS:
 			if *dst, err = credential.ParseKeyID(v.Value); err != nil {

@@ -326,7 +326,7 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 		VersionID:     r.token,
 		GraceUntil:    graceUntil,
 	}
-	_, err = h.outbox().Commit(ctx, r.partnerID, ev, items)
+	_, err = h.outbox().CommitFrom(ctx, r.head, ev, items)
 	if err == nil {
 		slog.InfoContext(ctx, "finishSecret: rotation committed", "partner", r.partnerID, "keyId", string(key.ID()),
 			"previousKeyId", string(old), "retiredKeyId", string(older), "graceUntil", graceUntil, "eventId", ev.EventID)

@@ -253,6 +253,7 @@ func BenchmarkOnboarding(b *testing.B) {
 	b.ReportMetric(pct(conc, 0.5)/pct(base, 0.5), "conc8-p50/health-p50")
 
 	lines := waitCalls(b, s.Provisioned.Functions["onboarding"], since, len(seq)+len(conc), nil)
+	logSequences(b, "onboarding", lines)
 	total, per := callsPer(lines)
 	b.ReportMetric(total, "aws-calls/onboarding")
 	b.ReportMetric(per("DynamoDB"), "ddb-calls/onboarding")

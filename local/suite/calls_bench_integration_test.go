@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -134,6 +135,19 @@ func callsPer(lines []invocationCalls) (total float64, byService func(string) fl
 	}
 }
 
+// logSequences logs each distinct call sequence of lines with how many invocations made it
+// (seen with go test -v).
+func logSequences(b *testing.B, what string, lines []invocationCalls) {
+	b.Helper()
+	seen := map[string]int{}
+	for _, c := range lines {
+		seen[strings.Join(c.sequence, " ")]++
+	}
+	for _, k := range slices.Sorted(maps.Keys(seen)) {
+		b.Logf("%s: %d× [%s]", what, seen[k], k)
+	}
+}
+
 // benchKeys onboards n sandbox partners through the front, one at a time, and returns their
 // API keys.
 func benchKeys(b *testing.B, s *suite.Suite, n int) []string {
@@ -226,6 +240,7 @@ func BenchmarkTokenExchange(b *testing.B) {
 		health = append(health, do(http.MethodGet, "/v1/health", "", http.StatusOK))
 	}
 	lines := waitCalls(b, s.Provisioned.Functions["token"], since, len(tok), nil)
+	logSequences(b, "token exchange", lines)
 	total, per := callsPer(lines)
 	t, h := medianMS(tok), medianMS(health)
 	b.ReportMetric(t, "token-median-ms")
@@ -275,6 +290,8 @@ func BenchmarkAuthorizer(b *testing.B) {
 	}
 	coldLines := waitCalls(b, fn, since, len(cold), isCached(false))
 	warmLines := waitCalls(b, fn, since, len(warm), isCached(true))
+	logSequences(b, "cold decision", coldLines)
+	logSequences(b, "warm decision", warmLines)
 	coldCalls, coldPer := callsPer(coldLines)
 	warmCalls, _ := callsPer(warmLines)
 	c, w := medianMS(cold), medianMS(warm)

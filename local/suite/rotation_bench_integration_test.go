@@ -211,7 +211,7 @@ func currentOf(ctx context.Context, secretID string) (string, error) {
 //
 // What the production rotation adds on top — four Lambda invocations through LocalStack's
 // executor, each step's reads of the partner and its key, setSecret's registration of the
-// pending key, the outbox head read, AWSPENDING taken off — is the overhead the ratio shows.
+// pending key, the outbox head read — is the overhead the ratio shows.
 type rawReplay struct {
 	secret, table string
 	current       string // the scratch secret's AWSCURRENT version

@@ -27,8 +27,12 @@
 //     the tier's rotation.graceWindow), the partner's older previous key, if one is still
 //     previous, → retired (one previous key at a time, as there is one AWSPREVIOUS), and the
 //     partner's keyId moved to the new key (previousKeyId to the old one). Then it moves
-//     AWSCURRENT to the token's version (Secrets Manager moves AWSPREVIOUS to the old one) and
-//     takes AWSPENDING off it.
+//     AWSCURRENT to the token's version (Secrets Manager moves AWSPREVIOUS to the old one).
+//     AWSPENDING stays on that version, as AWS's rotation templates leave it: RotateSecret
+//     documents AWSPENDING on the AWSCURRENT version as an end state of a successful rotation,
+//     and every reader here (the step guards, `lanyard rotation` status, RotateSecret itself)
+//     takes a rotation to be in progress only while AWSPENDING is on a version that is not
+//     AWSCURRENT.
 //
 // # Guards
 //
@@ -52,9 +56,7 @@
 //   - finishSecret crashed after its transaction but before the staging labels moved: the
 //     partner's keyId already names the new key, which tells the retry the transaction
 //     landed (its conditions would fail), so it only moves the labels; crashed after the move:
-//     the version is AWSCURRENT and the guard ends the retry. Taking AWSPENDING off the
-//     version is the last call: if it fails, AWSPENDING stays on the AWSCURRENT version, one
-//     of the two end states RotateSecret documents as complete.
+//     the version is AWSCURRENT and the guard ends the retry.
 //
 // A stale AWSPENDING — a rotation that failed on every retry and left AWSPENDING on its
 // version — is handled as AWS documents it: RotateSecret refuses to start another rotation

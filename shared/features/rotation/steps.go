@@ -268,7 +268,11 @@ func (e loadedEntry) Get(_ context.Context, id credential.KeyID) (registry.Entry
 }
 
 // finishSecret commits the rotation (Credential Rotated with the registry's and the partner's
-// changes), then moves AWSCURRENT to the token's version and takes AWSPENDING off it.
+// changes), then moves AWSCURRENT to the token's version. AWSPENDING stays on that version, as
+// AWS's rotation templates leave it: RotateSecret documents it as one of the two end states of
+// a successful rotation ("the AWSPENDING staging label might be attached to the same version
+// as the AWSCURRENT version, or it might not be attached to any version"), and the next
+// RotateSecret moves it to its own new version.
 func (h *Handler) finishSecret(ctx context.Context, r *run) error {
 	key, err := r.pendingKey()
 	if err != nil {
@@ -346,7 +350,7 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 }
 
 // moveStages makes the token's version AWSCURRENT (Secrets Manager moves AWSPREVIOUS to the
-// version it leaves) and takes AWSPENDING off it.
+// version it leaves); AWSPENDING stays on it (finishSecret).
 func (h *Handler) moveStages(ctx context.Context, r *run) error {
 	from := r.currentVersion()
 	if from == "" {
@@ -360,16 +364,6 @@ func (h *Handler) moveStages(ctx context.Context, r *run) error {
 	})
 	if err != nil {
 		return fail(ReasonStageMoveFailed, fmt.Errorf("move AWSCURRENT from version %s: %w", from, err))
-	}
-	// The rotation is complete. AWSPENDING left on the AWSCURRENT version is one of the two
-	// end states RotateSecret documents, so a failure here is logged, not returned.
-	_, err = h.Secrets.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId:            aws.String(r.arn),
-		VersionStage:        aws.String(StagePending),
-		RemoveFromVersionId: aws.String(r.token),
-	})
-	if err != nil {
-		slog.WarnContext(ctx, "finishSecret: AWSPENDING stays on the new AWSCURRENT version", "partner", r.partnerID, "version", r.token, "error", err.Error())
 	}
 	slog.InfoContext(ctx, "finishSecret: version is AWSCURRENT", "partner", r.partnerID, "version", r.token, "previousVersion", from)
 	return nil

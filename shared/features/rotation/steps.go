@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -133,7 +134,7 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 	}
 	t, err := h.tier(r)
 	if err != nil {
-		return err
+		return recheck(r, err)
 	}
 	now := h.now()
 	items := []types.TransactWriteItem{
@@ -151,6 +152,9 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 			CreatedAt:       now,
 		}),
 		setPending(h.Tables.Partners, r.partnerID, r.current.KeyID, key.ID()),
+	}
+	if r.assumed {
+		items = append(items, registry.CheckCurrent(h.Tables.Credentials, r.current.KeyID, r.partnerID, r.current.Tier, r.current.Scopes))
 	}
 	stale := r.partner.PendingKeyID
 	if stale != "" && stale != key.ID() {
@@ -170,6 +174,10 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 		slog.InfoContext(ctx, "setSecret: pending key registered", "partner", r.partnerID, "keyId", string(key.ID()))
 		return nil
 	}
+	var canceled *types.TransactionCanceledException
+	if r.assumed && errors.As(err, &canceled) {
+		return recheck(r, fmt.Errorf("register the pending key %s: %w", key.ID(), err))
+	}
 	// The outcome may be unknown (a timeout) or the entry may have been written by a
 	// concurrent attempt: what the registry holds now decides.
 	if _, found, rerr := h.registered(ctx, h.registry(), r, key); found || rerr != nil {
@@ -178,7 +186,6 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 		}
 		return nil
 	}
-	var canceled *types.TransactionCanceledException
 	if errors.As(err, &canceled) {
 		return fail(ReasonStateChanged, fmt.Errorf("register the pending key %s: %w", key.ID(), err))
 	}
@@ -291,29 +298,37 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 	e, found, err := h.registered(ctx, r.entries, r, key)
 	switch {
 	case err != nil:
-		return err
+		return recheck(r, err)
 	case !found:
-		return fail(ReasonPendingUnregistered, fmt.Errorf("the pending key %s is not registered", key.ID()))
+		return recheck(r, fail(ReasonPendingUnregistered, fmt.Errorf("the pending key %s is not registered", key.ID())))
 	case e.Status != registry.StatusPending:
-		return fail(ReasonPendingNotPending, fmt.Errorf("the pending key %s is %s", key.ID(), e.Status))
+		return recheck(r, fail(ReasonPendingNotPending, fmt.Errorf("the pending key %s is %s", key.ID(), e.Status)))
 	}
 	t, err := h.tier(r)
 	if err != nil {
-		return err
+		return recheck(r, err)
 	}
 	now := h.now()
 	old := r.current.KeyID
 	graceUntil := now.Add(t.Rotation.GraceWindow.Std())
-	items := []types.TransactWriteItem{
-		registry.Activate(h.Tables.Credentials, key.ID()),
-		registry.Supersede(h.Tables.Credentials, old, graceUntil),
+	items := []types.TransactWriteItem{registry.Activate(h.Tables.Credentials, key.ID())}
+	if r.assumed {
+		items = append(items, registry.SupersedeCurrent(h.Tables.Credentials, old, r.partnerID, r.current.Tier, graceUntil))
+	} else {
+		items = append(items, registry.Supersede(h.Tables.Credentials, old, graceUntil))
 	}
 	// One previous key at a time: the one the last rotation replaced retires now, unless it
-	// already has (retired, revoked).
+	// already has (retired, revoked). When its entry was not read (assumed), its retirement
+	// goes in conditioned on it being previous, and comes out again if that condition alone
+	// cancels the commit.
 	older := r.partner.PreviousKeyID
+	retireOlder := -1 // the index of older's retirement in items
 	if older != "" && older != old && older != key.ID() {
 		e, err := r.entries.Get(ctx, older)
 		switch {
+		case r.assumed:
+			retireOlder = len(items)
+			items = append(items, registry.RetireDue(h.Tables.Credentials, older, now))
 		case errors.Is(err, registry.ErrNotFound):
 		case err != nil:
 			return fail(ReasonRegistryUnreadable, fmt.Errorf("the previous key %s: %w", older, err))
@@ -331,6 +346,17 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 		GraceUntil:    graceUntil,
 	}
 	_, err = h.outbox().CommitFrom(ctx, r.head, ev, items)
+	if retireOlder >= 0 && onlyFailed(err, len(items), retireOlder) {
+		// older is not previous any more (retired, revoked) or not registered: as when its
+		// entry is read, it stays as it is.
+		slog.InfoContext(ctx, "finishSecret: the previous key is not previous, left as it is", "partner", r.partnerID, "keyId", string(older))
+		items = slices.Delete(items, retireOlder, retireOlder+1)
+		_, err = h.outbox().CommitFrom(ctx, r.head, ev, items)
+	}
+	var changed *outbox.StateChangeError
+	if r.assumed && errors.As(err, &changed) {
+		return recheck(r, fmt.Errorf("commit the rotation to key %s: %w", key.ID(), err))
+	}
 	if err == nil {
 		slog.InfoContext(ctx, "finishSecret: rotation committed", "partner", r.partnerID, "keyId", string(key.ID()),
 			"previousKeyId", string(old), "retiredKeyId", string(older), "graceUntil", graceUntil, "eventId", ev.EventID)
@@ -342,7 +368,6 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 		slog.InfoContext(ctx, "finishSecret: the rotation's commit landed despite the error", "partner", r.partnerID, "keyId", string(key.ID()), "error", err.Error())
 		return nil
 	}
-	var changed *outbox.StateChangeError
 	if errors.As(err, &changed) {
 		return fail(ReasonStateChanged, fmt.Errorf("commit the rotation to key %s: %w", key.ID(), err))
 	}
@@ -367,4 +392,30 @@ func (h *Handler) moveStages(ctx context.Context, r *run) error {
 	}
 	slog.InfoContext(ctx, "finishSecret: version is AWSCURRENT", "partner", r.partnerID, "version", r.token, "previousVersion", from)
 	return nil
+}
+
+// recheck is err, or errRecheck when the run assumed the current key's entry without reading
+// it: the step runs again on the entries read, and names its failure then.
+func recheck(r *run, err error) error {
+	if r.assumed {
+		return fmt.Errorf("%w: %w", errRecheck, err)
+	}
+	return err
+}
+
+// onlyFailed reports whether err is a transaction of n state changes (after the outbox's own
+// items) cancelled by the condition of state change i alone.
+func onlyFailed(err error, n, i int) bool {
+	var canceled *types.TransactionCanceledException
+	if !errors.As(err, &canceled) || len(canceled.CancellationReasons) < n {
+		return false
+	}
+	offset := len(canceled.CancellationReasons) - n
+	for j, reason := range canceled.CancellationReasons {
+		code := aws.ToString(reason.Code)
+		if failed := code != "" && code != "None"; failed != (j == offset+i) || (j == offset+i && code != "ConditionalCheckFailed") {
+			return false
+		}
+	}
+	return true
 }

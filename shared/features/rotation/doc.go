@@ -43,6 +43,19 @@
 // secret prefix — and checks the partner is active, the secret is the partner's, and the
 // partner's current key is registered and active.
 //
+// Each step reads what it checks once. createSecret and testSecret read the partner's item,
+// then the registry entries they look at in one consistent BatchGetItem. setSecret and
+// finishSecret read the pending key first, then the partner's item (finishSecret: with its
+// outbox head) and the pending key's entry in one consistent BatchGetItem; the current key's
+// entry, which only their transaction depends on, they do not read: that it is active, the
+// partner's, and of the tier (setSecret: and the scopes) they take from what they read is a
+// condition of the transaction (registry.CheckCurrent, registry.SupersedeCurrent). A
+// transaction those conditions cancel sends the step back to read the entries and run as it
+// does with them read, so it refuses with the same reason (or, when only the assumption was
+// wrong, does the same work). finishSecret puts the older previous key's retirement in its
+// commit conditioned on that key being previous, and takes it out again when that condition
+// alone cancels the commit.
+//
 // # Failures and retries
 //
 // Every step is idempotent on the token, and every state a failed step leaves is one from

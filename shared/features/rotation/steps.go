@@ -412,8 +412,12 @@ func onlyFailed(err error, n, i int) bool {
 	}
 	offset := len(canceled.CancellationReasons) - n
 	for j, reason := range canceled.CancellationReasons {
-		code := aws.ToString(reason.Code)
-		if failed := code != "" && code != "None"; failed != (j == offset+i) || (j == offset+i && code != "ConditionalCheckFailed") {
+		switch code := aws.ToString(reason.Code); {
+		case j == offset+i:
+			if code != "ConditionalCheckFailed" {
+				return false
+			}
+		case code != "" && code != "None":
 			return false
 		}
 	}

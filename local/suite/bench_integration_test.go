@@ -117,7 +117,9 @@ func BenchmarkFrontOverDirectInvoke(b *testing.B) {
 // functions: each iteration onboards a new partner with its own invite (issued beforehand,
 // outside the timing), first one at a time, then eight at a time. Reported: p50 and p99 of each
 // mode, and the p50s over the p50 of GET /v1/health through the same front in the same run
-// (the cost of any request through the front and LocalStack's Invoke), as ratios.
+// (the cost of any request through the front and LocalStack's Invoke), as ratios; and the AWS
+// calls per onboarding, in all and per service, as the onboarding function's invocations of
+// the timed part logged them (shared/platform/awscalls).
 func BenchmarkOnboarding(b *testing.B) {
 	env, err := harness.Connect(context.Background())
 	if err != nil {
@@ -210,6 +212,7 @@ func BenchmarkOnboarding(b *testing.B) {
 	n := b.N
 	seqJobs, concJobs := invites(n), invites(n)
 	var seq, conc, base []time.Duration
+	since := time.Now()
 	b.StartTimer()
 	for _, j := range seqJobs {
 		seq = append(seq, onboard(j))
@@ -248,4 +251,11 @@ func BenchmarkOnboarding(b *testing.B) {
 	b.ReportMetric(pct(base, 0.5), "health-p50-ms")
 	b.ReportMetric(pct(seq, 0.5)/pct(base, 0.5), "seq-p50/health-p50")
 	b.ReportMetric(pct(conc, 0.5)/pct(base, 0.5), "conc8-p50/health-p50")
+
+	lines := waitCalls(b, s.Provisioned.Functions["onboarding"], since, len(seq)+len(conc), nil)
+	logSequences(b, "onboarding", lines)
+	total, per := callsPer(lines)
+	b.ReportMetric(total, "aws-calls/onboarding")
+	b.ReportMetric(per("DynamoDB"), "ddb-calls/onboarding")
+	b.ReportMetric(per("Secrets Manager"), "sm-calls/onboarding")
 }

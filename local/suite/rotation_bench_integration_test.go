@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,12 +25,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/uuid"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
+	"github.com/lanyardhq/lanyard/shared/platform/awscalls"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -178,7 +183,7 @@ func currentOf(ctx context.Context, secretID string) (string, error) {
 //
 // What the production rotation adds on top — four Lambda invocations through LocalStack's
 // executor, each step's reads of the partner and its key, setSecret's registration of the
-// pending key, the outbox head read, AWSPENDING taken off — is the overhead the ratio shows.
+// pending key, the outbox head read — is the overhead the ratio shows.
 type rawReplay struct {
 	secret, table string
 	current       string // the scratch secret's AWSCURRENT version
@@ -292,6 +297,73 @@ func (r *rawReplay) once(ctx context.Context, b *testing.B) {
 	r.current = token
 }
 
+// templateReplay replays, with the SDK, the calls AWS's Python rotation template for a single
+// secret (SecretsManagerRotationTemplate) makes in one rotation, on a scratch secret: each
+// step's handler DescribeSecret (its guards), createSecret's GetSecretValue of AWSCURRENT and of
+// the token's AWSPENDING version (not found yet), GetRandomPassword and PutSecretValue,
+// setSecret and testSecret's nothing, and finishSecret's own DescribeSecret and the
+// UpdateSecretVersionStage moving AWSCURRENT. Its calls are counted by the same middleware as
+// the rotation function's: the baseline of the calls figures.
+type templateReplay struct {
+	secret, current string
+}
+
+func newTemplateReplay(b *testing.B, prefix string) *templateReplay {
+	b.Helper()
+	r := &templateReplay{current: uuid.NewString()}
+	out, err := env.SecretsManager.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(prefix + "/bench-template/" + harness.Name("scratch")), ClientRequestToken: aws.String(r.current),
+		SecretString: aws.String("first"),
+	})
+	if err != nil {
+		b.Fatalf("create the template's scratch secret: %v", err)
+	}
+	r.secret = aws.ToString(out.ARN)
+	b.Cleanup(func() {
+		_, _ = env.SecretsManager.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(r.secret), ForceDeleteWithoutRecovery: aws.Bool(true)})
+	})
+	return r
+}
+
+// once replays one rotation of the template.
+func (r *templateReplay) once(ctx context.Context, b *testing.B) {
+	token := uuid.NewString()
+	describe := func() {
+		if _, err := env.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.secret)}); err != nil {
+			b.Fatalf("template DescribeSecret: %v", err)
+		}
+	}
+	describe() // createSecret's handler
+	if _, err := env.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.secret), VersionStage: aws.String("AWSCURRENT")}); err != nil {
+		b.Fatalf("template GetSecretValue AWSCURRENT: %v", err)
+	}
+	var notFound *smtypes.ResourceNotFoundException
+	if _, err := env.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(r.secret), VersionId: aws.String(token), VersionStage: aws.String("AWSPENDING"),
+	}); !errors.As(err, &notFound) {
+		b.Fatalf("template GetSecretValue AWSPENDING: %v, want ResourceNotFoundException", err)
+	}
+	pw, err := env.SecretsManager.GetRandomPassword(ctx, &secretsmanager.GetRandomPasswordInput{ExcludeCharacters: aws.String(`/@"'\`)})
+	if err != nil {
+		b.Fatalf("template GetRandomPassword: %v", err)
+	}
+	if _, err := env.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(r.secret), ClientRequestToken: aws.String(token), SecretString: pw.RandomPassword, VersionStages: []string{"AWSPENDING"},
+	}); err != nil {
+		b.Fatalf("template PutSecretValue: %v", err)
+	}
+	describe() // setSecret's handler
+	describe() // testSecret's handler
+	describe() // finishSecret's handler
+	describe() // finish_secret's own, for the AWSCURRENT version
+	if _, err := env.SecretsManager.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(r.secret), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token), RemoveFromVersionId: aws.String(r.current),
+	}); err != nil {
+		b.Fatalf("template UpdateSecretVersionStage: %v", err)
+	}
+	r.current = token
+}
+
 // BenchmarkRotation measures one full rotation through `lanyard local`: RotateSecret on a
 // partner's secret, which LocalStack answers after running the production rotation function's
 // four steps (createSecret, setSecret, testSecret, finishSecret), each a Lambda invocation
@@ -299,13 +371,17 @@ func (r *rawReplay) once(ctx context.Context, b *testing.B) {
 // converged (outside the timings), then replays the rotation's irreducible API calls raw with
 // the SDK (rawReplay) on a scratch secret and table; interleaving keeps both under the same
 // load. Reported: the median of each and their ratio, the overhead of doing a rotation as
-// Secrets Manager's four-step rotation function over the least a rotation must call.
+// Secrets Manager's four-step rotation function over the least a rotation must call; and the
+// AWS calls per rotation, in all, per service and per step, as the rotation function's
+// invocations logged them (shared/platform/awscalls), next to the calls of AWS's Python rotation
+// template replayed (templateReplay) and of the raw replay, counted by the same middleware.
 func BenchmarkRotation(b *testing.B) {
 	ctx := context.Background()
 	s, prefix := benchSuite(b)
 	ids := benchPartners(b, s, 1)
 	secretID := partnersecret.Name(partnersecret.Prefix(prefix), ids[0])
 	raw := newRawReplay(b, prefix)
+	tmpl := newTemplateReplay(b, prefix)
 
 	version, err := currentOf(ctx, secretID)
 	if err != nil {
@@ -322,10 +398,14 @@ func BenchmarkRotation(b *testing.B) {
 		}
 		return d
 	}
+	var rawCalls, templateCalls int
 	replay := func() time.Duration {
+		tctx, tally := awscalls.WithTally(ctx)
 		t0 := time.Now()
-		raw.once(ctx, b)
-		return time.Since(t0)
+		raw.once(tctx, b)
+		d := time.Since(t0)
+		rawCalls += tally.Total()
+		return d
 	}
 	// Warm the function's execution environment and the connections of both paths.
 	for range 2 {
@@ -334,9 +414,16 @@ func BenchmarkRotation(b *testing.B) {
 	}
 
 	var full, bare []time.Duration
+	rawCalls = 0
+	since := time.Now()
+	timed := map[string]bool{} // the versions the timed rotations made current: their tokens
 	for b.Loop() {
 		full = append(full, rotate())
+		timed[version] = true
 		bare = append(bare, replay())
+		tctx, tally := awscalls.WithTally(ctx)
+		tmpl.once(tctx, b) // outside the medians: it is counted, not timed
+		templateCalls += tally.Total()
 	}
 	med := func(d []time.Duration) float64 {
 		sorted := slices.Clone(d)
@@ -347,6 +434,37 @@ func BenchmarkRotation(b *testing.B) {
 	b.ReportMetric(f, "rotation-median-ms")
 	b.ReportMetric(r, "raw-calls-median-ms")
 	b.ReportMetric(f/r, "rotation/raw")
+
+	// The calls: every step of every rotation of the loop logged its line, with the rotation's
+	// token (the log's timestamps are LocalStack's, so the lines are told by token, not time).
+	rotations := float64(len(full))
+	steps := waitCalls(b, s.Provisioned.Functions["rotation"], since.Add(-time.Minute), 4*len(full), func(c invocationCalls) bool {
+		_, ok := c.fields["step"].(string)
+		v, _ := c.fields["version"].(string)
+		return ok && timed[v]
+	})
+	var total, sm, ddb float64
+	perStep := map[string]float64{}
+	seen := map[string]int{}
+	for _, c := range steps {
+		seen[c.fields["step"].(string)+": "+strings.Join(c.sequence, " ")]++
+		total += float64(c.total)
+		sm += float64(c.service("Secrets Manager"))
+		ddb += float64(c.service("DynamoDB"))
+		perStep[c.fields["step"].(string)] += float64(c.total)
+	}
+	for _, k := range slices.Sorted(maps.Keys(seen)) {
+		b.Logf("%d× %s", seen[k], k)
+	}
+	b.ReportMetric(total/rotations, "aws-calls/rotation")
+	b.ReportMetric(sm/rotations, "sm-calls/rotation")
+	b.ReportMetric(ddb/rotations, "ddb-calls/rotation")
+	for _, step := range []string{events.StepCreateSecret, events.StepSetSecret, events.StepTestSecret, events.StepFinishSecret} {
+		b.ReportMetric(perStep[step]/rotations, step+"-calls/rotation")
+	}
+	b.ReportMetric(float64(templateCalls)/rotations, "template-calls/rotation")
+	b.ReportMetric(float64(rawCalls)/rotations, "raw-calls/rotation")
+	b.ReportMetric(total/float64(templateCalls), "calls/template-calls")
 }
 
 // throughputPartners is how many partners BenchmarkRotationThroughput rotates.

@@ -41,47 +41,64 @@ const (
 	faultUnreachedMessage = "fault armed: the invocation ended before its crash point"
 )
 
-// faultSteps lists, per rotation step, the AWS calls one invocation makes in a rotation that
-// starts from a converged state of a partner rotated before (shared/features/rotation/handler.go and
-// steps.go): the guards' DescribeSecret, then load's reads of the partner and of its current
-// key's registry entry, then the step's own calls. A crash is injected after each of them, and
-// the test checks the table against the function: each crash is logged after the operation
-// named, and a fault armed one call past the last never fires, the step ending after exactly
-// the calls listed.
-var faultSteps = []struct {
+// faultStep is one rotation step and the AWS calls one invocation of it makes in a rotation
+// that starts from a converged state, as the rotation function's call lines
+// (shared/platform/awscalls) listed them for the warm-up rotation: a crash is injected after
+// each of them, and the test checks the list against the function (each crash is logged
+// after the operation named, and a fault armed one call past the last never fires, the step
+// ending after exactly the calls listed).
+type faultStep struct {
 	step  string
 	calls []string // operation names, in order, as the SDK names them
-	// completesAt is the call after which the rotation is complete (AWSCURRENT moved), 0 when
-	// the step never completes it.
+	// completesAt is the call after which the rotation is complete (finishSecret's
+	// UpdateSecretVersionStage, which moves AWSCURRENT), 0 when the step never completes it.
 	completesAt int
-}{
-	{step: events.StepCreateSecret, calls: []string{
-		"DescribeSecret", "GetItem",
-		"GetItem",        // the current key's entry
-		"GetSecretValue", // the token's version: no value yet (ResourceNotFoundException)
-		"PutSecretValue", // the new key, AWSPENDING
-	}},
-	{step: events.StepSetSecret, calls: []string{
-		"DescribeSecret", "GetItem", "GetItem",
-		"GetSecretValue",     // the pending key
-		"GetItem",            // its registry entry: none yet
-		"TransactWriteItems", // the pending entry + the partner's pendingKeyId
-	}},
-	{step: events.StepTestSecret, calls: []string{
-		"DescribeSecret", "GetItem", "GetItem",
-		"GetSecretValue", // the pending key
-		"GetItem",        // registry.Verify's lookup
-	}},
-	{step: events.StepFinishSecret, completesAt: 9, calls: []string{
-		"DescribeSecret", "GetItem", "GetItem",
-		"GetSecretValue",           // the pending key
-		"GetItem",                  // its registry entry (pending)
-		"GetItem",                  // the previous key's entry, retired by this commit
-		"GetItem",                  // the outbox head
-		"TransactWriteItems",       // Credential Rotated with the registry's and partner's changes
-		"UpdateSecretVersionStage", // AWSCURRENT to the token's version
-		"UpdateSecretVersionStage", // AWSPENDING off it
-	}},
+}
+
+// faultSteps reads the call lines the rotation function logged since since for the rotation
+// of token, one invocation per step, and returns the steps in rotation order.
+func (c *faultCheck) faultSteps(since time.Time, token string) []faultStep {
+	c.t.Helper()
+	order := []string{events.StepCreateSecret, events.StepSetSecret, events.StepTestSecret, events.StepFinishSecret}
+	byStep := map[string][]string{}
+	harness.Eventually(c.t, 60*time.Second, func() (bool, string) {
+		lines, err := functionCalls(c.t.Context(), c.function, since)
+		if err != nil {
+			return false, err.Error()
+		}
+		clear(byStep)
+		for _, l := range lines {
+			step, _ := l.fields["step"].(string)
+			if version, _ := l.fields["version"].(string); version != token || step == "" {
+				continue
+			}
+			if _, dup := byStep[step]; dup {
+				c.t.Fatalf("the warm-up rotation ran %s more than once", step)
+			}
+			byStep[step] = l.sequence
+		}
+		return len(byStep) == len(order), fmt.Sprintf("call lines of %d of the %d steps of rotation %s", len(byStep), len(order), token)
+	})
+	var steps []faultStep
+	for _, step := range order {
+		st := faultStep{step: step}
+		for _, call := range byStep[step] {
+			op := call[strings.LastIndex(call, ".")+1:] // "Secrets Manager.DescribeSecret"
+			st.calls = append(st.calls, op)
+			if step == events.StepFinishSecret && op == "UpdateSecretVersionStage" && st.completesAt == 0 {
+				st.completesAt = len(st.calls)
+			}
+		}
+		if len(st.calls) == 0 || st.calls[0] != "DescribeSecret" {
+			c.t.Fatalf("%s's calls %v: want the guards' DescribeSecret first", step, st.calls)
+		}
+		if step == events.StepFinishSecret && st.completesAt == 0 {
+			c.t.Fatalf("finishSecret's calls %v: no UpdateSecretVersionStage", st.calls)
+		}
+		c.t.Logf("%s: %d calls %v", step, len(st.calls), st.calls)
+		steps = append(steps, st)
+	}
+	return steps
 }
 
 // A crash injected into the deployed rotation function (its faultinject build, LANYARD_FAULT
@@ -108,11 +125,13 @@ func TestRotationConvergesAfterACrashAfterEachAWSCall(t *testing.T) {
 	c := &faultCheck{t: t, s: s, canary: canary, partnerID: ob.PartnerID,
 		secretID: partnersecret.Name(partnersecret.Prefix(prefix), ob.PartnerID), function: s.Provisioned.Functions["rotation"]}
 
-	// A clean rotation first, so every case starts where the table's counts hold: a partner
-	// with a previous key.
+	// A clean rotation first, so every case starts where the steps' calls it lists hold: a
+	// partner with a previous key.
+	warmUp := time.Now()
 	c.rotate("warm-up")
 	c.rotations++
 	c.converged("warm-up", ob.APIKey)
+	faultSteps := c.faultSteps(warmUp, c.currentVersion())
 
 	began := time.Now()
 	cases := 0
@@ -257,6 +276,16 @@ func (c *faultCheck) read(stage string) string {
 }
 
 func (c *faultCheck) current() string { return c.read(partnersecret.StageCurrent) }
+
+// currentVersion is the id of the secret's AWSCURRENT version.
+func (c *faultCheck) currentVersion() string {
+	c.t.Helper()
+	v, err := currentOf(c.t.Context(), c.secretID)
+	if err != nil || v == "" {
+		c.t.Fatalf("the AWSCURRENT version: %q, %v", v, err)
+	}
+	return v
+}
 
 // pendingValue is the key a stranded AWSPENDING version holds, or "" (no such version, or no
 // value in it yet).

@@ -19,17 +19,17 @@ import (
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
-// The AWS calls of testSecret: the guards' DescribeSecret, load's reads of the partner and of
-// its current key's entry, the pending version, then the pending key's registry entry — or,
-// for the configuration test, the AWSCURRENT version instead.
+// The AWS calls of testSecret: the guards' DescribeSecret, load's reads of the partner, of the
+// pending version, and of the current and pending keys' registry entries in one batch — and,
+// for the configuration test, the AWSCURRENT version.
 var (
 	testSecretCalls = []string{
-		"SecretsManager.DescribeSecret", "DynamoDB.GetItem", "DynamoDB.GetItem",
-		"SecretsManager.GetSecretValue", "DynamoDB.GetItem",
+		"SecretsManager.DescribeSecret", "DynamoDB.GetItem",
+		"SecretsManager.GetSecretValue", "DynamoDB.BatchGetItem",
 	}
 	configurationTestCalls = []string{
-		"SecretsManager.DescribeSecret", "DynamoDB.GetItem", "DynamoDB.GetItem",
-		"SecretsManager.GetSecretValue", "SecretsManager.GetSecretValue",
+		"SecretsManager.DescribeSecret", "DynamoDB.GetItem",
+		"SecretsManager.GetSecretValue", "DynamoDB.BatchGetItem", "SecretsManager.GetSecretValue",
 	}
 )
 

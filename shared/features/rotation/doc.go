@@ -27,8 +27,12 @@
 //     the tier's rotation.graceWindow), the partner's older previous key, if one is still
 //     previous, → retired (one previous key at a time, as there is one AWSPREVIOUS), and the
 //     partner's keyId moved to the new key (previousKeyId to the old one). Then it moves
-//     AWSCURRENT to the token's version (Secrets Manager moves AWSPREVIOUS to the old one) and
-//     takes AWSPENDING off it.
+//     AWSCURRENT to the token's version (Secrets Manager moves AWSPREVIOUS to the old one).
+//     AWSPENDING stays on that version, as AWS's rotation templates leave it: RotateSecret
+//     documents AWSPENDING on the AWSCURRENT version as an end state of a successful rotation,
+//     and every reader here (the step guards, `lanyard rotation` status, RotateSecret itself)
+//     takes a rotation to be in progress only while AWSPENDING is on a version that is not
+//     AWSCURRENT.
 //
 // # Guards
 //
@@ -38,6 +42,19 @@
 // Then it finds the partner — the secret's lanyard:partner tag, else its name after the
 // secret prefix — and checks the partner is active, the secret is the partner's, and the
 // partner's current key is registered and active.
+//
+// Each step reads what it checks once. createSecret and testSecret read the partner's item,
+// then the registry entries they look at in one consistent BatchGetItem. setSecret and
+// finishSecret read the pending key first, then the partner's item (finishSecret: with its
+// outbox head) and the pending key's entry in one consistent BatchGetItem; the current key's
+// entry, which only their transaction depends on, they do not read: that it is active, the
+// partner's, and of the tier (setSecret: and the scopes) they take from what they read is a
+// condition of the transaction (registry.CheckCurrent, registry.SupersedeCurrent). A
+// transaction those conditions cancel sends the step back to read the entries and run as it
+// does with them read, so it refuses with the same reason (or, when only the assumption was
+// wrong, does the same work). finishSecret puts the older previous key's retirement in its
+// commit conditioned on that key being previous, and takes it out again when that condition
+// alone cancels the commit.
 //
 // # Failures and retries
 //
@@ -52,9 +69,7 @@
 //   - finishSecret crashed after its transaction but before the staging labels moved: the
 //     partner's keyId already names the new key, which tells the retry the transaction
 //     landed (its conditions would fail), so it only moves the labels; crashed after the move:
-//     the version is AWSCURRENT and the guard ends the retry. Taking AWSPENDING off the
-//     version is the last call: if it fails, AWSPENDING stays on the AWSCURRENT version, one
-//     of the two end states RotateSecret documents as complete.
+//     the version is AWSCURRENT and the guard ends the retry.
 //
 // A stale AWSPENDING — a rotation that failed on every retry and left AWSPENDING on its
 // version — is handled as AWS documents it: RotateSecret refuses to start another rotation

@@ -13,6 +13,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lanyardhq/lanyard/events"
@@ -39,6 +40,7 @@ var _ SecretsAPI = (*secretsmanager.Client)(nil)
 // of the partner and registry items, and the outbox's (its head, its transactions).
 type DynamoDBAPI interface {
 	outbox.DynamoDBAPI
+	registry.BatchGetItemAPI
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
@@ -123,7 +125,10 @@ func (h *Handler) outbox() *outbox.Store {
 	return &outbox.Store{DB: h.DB, Table: h.Tables.Outbox}
 }
 
-// run is one step's invocation: the event, what the guards read, and the partner.
+// run is one step's invocation: the event, what the guards read, and the partner. Each step
+// reads what it needs once, in load, and passes it down: the partner's item, the token's
+// pending key (the steps after createSecret), and in one batch every registry entry the step
+// looks at.
 type run struct {
 	step, token string
 	arn         string
@@ -131,7 +136,23 @@ type run struct {
 	partnerID   string
 	partner     partnerState
 	current     registry.Entry // the entry of the partner's current key
+	// pending and pendingErr are what reading the token's pending key gave (the steps after
+	// createSecret): pendingErr is returned when the step asks for the key.
+	pending    credential.Key
+	pendingErr error
+	// entries are the registry entries load read: the current key's, the pending key's, and
+	// the one the step may retire (setSecret: an abandoned rotation's pending key;
+	// finishSecret: the previous key).
+	entries registry.Entries
+	// head is the partner's outbox chain head, read with the partner's item (finishSecret).
+	head outbox.Head
+	// assumed says current was not read but assumed, to be checked by the step's transaction
+	// (load's assume).
+	assumed bool
 }
+
+// pendingKey is the token's pending key, as load read it.
+func (r *run) pendingKey() (credential.Key, error) { return r.pending, r.pendingErr }
 
 // finished reports whether finishSecret's transaction made key the partner's current key
 // (registry entry active, partner keyId moved): only that transaction moves keyId to the
@@ -212,20 +233,32 @@ func (h *Handler) handle(ctx context.Context, ev lambdaevents.SecretsManagerSecr
 	}
 	slog.InfoContext(ctx, "rotation step", "step", r.step, "secret", r.arn, "version", r.token,
 		"partner", r.partnerID, "currentKeyId", string(r.current.KeyID))
-	switch r.step {
-	case events.StepCreateSecret:
-		err = h.createSecret(ctx, r)
-	case events.StepSetSecret:
-		err = h.setSecret(ctx, r)
-	case events.StepTestSecret:
-		err = h.testSecret(ctx, r)
-	case events.StepFinishSecret:
-		err = h.finishSecret(ctx, r)
+	err = h.step(ctx, r)
+	if errors.Is(err, errRecheck) {
+		slog.InfoContext(ctx, "rotation step: what was assumed of the current key is read", "step", r.step, "partner", r.partnerID, "reason", err.Error())
+		if err = h.loadEntries(ctx, r); err == nil {
+			err = h.step(ctx, r)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	slog.InfoContext(ctx, "rotation step done", "step", r.step, "secret", r.arn, "version", r.token, "partner", r.partnerID)
+	return nil
+}
+
+// step runs the step's own work.
+func (h *Handler) step(ctx context.Context, r *run) error {
+	switch r.step {
+	case events.StepCreateSecret:
+		return h.createSecret(ctx, r)
+	case events.StepSetSecret:
+		return h.setSecret(ctx, r)
+	case events.StepTestSecret:
+		return h.testSecret(ctx, r)
+	case events.StepFinishSecret:
+		return h.finishSecret(ctx, r)
+	}
 	return nil
 }
 
@@ -262,9 +295,27 @@ func (h *Handler) partnerOf(desc *secretsmanager.DescribeSecretOutput) (string, 
 
 // load reads the partner and its current key's entry, and checks the rotation may go on: the
 // partner is active, the secret is the partner's, and its current key is registered and
-// active.
+// active. It also reads what the step needs besides (run's pending and entries): the partner
+// item once, the pending key once, and the registry entries in one BatchGetItem.
+//
+// setSecret and finishSecret read the pending key first, and the partner's item (finishSecret:
+// with its outbox head) in one consistent BatchGetItem with the pending key's entry. When that
+// is all the step needs to read (assume), the current key's entry is not read: the checks on
+// it ride in the step's transaction as conditions, and a transaction they cancel sends the
+// step back to read it (errRecheck).
 func (h *Handler) load(ctx context.Context, r *run) error {
-	p, err := h.readPartner(ctx, r.partnerID)
+	joint := r.step == events.StepSetSecret || r.step == events.StepFinishSecret
+	if joint {
+		h.loadPending(ctx, r)
+	}
+	var p partnerState
+	var pendingItem map[string]types.AttributeValue
+	var err error
+	if joint {
+		p, pendingItem, err = h.readPartnerJoint(ctx, r)
+	} else {
+		p, err = h.readPartner(ctx, r.partnerID)
+	}
 	switch {
 	case errors.Is(err, partners.ErrNotFound):
 		return fail(ReasonPartnerUnknown, err)
@@ -280,20 +331,168 @@ func (h *Handler) load(ctx context.Context, r *run) error {
 	if err != nil {
 		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("partner %s: attribute %s: %w", r.partnerID, partners.AttrKeyID, err))
 	}
-	cur, err := h.registry().Get(ctx, id)
-	switch {
-	case errors.Is(err, registry.ErrNotFound):
-		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))
-	case err != nil:
+	if r.step == events.StepTestSecret {
+		// The pending key is read here so its entry comes in the same batch; a failure to read
+		// it is the step's to return, after the current key's checks below.
+		h.loadPending(ctx, r)
+	}
+	if joint {
+		if ok, err := h.assume(r, id, pendingItem); ok || err != nil {
+			return err
+		}
+	}
+	return h.loadEntries(ctx, r)
+}
+
+// loadPending reads the token's pending key into r.pending, or the error the step returns
+// when it asks for it into r.pendingErr.
+func (h *Handler) loadPending(ctx context.Context, r *run) {
+	r.pending, r.pendingErr = h.readPending(ctx, r)
+	if errors.Is(r.pendingErr, errNoPendingValue) {
+		r.pendingErr = fail(ReasonSecretUnreadable, r.pendingErr)
+	}
+}
+
+// loadEntries reads, in one consistent BatchGetItem, the registry entries the step looks at —
+// the partner's current key's, the pending key's, and the one the step may retire (setSecret:
+// an abandoned rotation's pending key; finishSecret: the previous key) — and checks the
+// current key's: registered, the partner's, active.
+func (h *Handler) loadEntries(ctx context.Context, r *run) error {
+	id := credential.KeyID(r.partner.KeyID)
+	r.assumed = false
+	ids := []credential.KeyID{id}
+	if r.step != events.StepCreateSecret && r.pendingErr == nil {
+		ids = append(ids, r.pending.ID())
+	}
+	switch r.step {
+	case events.StepSetSecret:
+		ids = append(ids, r.partner.PendingKeyID) // an abandoned rotation's, retired by setSecret
+	case events.StepFinishSecret:
+		ids = append(ids, r.partner.PreviousKeyID) // retired by finishSecret's commit
+	}
+	var err error
+	r.entries, err = registry.GetEntries(ctx, h.DB, h.Tables.Credentials, ids...)
+	if err != nil {
 		return fail(ReasonRegistryUnreadable, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))
+	}
+	cur, err := r.entries.Get(ctx, id)
+	if err == nil {
+		return h.checkCurrent(r, cur)
+	}
+	if errors.Is(err, registry.ErrNotFound) {
+		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))
+	}
+	return fail(ReasonRegistryUnreadable, fmt.Errorf("the current key of partner %s: %w", r.partnerID, err))
+}
+
+// checkCurrent checks the partner's current key's entry and keeps it as r.current.
+func (h *Handler) checkCurrent(r *run, cur registry.Entry) error {
+	switch {
 	case cur.PartnerID != r.partnerID:
-		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("the current key %s of partner %s is registered for partner %s", id, r.partnerID, cur.PartnerID))
+		return fail(ReasonCurrentKeyUnknown, fmt.Errorf("the current key %s of partner %s is registered for partner %s", cur.KeyID, r.partnerID, cur.PartnerID))
 	case cur.Status != registry.StatusActive:
-		return fail(ReasonCurrentKeyNotActive, fmt.Errorf("the current key %s of partner %s is %s", id, r.partnerID, cur.Status))
+		return fail(ReasonCurrentKeyNotActive, fmt.Errorf("the current key %s of partner %s is %s", cur.KeyID, r.partnerID, cur.Status))
 	}
 	r.current = cur
 	return nil
 }
+
+// assume decides, from the partner's item and the pending key's entry read together
+// (pendingItem, nil when there is none or the pending key did not read), whether setSecret or
+// finishSecret needs no other read. It does when
+//
+//   - setSecret: the pending key is not registered and the partner has no pending key (no
+//     abandoned rotation's to retire): the current key's entry is taken to be active, this
+//     partner's and of the partner's tier and scopes, which the transaction checks
+//     (registry.CheckCurrent);
+//   - finishSecret, the commit landed (the partner's key is the pending key): the pending key's
+//     entry is the current key's, checked as loadEntries checks it;
+//   - finishSecret, before the commit: the pending key is registered; the current key's entry is
+//     taken to be active, this partner's and of the tier the pending key was registered with
+//     (setSecret copies the current key's), which the commit checks
+//     (registry.SupersedeCurrent).
+//
+// Otherwise — a pending key that did not read, an entry that does not, a retry of setSecret —
+// loadEntries reads as it did before.
+func (h *Handler) assume(r *run, current credential.KeyID, pendingItem map[string]types.AttributeValue) (bool, error) {
+	if r.pendingErr != nil {
+		return false, nil
+	}
+	key := r.pending
+	var pending registry.Entry
+	registered := len(pendingItem) > 0
+	if registered {
+		e, err := registry.EntryFromItem(pendingItem)
+		if err != nil || e.KeyID != key.ID() {
+			return false, nil
+		}
+		pending = e
+	}
+	assumed := registry.Entry{KeyID: current, PartnerID: r.partnerID, Status: registry.StatusActive}
+	switch {
+	case r.step == events.StepSetSecret && !registered && r.partner.PendingKeyID == "":
+		assumed.Tier, assumed.Scopes = r.partner.Tier, r.partner.Scopes
+		r.entries = registry.Entries{}
+	case r.step == events.StepFinishSecret && registered && r.finished(key):
+		r.entries = registry.Entries{key.ID(): pending}
+		return true, h.checkCurrent(r, pending)
+	case r.step == events.StepFinishSecret && registered:
+		assumed.Tier = pending.Tier
+		r.entries = registry.Entries{key.ID(): pending}
+	default:
+		return false, nil
+	}
+	r.current, r.assumed = assumed, true
+	return true, nil
+}
+
+// errRecheck is a step's error when what load assumed of the current key's entry without
+// reading it may not hold (a check failed, or the transaction conditioned on it was
+// cancelled): the step runs again on the entries read (loadEntries), as it would have
+// without the assumption, and its outcome is that run's.
+var errRecheck = errors.New("what was assumed of the current key is to be read")
+
+// readPartnerJoint reads, for setSecret and finishSecret, the partner's item, and in the same
+// consistent BatchGetItem the pending key's registry entry when the pending key read
+// (returned as its item, nil when there is none) and finishSecret's outbox chain head (into
+// r.head); errors as readPartner's.
+func (h *Handler) readPartnerJoint(ctx context.Context, r *run) (partnerState, map[string]types.AttributeValue, error) {
+	request := map[string]types.KeysAndAttributes{
+		h.Tables.Partners: {Keys: []map[string]types.AttributeValue{partners.Key(r.partnerID)}, ConsistentRead: aws.Bool(true)},
+	}
+	if r.step == events.StepFinishSecret {
+		request[h.Tables.Outbox] = types.KeysAndAttributes{Keys: []map[string]types.AttributeValue{outbox.HeadKey(r.partnerID)}, ConsistentRead: aws.Bool(true)}
+	}
+	if r.pendingErr == nil {
+		request[h.Tables.Credentials] = types.KeysAndAttributes{Keys: []map[string]types.AttributeValue{registry.Key(r.pending.ID())}, ConsistentRead: aws.Bool(true)}
+	}
+	var partnerItem, headItem, pendingItem map[string]types.AttributeValue
+	for attempt := 1; len(request) > 0; attempt++ {
+		if attempt > maxBatchAttempts {
+			return partnerState{}, nil, fmt.Errorf("get partner %s with its pending key and outbox head: keys left unprocessed after retries", r.partnerID)
+		}
+		out, err := h.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+		if err != nil {
+			return partnerState{}, nil, fmt.Errorf("get partner %s with its pending key and outbox head: %w", r.partnerID, err)
+		}
+		for table, dst := range map[string]*map[string]types.AttributeValue{h.Tables.Partners: &partnerItem, h.Tables.Outbox: &headItem, h.Tables.Credentials: &pendingItem} {
+			if items := out.Responses[table]; len(items) > 0 {
+				*dst = items[0]
+			}
+		}
+		request = out.UnprocessedKeys
+	}
+	// A head that does not read is left to the commit, which reads it again and fails there
+	// as it would have.
+	if head, err := outbox.HeadFromItem(r.partnerID, headItem); err == nil && r.step == events.StepFinishSecret {
+		r.head = head
+	}
+	p, err := partnerFromItem(r.partnerID, partnerItem)
+	return p, pendingItem, err
+}
+
+// maxBatchAttempts bounds a BatchGetItem's calls when DynamoDB leaves keys unprocessed.
+const maxBatchAttempts = 5
 
 // tier is the policy's tier of the current key.
 func (h *Handler) tier(r *run) (policy.Tier, error) {

@@ -175,6 +175,10 @@ func (d faultyDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, 
 	return call(d.f, "DynamoDB.GetItem", func() (*dynamodb.GetItemOutput, error) { return d.db.GetItem(ctx, in, opts...) })
 }
 
+func (d faultyDynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return call(d.f, "DynamoDB.BatchGetItem", func() (*dynamodb.BatchGetItemOutput, error) { return d.db.BatchGetItem(ctx, in, opts...) })
+}
+
 func (d faultyDynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return call(d.f, "DynamoDB.Query", func() (*dynamodb.QueryOutput, error) { return d.db.Query(ctx, in, opts...) })
 }

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -16,6 +17,15 @@ type partnerState = partners.State
 // partners.ErrNotFound when there is none.
 func (h *Handler) readPartner(ctx context.Context, id string) (partnerState, error) {
 	return (&partners.Store{DB: h.DB, Table: h.Tables.Partners}).GetState(ctx, id)
+}
+
+// partnerFromItem reads the partner's item as a consistent read of partners.Key(id) returned
+// it; an error matching partners.ErrNotFound when there was none.
+func partnerFromItem(id string, item map[string]types.AttributeValue) (partnerState, error) {
+	if len(item) == 0 {
+		return partnerState{}, fmt.Errorf("get partner %s: %w", id, partners.ErrNotFound)
+	}
+	return partners.StateFromItem(item)
 }
 
 // setPending is the transaction item of setSecret on the partner (partners.SetPending).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -96,12 +97,13 @@ func (h *Handler) createSecret(ctx context.Context, r *run) error {
 	return nil
 }
 
-// registered reads the pending key's entry and says whether setSecret's registration of it is
+// registered reads the pending key's entry through lookup (the entries load read, or the
+// registry itself) and says whether setSecret's registration of it is
 // there: found is false when the key id is not registered; an entry under the key id that is
 // not this registration (another verifier, partner or version, or a status other than pending
 // — or active, once this rotation's finishSecret made it current) is an error.
-func (h *Handler) registered(ctx context.Context, r *run, key credential.Key) (e registry.Entry, found bool, err error) {
-	e, err = h.registry().Get(ctx, key.ID())
+func (h *Handler) registered(ctx context.Context, lookup registry.Lookup, r *run, key credential.Key) (e registry.Entry, found bool, err error) {
+	e, err = lookup.Get(ctx, key.ID())
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		return registry.Entry{}, false, nil
@@ -120,11 +122,11 @@ func (h *Handler) registered(ctx context.Context, r *run, key credential.Key) (e
 // setSecret registers the pending key's verifier as pending, and records it as the partner's
 // pending key; a pending key of an abandoned rotation is retired in the same transaction.
 func (h *Handler) setSecret(ctx context.Context, r *run) error {
-	key, err := h.pendingKey(ctx, r)
+	key, err := r.pendingKey()
 	if err != nil {
 		return err
 	}
-	if _, found, err := h.registered(ctx, r, key); err != nil || found {
+	if _, found, err := h.registered(ctx, r.entries, r, key); err != nil || found {
 		if found && err == nil {
 			slog.InfoContext(ctx, "setSecret: the pending key is registered already", "partner", r.partnerID, "keyId", string(key.ID()))
 		}
@@ -132,7 +134,7 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 	}
 	t, err := h.tier(r)
 	if err != nil {
-		return err
+		return recheck(r, err)
 	}
 	now := h.now()
 	put, err := registry.PutNew(h.Tables.Credentials, registry.Entry{
@@ -155,9 +157,12 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 		put,
 		setPending(h.Tables.Partners, r.partnerID, r.current.KeyID, key.ID()),
 	}
+	if r.assumed {
+		items = append(items, registry.CheckCurrent(h.Tables.Credentials, r.current.KeyID, r.partnerID, r.current.Tier, r.current.Scopes))
+	}
 	stale := r.partner.PendingKeyID
 	if stale != "" && stale != key.ID() {
-		e, err := h.registry().Get(ctx, stale)
+		e, err := r.entries.Get(ctx, stale)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
 		case err != nil:
@@ -173,15 +178,18 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 		slog.InfoContext(ctx, "setSecret: pending key registered", "partner", r.partnerID, "keyId", string(key.ID()))
 		return nil
 	}
+	var canceled *types.TransactionCanceledException
+	if r.assumed && errors.As(err, &canceled) {
+		return recheck(r, fmt.Errorf("register the pending key %s: %w", key.ID(), err))
+	}
 	// The outcome may be unknown (a timeout) or the entry may have been written by a
 	// concurrent attempt: what the registry holds now decides.
-	if _, found, rerr := h.registered(ctx, r, key); found || rerr != nil {
+	if _, found, rerr := h.registered(ctx, h.registry(), r, key); found || rerr != nil {
 		if rerr != nil {
 			return fmt.Errorf("register the pending key %s: %w (after %w)", key.ID(), rerr, err)
 		}
 		return nil
 	}
-	var canceled *types.TransactionCanceledException
 	if errors.As(err, &canceled) {
 		return fail(ReasonStateChanged, fmt.Errorf("register the pending key %s: %w", key.ID(), err))
 	}
@@ -193,14 +201,14 @@ func (h *Handler) setSecret(ctx context.Context, r *run) error {
 // pending version that is Secrets Manager's test of the rotation configuration passes as it is
 // (configurationTest).
 func (h *Handler) testSecret(ctx context.Context, r *run) error {
-	key, err := h.pendingKey(ctx, r)
+	key, err := r.pendingKey()
 	if err != nil {
 		return err
 	}
 	if ok, err := h.configurationTest(ctx, r, key); ok || err != nil {
 		return err
 	}
-	v, err := registry.Verify(ctx, h.registry(), key, h.now(), true)
+	v, err := registry.Verify(ctx, r.entries, key, h.now(), true)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		return fail(ReasonPendingUnregistered, err)
@@ -271,9 +279,13 @@ func (e loadedEntry) Get(_ context.Context, id credential.KeyID) (registry.Entry
 }
 
 // finishSecret commits the rotation (Credential Rotated with the registry's and the partner's
-// changes), then moves AWSCURRENT to the token's version and takes AWSPENDING off it.
+// changes), then moves AWSCURRENT to the token's version. AWSPENDING stays on that version, as
+// AWS's rotation templates leave it: RotateSecret documents it as one of the two end states of
+// a successful rotation ("the AWSPENDING staging label might be attached to the same version
+// as the AWSCURRENT version, or it might not be attached to any version"), and the next
+// RotateSecret moves it to its own new version.
 func (h *Handler) finishSecret(ctx context.Context, r *run) error {
-	key, err := h.pendingKey(ctx, r)
+	key, err := r.pendingKey()
 	if err != nil {
 		return err
 	}
@@ -287,32 +299,40 @@ func (h *Handler) finishSecret(ctx context.Context, r *run) error {
 
 // commit is finishSecret's transaction.
 func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error {
-	e, found, err := h.registered(ctx, r, key)
+	e, found, err := h.registered(ctx, r.entries, r, key)
 	switch {
 	case err != nil:
-		return err
+		return recheck(r, err)
 	case !found:
-		return fail(ReasonPendingUnregistered, fmt.Errorf("the pending key %s is not registered", key.ID()))
+		return recheck(r, fail(ReasonPendingUnregistered, fmt.Errorf("the pending key %s is not registered", key.ID())))
 	case e.Status != registry.StatusPending:
-		return fail(ReasonPendingNotPending, fmt.Errorf("the pending key %s is %s", key.ID(), e.Status))
+		return recheck(r, fail(ReasonPendingNotPending, fmt.Errorf("the pending key %s is %s", key.ID(), e.Status)))
 	}
 	t, err := h.tier(r)
 	if err != nil {
-		return err
+		return recheck(r, err)
 	}
 	now := h.now()
 	old := r.current.KeyID
 	graceUntil := now.Add(t.Rotation.GraceWindow.Std())
-	items := []types.TransactWriteItem{
-		registry.Activate(h.Tables.Credentials, key.ID()),
-		registry.Supersede(h.Tables.Credentials, old, graceUntil),
+	items := []types.TransactWriteItem{registry.Activate(h.Tables.Credentials, key.ID())}
+	if r.assumed {
+		items = append(items, registry.SupersedeCurrent(h.Tables.Credentials, old, r.partnerID, r.current.Tier, graceUntil))
+	} else {
+		items = append(items, registry.Supersede(h.Tables.Credentials, old, graceUntil))
 	}
 	// One previous key at a time: the one the last rotation replaced retires now, unless it
-	// already has (retired, revoked).
+	// already has (retired, revoked). When its entry was not read (assumed), its retirement
+	// goes in conditioned on it being previous, and comes out again if that condition alone
+	// cancels the commit.
 	older := r.partner.PreviousKeyID
+	retireOlder := -1 // the index of older's retirement in items
 	if older != "" && older != old && older != key.ID() {
-		e, err := h.registry().Get(ctx, older)
+		e, err := r.entries.Get(ctx, older)
 		switch {
+		case r.assumed:
+			retireOlder = len(items)
+			items = append(items, registry.RetireDue(h.Tables.Credentials, older, now))
 		case errors.Is(err, registry.ErrNotFound):
 		case err != nil:
 			return fail(ReasonRegistryUnreadable, fmt.Errorf("the previous key %s: %w", older, err))
@@ -329,7 +349,18 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 		VersionID:     r.token,
 		GraceUntil:    graceUntil,
 	}
-	_, err = h.outbox().Commit(ctx, r.partnerID, ev, items)
+	_, err = h.outbox().CommitFrom(ctx, r.head, ev, items)
+	if retireOlder >= 0 && onlyFailed(err, len(items), retireOlder) {
+		// older is not previous any more (retired, revoked) or not registered: as when its
+		// entry is read, it stays as it is.
+		slog.InfoContext(ctx, "finishSecret: the previous key is not previous, left as it is", "partner", r.partnerID, "keyId", string(older))
+		items = slices.Delete(items, retireOlder, retireOlder+1)
+		_, err = h.outbox().CommitFrom(ctx, r.head, ev, items)
+	}
+	var changed *outbox.StateChangeError
+	if r.assumed && errors.As(err, &changed) {
+		return recheck(r, fmt.Errorf("commit the rotation to key %s: %w", key.ID(), err))
+	}
 	if err == nil {
 		slog.InfoContext(ctx, "finishSecret: rotation committed", "partner", r.partnerID, "keyId", string(key.ID()),
 			"previousKeyId", string(old), "retiredKeyId", string(older), "graceUntil", graceUntil, "eventId", ev.EventID)
@@ -341,7 +372,6 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 		slog.InfoContext(ctx, "finishSecret: the rotation's commit landed despite the error", "partner", r.partnerID, "keyId", string(key.ID()), "error", err.Error())
 		return nil
 	}
-	var changed *outbox.StateChangeError
 	if errors.As(err, &changed) {
 		return fail(ReasonStateChanged, fmt.Errorf("commit the rotation to key %s: %w", key.ID(), err))
 	}
@@ -349,7 +379,7 @@ func (h *Handler) commit(ctx context.Context, r *run, key credential.Key) error 
 }
 
 // moveStages makes the token's version AWSCURRENT (Secrets Manager moves AWSPREVIOUS to the
-// version it leaves) and takes AWSPENDING off it.
+// version it leaves); AWSPENDING stays on it (finishSecret).
 func (h *Handler) moveStages(ctx context.Context, r *run) error {
 	from := r.currentVersion()
 	if from == "" {
@@ -364,16 +394,36 @@ func (h *Handler) moveStages(ctx context.Context, r *run) error {
 	if err != nil {
 		return fail(ReasonStageMoveFailed, fmt.Errorf("move AWSCURRENT from version %s: %w", from, err))
 	}
-	// The rotation is complete. AWSPENDING left on the AWSCURRENT version is one of the two
-	// end states RotateSecret documents, so a failure here is logged, not returned.
-	_, err = h.Secrets.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId:            aws.String(r.arn),
-		VersionStage:        aws.String(StagePending),
-		RemoveFromVersionId: aws.String(r.token),
-	})
-	if err != nil {
-		slog.WarnContext(ctx, "finishSecret: AWSPENDING stays on the new AWSCURRENT version", "partner", r.partnerID, "version", r.token, "error", err.Error())
-	}
 	slog.InfoContext(ctx, "finishSecret: version is AWSCURRENT", "partner", r.partnerID, "version", r.token, "previousVersion", from)
 	return nil
+}
+
+// recheck is err, or errRecheck when the run assumed the current key's entry without reading
+// it: the step runs again on the entries read, and names its failure then.
+func recheck(r *run, err error) error {
+	if r.assumed {
+		return fmt.Errorf("%w: %w", errRecheck, err)
+	}
+	return err
+}
+
+// onlyFailed reports whether err is a transaction of n state changes (after the outbox's own
+// items) cancelled by the condition of state change i alone.
+func onlyFailed(err error, n, i int) bool {
+	var canceled *types.TransactionCanceledException
+	if !errors.As(err, &canceled) || len(canceled.CancellationReasons) < n {
+		return false
+	}
+	offset := len(canceled.CancellationReasons) - n
+	for j, reason := range canceled.CancellationReasons {
+		switch code := aws.ToString(reason.Code); {
+		case j == offset+i:
+			if code != "ConditionalCheckFailed" {
+				return false
+			}
+		case code != "" && code != "None":
+			return false
+		}
+	}
+	return true
 }

@@ -10,7 +10,8 @@
 //     variable and never its value;
 //   - the SDK's standard retryer with Lanyard's limits (MaxAttempts, MaxBackoff below; the
 //     standard client-side retry quota of 500 tokens, 5 per retry and 10 per timeout, stays on);
-//   - tracing of every SDK call through the tracing seam.
+//   - tracing of every SDK call through the tracing seam;
+//   - counting of every SDK call into the Tally its context carries (shared/platform/awscalls).
 package awsconfig
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/lanyardhq/lanyard/shared/platform/awscalls"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 )
 
@@ -61,6 +63,7 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 		return aws.Config{}, errors.New("awsconfig: no AWS region: set AWS_REGION or a region in the AWS profile")
 	}
 	tracing.InstrumentAWS(&cfg)
+	awscalls.Instrument(&cfg)
 	return cfg, nil
 }
 

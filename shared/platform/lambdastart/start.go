@@ -9,7 +9,8 @@
 //     a function holding a policy.Loaded);
 //   - the aws.Config is loaded (awsconfig.Load: tracing, retries, endpoints);
 //   - the wiring builds the handler;
-//   - lambda.Start runs it.
+//   - lambda.Start runs it, each invocation logging one line with the AWS calls it made
+//     (shared/platform/awscalls).
 //
 // A failure at any step is logged as one line and exits with status 1: only Start and main
 // exit. This package and the CLI are the only places that read the process environment
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/lanyardhq/lanyard/shared/platform/awscalls"
 	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 	"github.com/lanyardhq/lanyard/shared/platform/logging"
 )
@@ -51,7 +53,7 @@ func Start[C any](wire Wiring[C]) {
 		slog.Error("the function cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(h)
+	lambda.Start(awscalls.Handler(lambda.NewHandler(h), nil))
 }
 
 // StartPlain runs handler with JSON logging, for a function that reads no configuration and

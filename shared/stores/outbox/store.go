@@ -141,6 +141,31 @@ func (s *Store) Commit(ctx context.Context, partnerID string, d events.Detail, s
 // order given, in the one transaction with stateChanges (at most MaxStateChanges+1-len(ds)
 // items). A *StateChangeError's Index still indexes stateChanges.
 func (s *Store) CommitAll(ctx context.Context, partnerID string, ds []events.Detail, stateChanges []types.TransactWriteItem) ([]Record, error) {
+	return s.commitAll(ctx, partnerID, nil, ds, stateChanges)
+}
+
+// CommitFrom is Commit for a caller that has read the partner's chain head already, with a
+// consistent read (HeadKey, HeadFromItem), together with its other reads: the first attempt
+// appends after that head instead of reading it again; an attempt after a conflict reads it
+// afresh, as Commit does.
+func (s *Store) CommitFrom(ctx context.Context, head Head, d events.Detail, stateChanges []types.TransactWriteItem) (Record, error) {
+	records, err := s.commitAll(ctx, head.PartnerID, &head, []events.Detail{d}, stateChanges)
+	if err != nil {
+		return Record{}, err
+	}
+	return records[0], nil
+}
+
+// HeadKey is the key of the item holding partnerID's chain head.
+func HeadKey(partnerID string) map[string]types.AttributeValue { return Key(partnerID, HeadSeq) }
+
+// HeadFromItem reads partnerID's chain head from its item as a read of HeadKey returned it
+// (nil: the partner has no record yet).
+func HeadFromItem(partnerID string, item map[string]types.AttributeValue) (Head, error) {
+	return headFromItem(partnerID, item)
+}
+
+func (s *Store) commitAll(ctx context.Context, partnerID string, read *Head, ds []events.Detail, stateChanges []types.TransactWriteItem) ([]Record, error) {
 	outboxItems := len(ds) + 1
 	if len(stateChanges) > maxItems-outboxItems {
 		return nil, fmt.Errorf("outbox commit: %d state changes, at most %d fit in a transaction with %d events", len(stateChanges), maxItems-outboxItems, len(ds))
@@ -155,9 +180,14 @@ func (s *Store) CommitAll(ctx context.Context, partnerID string, ds []events.Det
 		attempts = DefaultMaxAttempts
 	}
 	for attempt := 1; ; attempt++ {
-		head, err := s.Head(ctx, partnerID)
-		if err != nil {
-			return nil, fmt.Errorf("outbox commit: %w", err)
+		var head Head
+		if attempt == 1 && read != nil && read.PartnerID == partnerID {
+			head = *read
+		} else {
+			var err error
+			if head, err = s.Head(ctx, partnerID); err != nil {
+				return nil, fmt.Errorf("outbox commit: %w", err)
+			}
 		}
 		recs, items, err := AppendAll(s.Table, head, ds...)
 		if err != nil {

@@ -224,3 +224,51 @@ func TestCommitAllRecordsADecisionsEventsInOrder(t *testing.T) {
 	}
 	wantHead(t, s, p, 2, recs[1].Hash)
 }
+
+// CommitFrom appends after the head its caller read, without reading it again; when that head
+// is stale (another decision committed since), it reads the head afresh and commits after it.
+func TestCommitFromUsesTheHeadReadAndRereadsAStaleOne(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name               string
+		rivalFirst         bool
+		wantSeq            int64
+		wantReads, wantTxs int
+	}{
+		{"the head read is current", false, 1, 0, 1},
+		{"the head read is stale", true, 2, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b, db := newFakeBackend(t)
+			p := newPartner()
+			s := &outbox.Store{DB: db, Table: b.outbox, Backoff: noBackoff}
+			head, err := s.Head(t.Context(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.rivalFirst {
+				if _, err := s.Commit(t.Context(), p, onboarded(p, at(0)), nil); err != nil {
+					t.Fatalf("the rival's commit: %v", err)
+				}
+			}
+			reads, txs := db.Calls("GetItem"), db.Calls("TransactWriteItems")
+			rec, err := s.CommitFrom(t.Context(), head, issued(p, at(time.Second)), nil)
+			if err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+			if rec.Seq != tc.wantSeq {
+				t.Errorf("committed as seq %d, want %d", rec.Seq, tc.wantSeq)
+			}
+			if n := db.Calls("GetItem") - reads; n != tc.wantReads {
+				t.Errorf("%d head reads, want %d", n, tc.wantReads)
+			}
+			if n := db.Calls("TransactWriteItems") - txs; n != tc.wantTxs {
+				t.Errorf("%d transactions, want %d", n, tc.wantTxs)
+			}
+			if err := s.VerifyPartner(t.Context(), p); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

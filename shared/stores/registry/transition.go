@@ -31,6 +31,41 @@ func Supersede(table string, id credential.KeyID, graceUntil time.Time) types.Tr
 	return transition(table, id, StatusActive, StatusPrevious, map[string]time.Time{AttrGraceUntil: graceUntil})
 }
 
+// SupersedeCurrent is Supersede for a caller that did not read the entry but assumes it is
+// partnerID's current key of tier (rotation's finishSecret, which takes the tier from the pending
+// key registered with the current key's): it also fails its condition unless the entry's
+// partner and tier are those.
+func SupersedeCurrent(table string, id credential.KeyID, partnerID, tier string, graceUntil time.Time) types.TransactWriteItem {
+	item := Supersede(table, id, graceUntil)
+	u := item.Update
+	u.ConditionExpression = aws.String(aws.ToString(u.ConditionExpression) + " AND #partnerId = :partnerId AND #tier = :tier")
+	u.ExpressionAttributeNames["#partnerId"], u.ExpressionAttributeNames["#tier"] = AttrPartnerID, AttrTier
+	u.ExpressionAttributeValues[":partnerId"] = &types.AttributeValueMemberS{Value: partnerID}
+	u.ExpressionAttributeValues[":tier"] = &types.AttributeValueMemberS{Value: tier}
+	return item
+}
+
+// CheckCurrent is the transaction item that changes nothing and fails its condition unless the
+// entry of id is registered, active, partnerID's, of tier and granting exactly scopes: what a
+// caller that did not read the entry assumes of a partner's current key (rotation's setSecret,
+// which registers the pending key with the current key's scopes and tier).
+func CheckCurrent(table string, id credential.KeyID, partnerID, tier string, scopes []string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:           aws.String(table),
+		Key:                 Key(id),
+		ConditionExpression: aws.String("#status = :active AND #partnerId = :partnerId AND #tier = :tier AND #scopes = :scopes"),
+		ExpressionAttributeNames: map[string]string{
+			"#status": AttrStatus, "#partnerId": AttrPartnerID, "#tier": AttrTier, "#scopes": AttrScopes,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":active":    &types.AttributeValueMemberS{Value: string(StatusActive)},
+			":partnerId": &types.AttributeValueMemberS{Value: partnerID},
+			":tier":      &types.AttributeValueMemberS{Value: tier},
+			":scopes":    storedScopes(scopes),
+		},
+	}}
+}
+
 // Retire is the transaction item that retires a key whose status is from at time at: a
 // previous key that a newer rotation replaces (one previous key at a time) or whose grace is
 // over, or a pending key that a later rotation superseded. It fails its condition unless the
@@ -135,4 +170,14 @@ func RetirementScan(table string, pageSize int32) *dynamodb.ScanInput {
 		in.Limit = aws.Int32(pageSize)
 	}
 	return in
+}
+
+// storedScopes is scopes as Entry.Item stores them: a list of strings, sorted.
+func storedScopes(scopes []string) types.AttributeValue {
+	sorted := slices.Sorted(slices.Values(scopes))
+	l := make([]types.AttributeValue, len(sorted))
+	for i, s := range sorted {
+		l[i] = &types.AttributeValueMemberS{Value: s}
+	}
+	return &types.AttributeValueMemberL{Value: l}
 }

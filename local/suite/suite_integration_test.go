@@ -419,28 +419,6 @@ func TestStreamRecordReachesItsConsumer(t *testing.T) {
 	}
 }
 
-// A declared schedule is a real EventBridge rule that LocalStack fires: the recorder receives
-// the Scheduled Event without anyone invoking it.
-func TestScheduleFiresItsFunction(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	tp := topologytest.Sample()
-	tp.Schedules = append(tp.Schedules, topology.Schedule{Name: "recorder-tick", Function: "recorder", Expression: "rate(1 minute)"})
-	s, _ := start(t, tp, nil)
-	harness.Eventually(t, 150*time.Second, func() (bool, string) {
-		ds, err := deliveries(ctx, s.Provisioned.Tables["deliveries"])
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, d := range ds {
-			if d.Source == "aws:events" && d.DetailType == "Scheduled Event" {
-				return true, ""
-			}
-		}
-		return false, "no Scheduled Event recorded yet"
-	})
-}
-
 // The functions' trace segments reach the suite's collector: an API request leaves the
 // subsegments the authorizer and the route's function annotate with the partner.
 func TestAPIRequestLeavesTraces(t *testing.T) {

@@ -150,13 +150,30 @@ type CredentialRetired struct {
 // DetailType implements Detail.
 func (CredentialRetired) DetailType() string { return TypeCredentialRetired }
 
-// CredentialRevoked: the registry flipped the partner's keys to revoked; enforcers act on it.
+// CredentialRevoked: the registry flipped the partner's keys to revoked, in the same transaction
+// as this record; enforcers act on it. Meta's actor is who revoked: the partner itself (POST
+// /v1/revoke) or an operator.
 type CredentialRevoked struct {
 	Meta
-	RevocationID string   `json:"revocationId"`
-	KeyIDs       []string `json:"keyIds"`
-	Reason       string   `json:"reason"`
+	// RevocationID names the revocation: each enforcer's report and the tracker refer to it.
+	RevocationID string `json:"revocationId"`
+	// KeyIDs are the keys revoked, at least one.
+	KeyIDs []string `json:"keyIds"`
+	// Reason is one of the RevocationReason constants.
+	Reason string `json:"reason"`
+	// Note is free text an operator gave with the reason; empty when none.
+	Note string `json:"note,omitempty"`
 }
+
+// Reasons of a revocation (CredentialRevoked.Reason).
+const (
+	RevocationCompromised = "compromised"
+	RevocationLeaked      = "leaked"
+	RevocationOffboarded  = "offboarded"
+	// RevocationRequested: the partner revoked its own key (POST /v1/revoke), or asked ops to.
+	RevocationRequested = "requested"
+	RevocationOther     = "other"
+)
 
 // DetailType implements Detail.
 func (CredentialRevoked) DetailType() string { return TypeCredentialRevoked }

@@ -109,14 +109,15 @@ func TestFixturesRoundTrip(t *testing.T) {
 func TestInvalidFixturesAreRefusedNamingTheField(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"missing-event-id.json":    "/detail: missing property 'eventId'",
-		"wrong-type.json":          "/detail/scopes: got string, want array",
-		"unknown-detail-type.json": `/detail-type: unknown detail type "Credential Borrowed"`,
-		"unexpected-field.json":    "/detail/secret: unknown field, not allowed",
-		"foreign-source.json":      "/source: value must be 'lanyard'",
-		"unknown-enforcer.json":    "/detail/enforcer: value must be one of",
-		"bad-time.json":            "/detail/time: 'yesterday' is not valid date-time",
-		"empty-reason.json":        "/detail/reason: minLength: got 0, want 1",
+		"missing-event-id.json":          "/detail: missing property 'eventId'",
+		"wrong-type.json":                "/detail/scopes: got string, want array",
+		"unknown-detail-type.json":       `/detail-type: unknown detail type "Credential Borrowed"`,
+		"unexpected-field.json":          "/detail/secret: unknown field, not allowed",
+		"foreign-source.json":            "/source: value must be 'lanyard'",
+		"unknown-enforcer.json":          "/detail/enforcer: value must be one of",
+		"bad-time.json":                  "/detail/time: 'yesterday' is not valid date-time",
+		"empty-reason.json":              "/detail/reason: minLength: got 0, want 1",
+		"unknown-revocation-reason.json": "/detail/reason: value must be one of",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.json")
 	if len(files) != len(cases) {

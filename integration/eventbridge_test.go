@@ -74,7 +74,8 @@ func TestEventBridgeRuleDeliversCredentialRevokedToSQSAndLambda(t *testing.T) {
 		Meta:         events.NewMeta("p-acme", ops, now),
 		RevocationID: "r-" + harness.Name("it"),
 		KeyIDs:       []string{"k-current", "k-previous"},
-		Reason:       "partner offboarded",
+		Reason:       events.RevocationOffboarded,
+		Note:         "partner offboarded",
 	}
 	issued := events.CredentialIssued{
 		Meta:      events.NewMeta("p-acme", ops, now),

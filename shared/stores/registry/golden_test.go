@@ -52,7 +52,10 @@ func goldenEntries(t *testing.T) map[string]registry.Entry {
 	pending := active
 	pending.Status = registry.StatusPending
 	pending.NotBefore = goldenTime(0).Truncate(time.Second)
-	return map[string]registry.Entry{"active": active, "previous": previous, "retired": retired, "pending": pending}
+	revoked := previous
+	revoked.Status = registry.StatusRevoked
+	revoked.RevokedAt = goldenTime(90 * time.Minute)
+	return map[string]registry.Entry{"active": active, "previous": previous, "retired": retired, "pending": pending, "revoked": revoked}
 }
 
 // TestEntryItemGolden holds each shape of a registry item to its attribute map in
@@ -89,6 +92,7 @@ func TestTransitionItemsGolden(t *testing.T) {
 		"retire":            registry.Retire("credentials", goldenKeyID, registry.StatusPending, goldenTime(time.Hour)),
 		"acknowledge":       registry.Acknowledge("credentials", goldenKeyID, goldenTime(time.Hour), goldenTime(2*time.Hour)),
 		"warn-grace-ending": registry.WarnGraceEnding("credentials", goldenKeyID, goldenTime(time.Hour)),
+		"revoke":            itemtest.Must(registry.Revoke("credentials", goldenKeyID, registry.StatusPrevious, goldenTime(time.Hour)))(t),
 		"retire-due":        registry.RetireDue("credentials", goldenKeyID, goldenTime(time.Hour)),
 		"flush-done": {Update: &types.Update{
 			TableName: flush.TableName, Key: flush.Key, UpdateExpression: flush.UpdateExpression,

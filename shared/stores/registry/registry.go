@@ -19,6 +19,7 @@
 //	notAfter        S   RFC 3339 (nanoseconds), UTC
 //	graceUntil      S   RFC 3339 (nanoseconds), UTC; absent when zero (set on previous keys)
 //	retiredAt       S   RFC 3339 (nanoseconds), UTC; absent when zero (set on retired keys)
+//	revokedAt       S   RFC 3339 (nanoseconds), UTC; absent when zero (set on revoked keys)
 //	acknowledgedAt  S   RFC 3339 (nanoseconds), UTC; absent when zero: when the partner
 //	                    confirmed it switched to the key that replaced this previous key
 //	retireAt        S   RFC 3339 (nanoseconds), UTC; absent when zero: when an acknowledged
@@ -70,6 +71,7 @@ const (
 	AttrNotAfter        = "notAfter"
 	AttrGraceUntil      = "graceUntil"
 	AttrRetiredAt       = "retiredAt"
+	AttrRevokedAt       = "revokedAt"
 	AttrAcknowledgedAt  = "acknowledgedAt"
 	AttrRetireAt        = "retireAt"
 	AttrGraceWarnedAt   = "graceWarnedAt"
@@ -95,7 +97,7 @@ const (
 	// or that a newer rotation replaced (one previous key at a time), or a pending key a
 	// later rotation superseded before it became active. Never accepted again.
 	StatusRetired Status = "retired"
-	// StatusRevoked: never accepted again.
+	// StatusRevoked: revoked by the partner or by ops (Revoke); never accepted again.
 	StatusRevoked Status = "revoked"
 )
 
@@ -125,6 +127,8 @@ type Entry struct {
 	GraceUntil time.Time
 	// RetiredAt is when a retired key was retired; zero for the others.
 	RetiredAt time.Time
+	// RevokedAt is when a revoked key was revoked; zero for the others.
+	RevokedAt time.Time
 	// AcknowledgedAt is when the partner confirmed it switched to the key that replaced this
 	// previous key; zero until then.
 	AcknowledgedAt time.Time
@@ -208,6 +212,7 @@ type item struct {
 	NotAfter        attrtime.Time  `dynamodbav:"notAfter"`
 	GraceUntil      *attrtime.Time `dynamodbav:"graceUntil,omitempty"`
 	RetiredAt       *attrtime.Time `dynamodbav:"retiredAt,omitempty"`
+	RevokedAt       *attrtime.Time `dynamodbav:"revokedAt,omitempty"`
 	AcknowledgedAt  *attrtime.Time `dynamodbav:"acknowledgedAt,omitempty"`
 	RetireAt        *attrtime.Time `dynamodbav:"retireAt,omitempty"`
 	GraceWarnedAt   *attrtime.Time `dynamodbav:"graceWarnedAt,omitempty"`
@@ -225,7 +230,7 @@ func (e Entry) Item() (map[string]types.AttributeValue, error) {
 	m, err := attributevalue.MarshalMap(item{
 		KeyID: string(e.KeyID), PartnerID: e.PartnerID, Verifier: e.Verifier.Encode(), Scopes: scopes,
 		Tier: e.Tier, Status: e.Status, NotBefore: attrtime.Of(e.NotBefore), NotAfter: attrtime.Of(e.NotAfter),
-		GraceUntil: attrtime.Opt(e.GraceUntil), RetiredAt: attrtime.Opt(e.RetiredAt),
+		GraceUntil: attrtime.Opt(e.GraceUntil), RetiredAt: attrtime.Opt(e.RetiredAt), RevokedAt: attrtime.Opt(e.RevokedAt),
 		AcknowledgedAt: attrtime.Opt(e.AcknowledgedAt), RetireAt: attrtime.Opt(e.RetireAt),
 		GraceWarnedAt: attrtime.Opt(e.GraceWarnedAt), FlushPending: e.FlushPending,
 		SecretARN: e.SecretARN, SecretVersionID: e.SecretVersionID, CreatedAt: attrtime.Of(e.CreatedAt),
@@ -308,6 +313,7 @@ func EntryFromItem(item map[string]types.AttributeValue) (Entry, error) {
 	e.NotAfter = when(AttrNotAfter, true)
 	e.GraceUntil = when(AttrGraceUntil, false)
 	e.RetiredAt = when(AttrRetiredAt, false)
+	e.RevokedAt = when(AttrRevokedAt, false)
 	e.AcknowledgedAt = when(AttrAcknowledgedAt, false)
 	e.RetireAt = when(AttrRetireAt, false)
 	e.GraceWarnedAt = when(AttrGraceWarnedAt, false)

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -72,6 +73,21 @@ func CheckCurrent(table string, id credential.KeyID, partnerID, tier string, sco
 // key is registered with status from.
 func Retire(table string, id credential.KeyID, from Status, at time.Time) types.TransactWriteItem {
 	return transition(table, id, from, StatusRetired, map[string]time.Time{AttrRetiredAt: at})
+}
+
+// Revoke is the transaction item that revokes a key whose status is from at time at
+// (revokedAt): a pending, active or previous key, revoked by its partner or by ops. It fails its
+// condition unless the key is registered with status from, so a revocation built from a stale
+// read (a rotation or a retirement came first) is cancelled, and a second revocation of the
+// same key is refused rather than applied twice. Revoking a retired or revoked key is a
+// caller's error: it is refused here.
+func Revoke(table string, id credential.KeyID, from Status, at time.Time) (types.TransactWriteItem, error) {
+	switch from {
+	case StatusPending, StatusActive, StatusPrevious:
+	default:
+		return types.TransactWriteItem{}, fmt.Errorf("revoke key %s: a %s key cannot be revoked", id, from)
+	}
+	return transition(table, id, from, StatusRevoked, map[string]time.Time{AttrRevokedAt: at}), nil
 }
 
 // Acknowledge is the transaction item that records the partner's acknowledgement of the key

@@ -66,6 +66,24 @@ func TestTransitions(t *testing.T) {
 			e.Status, e.RetiredAt, e.FlushPending = registry.StatusRetired, retiredAt, true
 			return e
 		}},
+		{"revoke a pending key", registry.StatusPending, func(id credential.KeyID) types.TransactWriteItem {
+			return itemtest.Must(registry.Revoke(table, id, registry.StatusPending, retiredAt))(t)
+		}, func(e registry.Entry) registry.Entry {
+			e.Status, e.RevokedAt = registry.StatusRevoked, retiredAt
+			return e
+		}},
+		{"revoke a active key", registry.StatusActive, func(id credential.KeyID) types.TransactWriteItem {
+			return itemtest.Must(registry.Revoke(table, id, registry.StatusActive, retiredAt))(t)
+		}, func(e registry.Entry) registry.Entry {
+			e.Status, e.RevokedAt = registry.StatusRevoked, retiredAt
+			return e
+		}},
+		{"revoke a previous key", registry.StatusPrevious, func(id credential.KeyID) types.TransactWriteItem {
+			return itemtest.Must(registry.Revoke(table, id, registry.StatusPrevious, retiredAt))(t)
+		}, func(e registry.Entry) registry.Entry {
+			e.Status, e.RevokedAt = registry.StatusRevoked, retiredAt
+			return e
+		}},
 	} {
 		for _, status := range []registry.Status{registry.StatusPending, registry.StatusActive, registry.StatusPrevious, registry.StatusRetired, registry.StatusRevoked} {
 			t.Run(tc.name+" from "+string(status), func(t *testing.T) {
@@ -140,5 +158,33 @@ func TestRetired(t *testing.T) {
 	}
 	if ok, reason := got.Accepts(t0.Add(2 * time.Hour)); ok || reason != registry.ReasonRetired {
 		t.Errorf("Accepts = %v, %q; want false, %q", ok, reason, registry.ReasonRetired)
+	}
+}
+
+// Only a pending, active or previous key can be revoked: Revoke refuses to build the item for
+// any other status; a revoked entry round-trips with its revokedAt and is never accepted.
+func TestRevoke(t *testing.T) {
+	t.Parallel()
+	for _, from := range []registry.Status{registry.StatusRetired, registry.StatusRevoked, "", "unknown"} {
+		if _, err := registry.Revoke(table, "kabcdefghijklmnopqrst", from, t0); err == nil {
+			t.Errorf("Revoke from %q built an item", from)
+		}
+	}
+	db := newDB(t)
+	e, _ := newEntry(t)
+	e.Scopes = []string{"audit:read"}
+	e.Status, e.RevokedAt = registry.StatusRevoked, t0.Add(time.Hour)
+	if err := putNew(t, db, e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := (&registry.Store{DB: db, Table: table}).Get(t.Context(), e.KeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("read back\n%+v\nwant\n%+v", got, e)
+	}
+	if ok, reason := got.Accepts(t0.Add(2 * time.Hour)); ok || reason != registry.ReasonRevoked {
+		t.Errorf("Accepts = %v, %q; want false, %q", ok, reason, registry.ReasonRevoked)
 	}
 }

@@ -25,6 +25,7 @@ const (
 
 	OpGetCurrentCredential = openapi.OpGetCurrentCredential
 	OpAcknowledgeRotation  = openapi.OpAcknowledgeRotation
+	OpRevokeCredential     = openapi.OpRevokeCredential
 )
 
 // ErrNoRequestBody is returned by ValidateBody for an operation the document gives no JSON

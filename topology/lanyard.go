@@ -113,6 +113,13 @@ func Lanyard() *Topology {
 					"SECRET_PREFIX":     SecretPrefix(AccessRead),
 					"KMS_KEY_ARN":       KeyARN(AccessRead),
 				}},
+			// POST /v1/revoke: a partner revokes one of its own keys, RFC 7009 style; the registry
+			// flip and Credential Revoked commit together (shared/features/revoke).
+			{Name: "revoke", Main: "functions/revoke", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+				}},
 			// Retires previous keys once acknowledged and drained or out of grace, warns ops
 			// before an unacknowledged grace ends, and flushes the authorizer cache
 			// (shared/features/rollover), every minute (the retirement schedule).
@@ -149,6 +156,8 @@ func Lanyard() *Topology {
 			// new key with the old one.
 			{Method: "GET", Path: "/v1/credentials/current", Function: "credentials", Auth: AuthPartnerKey},
 			{Method: "POST", Path: "/v1/credentials/ack", Function: "credentials", Auth: AuthPartnerKey},
+			// The previous key, within its grace, may revoke only itself.
+			{Method: "POST", Path: "/v1/revoke", Function: "revoke", Auth: AuthPartnerKey},
 		},
 		GatewayResponses: GatewayResponses,
 		SecretRotation:   &SecretRotation{Function: "rotation"},

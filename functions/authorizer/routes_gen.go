@@ -10,4 +10,5 @@ var routes = []authorizer.Route{
 	{Method: "POST", Path: "/v1/token", Scope: ""},
 	{Method: "GET", Path: "/v1/credentials/current", Scope: ""},
 	{Method: "POST", Path: "/v1/credentials/ack", Scope: ""},
+	{Method: "POST", Path: "/v1/revoke", Scope: ""},
 }

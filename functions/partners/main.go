@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -20,7 +21,7 @@ type config struct {
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
 		h := &partner.Handler{DB: dynamodb.NewFromConfig(s.AWS), PartnersTable: s.Config.PartnersTable,
-			CredentialsTable: s.Config.CredentialsTable}
+			CredentialsTable: s.Config.CredentialsTable, Now: time.Now}
 		return h.Handle, nil
 	})
 }

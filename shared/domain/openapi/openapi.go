@@ -60,6 +60,7 @@ const (
 
 	OpGetCurrentCredential = "getCurrentCredential" // GET /v1/credentials/current
 	OpAcknowledgeRotation  = "acknowledgeRotation"  // POST /v1/credentials/ack
+	OpRevokeCredential     = "revokeCredential"     //nolint:gosec // G101: an operation id, not a credential (POST /v1/revoke)
 )
 
 // Document returns the OpenAPI document, as GET /v1/openapi.json serves it. The slice is a copy.

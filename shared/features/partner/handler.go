@@ -37,12 +37,23 @@ type Handler struct {
 	// PartnersTable and CredentialsTable name the partners table and the key registry.
 	PartnersTable    string
 	CredentialsTable string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // Handle is the Lambda entry point: who the calling key belongs to (the partner, from the
 // partners table) and the key itself (its scopes, from the authorizer's context, and the end
-// of its validity window, from the registry). A partner that is not in the table is 404; an
-// authorizer context without the partner and key is a fault of the deployment (500).
+// of its validity window, from the registry). A key the registry no longer accepts (revoked,
+// expired, past its grace, its Allow still cached by the gateway) is refused with
+// access-denied; a partner that is not in the table is 404; an authorizer context without the
+// partner and key is a fault of the deployment (500).
 func (h *Handler) Handle(ctx context.Context, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	return apigw.Route{Span: "getOwnPartner", Log: "partner profile"}.Serve(ctx, req, h.handle)
 }
@@ -91,12 +102,15 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 }
 
 // keyNotAfter reads the end of the key's validity window from the registry, and checks the key
-// is the partner's. The read is consistent, like the partner's: a key onboarded a moment ago is
-// found.
+// is the partner's and accepted now. The read is consistent, like the partner's: a key onboarded
+// a moment ago is found, and a key revoked a moment ago is refused.
 func (h *Handler) keyNotAfter(ctx context.Context, partnerID, keyID string) (time.Time, error) {
 	e, err := (&registry.Store{DB: h.DB, Table: h.CredentialsTable}).GetPartnerKey(ctx, partnerID, keyID)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if ok, reason := e.Accepts(h.now()); !ok {
+		return time.Time{}, problem.AccessDenied.New("").WithCause(fmt.Errorf("credential %s of partner %s is not accepted now: %s", keyID, partnerID, reason))
 	}
 	return e.NotAfter, nil
 }

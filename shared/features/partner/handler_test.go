@@ -60,13 +60,19 @@ func validates(t *testing.T, s *jsonschema.Schema, body string) {
 // putCredential writes a registry entry of the partner's key, as shared/stores/registry stores it.
 func putCredential(t *testing.T, db *dynamodbtest.DynamoDB, keyID, partnerID string, notAfter time.Time) {
 	t.Helper()
+	putCredentialStatus(t, db, keyID, partnerID, notAfter, registry.StatusActive)
+}
+
+// putCredentialStatus is putCredential of a key in status.
+func putCredentialStatus(t *testing.T, db *dynamodbtest.DynamoDB, keyID, partnerID string, notAfter time.Time, status registry.Status) {
+	t.Helper()
 	key, err := credential.Generate(credential.EnvTest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := registry.Entry{
 		KeyID: credential.KeyID(keyID), PartnerID: partnerID, Verifier: credential.NewVerifier(key),
-		Scopes: []string{"orders:read", "orders:write"}, Tier: "standard", Status: registry.StatusActive,
+		Scopes: []string{"orders:read", "orders:write"}, Tier: "standard", Status: status,
 		NotBefore: notAfter.Add(-90 * 24 * time.Hour), NotAfter: notAfter,
 		SecretARN:       "arn:aws:secretsmanager:us-east-1:000000000000:secret:lanyard/partners/" + partnerID + "-AbCdEf",
 		SecretVersionID: "00000000-0000-4000-8000-000000000000", CreatedAt: notAfter.Add(-90 * 24 * time.Hour),
@@ -88,7 +94,8 @@ func fixture(t *testing.T) (*partner.Handler, *dynamodbtest.DynamoDB, partners.P
 		t.Fatal(err)
 	}
 	putCredential(t, db, p.KeyID, p.PartnerID, keyNotAfter)
-	return &partner.Handler{DB: db, PartnersTable: partnersTable, CredentialsTable: credentialsTable}, db, p
+	return &partner.Handler{DB: db, PartnersTable: partnersTable, CredentialsTable: credentialsTable,
+		Now: func() time.Time { return keyNotAfter.Add(-30 * 24 * time.Hour) }}, db, p
 }
 
 func meRequest(authorizer map[string]any) lambdaevents.APIGatewayProxyRequest {
@@ -162,6 +169,12 @@ func TestGetOwnPartnerRefuses(t *testing.T) {
 		{"key of another partner", func(t *testing.T, db *dynamodbtest.DynamoDB) {
 			putCredential(t, db, "kxxxxxxxxxxxxxxxxxxxx", orphan.PartnerID, keyNotAfter)
 		}, map[string]any{"partnerId": acmeP.PartnerID, "keyId": "kxxxxxxxxxxxxxxxxxxxx", "scopes": "orders:read"}, problem.Internal},
+		{"revoked key", func(t *testing.T, db *dynamodbtest.DynamoDB) {
+			putCredentialStatus(t, db, acmeP.KeyID, acmeP.PartnerID, keyNotAfter, registry.StatusRevoked)
+		}, authz(acmeP, "orders:read"), problem.AccessDenied},
+		{"expired key", func(t *testing.T, db *dynamodbtest.DynamoDB) {
+			putCredential(t, db, acmeP.KeyID, acmeP.PartnerID, keyNotAfter.Add(-31*24*time.Hour))
+		}, authz(acmeP, "orders:read"), problem.AccessDenied},
 		{"table failing", func(_ *testing.T, db *dynamodbtest.DynamoDB) {
 			db.Intercept = func(string, any) error { return errors.New("throttled") }
 		}, authz(acmeP, "orders:read"), problem.Internal},

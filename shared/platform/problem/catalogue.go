@@ -116,6 +116,12 @@ var (
 	// deniedScopes member lists them (403). Build it with NewScopesNotAllowed.
 	ScopesNotAllowed = Type{anchor: "scopes-not-allowed", status: 403, title: "Scopes Not Allowed",
 		detail: "Some requested scopes are not allowed for the partner's tier; see deniedScopes."}
+	// RevocationRequestInvalid: a POST /v1/revoke whose body is not a form
+	// (application/x-www-form-urlencoded) holding the key to revoke as its one token parameter,
+	// as RFC 7009's invalid_request (400). Its detail is fixed: it never echoes the body.
+	RevocationRequestInvalid = Type{anchor: "revocation-request-invalid", status: 400, title: "Invalid Revocation Request",
+		detail: "Send the key to revoke as the token parameter of an application/x-www-form-urlencoded body, once (RFC 7009); token_type_hint is optional.",
+		fixed:  true}
 	// NotFound: the resource does not exist, or is not the caller's (404).
 	NotFound = Type{anchor: "not-found", status: 404, title: "Not Found",
 		detail: "The resource does not exist."}
@@ -153,7 +159,7 @@ func Types() []Type {
 		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
 		IdempotencyInFlight, ReplayWindowClosed, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
-		ScopesNotAllowed, NotFound, Conflict,
+		ScopesNotAllowed, RevocationRequestInvalid, NotFound, Conflict,
 	}
 }
 

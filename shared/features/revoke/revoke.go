@@ -155,7 +155,7 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 		if out != outcomeRevoked {
 			// Answered as a revocation: the caller learns nothing about the token.
 			slog.InfoContext(ctx, "revocation changed nothing", "partnerId", caller.PartnerID, "callerKeyId", string(self.KeyID),
-				"outcome", string(out), "keyId", string(target))
+				"outcome", string(out), "keyId", string(target.KeyID))
 			return revoked(), nil
 		}
 		err = h.commit(ctx, self, target, now)
@@ -164,10 +164,10 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 		case err == nil:
 			return revoked(), nil
 		case errors.As(err, &changed) && attempt < maxAttempts:
-			slog.InfoContext(ctx, "revocation met a concurrent change, reading again", "partnerId", caller.PartnerID, "keyId", string(target), "attempt", attempt)
+			slog.InfoContext(ctx, "revocation met a concurrent change, reading again", "partnerId", caller.PartnerID, "keyId", string(target.KeyID), "attempt", attempt)
 			continue
 		}
-		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("revocation of key %s by partner %s: %w", target, caller.PartnerID, err)
+		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("revocation of key %s by partner %s: %w", target.KeyID, caller.PartnerID, err)
 	}
 }
 
@@ -212,48 +212,47 @@ func readForm(req lambdaevents.APIGatewayProxyRequest) (string, error) {
 
 // target finds the key the token is, and says whether the caller may revoke it now
 // (outcomeRevoked) or why nothing changes. The key id is returned when the token is a key.
-func (h *Handler) target(ctx context.Context, store *registry.Store, self registry.Entry, token string, now time.Time) (credential.KeyID, outcome, error) {
+func (h *Handler) target(ctx context.Context, store *registry.Store, self registry.Entry, token string, now time.Time) (registry.Entry, outcome, error) {
 	// credential.Parse's errors are fixed messages: they never contain the token.
 	key, err := credential.Parse(token)
 	if err != nil {
-		return "", outcomeNotAKey, nil
+		return registry.Entry{}, outcomeNotAKey, nil
 	}
 	id := key.ID()
 	v, err := registry.Verify(ctx, store, key, now, false)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
-		return id, outcomeUnknown, nil
+		return registry.Entry{KeyID: id}, outcomeUnknown, nil
 	case errors.Is(err, registry.ErrMismatch):
-		return id, outcomeMismatch, nil
+		return registry.Entry{KeyID: id}, outcomeMismatch, nil
 	case err != nil:
-		return "", "", fmt.Errorf("revocation: %w", err)
+		return registry.Entry{}, "", fmt.Errorf("revocation: %w", err)
 	}
 	e := v.Entry
 	switch {
 	case e.PartnerID != self.PartnerID:
-		return id, outcomeOtherPartner, nil
+		return registry.Entry{KeyID: id}, outcomeOtherPartner, nil
 	case e.Status != registry.StatusPending && e.Status != registry.StatusActive && e.Status != registry.StatusPrevious:
-		return id, outcomeAlreadyEnded, nil
+		return e, outcomeAlreadyEnded, nil
 	case self.Status == registry.StatusPrevious && e.KeyID != self.KeyID:
-		return id, outcomePreviousCaller, nil
+		return e, outcomePreviousCaller, nil
 	}
-	return id, outcomeRevoked, nil
+	return e, outcomeRevoked, nil
 }
 
-// commit reads the target's entry again (its status is the transaction's condition) and
-// revokes it in one transaction with Credential Revoked.
-func (h *Handler) commit(ctx context.Context, self registry.Entry, id credential.KeyID, now time.Time) error {
-	e, err := (&registry.Store{DB: h.DB, Table: h.Tables.Credentials}).Get(ctx, id)
-	if err != nil {
-		return fmt.Errorf("read key %s again: %w", id, err)
-	}
-	if e.PartnerID != self.PartnerID {
-		return fmt.Errorf("key %s is no longer partner %s's", id, self.PartnerID)
-	}
+// commit revokes e, as target read it, in one transaction with Credential Revoked. Its
+// conditions are the statuses read: e's, and the caller's key's when it is another key (a
+// concurrent revocation of the caller cancels it). A cancelled transaction is a
+// *outbox.StateChangeError: the caller reads again.
+func (h *Handler) commit(ctx context.Context, self, e registry.Entry, now time.Time) error {
+	id := e.KeyID
 	item, err := registry.Revoke(h.Tables.Credentials, id, e.Status, now)
 	if err != nil {
-		// Revoked or retired since the first read: a concurrent change, read again.
-		return &outbox.StateChangeError{Index: 0, Err: err}
+		return fmt.Errorf("revoke key %s: %w", id, err)
+	}
+	items := []types.TransactWriteItem{item}
+	if self.KeyID != id {
+		items = append(items, registry.StillStatus(h.Tables.Credentials, self.KeyID, self.Status))
 	}
 	pid := self.PartnerID
 	ev := &events.CredentialRevoked{
@@ -262,7 +261,7 @@ func (h *Handler) commit(ctx context.Context, self registry.Entry, id credential
 		KeyIDs:       []string{string(id)},
 		Reason:       events.RevocationRequested,
 	}
-	if _, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, pid, ev, []types.TransactWriteItem{item}); err != nil {
+	if _, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, pid, ev, items); err != nil {
 		return fmt.Errorf("commit the revocation of key %s: %w", id, err)
 	}
 	slog.InfoContext(ctx, "key revoked", "partnerId", pid, "keyId", string(id), "status", string(e.Status),

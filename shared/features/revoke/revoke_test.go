@@ -469,3 +469,33 @@ func TestConcurrentChanges(t *testing.T) {
 		})
 	}
 }
+
+// A revocation of the caller's own key that commits between the caller's read and its
+// transaction cancels the transaction: the caller, read again, is refused, and the key it
+// named stays as it was.
+func TestCallerRevokedMeanwhileRevokesNothing(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	target := fx.register(partnerA, registry.StatusPrevious)
+	slipped := false
+	fx.db.Intercept = func(op string, _ any) error {
+		if op != "TransactWriteItems" || slipped {
+			return nil
+		}
+		slipped = true
+		_, err := fx.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{itemtest.Must(registry.Revoke(tables.Credentials, fx.current.ID(), registry.StatusActive, t0))(fx.t)},
+		})
+		return err
+	}
+	resp := fx.call(request(partnerA, fx.current, revoke.FormContentType, form(target.Plaintext().Reveal())))
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("answer %d %s, want 403", resp.StatusCode, resp.Body)
+	}
+	if got := fx.status(target); got != registry.StatusPrevious {
+		t.Errorf("the key the caller named is %s, want previous", got)
+	}
+	if n := len(fx.revocations(partnerA)); n != 0 {
+		t.Errorf("%d revocations recorded, want 0", n)
+	}
+}

@@ -191,6 +191,11 @@ func (h *Handler) read(ctx context.Context, span *tracing.Span, req lambdaevents
 	if k.current.PartnerID != partnerID {
 		return keys{}, fmt.Errorf("current credential %s, partner %s: %w", currentID, partnerID, registry.ErrNotPartners)
 	}
+	if k.current.Status == registry.StatusRevoked {
+		// The partner revoked its current key: there is nothing to collect or acknowledge, and
+		// the previous key must not learn more than that.
+		return keys{}, problem.AccessDenied.New("").WithCause(fmt.Errorf("partner %s's current key %s is revoked", partnerID, currentID))
+	}
 	if k.current.Status != registry.StatusActive {
 		return keys{}, fmt.Errorf("partner %s's current key %s is %s", partnerID, currentID, k.current.Status)
 	}

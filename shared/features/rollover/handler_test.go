@@ -21,6 +21,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
 const (
@@ -457,4 +458,30 @@ func TestAcknowledgeRaces(t *testing.T) {
 			t.Errorf("%d Credential Rotation Acknowledged, want none", n)
 		}
 	})
+}
+
+// A partner that revoked its current key has nothing to collect or acknowledge: its previous
+// key, still in grace, is refused (403), not answered with a fault.
+func TestPreviousKeyAfterTheCurrentKeyIsRevoked(t *testing.T) {
+	c := secrettest.Plant(t)
+	fx := newFixture(t, c)
+	p := fx.p
+	current := fx.rotate(p)
+	revoke, err := registry.Revoke(testTables.Credentials, current.ID(), registry.StatusActive, fx.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{revoke}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range []struct{ method, resource, body string }{
+		{http.MethodGet, rollover.CurrentResource, ""},
+		{http.MethodPost, rollover.AckResource, ""},
+	} {
+		r := fx.call(p.key(0), rt.method, rt.resource, rt.body)
+		if typ, _ := problemOf(t, r); r.status != http.StatusForbidden || typ != problem.AccessDenied.URI() {
+			t.Errorf("%s %s with the previous key: %d %s, want 403 access-denied", rt.method, rt.resource, r.status, typ)
+		}
+		c.CheckText("answer", r.body)
+	}
 }

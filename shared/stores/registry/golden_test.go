@@ -93,6 +93,7 @@ func TestTransitionItemsGolden(t *testing.T) {
 		"acknowledge":       registry.Acknowledge("credentials", goldenKeyID, goldenTime(time.Hour), goldenTime(2*time.Hour)),
 		"warn-grace-ending": registry.WarnGraceEnding("credentials", goldenKeyID, goldenTime(time.Hour)),
 		"revoke":            itemtest.Must(registry.Revoke("credentials", goldenKeyID, registry.StatusPrevious, goldenTime(time.Hour)))(t),
+		"still-status":      registry.StillStatus("credentials", goldenKeyID, registry.StatusActive),
 		"retire-due":        registry.RetireDue("credentials", goldenKeyID, goldenTime(time.Hour)),
 		"flush-done": {Update: &types.Update{
 			TableName: flush.TableName, Key: flush.Key, UpdateExpression: flush.UpdateExpression,

@@ -197,3 +197,16 @@ func storedScopes(scopes []string) types.AttributeValue {
 	}
 	return &types.AttributeValueMemberL{Value: l}
 }
+
+// StillStatus is the transaction item that changes nothing and fails its condition unless the
+// key id is registered with status: what a transaction assumes of a key it read and does not
+// write (a revocation by a partner's other key: the caller's key is still what it was).
+func StillStatus(table string, id credential.KeyID, status Status) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(table),
+		Key:                       Key(id),
+		ConditionExpression:       aws.String("#status = :status"),
+		ExpressionAttributeNames:  map[string]string{"#status": AttrStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":status": &types.AttributeValueMemberS{Value: string(status)}},
+	}}
+}

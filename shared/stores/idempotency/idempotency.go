@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
+	"github.com/lanyardhq/lanyard/shared/stores/itemread"
 )
 
 // The idempotency table's key and TTL attribute; the topology's declaration of table
@@ -114,31 +115,9 @@ func (r Record) Item() (map[string]types.AttributeValue, error) {
 // FromItem reads a record from its table item. It stays hand-written: its errors name the
 // attribute that is missing or of another type, and it checks that a record holds together.
 func FromItem(item map[string]types.AttributeValue) (Record, error) {
-	var errs []error
-	s := func(name string, required bool) string {
-		v, ok := item[name].(*types.AttributeValueMemberS)
-		if !ok {
-			if required || item[name] != nil {
-				errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
-			}
-			return ""
-		}
-		return v.Value
-	}
-	n := func(name string, required bool) int64 {
-		v, ok := item[name].(*types.AttributeValueMemberN)
-		if !ok {
-			if required || item[name] != nil {
-				errs = append(errs, fmt.Errorf("attribute %s missing or not a number", name))
-			}
-			return 0
-		}
-		i, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", name, err))
-		}
-		return i
-	}
+	rd := itemread.New(item)
+	s := rd.String
+	n := rd.Number
 	r := Record{
 		Key:             s(PartitionKey, true),
 		RequestHash:     s(attrRequestHash, true),
@@ -154,26 +133,20 @@ func FromItem(item map[string]types.AttributeValue) (Record, error) {
 	if ms := n(attrCompletedAt, false); ms != 0 {
 		r.CompletedAt = time.UnixMilli(ms).UTC()
 	}
-	if c := s(attrCreatedAt, true); c != "" {
-		t, err := time.Parse(time.RFC3339Nano, c)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", attrCreatedAt, err))
-		}
-		r.CreatedAt = t.UTC()
-	}
+	r.CreatedAt = rd.Time(attrCreatedAt, true)
 	switch r.State {
 	case StateInFlight:
 	case StateCompleted:
 		if r.StatusCode < 200 || r.StatusCode > 599 || r.ResponseBody == "" {
-			errs = append(errs, errors.New("completed without a status code and a response body"))
+			rd.Add(errors.New("completed without a status code and a response body"))
 		}
 		if r.StatusCode == 201 && r.SecretARN == "" {
-			errs = append(errs, fmt.Errorf("completed with 201 but no %s", attrSecretARN))
+			rd.Add(fmt.Errorf("completed with 201 but no %s", attrSecretARN))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("attribute %s is %q", attrState, r.State))
+		rd.Add(fmt.Errorf("attribute %s is %q", attrState, r.State))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rd.Err(); err != nil {
 		return Record{}, fmt.Errorf("idempotency record %q: %w", r.Key, err)
 	}
 	return r, nil

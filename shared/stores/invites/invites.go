@@ -22,7 +22,6 @@ package invites
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -33,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
+	"github.com/lanyardhq/lanyard/shared/stores/itemread"
 )
 
 // PartitionKey is the key attribute of the invites table; the topology's declaration of table
@@ -141,28 +141,9 @@ func (i Invite) Item() (map[string]types.AttributeValue, error) {
 // FromItem reads an invite from its table item. It stays hand-written: its errors name the
 // attribute that is missing or of another type, and it checks expiresAtEpoch against expiresAt.
 func FromItem(item map[string]types.AttributeValue) (Invite, error) {
-	var errs []error
-	str := func(name string, required bool) string {
-		v, ok := item[name].(*types.AttributeValueMemberS)
-		if !ok {
-			if required || item[name] != nil {
-				errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
-			}
-			return ""
-		}
-		return v.Value
-	}
-	tm := func(name string, required bool) time.Time {
-		s := str(name, required)
-		if s == "" {
-			return time.Time{}
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", name, err))
-		}
-		return t.UTC()
-	}
+	rd := itemread.New(item)
+	str := rd.String
+	tm := rd.Time
 	i := Invite{
 		Hash:        str(PartitionKey, true),
 		ID:          str(attrInviteID, true),
@@ -177,13 +158,13 @@ func FromItem(item map[string]types.AttributeValue) (Invite, error) {
 	}
 	// expiresAtEpoch is what Redeem's condition reads: it must say what expiresAt says.
 	if n, ok := item[attrExpiresAtEpoch].(*types.AttributeValueMemberN); !ok {
-		errs = append(errs, fmt.Errorf("attribute %s missing or not a number", attrExpiresAtEpoch))
+		rd.Add(fmt.Errorf("attribute %s missing or not a number", attrExpiresAtEpoch))
 	} else if v, err := strconv.ParseInt(n.Value, 10, 64); err != nil {
-		errs = append(errs, fmt.Errorf("attribute %s: %w", attrExpiresAtEpoch, err))
+		rd.Add(fmt.Errorf("attribute %s: %w", attrExpiresAtEpoch, err))
 	} else if !i.ExpiresAt.IsZero() && v != i.ExpiresAt.Unix() {
-		errs = append(errs, fmt.Errorf("attribute %s is %d, but %s is %s", attrExpiresAtEpoch, v, attrExpiresAt, FormatTime(i.ExpiresAt)))
+		rd.Add(fmt.Errorf("attribute %s is %d, but %s is %s", attrExpiresAtEpoch, v, attrExpiresAt, FormatTime(i.ExpiresAt)))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rd.Err(); err != nil {
 		return Invite{}, fmt.Errorf("invite item %q: %w", i.ID, err)
 	}
 	return i, nil

@@ -17,7 +17,6 @@ package onboardings
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
+	"github.com/lanyardhq/lanyard/shared/stores/itemread"
 )
 
 // The onboardings table's key and TTL attribute; the topology's declaration of table
@@ -190,28 +190,9 @@ func (o Onboarding) Item() (map[string]types.AttributeValue, error) {
 // FromItem reads an onboarding from its table item. It stays hand-written: its errors name the
 // attribute that is missing or of another type, and it checks that the item holds together.
 func FromItem(item map[string]types.AttributeValue) (Onboarding, error) {
-	var errs []error
-	s := func(name string, required bool) string {
-		v, ok := item[name].(*types.AttributeValueMemberS)
-		if !ok {
-			if required || item[name] != nil {
-				errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
-			}
-			return ""
-		}
-		return v.Value
-	}
-	tm := func(name string, required bool) time.Time {
-		v := s(name, required)
-		if v == "" {
-			return time.Time{}
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", name, err))
-		}
-		return t.UTC()
-	}
+	rd := itemread.New(item)
+	s := rd.String
+	tm := rd.Time
 	o := Onboarding{
 		ID:              s(PartitionKey, true),
 		PartnerID:       s(attrOnbPartnerID, true),
@@ -233,49 +214,49 @@ func FromItem(item map[string]types.AttributeValue) (Onboarding, error) {
 		CollectedAt:     tm(attrOnbCollectedAt, false),
 	}
 	if n, ok := item[attrOnbPolicyRevision].(*types.AttributeValueMemberN); !ok {
-		errs = append(errs, fmt.Errorf("attribute %s missing or not a number", attrOnbPolicyRevision))
+		rd.Add(fmt.Errorf("attribute %s missing or not a number", attrOnbPolicyRevision))
 	} else if v, err := strconv.Atoi(n.Value); err != nil {
-		errs = append(errs, fmt.Errorf("attribute %s: %w", attrOnbPolicyRevision, err))
+		rd.Add(fmt.Errorf("attribute %s: %w", attrOnbPolicyRevision, err))
 	} else {
 		o.PolicyRevision = v
 	}
 	// expiresAtEpoch is what the conditions read: it must say what expiresAt says.
 	if n, ok := item[attrOnbExpiresAtEpoch].(*types.AttributeValueMemberN); !ok {
-		errs = append(errs, fmt.Errorf("attribute %s missing or not a number", attrOnbExpiresAtEpoch))
+		rd.Add(fmt.Errorf("attribute %s missing or not a number", attrOnbExpiresAtEpoch))
 	} else if v, err := strconv.ParseInt(n.Value, 10, 64); err != nil {
-		errs = append(errs, fmt.Errorf("attribute %s: %w", attrOnbExpiresAtEpoch, err))
+		rd.Add(fmt.Errorf("attribute %s: %w", attrOnbExpiresAtEpoch, err))
 	} else if !o.ExpiresAt.IsZero() && v != o.ExpiresAt.UnixMilli() {
-		errs = append(errs, fmt.Errorf("attribute %s is %d, but %s is %s", attrOnbExpiresAtEpoch, v, attrOnbExpiresAt, FormatTime(o.ExpiresAt)))
+		rd.Add(fmt.Errorf("attribute %s is %d, but %s is %s", attrOnbExpiresAtEpoch, v, attrOnbExpiresAt, FormatTime(o.ExpiresAt)))
 	}
 	if l, ok := item[attrOnbScopes].(*types.AttributeValueMemberL); !ok {
-		errs = append(errs, fmt.Errorf("attribute %s missing or not a list", attrOnbScopes))
+		rd.Add(fmt.Errorf("attribute %s missing or not a list", attrOnbScopes))
 	} else {
 		o.Scopes = make([]string, 0, len(l.Value))
 		for i, v := range l.Value {
 			sv, ok := v.(*types.AttributeValueMemberS)
 			if !ok {
-				errs = append(errs, fmt.Errorf("attribute %s[%d] is not a string", attrOnbScopes, i))
+				rd.Add(fmt.Errorf("attribute %s[%d] is not a string", attrOnbScopes, i))
 				continue
 			}
 			o.Scopes = append(o.Scopes, sv.Value)
 		}
 	}
 	if !slices.Contains(Statuses(), o.Status) {
-		errs = append(errs, fmt.Errorf("attribute %s is %q", attrOnbStatus, o.Status))
+		rd.Add(fmt.Errorf("attribute %s is %q", attrOnbStatus, o.Status))
 	}
 	switch o.IdentityMethod {
 	case events.ProofInvite:
 		if o.InviteID == "" {
-			errs = append(errs, fmt.Errorf("identity method %s without %s", o.IdentityMethod, attrOnbInviteID))
+			rd.Add(fmt.Errorf("identity method %s without %s", o.IdentityMethod, attrOnbInviteID))
 		}
 	case events.ProofSTS:
 		if o.AccountID == "" || o.ARN == "" {
-			errs = append(errs, fmt.Errorf("identity method %s without %s and %s", o.IdentityMethod, attrOnbAccountID, attrOnbARN))
+			rd.Add(fmt.Errorf("identity method %s without %s and %s", o.IdentityMethod, attrOnbAccountID, attrOnbARN))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("attribute %s is %q", attrOnbIdentityMethod, o.IdentityMethod))
+		rd.Add(fmt.Errorf("attribute %s is %q", attrOnbIdentityMethod, o.IdentityMethod))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rd.Err(); err != nil {
 		return Onboarding{}, fmt.Errorf("onboarding item %q: %w", o.ID, err)
 	}
 	return o, nil

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
+	"github.com/lanyardhq/lanyard/shared/stores/itemread"
 )
 
 // Key attributes of the outbox table; the topology's declaration of table "outbox" must match.
@@ -179,17 +179,8 @@ func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
 		return Record{}, fmt.Errorf("outbox item %s/%d is the chain head, not a record", partner, seq)
 	}
 	r := Record{PartnerID: partner, Seq: seq}
-	var errs []error
-	str := func(name string, required bool) string {
-		v, ok := item[name].(*types.AttributeValueMemberS)
-		if !ok {
-			if required || item[name] != nil {
-				errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
-			}
-			return ""
-		}
-		return v.Value
-	}
+	rd := itemread.New(item)
+	str := rd.String
 	r.EventID = str(attrEventID, true)
 	r.DetailType = str(attrDetailType, true)
 	r.Detail = json.RawMessage(str(attrDetail, true))
@@ -198,17 +189,17 @@ func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
 	r.BusEventID = str(attrBusEventID, false)
 	if s := str(attrTime, true); s != "" {
 		if r.Time, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", attrTime, err))
+			rd.Add(fmt.Errorf("attribute %s: %w", attrTime, err))
 		} else if FormatTime(r.Time) != s {
-			errs = append(errs, fmt.Errorf("attribute %s %q is not in canonical form", attrTime, s))
+			rd.Add(fmt.Errorf("attribute %s %q is not in canonical form", attrTime, s))
 		}
 	}
 	if s := str(attrPublishedAt, false); s != "" {
 		if r.PublishedAt, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", attrPublishedAt, err))
+			rd.Add(fmt.Errorf("attribute %s: %w", attrPublishedAt, err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rd.Err(); err != nil {
 		return Record{}, fmt.Errorf("outbox record %s/%d: %w", partner, seq, err)
 	}
 	return r, nil

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
+	"github.com/lanyardhq/lanyard/shared/stores/itemread"
 )
 
 // PartitionKey is the key attribute of the partners table; the topology's declaration of
@@ -149,15 +150,8 @@ func (p Partner) Item() (map[string]types.AttributeValue, error) {
 // FromItem reads a partner from its table item. It stays hand-written: its errors name the
 // attribute that is missing or of another type.
 func FromItem(item map[string]types.AttributeValue) (Partner, error) {
-	var errs []error
-	str := func(name string) string {
-		v, ok := item[name].(*types.AttributeValueMemberS)
-		if !ok {
-			errs = append(errs, fmt.Errorf("attribute %s missing or not a string", name))
-			return ""
-		}
-		return v.Value
-	}
+	rd := itemread.New(item)
+	str := func(name string) string { return rd.String(name, true) }
 	p := Partner{
 		PartnerID:      str(PartitionKey),
 		PartnerName:    str(attrPartnerName),
@@ -174,34 +168,28 @@ func FromItem(item map[string]types.AttributeValue) (Partner, error) {
 			*dst = str(name)
 		}
 	}
-	if s := str(attrCreatedAt); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute %s: %w", attrCreatedAt, err))
-		}
-		p.CreatedAt = t.UTC()
-	}
+	p.CreatedAt = rd.Time(attrCreatedAt, true)
 	if n, ok := item[attrPolicyRevision].(*types.AttributeValueMemberN); !ok {
-		errs = append(errs, fmt.Errorf("attribute %s missing or not a number", attrPolicyRevision))
+		rd.Add(fmt.Errorf("attribute %s missing or not a number", attrPolicyRevision))
 	} else if v, err := strconv.Atoi(n.Value); err != nil {
-		errs = append(errs, fmt.Errorf("attribute %s: %w", attrPolicyRevision, err))
+		rd.Add(fmt.Errorf("attribute %s: %w", attrPolicyRevision, err))
 	} else {
 		p.PolicyRevision = v
 	}
 	if l, ok := item[attrScopes].(*types.AttributeValueMemberL); !ok {
-		errs = append(errs, fmt.Errorf("attribute %s missing or not a list", attrScopes))
+		rd.Add(fmt.Errorf("attribute %s missing or not a list", attrScopes))
 	} else {
 		p.Scopes = make([]string, 0, len(l.Value))
 		for i, v := range l.Value {
 			s, ok := v.(*types.AttributeValueMemberS)
 			if !ok {
-				errs = append(errs, fmt.Errorf("attribute %s[%d] is not a string", attrScopes, i))
+				rd.Add(fmt.Errorf("attribute %s[%d] is not a string", attrScopes, i))
 				continue
 			}
 			p.Scopes = append(p.Scopes, s.Value)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rd.Err(); err != nil {
 		return Partner{}, fmt.Errorf("partner item %q: %w", p.PartnerID, err)
 	}
 	return p, nil

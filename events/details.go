@@ -11,6 +11,7 @@ const (
 	TypeCredentialRevoked        = "Credential Revoked"
 	TypeRevocationEnforced       = "Revocation Enforced"
 	TypeRevocationCompleted      = "Revocation Completed"
+	TypeRevocationStalled        = "Revocation Stalled"
 	TypeAuditExported            = "Audit Exported"
 	TypeOnboardingPending        = "Onboarding Pending"
 	TypeOnboardingApproved       = "Onboarding Approved"
@@ -178,15 +179,21 @@ const (
 // DetailType implements Detail.
 func (CredentialRevoked) DetailType() string { return TypeCredentialRevoked }
 
-// Enforcers of a revocation.
+// Enforcers of a revocation: each acts on Credential Revoked through a consumer of its own and
+// reports Revocation Enforced (topology declares which run; the tracker waits for those).
 const (
-	EnforcerAuthorizerCache     = "authorizer-cache"
-	EnforcerSTSSessions         = "sts-sessions"
-	EnforcerSecret              = "secret"
-	EnforcerPartnerNotification = "partner-notification"
+	// EnforcerGateway flushes the REST API stage's authorizer cache once every cache that may
+	// still hold the key has run out, and disables the partner's API key when all its keys
+	// are revoked.
+	EnforcerGateway = "gateway"
+	// EnforcerSTS denies the partner's sessions issued before the revocation.
+	EnforcerSTS = "sts"
+	// EnforcerSecret removes the revoked keys from the partner's secret.
+	EnforcerSecret = "secret"
 )
 
-// RevocationEnforced: one enforcer finished its part of a revocation.
+// RevocationEnforced: one enforcer finished its part of a revocation. LatencyMS runs from the
+// revocation (Credential Revoked's time) to the enforcer's commit of this report.
 type RevocationEnforced struct {
 	Meta
 	RevocationID string `json:"revocationId"`
@@ -197,18 +204,40 @@ type RevocationEnforced struct {
 // DetailType implements Detail.
 func (RevocationEnforced) DetailType() string { return TypeRevocationEnforced }
 
-// RevocationCompleted: every enforcer reported; TimeToEnforceMS runs from the revocation to
-// the last report.
+// EnforcerReport is one enforcer's report as the tracker recorded it.
+type EnforcerReport struct {
+	Enforcer   string    `json:"enforcer"`
+	EnforcedAt time.Time `json:"enforcedAt"`
+	LatencyMS  int64     `json:"latencyMs"`
+}
+
+// RevocationCompleted: every enforcer the deployment declares reported; the proof of a
+// revocation. TimeToEnforceMS runs from the revocation to the last report.
 type RevocationCompleted struct {
 	Meta
-	RevocationID    string    `json:"revocationId"`
-	Enforcers       []string  `json:"enforcers"`
-	RevokedAt       time.Time `json:"revokedAt"`
-	TimeToEnforceMS int64     `json:"timeToEnforceMs"`
+	RevocationID    string           `json:"revocationId"`
+	Enforcers       []EnforcerReport `json:"enforcers"`
+	RevokedAt       time.Time        `json:"revokedAt"`
+	TimeToEnforceMS int64            `json:"timeToEnforceMs"`
 }
 
 // DetailType implements Detail.
 func (RevocationCompleted) DetailType() string { return TypeRevocationCompleted }
+
+// RevocationStalled: the revocation's budget ran out before every enforcer reported. Missing
+// are the enforcers that have not; Enforcers the reports so far. Raised once per revocation;
+// Revocation Completed may still follow when the missing enforcers report.
+type RevocationStalled struct {
+	Meta
+	RevocationID string           `json:"revocationId"`
+	RevokedAt    time.Time        `json:"revokedAt"`
+	BudgetMS     int64            `json:"budgetMs"`
+	Missing      []string         `json:"missing"`
+	Enforcers    []EnforcerReport `json:"enforcers"`
+}
+
+// DetailType implements Detail.
+func (RevocationStalled) DetailType() string { return TypeRevocationStalled }
 
 // AuditExported: a window of audit records was written to S3. Its PartnerID is AllPartners.
 type AuditExported struct {

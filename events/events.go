@@ -69,6 +69,7 @@ var registry = map[string]func() Detail{
 	TypeCredentialRevoked:        func() Detail { return &CredentialRevoked{} },
 	TypeRevocationEnforced:       func() Detail { return &RevocationEnforced{} },
 	TypeRevocationCompleted:      func() Detail { return &RevocationCompleted{} },
+	TypeRevocationStalled:        func() Detail { return &RevocationStalled{} },
 	TypeAuditExported:            func() Detail { return &AuditExported{} },
 	TypeOnboardingPending:        func() Detail { return &OnboardingPending{} },
 	TypeOnboardingApproved:       func() Detail { return &OnboardingApproved{} },

@@ -228,6 +228,22 @@ type Consumer struct {
 	VisibilityTimeout time.Duration
 	// MaxReceiveCount deliveries before a message moves to the consumer's DLQ.
 	MaxReceiveCount int32
+	// Enforcer names the revocation enforcer this consumer is ("gateway", "sts", "secret":
+	// events.Enforcer*), or "". An enforcer takes Credential Revoked and reports Revocation
+	// Enforced; the revocation tracker waits for every declared enforcer (Enforcers).
+	Enforcer string
+}
+
+// Enforcers are the revocation enforcers declared (Consumer.Enforcer), in declaration order:
+// a revocation is complete once each has reported.
+func (t *Topology) Enforcers() []string {
+	var out []string
+	for _, c := range t.Consumers {
+		if c.Enforcer != "" {
+			out = append(out, c.Enforcer)
+		}
+	}
+	return out
 }
 
 // StreamConsumer reads a table's stream through an event source mapping.

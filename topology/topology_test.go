@@ -70,6 +70,16 @@ func TestValidateRefusesBrokenDeclarations(t *testing.T) {
 		{"an InvokedBy of blanks is no trigger", func(tp *topology.Topology) {
 			tp.Functions = append(tp.Functions, topology.Function{Name: "orphan", Main: "functions/healthcheck", MemoryMB: 128, Timeout: time.Second, InvokedBy: "  "})
 		}, `function "orphan": nothing triggers it`},
+		{"enforcer taking more than Credential Revoked", func(tp *topology.Topology) {
+			tp.Consumers[0].Enforcer, tp.Consumers[0].DetailTypes = "gateway", []string{"Credential Revoked", "Credential Issued"}
+		}, `enforcer "gateway" must take "Credential Revoked" alone`},
+		{"enforcer declared twice", func(tp *topology.Topology) {
+			c := tp.Consumers[0]
+			c.Enforcer, c.DetailTypes = "gateway", []string{"Credential Revoked"}
+			tp.Consumers[0] = c
+			c.Name = "second"
+			tp.Consumers = append(tp.Consumers, c)
+		}, `enforcer "gateway" must be kebab-case and declared once`},
 		{"authorizer TTL over an hour", func(tp *topology.Topology) { tp.Authorizer.ResultTTL = 2 * time.Hour }, "outside 0–1 h"},
 	}
 	for _, c := range cases {
@@ -167,5 +177,19 @@ func TestRouteScopes(t *testing.T) {
 		if err := top.Validate("", nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("route %+v: %v, want %q", tc.route, err, tc.want)
 		}
+	}
+}
+
+func TestEnforcersAreTheDeclaredEnforcerConsumers(t *testing.T) {
+	t.Parallel()
+	tp := topologytest.Sample()
+	if got := tp.Enforcers(); len(got) != 0 {
+		t.Fatalf("sample declares enforcers %v", got)
+	}
+	c := tp.Consumers[0]
+	c.Enforcer = "gateway"
+	tp.Consumers = append(tp.Consumers, topology.Consumer{Name: "other"}, c)
+	if got := tp.Enforcers(); len(got) != 1 || got[0] != "gateway" {
+		t.Fatalf("Enforcers() = %v, want [gateway]", got)
 	}
 }

@@ -24,11 +24,15 @@ var (
 // function's timeout (AWS's guidance for SQS event sources; AWS refuses a mapping below 1×).
 const MinVisibilityFactor = 6
 
+// credentialRevoked is the detail type every revocation enforcer takes (events.TypeCredentialRevoked).
+const credentialRevoked = "Credential Revoked"
+
 // Validate checks the declaration is consistent: names unique and well formed, every reference
 // resolves, every consumed detail type is known (knownDetailType says which are), route paths
 // well formed and unique per method, every stream has a consumer and every consumer a stream,
 // each queue's visibility timeout at least MinVisibilityFactor times its function's
-// timeout, and every function triggered by something (Triggers). root, when not empty, is the repository root: each function's main package must
+// timeout, revocation enforcers declared once and taking Credential Revoked alone, and every
+// function triggered by something (Triggers). root, when not empty, is the repository root: each function's main package must
 // exist there. All problems are reported together.
 func (t *Topology) Validate(root string, knownDetailType func(string) bool) error {
 	var errs []error
@@ -138,8 +142,17 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 		}
 	}
 
-	queues := map[string]bool{}
+	queues, enforcers := map[string]bool{}, map[string]bool{}
 	for _, c := range t.Consumers {
+		if c.Enforcer != "" {
+			if !kebab.MatchString(c.Enforcer) || enforcers[c.Enforcer] {
+				bad("consumer %q: enforcer %q must be kebab-case and declared once", c.Name, c.Enforcer)
+			}
+			enforcers[c.Enforcer] = true
+			if !slices.Equal(c.DetailTypes, []string{credentialRevoked}) {
+				bad("consumer %q: enforcer %q must take %q alone", c.Name, c.Enforcer, credentialRevoked)
+			}
+		}
 		if !kebab.MatchString(c.Name) || queues[c.Name] {
 			bad("consumer %q: name must be kebab-case and unique", c.Name)
 		}

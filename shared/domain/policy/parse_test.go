@@ -64,7 +64,7 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"negative replay window", []edit{set("/onboarding/replayWindow", "-10m")}, `/onboarding/replayWindow: "-10m" is not a duration`},
 
 		// Windows against each other and against the authorizer.
-		{"drain shorter than the authorizer's caches", []edit{set("/tiers/1/rotation/drainWindow", "5m")},
+		{"drain shorter than the authorizer's caches", []edit{set("/authorizer/keyCacheTtl", "30s"), set("/tiers/1/rotation/drainWindow", "5m")},
 			"/tiers/1/rotation/drainWindow: tier standard: 5m is shorter than the authorizer's caches, /authorizer/cacheTtl 5m + /authorizer/keyCacheTtl 30s = 5m30s"},
 		{"authorizer cache outlives a drain", []edit{set("/authorizer/cacheTtl", "20m")},
 			"/tiers/0/rotation/drainWindow: tier sandbox: 15m is shorter than the authorizer's caches"},

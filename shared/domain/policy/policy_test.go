@@ -179,7 +179,7 @@ func TestAccountAdmits(t *testing.T) {
 func TestDurationsAndLimits(t *testing.T) {
 	t.Parallel()
 	p := mustParse(t, policyfile.JSON())
-	if got := p.Authorizer.Staleness(); got != 5*time.Minute+30*time.Second {
+	if got := p.Authorizer.Staleness(); got != 5*time.Minute {
 		t.Errorf("staleness %s", got)
 	}
 	if got := p.Onboarding.ReplayWindow.Std(); got != 10*time.Minute {

@@ -2,8 +2,12 @@
 //
 //  1. read the key from the Authorization header and check its grammar and checksum
 //     (shared/domain/credential) — a malformed key is refused before any I/O;
-//  2. look the key id up in the registry through a short in-memory cache (KeyCacheTTL, the
-//     policy's authorizer.keyCacheTtl);
+//  2. look the key id up in the registry, a consistent read; an in-memory cache (KeyCacheTTL,
+//     the policy's authorizer.keyCacheTtl) may hold active keys' entries, but the policy sets
+//     it to 0s: API Gateway already caches the policy, so the authorizer runs only on a miss,
+//     and an entry kept in memory would let a key revoked since through — and put a fresh
+//     Allow in API Gateway's cache right after the revoke handler's flush
+//     (BenchmarkKeyCacheTTL measures both sides);
 //  3. SHA-256 the key and compare it in constant time with the entry's verifier;
 //  4. check the entry's status, validity window and grace (registry.Entry.Accepts);
 //  5. Allow, with a policy that lists every route the key's scopes permit: API Gateway caches

@@ -12,7 +12,9 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	policyfile "github.com/lanyardhq/lanyard/policy"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/features/authorizer"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
@@ -412,6 +414,28 @@ func TestKeyCache(t *testing.T) {
 		resp, err := f.a.Authorize(t.Context(), request(bearer(k)))
 		if err != nil || resp.PolicyDocument.Statement[0].Effect != "Deny" {
 			t.Fatalf("after the TTL: %v %+v, want a Deny", err, resp.PolicyDocument)
+		}
+	})
+	t.Run("with the production policy, a revocation is seen at the very next decision", func(t *testing.T) {
+		t.Parallel()
+		p, err := policy.Parse(policyfile.JSON())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFixture(testRoutes)
+		f.a.KeyCacheTTL = p.Authorizer.KeyCacheTTL.Std()
+		k := generate(t, credential.EnvLocal)
+		e := entryFor(k)
+		f.lookup.put(e)
+		if resp, err := f.a.Authorize(t.Context(), request(bearer(k))); err != nil || resp.PolicyDocument.Statement[0].Effect != "Allow" {
+			t.Fatalf("before the revocation: %v %+v, want an Allow", err, resp.PolicyDocument)
+		}
+		e.Status, e.RevokedAt = registry.StatusRevoked, epoch
+		f.lookup.put(e)
+		f.clock.advance(time.Millisecond)
+		resp, err := f.a.Authorize(t.Context(), request(bearer(k)))
+		if err != nil || resp.PolicyDocument.Statement[0].Effect != "Deny" {
+			t.Fatalf("a millisecond after the revocation, keyCacheTtl %s: %v %+v, want a Deny", p.Authorizer.KeyCacheTTL, err, resp.PolicyDocument)
 		}
 	})
 	t.Run("an unknown key id is asked every time", func(t *testing.T) {

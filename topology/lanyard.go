@@ -197,6 +197,10 @@ func Lanyard() *Topology {
 			{Name: "onboardings", PartitionKey: Attr{Name: "onboardingId", Type: AttrString}, TTLAttribute: "purgeAt"},
 			// Onboarding's Idempotency-Key records, purged after 24 hours (shared/features/onboarding).
 			{Name: "idempotency", PartitionKey: Attr{Name: "idempotencyKey", Type: AttrString}, TTLAttribute: "purgeAt"},
+			// One item per REST API stage: the latest claim to flush its authorizer cache and the
+			// latest flush that completed, so flushes coalesce to one a second across instances
+			// (shared/features/flush).
+			{Name: "flushes", PartitionKey: Attr{Name: "stage", Type: AttrString}},
 		},
 	}
 }

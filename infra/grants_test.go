@@ -42,6 +42,10 @@ const authorizerCacheResource = "authorizer-cache"
 // (UsagePlans.GrantEnroll) in the allowed map.
 const usagePlansResource = "usage-plans"
 
+// apiKeysResource stands for the API keys (arn …::/apikeys/*) in the allowed map: disabling a
+// partner's key (UsagePlans.GrantDisableKeys) updates one.
+const apiKeysResource = "api-keys"
+
 // isEnrollARN reports whether an unresolved policy resource (printed) is one GrantEnroll names:
 // API keys, their tags, the usage plans list or plan keys — never an API or a plan itself.
 func isEnrollARN(printed string) bool {
@@ -123,8 +127,12 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 					allow(authorizerCacheResource, "", "", "apigateway:DELETE")
 				}
 			case topology.ValueUsagePlans:
-				if v.Access == topology.AccessReadWrite {
+				switch v.Access {
+				case topology.AccessReadWrite:
 					allow(usagePlansResource, "", "", "apigateway:GET", "apigateway:POST", "apigateway:PUT")
+				case topology.AccessDisableKeys:
+					allow(usagePlansResource, "", "", "apigateway:GET")
+					allow(apiKeysResource, "", "", "apigateway:PATCH")
 				}
 			case topology.ValueSecrets:
 				actions := map[topology.Access][]string{
@@ -180,6 +188,8 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 			case g.Any:
 				excess = append(excess, fmt.Sprintf("function %s: %s on *", f.Name, g.Action))
 			case isSecretsARN(g.Resource.ID) && slices.Contains(allowed[secretsResource+"."], g.Action):
+			case strings.Contains(g.Resource.ID, ":apigateway:") && strings.Contains(g.Resource.ID, "::/apikeys/*]") &&
+				slices.Contains(allowed[apiKeysResource+"."], g.Action):
 			case isEnrollARN(g.Resource.ID) && slices.Contains(allowed[usagePlansResource+"."], g.Action):
 			case strings.Contains(g.Resource.ID, "/cache/authorizers]") && slices.Contains(allowed[authorizerCacheResource+"."], g.Action):
 			case !slices.Contains(allowed[g.Resource.ID+"."+g.Resource.Attr+g.Suffix], g.Action):

@@ -380,8 +380,14 @@ func (e environment) bind(f *Function) error {
 				return fmt.Errorf("%s: no usage plan is declared", where)
 			}
 			value = e.plans.PlanNamesJSON()
-			if v.Access == topology.AccessReadWrite {
+			switch v.Access {
+			case topology.AccessNone:
+			case topology.AccessReadWrite:
 				e.plans.GrantEnroll(role)
+			case topology.AccessDisableKeys:
+				e.plans.GrantDisableKeys(role)
+			default:
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
 			}
 		case topology.ValueSecrets:
 			value = jsii.String(SecretsPrefix)

@@ -127,3 +127,21 @@ func (u *UsagePlans) GrantEnroll(grantee awsiam.IGrantable) awsiam.Grant {
 		Combine(grant("apigateway:GET", apiKeys, plans, planKey)).
 		Combine(grant("apigateway:PUT", keyTags))
 }
+
+// GrantDisableKeys lets grantee find the partners' API keys by name (GET on the API keys) and
+// disable them (PATCH on an API key): what usage.Disable calls, and nothing on the plans.
+func (u *UsagePlans) GrantDisableKeys(grantee awsiam.IGrantable) awsiam.Grant {
+	stack := awscdk.Stack_Of(u.Construct)
+	arn := func(resource string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("apigateway"), Account: jsii.String(""), Resource: jsii.String(resource),
+			ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME,
+		})
+	}
+	grant := func(action string, resources ...*string) awsiam.Grant {
+		return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+			Grantee: grantee, Actions: jsii.Strings(action), ResourceArns: &resources,
+		})
+	}
+	return grant("apigateway:GET", arn("/apikeys")).Combine(grant("apigateway:PATCH", arn("/apikeys/*")))
+}

@@ -38,7 +38,7 @@ func Lanyard() *Topology {
 			{Name: "openapi", Main: "functions/openapi", MemoryMB: 128, Timeout: 5 * time.Second},
 			// The REQUEST authorizer in front of every partner-key route (shared/features/authorizer). It
 			// reads the key registry and nothing else: it never sees a secret.
-			{Name: "authorizer", Main: "functions/authorizer", MemoryMB: 256, Timeout: 5 * time.Second,
+			{Name: "authorizer", Main: "functions/authorizer", MemoryMB: 256, Timeout: AuthorizerTimeout,
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
@@ -136,6 +136,20 @@ func Lanyard() *Topology {
 					"EVENT_BUS":    BusName(true),
 					"OUTBOX_TABLE": TableName("outbox", AccessReadWrite),
 				}},
+			// The gateway's revocation enforcer (shared/features/gatewayenforcer): once the
+			// authorizer's key cache and timeout ran out after a revocation, has the stage's
+			// authorizer cache flushed (coalesced), disables the partner's API key when none of its
+			// keys is left, and reports Revocation Enforced. Its timeout covers the wait.
+			{Name: "revocation-gateway", Main: "functions/revocation-gateway", MemoryMB: 128, Timeout: GatewayEnforcerTimeout(),
+				Env: map[string]Value{
+					"CREDENTIALS_TABLE":  TableName("credentials", AccessRead),
+					"OUTBOX_TABLE":       TableName("outbox", AccessReadWrite),
+					"FLUSHES_TABLE":      TableName("flushes", AccessReadWrite),
+					"PARTNER_API_ARN":    APIStageARN(true),
+					"USAGE_PLANS":        UsagePlanKeys(),
+					"KEY_CACHE_TTL":      Literal(AuthorizerKeyCacheTTL().String()),
+					"AUTHORIZER_TIMEOUT": Literal(AuthorizerTimeout.String()),
+				}},
 		},
 		Authorizer: &Authorizer{Function: "authorizer", IdentityHeader: "Authorization", ResultTTL: AuthorizerResultTTL},
 		Routes: []Route{
@@ -173,6 +187,13 @@ func Lanyard() *Topology {
 		// A drain window is at least the authorizer's cache TTL (minutes): a run a minute keeps
 		// a retirement within a minute of its time.
 		Schedules: []Schedule{{Name: "retirement", Function: "retirement", Expression: "rate(1 minute)"}},
+		Consumers: []Consumer{
+			// A failed record comes back after the visibility timeout, and goes to the DLQ
+			// after its third receive.
+			{Name: "revocation-gateway", Function: "revocation-gateway", DetailTypes: []string{"Credential Revoked"},
+				BatchSize: 10, VisibilityTimeout: MinVisibilityFactor * GatewayEnforcerTimeout(), MaxReceiveCount: 3,
+				Enforcer: "gateway"},
+		},
 		StreamConsumers: []StreamConsumer{
 			// Retried batches skip records already published; bisection isolates a malformed
 			// record, which ends up located in the on-failure queue.
@@ -197,6 +218,10 @@ func Lanyard() *Topology {
 			{Name: "onboardings", PartitionKey: Attr{Name: "onboardingId", Type: AttrString}, TTLAttribute: "purgeAt"},
 			// Onboarding's Idempotency-Key records, purged after 24 hours (shared/features/onboarding).
 			{Name: "idempotency", PartitionKey: Attr{Name: "idempotencyKey", Type: AttrString}, TTLAttribute: "purgeAt"},
+			// One item per REST API stage: the latest claim to flush its authorizer cache and the
+			// latest flush that completed, so flushes coalesce to one a second across instances
+			// (shared/features/flush).
+			{Name: "flushes", PartitionKey: Attr{Name: "stage", Type: AttrString}},
 		},
 	}
 }

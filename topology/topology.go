@@ -108,6 +108,9 @@ const (
 	// AccessStartRotation is what starting a rotation takes (ValueSecrets only): describe and
 	// RotateSecret with the rotation already configured.
 	AccessStartRotation Access = "start-rotation"
+	// AccessDisableKeys is what disabling partners' API keys takes (ValueUsagePlans only): find
+	// an API key by name (GET on the API keys) and update it (PATCH on an API key), nothing else.
+	AccessDisableKeys Access = "disable-keys"
 )
 
 // Value is one environment value.
@@ -157,6 +160,10 @@ func UsagePlanIDs(enroll bool) Value {
 	}
 	return v
 }
+
+// UsagePlanKeys is the JSON object of the usage plans' names, like UsagePlanIDs, for a function
+// that may disable the partners' API keys (AccessDisableKeys) and enroll none.
+func UsagePlanKeys() Value { return Value{Kind: ValueUsagePlans, Access: AccessDisableKeys} }
 
 // FunctionARN is the ARN of the declared function name (see ValueFunction); hand says the
 // function hands it to a service that invokes it (RotateSecret), which takes the permission to

@@ -193,3 +193,42 @@ func TestEnforcersAreTheDeclaredEnforcerConsumers(t *testing.T) {
 		t.Fatalf("Enforcers() = %v, want [gateway]", got)
 	}
 }
+
+// The gateway enforcer waits out the authorizer's key cache and timeout as the policy and the
+// authorizer's declaration have them, and its timeout covers that wait and its work; its
+// consumer is the gateway enforcer, with a DLQ after three receives.
+func TestGatewayEnforcerWaitsWhatThePolicyAndTheAuthorizerSay(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := topology.Lanyard()
+	authz, _ := top.Function("authorizer")
+	fn, ok := top.Function("revocation-gateway")
+	if !ok {
+		t.Fatal("no revocation-gateway function")
+	}
+	ttl, timeout := p.Authorizer.KeyCacheTTL.Std(), authz.Timeout
+	if got := fn.Env["KEY_CACHE_TTL"]; got != topology.Literal(ttl.String()) {
+		t.Errorf("KEY_CACHE_TTL %+v, want the policy's keyCacheTtl %s", got, ttl)
+	}
+	if got := fn.Env["AUTHORIZER_TIMEOUT"]; got != topology.Literal(timeout.String()) {
+		t.Errorf("AUTHORIZER_TIMEOUT %+v, want the authorizer's timeout %s", got, timeout)
+	}
+	if fn.Timeout < ttl+timeout+10*time.Second {
+		t.Errorf("timeout %s leaves under 10 s of work after the wait of %s", fn.Timeout, ttl+timeout)
+	}
+	var found bool
+	for _, c := range top.Consumers {
+		if c.Function == fn.Name {
+			found = true
+			if c.Enforcer != events.EnforcerGateway || c.MaxReceiveCount != 3 || c.VisibilityTimeout < topology.MinVisibilityFactor*fn.Timeout {
+				t.Errorf("consumer %+v: want enforcer %s, 3 receives, visibility ≥ %d× %s", c, events.EnforcerGateway, topology.MinVisibilityFactor, fn.Timeout)
+			}
+		}
+	}
+	if !found {
+		t.Error("no consumer feeds revocation-gateway")
+	}
+}

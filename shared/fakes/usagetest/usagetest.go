@@ -29,6 +29,7 @@ const (
 	OpCreateUsagePlanKey = "CreateUsagePlanKey"
 	OpGetUsagePlanKey    = "GetUsagePlanKey"
 	OpGetUsagePlans      = "GetUsagePlans"
+	OpUpdateApiKey       = "UpdateApiKey"
 )
 
 // APIGateway is the fake. The zero value is ready; set its fields before the first call.
@@ -183,6 +184,28 @@ func (f *APIGateway) GetApiKeys(_ context.Context, in *apigateway.GetApiKeysInpu
 		return nil, err
 	}
 	return &apigateway.GetApiKeysOutput{Items: items, Position: next}, nil
+}
+
+// UpdateApiKey implements usage.KeyUpdateAPI: the patch operation replace of /enabled
+// ("true" or "false") only; an unknown key is NotFoundException.
+func (f *APIGateway) UpdateApiKey(_ context.Context, in *apigateway.UpdateApiKeyInput, _ ...func(*apigateway.Options)) (*apigateway.UpdateApiKeyOutput, error) {
+	if err := f.enter(OpUpdateApiKey); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.key(aws.ToString(in.ApiKey))
+	if k == nil {
+		return nil, &types.NotFoundException{Message: aws.String("Invalid API Key identifier specified")}
+	}
+	for _, op := range in.PatchOperations {
+		v := aws.ToString(op.Value)
+		if op.Op != types.OpReplace || aws.ToString(op.Path) != "/enabled" || (v != "true" && v != "false") {
+			return nil, &types.BadRequestException{Message: aws.String("Invalid patch operation specified")}
+		}
+		k.Enabled = v == "true"
+	}
+	return &apigateway.UpdateApiKeyOutput{Id: k.Id, Name: k.Name, Enabled: k.Enabled}, nil
 }
 
 // CreateUsagePlanKey implements usage.APIGatewayAPI.

@@ -156,6 +156,50 @@ func findKey(ctx context.Context, client APIGatewayAPI, name, value string) (str
 	return "", fmt.Errorf("look up API key %s: no key of that name has the partner's value; its value is held by a key of another name", name)
 }
 
+// KeyUpdateAPI is the part of the API Gateway client Disable calls.
+type KeyUpdateAPI interface {
+	GetApiKeys(ctx context.Context, in *apigateway.GetApiKeysInput, optFns ...func(*apigateway.Options)) (*apigateway.GetApiKeysOutput, error)
+	UpdateApiKey(ctx context.Context, in *apigateway.UpdateApiKeyInput, optFns ...func(*apigateway.Options)) (*apigateway.UpdateApiKeyOutput, error)
+}
+
+var _ KeyUpdateAPI = (*apigateway.Client)(nil)
+
+// Disable disables the partner's API key, so API Gateway refuses its requests at the usage
+// plan check even with a cached Allow of the authorizer. It says whether it changed the key:
+// false when the key was disabled already, or when the partner has no API key (nothing can
+// use one). The key is found by name and value, as Enroll finds it.
+func Disable(ctx context.Context, client KeyUpdateAPI, partnerID string) (bool, error) {
+	if err := checkPartnerID(partnerID); err != nil {
+		return false, fmt.Errorf("disable the API key of a partner: %w", err)
+	}
+	name, value := KeyName(partnerID), KeyValue(partnerID)
+	p := apigateway.NewGetApiKeysPaginator(client, &apigateway.GetApiKeysInput{
+		NameQuery: aws.String(name), IncludeValues: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("disable the API key of partner %s: look up API key %s: %w", partnerID, name, err)
+		}
+		for _, k := range page.Items {
+			if aws.ToString(k.Name) != name || aws.ToString(k.Value) != value {
+				continue
+			}
+			if !k.Enabled {
+				return false, nil
+			}
+			if _, err := client.UpdateApiKey(ctx, &apigateway.UpdateApiKeyInput{
+				ApiKey:          k.Id,
+				PatchOperations: []types.PatchOperation{{Op: types.OpReplace, Path: aws.String("/enabled"), Value: aws.String("false")}},
+			}); err != nil {
+				return false, fmt.Errorf("disable the API key %s of partner %s: %w", aws.ToString(k.Id), partnerID, err)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func isConflict(err error) bool {
 	_, ok := errors.AsType[*types.ConflictException](err)
 	return ok

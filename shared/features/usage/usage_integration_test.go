@@ -134,3 +134,29 @@ func TestLocalStackUsagePlanKeyLeniency(t *testing.T) {
 		}
 	}
 }
+
+// Disable against LocalStack's API Gateway: the enrolled key is disabled once, and a second
+// call changes nothing.
+func TestDisableOnLocalStack(t *testing.T) {
+	t.Parallel()
+	client := connect(t)
+	planID := newPlan(t, client, nil)
+	partner := newPartner(t, client)
+	keyID, err := usage.Enroll(t.Context(), client, partner, planID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		changed, err := usage.Disable(t.Context(), client, partner)
+		if err != nil || changed != want {
+			t.Fatalf("Disable #%d: changed %t, %v; want %t", i+1, changed, err, want)
+		}
+	}
+	key, err := client.GetApiKey(t.Context(), &apigateway.GetApiKeyInput{ApiKey: aws.String(keyID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.Enabled {
+		t.Errorf("API key %s still enabled", keyID)
+	}
+}

@@ -337,3 +337,38 @@ func TestEnrollerEnrollsInTheTiersPlan(t *testing.T) {
 		t.Error("enrolled in a tier without a plan")
 	}
 }
+
+// Disable turns the partner's API key off once: a second call, or a partner without a key,
+// changes nothing; another partner's key, and a key of the same name prefix, stay on.
+func TestDisable(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	fake := &usagetest.APIGateway{PageSize: 1}
+	other := partnerID + "x"
+	lookalike := fake.AddKey(usage.KeyName(partnerID)+"-copy", usage.KeyValue(partnerID)+"-copy", true)
+	mine := fake.AddKey(usage.KeyName(partnerID), usage.KeyValue(partnerID), true)
+	theirs := fake.AddKey(usage.KeyName(other), usage.KeyValue(other), true)
+
+	for i, want := range []bool{true, false} {
+		changed, err := usage.Disable(ctx, fake, partnerID)
+		if err != nil || changed != want {
+			t.Fatalf("Disable #%d: changed %t, %v; want %t", i+1, changed, err, want)
+		}
+	}
+	enabled := map[string]bool{}
+	for _, k := range fake.Keys() {
+		enabled[aws.ToString(k.Id)] = k.Enabled
+	}
+	if enabled[mine] || !enabled[theirs] || !enabled[lookalike] {
+		t.Errorf("enabled %v: want only %s off", enabled, mine)
+	}
+	if n := fake.Calls(usagetest.OpUpdateApiKey); n != 1 {
+		t.Errorf("UpdateApiKey called %d times, want 1", n)
+	}
+	if changed, err := usage.Disable(ctx, fake, "p-withoutanykey0000000000000"); err != nil || changed {
+		t.Errorf("Disable of a partner without a key: changed %t, %v", changed, err)
+	}
+	if _, err := usage.Disable(ctx, fake, "p/../x"); err == nil {
+		t.Error("Disable accepted a malformed partner id")
+	}
+}

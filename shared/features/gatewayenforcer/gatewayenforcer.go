@@ -1,0 +1,234 @@
+// Package gatewayenforcer is the gateway's revocation enforcer (flow 5 of the design): it takes
+// each Credential Revoked from its queue and makes sure no cache in front of the API still
+// admits the revoked keys, then reports Revocation Enforced.
+//
+// The revoke handler flushes the stage's authorizer cache right after its commit, but two
+// things can put a stale Allow back: an authorizer instance whose in-memory key cache read the
+// key before the commit (for up to the policy's authorizer.keyCacheTtl), and a request
+// authorized just before the commit whose Allow API Gateway caches when the authorizer
+// answers (up to the authorizer's timeout later). So for each revocation the enforcer:
+//
+//  1. does nothing when its report of the revocation is recorded already (a duplicate
+//     delivery);
+//  2. waits until the revocation's time + the key-cache TTL + the authorizer's timeout, and
+//     has the stage's authorizer cache flushed by a flush that started after then
+//     (shared/features/flush: coalesced with every other flush of the stage);
+//  3. disables the partner's API Gateway API key when none of its keys is pending, active or
+//     previous any more (registry by partner), so a cached Allow fails the usage plan check;
+//  4. commits its report with Revocation Enforced (latency: report time − revocation time) in
+//     one outbox transaction, the report conditioned on its absence: of two deliveries racing,
+//     one reports.
+//
+// Each step reads current state, so deliveries out of order decide the same. A failure fails
+// the record alone (a partial batch response): SQS delivers it again, and after the
+// consumer's maxReceiveCount it goes to the dead-letter queue.
+package gatewayenforcer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/features/usage"
+	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+	"github.com/lanyardhq/lanyard/shared/stores/registry"
+)
+
+// DefaultActor is the id of the system actor of the events the enforcer commits.
+const DefaultActor = "lanyard-revocation-gateway"
+
+// Report is an enforcer's report of a revocation, as the revocations table records it.
+type Report struct {
+	RevocationID string
+	Enforcer     string
+	PartnerID    string
+	// EventID is the id of the Credential Revoked acted on.
+	EventID    string
+	EnforcedAt time.Time
+	LatencyMS  int64
+}
+
+// Reports is the revocations table as the enforcer uses it.
+type Reports interface {
+	// Reported says whether enforcer's report of the revocation is recorded.
+	Reported(ctx context.Context, revocationID, enforcer string) (bool, error)
+	// Put is the transaction item that records r, conditioned on its absence.
+	Put(r Report) (types.TransactWriteItem, error)
+}
+
+// Flusher flushes the stage's authorizer cache after a time (flush.Coalescer).
+type Flusher interface {
+	After(ctx context.Context, after time.Time) (flushed bool, err error)
+}
+
+// Keys reads a partner's registry entries (registry.ByPartner).
+type Keys interface {
+	Keys(ctx context.Context, partnerID string) ([]registry.Entry, error)
+}
+
+var _ Keys = (*registry.ByPartner)(nil)
+
+// Enforcer is the gateway enforcer. Build it once per cold start.
+type Enforcer struct {
+	// Outbox commits the report with Revocation Enforced.
+	Outbox  *outbox.Store
+	Reports Reports
+	Flush   Flusher
+	Keys    Keys
+	// APIKeys disables the partner's API key (usage.Disable).
+	APIKeys usage.KeyUpdateAPI
+	// KeyCacheTTL is the authorizer's in-memory key cache TTL (the policy's
+	// authorizer.keyCacheTtl) and AuthorizerTimeout the authorizer function's timeout: how
+	// long after a revocation an Allow built from a read before it can still reach API
+	// Gateway's cache.
+	KeyCacheTTL       time.Duration
+	AuthorizerTimeout time.Duration
+	// Now is the clock and Sleep the pause (nil: time.Now, a timer).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Actor is the id of the system actor of the events (empty: DefaultActor).
+	Actor string
+}
+
+func (e *Enforcer) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Enforcer) sleep(ctx context.Context, d time.Duration) error {
+	if e.Sleep != nil {
+		return e.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the authorizer's caches: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
+func (e *Enforcer) actor() events.Actor {
+	id := e.Actor
+	if id == "" {
+		id = DefaultActor
+	}
+	return events.Actor{Kind: events.ActorSystem, ID: id}
+}
+
+// Handle is the Lambda entry point: each record is one Credential Revoked, enforced in turn; a
+// record that fails is reported in the partial batch response, the others are done.
+func (e *Enforcer) Handle(ctx context.Context, ev lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
+	var resp lambdaevents.SQSEventResponse
+	for _, rec := range ev.Records {
+		if _, err := e.Record(ctx, []byte(rec.Body)); err != nil {
+			slog.ErrorContext(ctx, "revocation not enforced", "messageId", rec.MessageId, "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// Outcome is what one enforcement did.
+type Outcome struct {
+	// Duplicate: the report was recorded already, by an earlier delivery or a concurrent one;
+	// nothing was committed.
+	Duplicate bool
+	// Flushed: this enforcement made the flush (false: another caller's flush covered it).
+	Flushed bool
+	// Disabled: this enforcement disabled the partner's API key.
+	Disabled bool
+	// LatencyMS is the latency reported.
+	LatencyMS int64
+}
+
+// Record enforces the revocation an SQS record's body (an EventBridge event) carries.
+func (e *Enforcer) Record(ctx context.Context, body []byte) (Outcome, error) {
+	env, d, err := events.Decode(body)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("gateway enforcer: %w", err)
+	}
+	rev, ok := d.(*events.CredentialRevoked)
+	if !ok {
+		return Outcome{}, fmt.Errorf("gateway enforcer: event %s is a %s, not a %s", env.ID, env.DetailType, events.TypeCredentialRevoked)
+	}
+	return e.Enforce(ctx, rev)
+}
+
+// Enforce enforces one revocation (see the package documentation).
+func (e *Enforcer) Enforce(ctx context.Context, rev *events.CredentialRevoked) (out Outcome, err error) {
+	ctx, span := tracing.Start(ctx, "enforceRevocation")
+	defer func() { span.End(err) }()
+	pid, id := rev.PartnerID, rev.RevocationID
+	if pid == "" || id == "" || rev.Time.IsZero() {
+		return Outcome{}, fmt.Errorf("gateway enforcer: event %s lacks a partner, revocation id or time", rev.EventID)
+	}
+	span.Annotate("partner", pid)
+	done, err := e.Reports.Reported(ctx, id, events.EnforcerGateway)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
+	}
+	if done {
+		slog.InfoContext(ctx, "revocation enforced already", "revocationId", id, "partnerId", pid, "eventId", rev.EventID)
+		return Outcome{Duplicate: true}, nil
+	}
+
+	until := rev.Time.Add(e.KeyCacheTTL + e.AuthorizerTimeout)
+	if wait := until.Sub(e.now()); wait > 0 {
+		if err := e.sleep(ctx, wait); err != nil {
+			return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
+		}
+	}
+	if out.Flushed, err = e.Flush.After(ctx, until); err != nil {
+		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
+	}
+
+	keys, err := e.Keys.Keys(ctx, pid)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
+	}
+	var live []string
+	for _, k := range keys {
+		if k.Status == registry.StatusPending || k.Status == registry.StatusActive || k.Status == registry.StatusPrevious {
+			live = append(live, string(k.KeyID))
+		}
+	}
+	if len(live) == 0 {
+		if out.Disabled, err = usage.Disable(ctx, e.APIKeys, pid); err != nil {
+			return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
+		}
+	}
+
+	now := e.now()
+	out.LatencyMS = now.Sub(rev.Time).Milliseconds()
+	item, err := e.Reports.Put(Report{RevocationID: id, Enforcer: events.EnforcerGateway, PartnerID: pid, EventID: rev.EventID,
+		EnforcedAt: now, LatencyMS: out.LatencyMS})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: the report: %w", id, err)
+	}
+	ev := &events.RevocationEnforced{Meta: events.NewMeta(pid, e.actor(), now), RevocationID: id,
+		Enforcer: events.EnforcerGateway, LatencyMS: out.LatencyMS}
+	_, err = e.Outbox.Commit(ctx, pid, ev, []types.TransactWriteItem{item})
+	var changed *outbox.StateChangeError
+	switch {
+	case errors.As(err, &changed):
+		// A concurrent delivery reported first.
+		slog.InfoContext(ctx, "revocation enforced meanwhile by another delivery", "revocationId", id, "partnerId", pid, "eventId", rev.EventID)
+		return Outcome{Duplicate: true, Flushed: out.Flushed, Disabled: out.Disabled}, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: commit the report: %w", id, err)
+	}
+	slog.InfoContext(ctx, "revocation enforced", "revocationId", id, "partnerId", pid, "keyIds", rev.KeyIDs,
+		"flushed", out.Flushed, "liveKeyIds", live, "apiKeyDisabled", out.Disabled, "latencyMs", out.LatencyMS, "eventId", ev.EventID)
+	return out, nil
+}

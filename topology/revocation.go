@@ -1,0 +1,36 @@
+package topology
+
+import (
+	"time"
+
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+)
+
+// AuthorizerTimeout is the partner-key authorizer function's timeout: how long after reading
+// the registry an authorizer's Allow can still reach API Gateway's cache.
+const AuthorizerTimeout = 5 * time.Second
+
+// keyCacheTTLFallback is the longest authorizer.keyCacheTtl the policy accepts: what the
+// gateway enforcer waits out should the embedded policy not load (the build gate and
+// TestProductionDeclarationIsValid refuse such a build), erring towards a later flush.
+const keyCacheTTLFallback = 5 * time.Minute
+
+// gatewayEnforcerWork bounds what the gateway enforcer does for a batch besides its wait: the
+// coalesced flush (a second at most), the registry and API key reads, the commit.
+const gatewayEnforcerWork = 30 * time.Second
+
+// AuthorizerKeyCacheTTL is the policy's authorizer.keyCacheTtl (policy/policy.json): how long
+// an authorizer instance may keep a key in memory.
+func AuthorizerKeyCacheTTL() time.Duration {
+	p, err := policy.Default()
+	if err != nil {
+		return keyCacheTTLFallback
+	}
+	return p.Authorizer.KeyCacheTTL.Std()
+}
+
+// GatewayEnforcerTimeout is the gateway enforcer function's timeout: its wait after a
+// revocation (the key-cache TTL and the authorizer's timeout) and its work, in whole seconds.
+func GatewayEnforcerTimeout() time.Duration {
+	return (AuthorizerKeyCacheTTL() + AuthorizerTimeout + gatewayEnforcerWork + time.Second - 1).Truncate(time.Second)
+}

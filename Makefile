@@ -46,7 +46,7 @@ lint: ## gofmt, go vet, golangci-lint (gosec, errorlint, bodyclose, contextcheck
 .PHONY: unit
 unit: ## Unit and CDK assertion tests (no servers needed)
 	go test $(GO_TEST_FLAGS) ./...
-	go test $(GO_TEST_FLAGS) -tags faultinject ./shared/platform/faultinject/ ./functions/rotation/
+	go test $(GO_TEST_FLAGS) -tags faultinject ./shared/platform/faultinject/ ./functions/rotation/ ./functions/authorizer/
 	go test $(GO_TEST_FLAGS) -tags lanyardlocal ./shared/domain/policy/
 
 .PHONY: test-executor

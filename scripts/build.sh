@@ -3,7 +3,7 @@
 #   scripts/build.sh lambda   linux/arm64 for AWS          -> bin/<name>/
 #   scripts/build.sh local    host OS/arch for local runs   -> bin/local/<name>/
 #                             (also the integration test functions under integration/functions/),
-#                             with the faultinject tag: the rotation function carries
+#                             with the faultinject tag: the rotation and authorizer functions carry
 #                             shared/platform/faultinject, switched off unless LANYARD_FAULT is set;
 #                             and the lanyardlocal tag: the functions' policy also allow-lists
 #                             the local overlay's accounts (policy/local.json)

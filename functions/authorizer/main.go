@@ -8,6 +8,8 @@ import (
 	"context"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
@@ -21,11 +23,24 @@ type config struct {
 	CredentialsTable string `env:"CREDENTIALS_TABLE"` // the key registry
 	// The only key environment this deployment accepts.
 	KeyEnvironment credential.Environment `env:"LANYARD_KEY_ENVIRONMENT,default=live"`
-	Policy         policy.Loaded
+	// LANYARD_FAULT arms fault injection in a faultinject build (faultinject.go).
+	Fault  string `env:"LANYARD_FAULT,optional"`
+	Policy policy.Loaded
 }
+
+// Hooks a build with the faultinject tag sets (faultinject.go): configure adds SDK middleware to
+// the AWS configuration before the clients are built, wrap wraps the handler. In every other
+// build they change nothing.
+var (
+	configure = func(*aws.Config, config) {}
+	wrap      = func(h handler) handler { return h }
+)
+
+type handler = func(context.Context, lambdaevents.APIGatewayCustomAuthorizerRequestTypeRequest) (lambdaevents.APIGatewayCustomAuthorizerResponse, error)
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
+		configure(&s.AWS, s.Config)
 		a := &authorizer.Authorizer{
 			Lookup:      &registry.Store{DB: dynamodb.NewFromConfig(s.AWS), Table: s.Config.CredentialsTable},
 			Routes:      routes, // routes_gen.go
@@ -33,6 +48,6 @@ func main() {
 			Environment: s.Config.KeyEnvironment,
 			Now:         time.Now,
 		}
-		return a.Authorize, nil
+		return wrap(a.Authorize), nil
 	})
 }

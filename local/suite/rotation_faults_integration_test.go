@@ -219,10 +219,18 @@ type faultCheck struct {
 // keeping its other variables, and waits until the update is applied.
 func (c *faultCheck) setFault(spec string) {
 	c.t.Helper()
-	ctx := c.t.Context()
-	cur, err := env.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(c.function)})
+	setFunctionFault(c.t, c.function, spec)
+}
+
+// setFunctionFault sets LANYARD_FAULT on the deployed function fn (removes it when spec is
+// empty), keeping its other variables, and waits until the update is applied: the next
+// invocation starts a new execution environment, whose injector reads it.
+func setFunctionFault(t *testing.T, fn, spec string) {
+	t.Helper()
+	ctx := t.Context()
+	cur, err := env.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
 	if err != nil {
-		c.t.Fatalf("read the rotation function's configuration: %v", err)
+		t.Fatalf("read the configuration of %s: %v", fn, err)
 	}
 	vars := map[string]string{}
 	if cur.Environment != nil {
@@ -234,12 +242,12 @@ func (c *faultCheck) setFault(spec string) {
 		vars[faultEnvVar] = spec
 	}
 	if _, err := env.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-		FunctionName: aws.String(c.function), Environment: &lambdatypes.Environment{Variables: vars},
+		FunctionName: aws.String(fn), Environment: &lambdatypes.Environment{Variables: vars},
 	}); err != nil {
-		c.t.Fatalf("set %s=%q on the rotation function: %v", faultEnvVar, spec, err)
+		t.Fatalf("set %s=%q on %s: %v", faultEnvVar, spec, fn, err)
 	}
-	harness.Eventually(c.t, 60*time.Second, func() (bool, string) {
-		cfg, err := env.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(c.function)})
+	harness.Eventually(t, 60*time.Second, func() (bool, string) {
+		cfg, err := env.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
 		if err != nil {
 			return false, err.Error()
 		}

@@ -40,6 +40,8 @@
 //
 //   - TestRotationConvergesAfterACrashAfterEachAWSCall: fault injection, LANYARD_FAULT set in
 //     the rotation function's environment.
+//   - TestAuthorizerPausesAfterItsRegistryRead: a pause injected into the authorizer
+//     (LANYARD_FAULT in its environment), which would hold every other test's requests.
 //   - TestScheduledRotationThroughLocal: compressed rotation days (RotationDay, a scheduler
 //     looking every 200 ms), which would rotate every other test's partners.
 //   - TestPickUpAcknowledgeAndRetireThroughLocal: the retirement schedule retires a key and

@@ -1,6 +1,10 @@
 // Package faultinject crashes a deployed function's invocation right after its Nth AWS call, so
 // the integration tests can show that every state a crash leaves is one the next attempt
-// converges from (issue 8: rotation).
+// converges from (rotation); or pauses it there, so they can make another change land between
+// what the invocation read and what it answers (the authorizer reading a key's registry entry
+// before a revocation commits and answering after the revoke's cache flush). Neither LocalStack
+// nor DynamoDB Local can delay one call of one invocation: the fault is SDK middleware in the
+// function, not a fake of the service.
 //
 // Everything but this file is compiled only with the faultinject build tag: `scripts/build.sh
 // local` builds with it, so the zips `lanyard local` and the integration tests deploy carry the
@@ -13,9 +17,11 @@
 // new execution environment, where the injector reads it once):
 //
 //	LANYARD_FAULT=step=finishSecret,after=2
+//	LANYARD_FAULT=step=authorize,after=1,pause=3s
 //
-// Unset or empty: no fault. Malformed: no fault, and the function logs one error at its cold
-// start.
+// Unset or empty: no fault. Malformed (an unknown key or step, a key given twice, a pause that
+// is not a Go duration above 0s and at most 10s): no fault, and the function logs one error at
+// its cold start.
 //
 // # What "a crash after the Nth AWS call" means
 //
@@ -32,9 +38,20 @@
 // Initialize step, outside the SDK's retry loop, so the SDK's retries of a call are one call,
 // and a refused call is never signed, traced or sent.
 //
+// # What "a pause after the Nth AWS call" means
+//
+// With pause set, the fault pauses instead of crashing (a fault does one or the other). During
+// every invocation of the step named, the After-th AWS call is sent and completes, and its
+// result (answer or error) is handed back to the handler only once the pause has passed; the
+// invocation then goes on normally, every later call sent, and answers what the handler
+// answers. after=0 waits the pause before the handler runs. The pause ends early when the
+// invocation's context does (its deadline). The function logs PauseMessage as the pause
+// begins; CloudWatch gets an invocation's lines when it ends, so a test cannot watch for it
+// while the invocation is held.
+//
 // # Wiring
 //
 // The SDK middleware goes into the function's aws.Config (Injector.Install) before its clients
-// are built, and the handler is wrapped (Wrap) so each invocation carries its own count and
-// step in its context.
+// are built, and the handler is wrapped (Wrap, or WrapResult for a handler answering a result
+// and an error) so each invocation carries its own count and step in its context.
 package faultinject

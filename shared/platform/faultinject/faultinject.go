@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go/middleware"
@@ -27,7 +28,18 @@ const (
 	// UnreachedMessage: an invocation of the step ended before its crash point (fields step,
 	// after, calls).
 	UnreachedMessage = "fault armed: the invocation ended before its crash point"
+	// PauseMessage: the invocation reached its pause point and holds the call's result for the
+	// pause (fields step, after, pause, service, operation; no service nor operation with
+	// after 0).
+	PauseMessage = "fault injected: the invocation pauses after this AWS call"
+	// PauseUnreachedMessage: an invocation of the step ended before its pause point (fields
+	// step, after, pause, calls).
+	PauseUnreachedMessage = "fault armed: the invocation ended before its pause point"
 )
+
+// MaxPause is the longest pause Parse accepts: longer than any function's work needs to be
+// held, and short of the timeouts a test would otherwise run into.
+const MaxPause = 10 * time.Second
 
 // ErrCrashed is matched by the errors of an injected crash: the refused calls' and the
 // invocation's.
@@ -37,18 +49,27 @@ var ErrCrashed = errors.New("faultinject: injected crash")
 const MiddlewareID = "LanyardFaultInject"
 
 // Fault is what LANYARD_FAULT asks for: every invocation of Step crashes right after its
-// After-th AWS call completes (After 0: before its first call).
+// After-th AWS call completes (After 0: before its first call) — or, when Pause is set, holds
+// that call's result for Pause and then goes on (After 0: waits Pause before running at all).
+// A fault pauses or crashes, never both.
 type Fault struct {
 	Step  string
 	After int
+	Pause time.Duration // 0: a crash
 }
 
 // String renders f as LANYARD_FAULT spells it.
-func (f Fault) String() string { return fmt.Sprintf("step=%s,after=%d", f.Step, f.After) }
+func (f Fault) String() string {
+	if f.Pause > 0 {
+		return fmt.Sprintf("step=%s,after=%d,pause=%s", f.Step, f.After, f.Pause)
+	}
+	return fmt.Sprintf("step=%s,after=%d", f.Step, f.After)
+}
 
 // Parse reads a LANYARD_FAULT value: comma-separated key=value pairs, "step" (a name) and
-// "after" (an integer, 0 or more), each exactly once, in any order. When steps are given, the
-// step must be one of them, so a misspelt step is refused rather than never firing.
+// "after" (an integer, 0 or more), each exactly once, and optionally "pause" (a Go duration,
+// more than 0 and at most MaxPause) once, in any order. When steps are given, the step must be
+// one of them, so a misspelt step is refused rather than never firing.
 func Parse(spec string, steps ...string) (Fault, error) {
 	var f Fault
 	seen := map[string]bool{}
@@ -71,8 +92,14 @@ func Parse(spec string, steps ...string) (Fault, error) {
 				return Fault{}, fmt.Errorf("%s: after=%q is not a count of AWS calls (0 or more)", EnvVar, value)
 			}
 			f.After = n
+		case "pause":
+			d, err := time.ParseDuration(value)
+			if err != nil || d <= 0 || d > MaxPause {
+				return Fault{}, fmt.Errorf("%s: pause=%q is not a duration above 0s and at most %s, as in pause=3s", EnvVar, value, MaxPause)
+			}
+			f.Pause = d
 		default:
-			return Fault{}, fmt.Errorf("%s: unknown key %q (step, after)", EnvVar, key)
+			return Fault{}, fmt.Errorf("%s: unknown key %q (step, after, pause)", EnvVar, key)
 		}
 	}
 	switch {
@@ -84,11 +111,13 @@ func Parse(spec string, steps ...string) (Fault, error) {
 	return f, nil
 }
 
-// Injector crashes the invocations its Fault names. A nil *Injector injects nothing.
+// Injector crashes or pauses the invocations its Fault names. A nil *Injector injects nothing.
 type Injector struct {
 	Fault Fault
 	// Logger gets the injector's lines; nil means slog.Default().
 	Logger *slog.Logger
+	// Sleep waits d or until ctx ends, whichever comes first; nil means a timer. Tests set it.
+	Sleep func(ctx context.Context, d time.Duration)
 }
 
 // FromEnv reads EnvVar through getenv and parses it (Parse, with steps): nil and no error when
@@ -113,43 +142,86 @@ func (i *Injector) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// pause holds the invocation for the Fault's pause, cut short when ctx ends (the invocation's
+// deadline).
+func (i *Injector) pause(ctx context.Context) {
+	if i.Sleep != nil {
+		i.Sleep(ctx, i.Fault.Pause)
+		return
+	}
+	t := time.NewTimer(i.Fault.Pause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // Install adds the injector's middleware to cfg, so that every client built from cfg afterwards
-// counts and refuses the calls of crashing invocations. On a nil Injector it does nothing.
+// counts the calls of armed invocations, refuses those of crashed ones and holds the result of
+// the call a pause comes after. On a nil Injector it does nothing.
 func (i *Injector) Install(cfg *aws.Config) {
 	if i == nil {
 		return
 	}
 	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
 		// At the front of Initialize: outside the retry loop (one call however many attempts),
-		// and a refused call is never serialized, signed, traced or sent.
+		// a refused call is never serialized, signed, traced or sent, and a paused call's
+		// result is held after its last attempt.
 		return s.Initialize.Add(middleware.InitializeMiddlewareFunc(MiddlewareID, i.handleCall), middleware.Before)
 	})
 }
 
 // Wrap returns handle with each invocation counted: step names an event's step, and an
-// invocation of the Fault's step crashes after its Fault.After-th AWS call (through the
-// middleware Install added). The wrapped handler returns an error matching ErrCrashed when the
-// invocation crashed, whatever handle returned. On a nil Injector it returns handle itself.
+// invocation of the Fault's step crashes (or pauses) after its Fault.After-th AWS call (through
+// the middleware Install added). The wrapped handler returns an error matching ErrCrashed when
+// the invocation crashed, whatever handle returned. On a nil Injector it returns handle itself.
 func Wrap[E any](i *Injector, step func(E) string, handle func(context.Context, E) error) func(context.Context, E) error {
 	if i == nil {
 		return handle
 	}
+	wrapped := WrapResult(i, step, func(ctx context.Context, ev E) (struct{}, error) { return struct{}{}, handle(ctx, ev) })
 	return func(ctx context.Context, ev E) error {
+		_, err := wrapped(ctx, ev)
+		return err
+	}
+}
+
+// WrapResult is Wrap for a handler answering a result with its error: a crashed invocation
+// answers R's zero value and an error matching ErrCrashed; a paused one answers what handle
+// answered.
+func WrapResult[E, R any](i *Injector, step func(E) string, handle func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	if i == nil {
+		return handle
+	}
+	return func(ctx context.Context, ev E) (R, error) {
 		s := step(ev)
 		if s != i.Fault.Step {
 			return handle(ctx, ev)
 		}
 		inv := &invocation{fault: i.Fault}
-		if i.Fault.After == 0 {
-			inv.crash("", "")
+		switch {
+		case i.Fault.After == 0 && i.Fault.Pause > 0:
+			inv.reach()
+			i.logger().WarnContext(ctx, PauseMessage, "step", s, "after", 0, "pause", i.Fault.Pause.String())
+			i.pause(ctx)
+		case i.Fault.After == 0:
+			inv.reach()
 			i.logger().WarnContext(ctx, CrashMessage, "step", s, "after", 0)
 		}
-		err := handle(context.WithValue(ctx, invocationKey{}, inv), ev)
+		res, err := handle(context.WithValue(ctx, invocationKey{}, inv), ev)
 		if crashed := inv.err(); crashed != nil {
-			return crashed
+			var zero R
+			return zero, crashed
 		}
-		i.logger().InfoContext(ctx, UnreachedMessage, "step", s, "after", i.Fault.After, "calls", inv.count())
-		return err
+		if !inv.hasReached() {
+			if i.Fault.Pause > 0 {
+				i.logger().InfoContext(ctx, PauseUnreachedMessage, "step", s, "after", i.Fault.After, "pause", i.Fault.Pause.String(), "calls", inv.count())
+			} else {
+				i.logger().InfoContext(ctx, UnreachedMessage, "step", s, "after", i.Fault.After, "calls", inv.count())
+			}
+		}
+		return res, err
 	}
 }
 
@@ -161,13 +233,21 @@ type invocation struct {
 
 	mu      sync.Mutex
 	calls   int    // AWS calls completed
-	crashed bool   // the crash point is behind
-	lastOp  string // "service operation" of the call the invocation crashed after
+	reached bool   // the crash or pause point is behind
+	lastOp  string // "service operation" of the call the fault came after
 }
 
-func (v *invocation) crash(service, op string) {
-	v.crashed = true
-	v.lastOp = strings.TrimSpace(service + " " + op)
+// reach marks the fault's point as behind before the first call (After 0).
+func (v *invocation) reach() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.reached = true
+}
+
+func (v *invocation) hasReached() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.reached
 }
 
 func (v *invocation) count() int {
@@ -176,11 +256,11 @@ func (v *invocation) count() int {
 	return v.calls
 }
 
-// err is the invocation's crash error, or nil before the crash point.
+// err is the invocation's crash error, or nil before the crash point and for a pause.
 func (v *invocation) err() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if !v.crashed {
+	if !v.reached || v.fault.Pause > 0 {
 		return nil
 	}
 	if v.fault.After == 0 {
@@ -190,8 +270,8 @@ func (v *invocation) err() error {
 }
 
 // handleCall is the middleware: it passes calls outside counted invocations through, refuses
-// the calls of a crashed invocation, and crashes the invocation when its After-th call
-// completes.
+// the calls of a crashed invocation, and when an invocation's After-th call completes, crashes
+// the invocation or holds that call's result for the pause.
 func (i *Injector) handleCall(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 	inv, _ := ctx.Value(invocationKey{}).(*invocation)
 	if inv == nil {
@@ -204,13 +284,20 @@ func (i *Injector) handleCall(ctx context.Context, in middleware.InitializeInput
 	out, md, err := next.HandleInitialize(ctx, in)
 	inv.mu.Lock()
 	inv.calls++
-	reached := !inv.crashed && inv.calls == inv.fault.After
+	reached := !inv.reached && inv.calls == inv.fault.After
 	if reached {
-		inv.crash(service, op)
+		// Under the lock, so no call of a crashing invocation slips through after this one.
+		inv.reached, inv.lastOp = true, strings.TrimSpace(service+" "+op)
 	}
 	inv.mu.Unlock()
-	if reached {
-		i.logger().WarnContext(ctx, CrashMessage, "step", inv.fault.Step, "after", inv.fault.After, "service", service, "operation", op)
+	if !reached {
+		return out, md, err
 	}
+	if inv.fault.Pause > 0 {
+		i.logger().WarnContext(ctx, PauseMessage, "step", inv.fault.Step, "after", inv.fault.After, "pause", inv.fault.Pause.String(), "service", service, "operation", op)
+		i.pause(ctx)
+		return out, md, err
+	}
+	i.logger().WarnContext(ctx, CrashMessage, "step", inv.fault.Step, "after", inv.fault.After, "service", service, "operation", op)
 	return out, md, err
 }

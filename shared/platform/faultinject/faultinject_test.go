@@ -5,6 +5,7 @@ package faultinject_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ func TestParse(t *testing.T) {
 		steps []string
 		want  faultinject.Fault
 		err   string // a part of the error; "" means none
+		str   string // String of the fault; "" means step=<step>,after=<after>
 	}{
 		{spec: "step=finishSecret,after=2", steps: steps, want: faultinject.Fault{Step: "finishSecret", After: 2}},
 		{spec: " after = 1 , step = createSecret ", steps: steps, want: faultinject.Fault{Step: "createSecret", After: 1}},
@@ -47,6 +49,18 @@ func TestParse(t *testing.T) {
 		{spec: "step=finishSecret,after=2,", steps: steps, err: "is not key=value"},
 		{spec: "finishSecret:2", steps: steps, err: "is not key=value"},
 		{spec: "step=,after=2", steps: steps, err: "is not key=value"},
+		{spec: "step=authorize,after=1,pause=3s", steps: []string{"authorize"},
+			want: faultinject.Fault{Step: "authorize", After: 1, Pause: 3 * time.Second}, str: "step=authorize,after=1,pause=3s"},
+		{spec: "pause=1500ms, step=authorize ,after=0", want: faultinject.Fault{Step: "authorize", Pause: 1500 * time.Millisecond}, str: "step=authorize,after=0,pause=1.5s"},
+		{spec: "step=authorize,after=1,pause=10s", want: faultinject.Fault{Step: "authorize", After: 1, Pause: 10 * time.Second}, str: "step=authorize,after=1,pause=10s"},
+		{spec: "step=authorize,after=1,pause=10.001s", err: "is not a duration above 0s and at most 10s"},
+		{spec: "step=authorize,after=1,pause=0s", err: "is not a duration above 0s"},
+		{spec: "step=authorize,after=1,pause=-1s", err: "is not a duration above 0s"},
+		{spec: "step=authorize,after=1,pause=3", err: "is not a duration"},
+		{spec: "step=authorize,after=1,pause=", err: "is not key=value"},
+		{spec: "step=authorize,after=1,pause=1s,pause=2s", err: "pause given twice"},
+		{spec: "step=authorize,pause=1s", err: "both step and after are needed"},
+		{spec: "step=authorise,after=1,pause=1s", steps: []string{"authorize"}, err: `step "authorise" is none of`},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			t.Parallel()
@@ -59,8 +73,12 @@ func TestParse(t *testing.T) {
 			case got != tc.want:
 				t.Errorf("Parse: %+v, want %+v", got, tc.want)
 			}
-			if tc.err == "" && got.String() != fmt.Sprintf("step=%s,after=%d", tc.want.Step, tc.want.After) {
-				t.Errorf("String: %s", got)
+			str := tc.str
+			if str == "" {
+				str = fmt.Sprintf("step=%s,after=%d", tc.want.Step, tc.want.After)
+			}
+			if tc.err == "" && got.String() != str {
+				t.Errorf("String: %s, want %s", got, str)
 			}
 		})
 	}
@@ -78,6 +96,8 @@ func TestFromEnv(t *testing.T) {
 		{name: "armed", value: "step=testSecret,after=1", armed: true},
 		{name: "malformed", value: "step=testSecret", err: true},
 		{name: "unknown step", value: "step=rotate,after=1", err: true},
+		{name: "armed with a pause", value: "step=testSecret,after=1,pause=2s", armed: true},
+		{name: "a pause too long", value: "step=testSecret,after=1,pause=1m", err: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -281,5 +301,195 @@ func TestInvocationsAreCountedApart(t *testing.T) {
 	}
 	if got := len(plain.sent()); got != 3 {
 		t.Errorf("without an injector: %d requests sent, want 3", got)
+	}
+}
+
+// sleeps records the pauses an injector takes instead of taking them, with how many requests
+// had reached AWS when each began.
+type sleeps struct {
+	fake   *fakeAWS
+	mu     sync.Mutex
+	pauses []time.Duration
+	sentAt []int
+}
+
+func (s *sleeps) sleep(_ context.Context, d time.Duration) {
+	n := len(s.fake.sent())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pauses = append(s.pauses, d)
+	s.sentAt = append(s.sentAt, n)
+}
+
+func TestPauseAfterTheNthCall(t *testing.T) {
+	t.Parallel()
+	const pause = 3 * time.Second
+	for _, tc := range []struct {
+		name    string
+		fault   faultinject.Fault
+		step    string
+		answers []int
+		sent    int // requests that reached AWS, retries included
+		failing int // the call that fails (its error held like an answer), 0 for none
+		paused  bool
+		sentAt  int    // requests that had reached AWS when the pause began
+		op      string // the operation the pause line names
+		calls   int    // in the line of an armed invocation that ended before its pause point
+	}{
+		{name: "after 0: before the first call", fault: faultinject.Fault{Step: "setSecret", After: 0, Pause: pause}, step: "setSecret", sent: 3, paused: true},
+		{name: "after 1", fault: faultinject.Fault{Step: "setSecret", After: 1, Pause: pause}, step: "setSecret", sent: 3, paused: true, sentAt: 1, op: "DescribeSecret"},
+		{name: "after 2, the 2nd call failing: its error is held too", fault: faultinject.Fault{Step: "setSecret", After: 2, Pause: pause}, step: "setSecret",
+			answers: []int{200, 400}, sent: 3, failing: 2, paused: true, sentAt: 2, op: "GetSecretValue"},
+		{name: "retries are one call", fault: faultinject.Fault{Step: "setSecret", After: 1, Pause: pause}, step: "setSecret",
+			answers: []int{500, 500, 200}, sent: 5, paused: true, sentAt: 3, op: "DescribeSecret"},
+		{name: "after the last call", fault: faultinject.Fault{Step: "setSecret", After: 3, Pause: pause}, step: "setSecret", sent: 3, paused: true, sentAt: 3, op: "PutSecretValue"},
+		{name: "past the last call: no pause", fault: faultinject.Fault{Step: "setSecret", After: 4, Pause: pause}, step: "setSecret", sent: 3, calls: 3},
+		{name: "another step: no pause", fault: faultinject.Fault{Step: "setSecret", After: 1, Pause: pause}, step: "testSecret", sent: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			fake := &fakeAWS{answers: tc.answers}
+			slept := &sleeps{fake: fake}
+			inj := &faultinject.Injector{Fault: tc.fault, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Sleep: slept.sleep}
+			var errs []error
+			handle := faultinject.Wrap(inj, stepOf, threeCalls(client(fake, inj), &errs))
+
+			if err := handle(t.Context(), event{Step: tc.step}); err != nil {
+				t.Fatalf("invocation: %v", err)
+			}
+			// A pause crashes nothing: every call is sent, none refused.
+			if got := fake.sent(); len(got) != tc.sent {
+				t.Errorf("sent %v, want %d requests", got, tc.sent)
+			}
+			for i, callErr := range errs {
+				if errors.Is(callErr, faultinject.ErrCrashed) || (callErr != nil) != (i+1 == tc.failing) {
+					t.Errorf("call %d: %v", i+1, callErr)
+				}
+			}
+			if strings.Contains(logs.String(), faultinject.CrashMessage) {
+				t.Errorf("a crash was logged: %s", logs.String())
+			}
+			if !tc.paused {
+				if len(slept.pauses) != 0 {
+					t.Errorf("paused %v", slept.pauses)
+				}
+				if n := strings.Count(logs.String(), faultinject.PauseMessage); n != 0 {
+					t.Errorf("a pause was logged: %s", logs.String())
+				}
+				unreached := fmt.Sprintf(`"msg":%q,"step":%q,"after":%d,"pause":"3s","calls":%d}`, faultinject.PauseUnreachedMessage, tc.step, tc.fault.After, tc.calls)
+				if armed := tc.step == tc.fault.Step; strings.Contains(logs.String(), unreached) != armed {
+					t.Errorf("log %s: want the unreached pause line %t", logs.String(), armed)
+				}
+				return
+			}
+			if len(slept.pauses) != 1 || slept.pauses[0] != pause || slept.sentAt[0] != tc.sentAt {
+				t.Errorf("paused %v with %v requests sent, want %s once, with %d sent", slept.pauses, slept.sentAt, pause, tc.sentAt)
+			}
+			var line struct {
+				Msg, Step, Pause, Operation string
+				After                       int
+			}
+			for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+				if strings.Contains(l, faultinject.PauseMessage) {
+					if line.Msg != "" {
+						t.Errorf("more than one pause line: %s", logs.String())
+					}
+					if err := json.Unmarshal([]byte(l), &line); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if line.Msg != faultinject.PauseMessage || line.Step != tc.step || line.After != tc.fault.After || line.Pause != "3s" || line.Operation != tc.op {
+				t.Errorf("pause line %+v, log %s", line, logs.String())
+			}
+			if strings.Contains(logs.String(), "canary-secret-value") {
+				t.Errorf("a value the handler sent leaked: %s", logs.String())
+			}
+		})
+	}
+}
+
+// answerOf is a handler answering a result and an error, as the authorizer does: the name of
+// the secret DescribeSecret returned, and the error of its call.
+func answerOf(sm *secretsmanager.Client, fail error) func(context.Context, event) (string, error) {
+	return func(ctx context.Context, _ event) (string, error) {
+		out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("s")})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.Name) + "answered", fail
+	}
+}
+
+// WrapResult hands back the handler's answer after a pause and the zero value with the crash
+// error after a crash.
+func TestWrapResult(t *testing.T) {
+	t.Parallel()
+	refused := errors.New("refused")
+	for _, tc := range []struct {
+		name      string
+		fault     faultinject.Fault
+		fail      error
+		want      string
+		wantErr   error
+		wantPause bool
+	}{
+		{name: "pause", fault: faultinject.Fault{Step: "s", After: 1, Pause: time.Second}, want: "answered", wantPause: true},
+		{name: "pause, the handler failing", fault: faultinject.Fault{Step: "s", After: 1, Pause: time.Second}, fail: refused, want: "answered", wantErr: refused, wantPause: true},
+		{name: "crash", fault: faultinject.Fault{Step: "s", After: 1}, want: "", wantErr: faultinject.ErrCrashed},
+		{name: "another step", fault: faultinject.Fault{Step: "other", After: 1, Pause: time.Second}, want: "answered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake := &fakeAWS{}
+			slept := &sleeps{fake: fake}
+			inj := &faultinject.Injector{Fault: tc.fault, Logger: slog.New(slog.DiscardHandler), Sleep: slept.sleep}
+			got, err := faultinject.WrapResult(inj, stepOf, answerOf(client(fake, inj), tc.fail))(t.Context(), event{Step: "s"})
+			if got != tc.want || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("answered %q, %v; want %q, %v", got, err, tc.want, tc.wantErr)
+			}
+			if (len(slept.pauses) == 1) != tc.wantPause {
+				t.Errorf("paused %v, want a pause %t", slept.pauses, tc.wantPause)
+			}
+		})
+	}
+	// A nil injector: the handler itself.
+	var none *faultinject.Injector
+	if got, err := faultinject.WrapResult(none, stepOf, answerOf(client(&fakeAWS{}, none), nil))(t.Context(), event{Step: "s"}); got != "answered" || err != nil {
+		t.Errorf("without an injector: %q, %v", got, err)
+	}
+}
+
+// Without a Sleep, the pause is a real wait, which the invocation's context cuts short.
+func TestPauseWaits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		pause    time.Duration
+		deadline time.Duration // 0: none
+		least    time.Duration
+		most     time.Duration
+	}{
+		{name: "the whole pause", pause: 200 * time.Millisecond, least: 200 * time.Millisecond, most: 5 * time.Second},
+		{name: "cut short by the deadline", pause: 10 * time.Second, deadline: 100 * time.Millisecond, least: 100 * time.Millisecond, most: 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inj := &faultinject.Injector{Fault: faultinject.Fault{Step: "s", After: 1, Pause: tc.pause}, Logger: slog.New(slog.DiscardHandler)}
+			ctx := t.Context()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+				defer cancel()
+			}
+			began := time.Now()
+			if _, err := faultinject.WrapResult(inj, stepOf, answerOf(client(&fakeAWS{}, inj), nil))(ctx, event{Step: "s"}); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(began); took < tc.least || took > tc.most {
+				t.Errorf("took %s, want between %s and %s", took, tc.least, tc.most)
+			}
+		})
 	}
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // Untagged on purpose, so the plain `go test ./...` runs it: no function links the injector
-// unless built with the faultinject tag, and the rotation function does when it is (so the
-// check looks at the right package).
+// unless built with the faultinject tag, and the rotation and authorizer functions do when it
+// is (so the check looks at the right package).
 func TestOnlyTheFaultinjectTagLinksTheInjector(t *testing.T) {
 	t.Parallel()
 	const pkg = "github.com/lanyardhq/lanyard/shared/platform/faultinject"
@@ -25,7 +25,9 @@ func TestOnlyTheFaultinjectTagLinksTheInjector(t *testing.T) {
 	if slices.Contains(deps("lambda.norpc", "github.com/lanyardhq/lanyard/functions/..."), pkg) {
 		t.Errorf("a function links %s without the faultinject tag", pkg)
 	}
-	if !slices.Contains(deps("lambda.norpc,faultinject", "github.com/lanyardhq/lanyard/functions/rotation"), pkg) {
-		t.Errorf("the rotation function does not link %s with the faultinject tag", pkg)
+	for _, fn := range []string{"rotation", "authorizer"} {
+		if !slices.Contains(deps("lambda.norpc,faultinject", "github.com/lanyardhq/lanyard/functions/"+fn), pkg) {
+			t.Errorf("the %s function does not link %s with the faultinject tag", fn, pkg)
+		}
 	}
 }

@@ -92,6 +92,8 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 type Handler struct {
 	DB     DynamoDBAPI
 	Tables Tables
+	// Hooks add to each revocation's commit; the zero Hooks add nothing.
+	Hooks
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -137,38 +139,55 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	}
 	span.Annotate("partner", caller.PartnerID)
 	store := &registry.Store{DB: h.DB, Table: h.Tables.Credentials}
-	for attempt := 1; ; attempt++ {
-		now := h.now()
+	var (
+		out    outcome
+		target registry.Entry
+		self   registry.Entry
+	)
+	r, _, err := h.committer().run(ctx, func(ctx context.Context, now time.Time) (plan, error) {
+		var err error
 		// The caller's key: it must be the partner's and accepted now.
-		self, err := store.GetPartnerKey(ctx, caller.PartnerID, caller.KeyID)
+		self, err = store.GetPartnerKey(ctx, caller.PartnerID, caller.KeyID)
 		if err != nil {
-			return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("revocation: %w", err)
+			return plan{}, fmt.Errorf("revocation: %w", err)
 		}
 		if ok, reason := self.Accepts(now); !ok {
-			return lambdaevents.APIGatewayProxyResponse{}, problem.AccessDenied.New("").WithCause(
+			return plan{}, problem.AccessDenied.New("").WithCause(
 				fmt.Errorf("revocation: credential %s of partner %s is not accepted now: %s", self.KeyID, caller.PartnerID, reason))
 		}
-		target, out, err := h.target(ctx, store, self, token, now)
-		if err != nil {
-			return lambdaevents.APIGatewayProxyResponse{}, err
+		target, out, err = h.target(ctx, store, self, token, now)
+		if err != nil || out != outcomeRevoked {
+			return plan{}, err
 		}
-		if out != outcomeRevoked {
-			// Answered as a revocation: the caller learns nothing about the token.
-			slog.InfoContext(ctx, "revocation changed nothing", "partnerId", caller.PartnerID, "callerKeyId", string(self.KeyID),
-				"outcome", string(out), "keyId", string(target.KeyID))
-			return revoked(), nil
+		p := plan{
+			partnerID: self.PartnerID,
+			actor:     events.Actor{Kind: events.ActorPartner, ID: self.PartnerID},
+			reason:    events.RevocationRequested,
+			revoke:    []registry.Entry{target},
 		}
-		err = h.commit(ctx, self, target, now)
-		var changed *outbox.StateChangeError
-		switch {
-		case err == nil:
-			return revoked(), nil
-		case errors.As(err, &changed) && attempt < maxAttempts:
-			slog.InfoContext(ctx, "revocation met a concurrent change, reading again", "partnerId", caller.PartnerID, "keyId", string(target.KeyID), "attempt", attempt)
-			continue
+		// The caller's key, when it is another, must still have the status read: a
+		// concurrent revocation of the caller cancels the transaction.
+		if self.KeyID != target.KeyID {
+			p.conditions = []types.TransactWriteItem{registry.StillStatus(h.Tables.Credentials, self.KeyID, self.Status)}
 		}
-		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("revocation of key %s by partner %s: %w", target.KeyID, caller.PartnerID, err)
+		return p, nil
+	})
+	switch {
+	case err != nil:
+		return lambdaevents.APIGatewayProxyResponse{}, err
+	case r.ID == "":
+		// Answered as a revocation: the caller learns nothing about the token.
+		slog.InfoContext(ctx, "revocation changed nothing", "partnerId", caller.PartnerID, "callerKeyId", string(self.KeyID),
+			"outcome", string(out), "keyId", string(target.KeyID))
+	default:
+		slog.InfoContext(ctx, "key revoked", "partnerId", caller.PartnerID, "keyId", string(target.KeyID), "status", string(target.Status),
+			"callerKeyId", string(self.KeyID), "revocationId", r.ID)
 	}
+	return revoked(), nil
+}
+
+func (h *Handler) committer() committer {
+	return committer{db: h.DB, tables: h.Tables, hooks: h.Hooks, now: h.now}
 }
 
 // readForm reads the form's token, refusing (revocation-request-invalid) a body that is not a
@@ -238,35 +257,6 @@ func (h *Handler) target(ctx context.Context, store *registry.Store, self regist
 		return e, outcomePreviousCaller, nil
 	}
 	return e, outcomeRevoked, nil
-}
-
-// commit revokes e, as target read it, in one transaction with Credential Revoked. Its
-// conditions are the statuses read: e's, and the caller's key's when it is another key (a
-// concurrent revocation of the caller cancels it). A cancelled transaction is a
-// *outbox.StateChangeError: the caller reads again.
-func (h *Handler) commit(ctx context.Context, self, e registry.Entry, now time.Time) error {
-	id := e.KeyID
-	item, err := registry.Revoke(h.Tables.Credentials, id, e.Status, now)
-	if err != nil {
-		return fmt.Errorf("revoke key %s: %w", id, err)
-	}
-	items := []types.TransactWriteItem{item}
-	if self.KeyID != id {
-		items = append(items, registry.StillStatus(h.Tables.Credentials, self.KeyID, self.Status))
-	}
-	pid := self.PartnerID
-	ev := &events.CredentialRevoked{
-		Meta:         events.NewMeta(pid, events.Actor{Kind: events.ActorPartner, ID: pid}, now),
-		RevocationID: NewRevocationID(),
-		KeyIDs:       []string{string(id)},
-		Reason:       events.RevocationRequested,
-	}
-	if _, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, pid, ev, items); err != nil {
-		return fmt.Errorf("commit the revocation of key %s: %w", id, err)
-	}
-	slog.InfoContext(ctx, "key revoked", "partnerId", pid, "keyId", string(id), "status", string(e.Status),
-		"callerKeyId", string(self.KeyID), "revocationId", ev.RevocationID, "eventId", ev.EventID)
-	return nil
 }
 
 // NewRevocationID names a new revocation: "rev-" and a UUIDv7 (unique, ordered by time).

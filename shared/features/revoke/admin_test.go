@@ -1,6 +1,7 @@
 package revoke_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
@@ -104,11 +107,38 @@ func (fx *adminFixture) revokeOK(pid, body string) revoke.AdminRevocation {
 	if resp.StatusCode != http.StatusOK || resp.Headers["Cache-Control"] != "no-store" {
 		fx.t.Fatalf("answer %d %v %s, want 200 no-store", resp.StatusCode, resp.Headers, resp.Body)
 	}
+	matchesSchema(fx.t, "AdminRevocation", resp.Body)
 	var out revoke.AdminRevocation
 	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
 		fx.t.Fatal(err)
 	}
 	return out
+}
+
+// matchesSchema checks body against the OpenAPI document's schema name.
+func matchesSchema(t *testing.T, name, body string) {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.Document()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource(api.DocumentURL, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(api.DocumentURL + "#/components/schemas/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("body is not JSON: %v", err)
+	}
+	if err := s.Validate(v); err != nil {
+		t.Errorf("body does not match schema %s: %v", name, err)
+	}
 }
 
 func ids(ks ...credential.Key) []string {
@@ -258,6 +288,7 @@ func TestAdminRevokeBadRequests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := fx.callAdmin(adminRequest(partnerA, tc.body))
+			matchesSchema(t, "Problem", resp.Body)
 			var p problem.Problem
 			if err := json.Unmarshal([]byte(resp.Body), &p); err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -334,16 +335,34 @@ func readAdminRequest(req lambdaevents.APIGatewayProxyRequest) (AdminRequest, cr
 	if !slices.Contains(Reasons, in.Reason) {
 		return AdminRequest{}, "", invalid("reason must be one of " + strings.Join(Reasons, ", ") + ".")
 	}
-	if n := utf8.RuneCountInString(in.Note); n > MaxNoteLength {
-		return AdminRequest{}, "", invalid(fmt.Sprintf("note holds %d characters, more than %d.", n, MaxNoteLength))
-	}
-	for _, c := range in.Note {
-		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) || c == utf8.RuneError {
-			return AdminRequest{}, "", invalid("note holds a control or format character (a line break, a tab, a direction mark …): send one line of printable text.")
-		}
+	if err := CheckNote(in.Note); err != nil {
+		return AdminRequest{}, "", invalid(err.Error())
 	}
 	return in, id, nil
 }
+
+// CheckNote refuses a note longer than MaxNoteLength characters, holding a control or format
+// character (a line break, a tab, an escape, a direction mark …) or an invalid character (a
+// note is one line of printable text), or holding what looks like a key. Its message never
+// repeats the note.
+func CheckNote(note string) error {
+	if n := utf8.RuneCountInString(note); n > MaxNoteLength {
+		return fmt.Errorf("note holds %d characters, more than %d.", n, MaxNoteLength)
+	}
+	for _, c := range note {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) || c == utf8.RuneError {
+			return errors.New("note holds a control or format character (a line break, a tab, a direction mark …): send one line of printable text.")
+		}
+	}
+	// A note is recorded on the audit trail: a key pasted into it would leak there.
+	if keyInText.MatchString(note) {
+		return errors.New("note holds what looks like a key: name keys by their key id, never by the key itself.")
+	}
+	return nil
+}
+
+// keyInText finds a key (its scanner pattern) anywhere in a text.
+var keyInText = regexp.MustCompile(credential.ScannerPattern)
 
 // uniqueMembers refuses a JSON object that names a member twice (encoding/json would keep the
 // last silently). Anything not an object is left to the decoder.

@@ -277,6 +277,7 @@ func TestAdminRevokeBadRequests(t *testing.T) {
 		{"note with a NUL", `{"all":true,"reason":"other","note":"one\u0000two"}`},
 		{"note with an escape", `{"all":true,"reason":"other","note":"\u001b[31mred"}`},
 		{"note with a direction override", `{"all":true,"reason":"other","note":"abc\u202edef"}`},
+		{"note with a key", `{"all":true,"reason":"leaked","note":"leaked: ` + fx.current.Plaintext().Reveal() + ` in a gist"}`},
 		{"unknown member", `{"all":true,"reason":"other","partnerId":"` + partnerB + `"}`},
 		{"a member twice", `{"all":true,"reason":"requested","reason":"compromised"}`},
 		{"all as a string", `{"all":"true","reason":"other"}`},

@@ -1,5 +1,10 @@
-// Package revoke is the partner's revocation of its own key (flow 5 of the design):
-// POST /v1/revoke, in the style of RFC 7009's token revocation.
+// Package revoke is the revocation of partner keys (flow 5 of the design): the partner's own,
+// POST /v1/revoke in the style of RFC 7009's token revocation (Handler), and ops',
+// POST /v1/admin/partners/{partnerId}/revoke (AdminHandler, admin.go). Both commit through one
+// path (commit.go): the registry's moves of the keys read, conditioned on their statuses, the
+// items the deployment's Hooks add, and Credential Revoked, in one outbox transaction; a
+// concurrent change cancels it and the request reads again, at most three times; after a
+// commit, the AfterCommit hook is told.
 //
 // The request is a form (application/x-www-form-urlencoded) holding the key to revoke as its
 // token parameter, with an optional token_type_hint (read and ignored: Lanyard has one kind of
@@ -21,7 +26,8 @@
 // A revocation is a lifecycle decision: the registry's move of the key to revoked
 // (registry.Revoke, conditioned on the status read) commits in one transaction with the
 // Credential Revoked outbox record (actor: the partner; reason: requested; a new revocation
-// id). Revoking again finds the key revoked and commits nothing: no second event. A
+// id) and, when the key revoked is not the caller's, a check that the caller's key still has
+// the status read. Revoking again finds the key revoked and commits nothing: no second event. A
 // concurrent change (a rotation, a retirement, another revocation) cancels the transaction,
 // and the request reads again.
 //

@@ -166,16 +166,22 @@ func TestAdminRevoke(t *testing.T) {
 			},
 			func(fx *adminFixture) []credential.Key { return []credential.Key{fx.previous} }, events.RevocationRequested, "ticket OPS-1234 — partner asked"},
 		{"one key with all false, offboarded",
-			func(fx *adminFixture) string { return `{"keyId":"` + string(fx.current.ID()) + `","all":false,"reason":"offboarded"}` },
+			func(fx *adminFixture) string {
+				return `{"keyId":"` + string(fx.current.ID()) + `","all":false,"reason":"offboarded"}`
+			},
 			func(fx *adminFixture) []credential.Key { return []credential.Key{fx.current} }, events.RevocationOffboarded, ""},
 		{"every key, other",
 			func(*adminFixture) string { return `{"all":true,"reason":"other","note":""}` },
 			func(fx *adminFixture) []credential.Key { return []credential.Key{fx.current, fx.previous, fx.pending} }, events.RevocationOther, ""},
 		{"one key compromised revokes every key",
-			func(fx *adminFixture) string { return `{"keyId":"` + string(fx.pending.ID()) + `","reason":"compromised"}` },
+			func(fx *adminFixture) string {
+				return `{"keyId":"` + string(fx.pending.ID()) + `","reason":"compromised"}`
+			},
 			func(fx *adminFixture) []credential.Key { return []credential.Key{fx.current, fx.previous, fx.pending} }, events.RevocationCompromised, ""},
 		{"one key leaked revokes every key",
-			func(fx *adminFixture) string { return `{"keyId":"` + string(fx.previous.ID()) + `","reason":"leaked","note":"found in a public repository"}` },
+			func(fx *adminFixture) string {
+				return `{"keyId":"` + string(fx.previous.ID()) + `","reason":"leaked","note":"found in a public repository"}`
+			},
 			func(fx *adminFixture) []credential.Key { return []credential.Key{fx.current, fx.previous, fx.pending} }, events.RevocationLeaked, "found in a public repository"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

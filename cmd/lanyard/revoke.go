@@ -109,7 +109,7 @@ func revokeRequest(keyID string, all bool, reason, note string) (revoke.AdminReq
 		}
 	}
 	if err := revoke.CheckNote(note); err != nil {
-		return revoke.AdminRequest{}, fmt.Errorf("--%s", strings.TrimSuffix(err.Error(), "."))
+		return revoke.AdminRequest{}, fmt.Errorf("--%w", err)
 	}
 	return revoke.AdminRequest{KeyID: keyID, All: all, Reason: reason, Note: note}, nil
 }

@@ -309,8 +309,8 @@ func readAdminRequest(req lambdaevents.APIGatewayProxyRequest) (AdminRequest, cr
 	if !utf8.Valid(body) {
 		return AdminRequest{}, "", invalid("The body is not UTF-8.")
 	}
-	if err := uniqueMembers(body); err != nil {
-		return AdminRequest{}, "", invalid(err.Error())
+	if !uniqueMembers(body) {
+		return AdminRequest{}, "", invalid("The body names a member twice.")
 	}
 	var in AdminRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -336,7 +336,7 @@ func readAdminRequest(req lambdaevents.APIGatewayProxyRequest) (AdminRequest, cr
 		return AdminRequest{}, "", invalid("reason must be one of " + strings.Join(Reasons, ", ") + ".")
 	}
 	if err := CheckNote(in.Note); err != nil {
-		return AdminRequest{}, "", invalid(err.Error())
+		return AdminRequest{}, "", invalid(err.Error() + ".")
 	}
 	return in, id, nil
 }
@@ -347,16 +347,16 @@ func readAdminRequest(req lambdaevents.APIGatewayProxyRequest) (AdminRequest, cr
 // repeats the note.
 func CheckNote(note string) error {
 	if n := utf8.RuneCountInString(note); n > MaxNoteLength {
-		return fmt.Errorf("note holds %d characters, more than %d.", n, MaxNoteLength)
+		return fmt.Errorf("note holds %d characters, more than %d", n, MaxNoteLength)
 	}
 	for _, c := range note {
 		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) || c == utf8.RuneError {
-			return errors.New("note holds a control or format character (a line break, a tab, a direction mark …): send one line of printable text.")
+			return errors.New("note holds a control or format character (a line break, a tab, a direction mark …): send one line of printable text")
 		}
 	}
 	// A note is recorded on the audit trail: a key pasted into it would leak there.
 	if keyInText.MatchString(note) {
-		return errors.New("note holds what looks like a key: name keys by their key id, never by the key itself.")
+		return errors.New("note holds what looks like a key: name keys by their key id, never by the key itself")
 	}
 	return nil
 }
@@ -364,30 +364,30 @@ func CheckNote(note string) error {
 // keyInText finds a key (its scanner pattern) anywhere in a text.
 var keyInText = regexp.MustCompile(credential.ScannerPattern)
 
-// uniqueMembers refuses a JSON object that names a member twice (encoding/json would keep the
-// last silently). Anything not an object is left to the decoder.
-func uniqueMembers(body []byte) error {
+// uniqueMembers reports false for a JSON object that names a member twice (encoding/json would
+// keep the last silently). Anything not an object is left to the decoder.
+func uniqueMembers(body []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
+		return true
 	}
 	seen := map[string]bool{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil
+			return true
 		}
 		name, _ := t.(string)
 		if seen[name] {
-			return errors.New("The body names a member twice.")
+			return false
 		}
 		seen[name] = true
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
-			return nil
+			return true
 		}
 	}
-	return nil
+	return true
 }
 
 // adminCaller names the caller of an AWS_IAM route: its IAM ARN, else the caller id API

@@ -22,6 +22,7 @@ const (
 	OpDenyOnboarding     = openapi.OpDenyOnboarding
 	OpPickUpOnboarding   = openapi.OpPickUpOnboarding
 	OpRotatePartnerKey   = openapi.OpRotatePartnerKey
+	OpRevokePartnerKeys  = openapi.OpRevokePartnerKeys
 
 	OpGetCurrentCredential = openapi.OpGetCurrentCredential
 	OpAcknowledgeRotation  = openapi.OpAcknowledgeRotation

@@ -120,6 +120,16 @@ func Lanyard() *Topology {
 					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 				}},
+			// POST /v1/admin/partners/{partnerId}/revoke: ops revoke one key or every key of a
+			// partner, with a reason and a note, through the partner route's commit
+			// (shared/features/revoke's AdminHandler). It reads the partner's item for the keys it
+			// names.
+			{Name: "revoke-admin", Main: "functions/revoke-admin", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"PARTNERS_TABLE":    TableName("partners", AccessRead),
+					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+				}},
 			// Retires previous keys once acknowledged and drained or out of grace, warns ops
 			// before an unacknowledged grace ends, and flushes the authorizer cache
 			// (shared/features/rollover), every minute (the retirement schedule).
@@ -164,6 +174,8 @@ func Lanyard() *Topology {
 			{Method: "POST", Path: "/v1/admin/onboardings/{onboardingId}/approve", Function: "onboardings-admin", Auth: AuthIAM},
 			{Method: "POST", Path: "/v1/admin/onboardings/{onboardingId}/deny", Function: "onboardings-admin", Auth: AuthIAM},
 			{Method: "POST", Path: "/v1/admin/partners/{partnerId}/rotate", Function: "rotation-admin", Auth: AuthIAM},
+			// Compromised or leaked revokes every key of the partner, whatever was named.
+			{Method: "POST", Path: "/v1/admin/partners/{partnerId}/revoke", Function: "revoke-admin", Auth: AuthIAM},
 			{Method: "GET", Path: "/v1/partners/me", Function: "partners", Auth: AuthPartnerKey},
 			{Method: "POST", Path: "/v1/token", Function: "token", Auth: AuthPartnerKey},
 			// The previous key, within its grace, reaches these too: the partner picks up the

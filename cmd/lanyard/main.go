@@ -66,6 +66,6 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVarP(&out.format, "output", "o", "table", "output format: table or json")
 	root.AddCommand(newVersionCmd(out), newLocalCmd(out), newInviteCmd(out), newIdentityRequestCmd(out))
 	root.AddCommand(newOnboardingCmd(out))
-	root.AddCommand(newRotateCmd(out), newRotationCmd(out, awsRotationClients))
+	root.AddCommand(newRotateCmd(out), newRotationCmd(out, awsRotationClients), newRevokeCmd(out))
 	return root
 }

@@ -57,6 +57,7 @@ const (
 	OpDenyOnboarding     = "denyOnboarding"     // POST /v1/admin/onboardings/{onboardingId}/deny
 	OpPickUpOnboarding   = "pickUpOnboarding"   // POST /v1/onboardings/{onboardingId}/pickup
 	OpRotatePartnerKey   = "rotatePartnerKey"   // POST /v1/admin/partners/{partnerId}/rotate
+	OpRevokePartnerKeys  = "revokePartnerKeys"  // POST /v1/admin/partners/{partnerId}/revoke
 
 	OpGetCurrentCredential = "getCurrentCredential" // GET /v1/credentials/current
 	OpAcknowledgeRotation  = "acknowledgeRotation"  // POST /v1/credentials/ack

@@ -1,5 +1,10 @@
-// Package revoke is the partner's revocation of its own key (flow 5 of the design):
-// POST /v1/revoke, in the style of RFC 7009's token revocation.
+// Package revoke is the revocation of partner keys (flow 5 of the design): the partner's own,
+// POST /v1/revoke in the style of RFC 7009's token revocation (Handler), and ops',
+// POST /v1/admin/partners/{partnerId}/revoke (AdminHandler, admin.go). Both commit through one
+// path (commit.go): the registry's moves of the keys read, conditioned on their statuses, the
+// items the deployment's Hooks add, and Credential Revoked, in one outbox transaction; a
+// concurrent change cancels it and the request reads again, at most three times; after a
+// commit, the AfterCommit hook is told.
 //
 // The request is a form (application/x-www-form-urlencoded) holding the key to revoke as its
 // token parameter, with an optional token_type_hint (read and ignored: Lanyard has one kind of
@@ -21,7 +26,8 @@
 // A revocation is a lifecycle decision: the registry's move of the key to revoked
 // (registry.Revoke, conditioned on the status read) commits in one transaction with the
 // Credential Revoked outbox record (actor: the partner; reason: requested; a new revocation
-// id). Revoking again finds the key revoked and commits nothing: no second event. A
+// id) and, when the key revoked is not the caller's, a check that the caller's key still has
+// the status read. Revoking again finds the key revoked and commits nothing: no second event. A
 // concurrent change (a rotation, a retirement, another revocation) cancels the transaction,
 // and the request reads again.
 //
@@ -92,6 +98,8 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 type Handler struct {
 	DB     DynamoDBAPI
 	Tables Tables
+	// Hooks add to each revocation's commit; the zero Hooks add nothing.
+	Hooks
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -137,38 +145,55 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	}
 	span.Annotate("partner", caller.PartnerID)
 	store := &registry.Store{DB: h.DB, Table: h.Tables.Credentials}
-	for attempt := 1; ; attempt++ {
-		now := h.now()
+	var (
+		out    outcome
+		target registry.Entry
+		self   registry.Entry
+	)
+	r, _, err := h.committer().run(ctx, func(ctx context.Context, now time.Time) (plan, error) {
+		var err error
 		// The caller's key: it must be the partner's and accepted now.
-		self, err := store.GetPartnerKey(ctx, caller.PartnerID, caller.KeyID)
+		self, err = store.GetPartnerKey(ctx, caller.PartnerID, caller.KeyID)
 		if err != nil {
-			return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("revocation: %w", err)
+			return plan{}, fmt.Errorf("revocation: %w", err)
 		}
 		if ok, reason := self.Accepts(now); !ok {
-			return lambdaevents.APIGatewayProxyResponse{}, problem.AccessDenied.New("").WithCause(
+			return plan{}, problem.AccessDenied.New("").WithCause(
 				fmt.Errorf("revocation: credential %s of partner %s is not accepted now: %s", self.KeyID, caller.PartnerID, reason))
 		}
-		target, out, err := h.target(ctx, store, self, token, now)
-		if err != nil {
-			return lambdaevents.APIGatewayProxyResponse{}, err
+		target, out, err = h.target(ctx, store, self, token, now)
+		if err != nil || out != outcomeRevoked {
+			return plan{}, err
 		}
-		if out != outcomeRevoked {
-			// Answered as a revocation: the caller learns nothing about the token.
-			slog.InfoContext(ctx, "revocation changed nothing", "partnerId", caller.PartnerID, "callerKeyId", string(self.KeyID),
-				"outcome", string(out), "keyId", string(target.KeyID))
-			return revoked(), nil
+		p := plan{
+			partnerID: self.PartnerID,
+			actor:     events.Actor{Kind: events.ActorPartner, ID: self.PartnerID},
+			reason:    events.RevocationRequested,
+			revoke:    []registry.Entry{target},
 		}
-		err = h.commit(ctx, self, target, now)
-		var changed *outbox.StateChangeError
-		switch {
-		case err == nil:
-			return revoked(), nil
-		case errors.As(err, &changed) && attempt < maxAttempts:
-			slog.InfoContext(ctx, "revocation met a concurrent change, reading again", "partnerId", caller.PartnerID, "keyId", string(target.KeyID), "attempt", attempt)
-			continue
+		// The caller's key, when it is another, must still have the status read: a
+		// concurrent revocation of the caller cancels the transaction.
+		if self.KeyID != target.KeyID {
+			p.conditions = []types.TransactWriteItem{registry.StillStatus(h.Tables.Credentials, self.KeyID, self.Status)}
 		}
-		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("revocation of key %s by partner %s: %w", target.KeyID, caller.PartnerID, err)
+		return p, nil
+	})
+	switch {
+	case err != nil:
+		return lambdaevents.APIGatewayProxyResponse{}, err
+	case r.ID == "":
+		// Answered as a revocation: the caller learns nothing about the token.
+		slog.InfoContext(ctx, "revocation changed nothing", "partnerId", caller.PartnerID, "callerKeyId", string(self.KeyID),
+			"outcome", string(out), "keyId", string(target.KeyID))
+	default:
+		slog.InfoContext(ctx, "key revoked", "partnerId", caller.PartnerID, "keyId", string(target.KeyID), "status", string(target.Status),
+			"callerKeyId", string(self.KeyID), "revocationId", r.ID)
 	}
+	return revoked(), nil
+}
+
+func (h *Handler) committer() committer {
+	return committer{db: h.DB, tables: h.Tables, hooks: h.Hooks, now: h.now}
 }
 
 // readForm reads the form's token, refusing (revocation-request-invalid) a body that is not a
@@ -238,35 +263,6 @@ func (h *Handler) target(ctx context.Context, store *registry.Store, self regist
 		return e, outcomePreviousCaller, nil
 	}
 	return e, outcomeRevoked, nil
-}
-
-// commit revokes e, as target read it, in one transaction with Credential Revoked. Its
-// conditions are the statuses read: e's, and the caller's key's when it is another key (a
-// concurrent revocation of the caller cancels it). A cancelled transaction is a
-// *outbox.StateChangeError: the caller reads again.
-func (h *Handler) commit(ctx context.Context, self, e registry.Entry, now time.Time) error {
-	id := e.KeyID
-	item, err := registry.Revoke(h.Tables.Credentials, id, e.Status, now)
-	if err != nil {
-		return fmt.Errorf("revoke key %s: %w", id, err)
-	}
-	items := []types.TransactWriteItem{item}
-	if self.KeyID != id {
-		items = append(items, registry.StillStatus(h.Tables.Credentials, self.KeyID, self.Status))
-	}
-	pid := self.PartnerID
-	ev := &events.CredentialRevoked{
-		Meta:         events.NewMeta(pid, events.Actor{Kind: events.ActorPartner, ID: pid}, now),
-		RevocationID: NewRevocationID(),
-		KeyIDs:       []string{string(id)},
-		Reason:       events.RevocationRequested,
-	}
-	if _, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, pid, ev, items); err != nil {
-		return fmt.Errorf("commit the revocation of key %s: %w", id, err)
-	}
-	slog.InfoContext(ctx, "key revoked", "partnerId", pid, "keyId", string(id), "status", string(e.Status),
-		"callerKeyId", string(self.KeyID), "revocationId", ev.RevocationID, "eventId", ev.EventID)
-	return nil
 }
 
 // NewRevocationID names a new revocation: "rev-" and a UUIDv7 (unique, ordered by time).

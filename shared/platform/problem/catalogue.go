@@ -122,6 +122,12 @@ var (
 	RevocationRequestInvalid = Type{anchor: "revocation-request-invalid", status: 400, title: "Invalid Revocation Request",
 		detail: "Send the key to revoke as the token parameter of an application/x-www-form-urlencoded body, once (RFC 7009); token_type_hint is optional.",
 		fixed:  true}
+	// AdminRevocationInvalid: a POST /v1/admin/partners/{partnerId}/revoke whose JSON body does
+	// not name one key (keyId) or every key of the partner ("all": true), a reason from the
+	// fixed list, and at most a note of bounded printable text (400). The detail says which rule
+	// failed; it never echoes the body.
+	AdminRevocationInvalid = Type{anchor: "admin-revocation-invalid", status: 400, title: "Invalid Admin Revocation",
+		detail: "Send a JSON object naming one key as keyId or every key of the partner as \"all\": true, a reason (compromised, leaked, offboarded, requested or other) and, optionally, a note of at most 1000 characters without control characters."}
 	// NotFound: the resource does not exist, or is not the caller's (404).
 	NotFound = Type{anchor: "not-found", status: 404, title: "Not Found",
 		detail: "The resource does not exist."}
@@ -159,7 +165,7 @@ func Types() []Type {
 		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
 		IdempotencyInFlight, ReplayWindowClosed, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
-		ScopesNotAllowed, RevocationRequestInvalid, NotFound, Conflict,
+		ScopesNotAllowed, RevocationRequestInvalid, AdminRevocationInvalid, NotFound, Conflict,
 	}
 }
 

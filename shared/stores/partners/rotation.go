@@ -153,3 +153,37 @@ func StillPair(table, partnerID string, current, previous credential.KeyID) type
 		},
 	}}
 }
+
+// StillKeys is the transaction item that checks the partner's current, previous and pending
+// keys are still the ones the caller read ("" means none): a rotation that registered or
+// promoted a key meanwhile fails it.
+func StillKeys(table, partnerID string, current, previous, pending credential.KeyID) types.TransactWriteItem {
+	names := map[string]string{"#keyId": attrKeyID}
+	values := map[string]types.AttributeValue{}
+	cond := ""
+	for _, a := range []struct {
+		ref, name string
+		id        credential.KeyID
+	}{{"keyId", attrKeyID, current}, {"previous", AttrPreviousKeyID, previous}, {"pending", AttrPendingKeyID, pending}} {
+		names["#"+a.ref] = a.name
+		if cond != "" {
+			cond += " AND "
+		}
+		if a.id == "" {
+			cond += "attribute_not_exists(#" + a.ref + ")"
+			continue
+		}
+		values[":"+a.ref] = str(string(a.id))
+		cond += "#" + a.ref + " = :" + a.ref
+	}
+	in := &types.ConditionCheck{
+		TableName:                aws.String(table),
+		Key:                      Key(partnerID),
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: names,
+	}
+	if len(values) > 0 {
+		in.ExpressionAttributeValues = values
+	}
+	return types.TransactWriteItem{ConditionCheck: in}
+}

@@ -119,6 +119,9 @@ func Lanyard() *Topology {
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+					// The stage's authorizer cache is flushed right after the commit (coalesced).
+					"FLUSHES_TABLE":   TableName("flushes", AccessReadWrite),
+					"PARTNER_API_ARN": APIStageARN(true),
 				}},
 			// POST /v1/admin/partners/{partnerId}/revoke: ops revoke one key or every key of a
 			// partner, with a reason and a note, through the partner route's commit
@@ -129,6 +132,8 @@ func Lanyard() *Topology {
 					"PARTNERS_TABLE":    TableName("partners", AccessRead),
 					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+					"FLUSHES_TABLE":     TableName("flushes", AccessReadWrite),
+					"PARTNER_API_ARN":   APIStageARN(true),
 				}},
 			// Retires previous keys once acknowledged and drained or out of grace, warns ops
 			// before an unacknowledged grace ends, and flushes the authorizer cache

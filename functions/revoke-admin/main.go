@@ -5,11 +5,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/lanyardhq/lanyard/shared/features/flush"
 	"github.com/lanyardhq/lanyard/shared/features/revoke"
+	"github.com/lanyardhq/lanyard/shared/features/rollover"
 	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 )
 
@@ -17,11 +21,23 @@ import (
 // written (the revocation), and the outbox its event goes to.
 type config struct {
 	revoke.AdminTables
+	// The flushes table and the execute-api ARN of the stage whose authorizer cache is
+	// flushed after each commit (under `lanyard local`, AWS_ENDPOINT_URL_API_GATEWAY points at
+	// the front).
+	FlushesTable  string `env:"FLUSHES_TABLE"`
+	PartnerAPIARN string `env:"PARTNER_API_ARN"`
 }
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
-		h := &revoke.AdminHandler{DB: dynamodb.NewFromConfig(s.AWS), Tables: s.Config.AdminTables, Now: time.Now}
+		apiID, stage, err := rollover.ParseStageARN(s.Config.PartnerAPIARN)
+		if err != nil {
+			return nil, fmt.Errorf("PARTNER_API_ARN: %w", err)
+		}
+		db := dynamodb.NewFromConfig(s.AWS)
+		flusher := &flush.Coalescer{DB: db, Table: s.Config.FlushesTable, Gateway: apigateway.NewFromConfig(s.AWS),
+			RestAPIID: apiID, Stage: stage, Now: time.Now}
+		h := &revoke.AdminHandler{DB: db, Tables: s.Config.AdminTables, Now: time.Now, Hooks: revoke.Hooks{AfterCommit: flusher}}
 		return h.Handle, nil
 	})
 }

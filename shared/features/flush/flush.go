@@ -149,6 +149,13 @@ func (c *Coalescer) After(ctx context.Context, after time.Time) (flushed bool, e
 	}
 }
 
+// AfterCommit has a flush made that started after committedAt (After), for a change committed
+// then: the revoke handlers' hook.
+func (c *Coalescer) AfterCommit(ctx context.Context, committedAt time.Time) error {
+	_, err := c.After(ctx, committedAt)
+	return err
+}
+
 // flush flushes the stage's authorizer cache for the claim taken at claimedAt and records its
 // completion.
 func (c *Coalescer) flush(ctx context.Context, stage string, claimedAt time.Time) error {

@@ -197,6 +197,15 @@ func Lanyard() *Topology {
 			{Name: "onboardings", PartitionKey: Attr{Name: "onboardingId", Type: AttrString}, TTLAttribute: "purgeAt"},
 			// Onboarding's Idempotency-Key records, purged after 24 hours (shared/features/onboarding).
 			{Name: "idempotency", PartitionKey: Attr{Name: "idempotencyKey", Type: AttrString}, TTLAttribute: "purgeAt"},
+			// Each revocation and its enforcers' reports (shared/stores/revocations): the sparse
+			// index "open" holds the revocations still waiting for reports, "by-partner" a
+			// partner's revocations.
+			{Name: "revocations", PartitionKey: Attr{Name: "revocationId", Type: AttrString},
+				SortKey: &Attr{Name: "entry", Type: AttrString},
+				Indexes: []Index{
+					{Name: "open", PartitionKey: Attr{Name: "open", Type: AttrString}, SortKey: &Attr{Name: "revokedAt", Type: AttrString}},
+					{Name: "by-partner", PartitionKey: Attr{Name: "partnerId", Type: AttrString}, SortKey: &Attr{Name: "revokedAt", Type: AttrString}},
+				}},
 		},
 	}
 }

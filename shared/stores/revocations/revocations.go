@@ -403,9 +403,9 @@ func Stall(table, revocationID string, stalledAt time.Time) types.TransactWriteI
 // condition when the status is no longer the one read.
 func Complete(table, revocationID string, read Status, completedAt time.Time, timeToEnforceMS int64) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName:        aws.String(table),
-		Key:              Key(revocationID, EntryRevocation),
-		UpdateExpression: aws.String("SET #status = :completed, #completedAt = :at, #tte = :tte REMOVE #open"),
+		TableName:           aws.String(table),
+		Key:                 Key(revocationID, EntryRevocation),
+		UpdateExpression:    aws.String("SET #status = :completed, #completedAt = :at, #tte = :tte REMOVE #open"),
 		ConditionExpression: aws.String("#status = :read"),
 		ExpressionAttributeNames: map[string]string{
 			"#status": AttrStatus, "#completedAt": AttrCompletedAt, "#tte": AttrTimeToEnforceMS, "#open": AttrOpen,

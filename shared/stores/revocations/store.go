@@ -81,9 +81,28 @@ func (s *Store) Get(ctx context.Context, id string) (Revocation, []Report, error
 	return rev, reports, nil
 }
 
+// OpenRevocations reads every revocation still open (pending or stalled), oldest first, from
+// the open index (eventually consistent: read each again with Get before acting on it).
+func (s *Store) OpenRevocations(ctx context.Context) ([]Revocation, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                aws.String(s.Table),
+		IndexName:                aws.String(OpenIndex),
+		KeyConditionExpression:   aws.String("#open = :open"),
+		ExpressionAttributeNames: map[string]string{"#open": AttrOpen},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":open": &types.AttributeValueMemberS{Value: OpenValue},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the open revocations: %w", err)
+	}
+	return revocationsOf(items)
+}
+
 // OpenBefore reads the revocations still open (pending or stalled) revoked before before,
 // oldest first, from the open index (eventually consistent: read each again with Get before
-// acting on it).
+// acting on it). The index orders revokedAt as stored text (RFC 3339 with a trimmed fraction),
+// so within the second of before a revocation on a whole second may fall on the wrong side.
 func (s *Store) OpenBefore(ctx context.Context, before time.Time) ([]Revocation, error) {
 	items, err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:                aws.String(s.Table),

@@ -214,6 +214,13 @@ func scenarios() []scenario {
 			if got := ids(open); !reflect.DeepEqual(got, []string{"rev-b", "rev-c"}) {
 				t.Errorf("open before: %v, want rev-b, rev-c (rev-a completed, rev-d not before)", got)
 			}
+			every, err := s.OpenRevocations(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(every); !reflect.DeepEqual(got, []string{"rev-b", "rev-c", "rev-d"}) {
+				t.Errorf("open: %v, want rev-b, rev-c, rev-d", got)
+			}
 			mine, err := s.ByPartner(t.Context(), "p-1")
 			if err != nil {
 				t.Fatal(err)

@@ -22,7 +22,7 @@ func goldenTime(d time.Duration) time.Time {
 	return time.Date(2026, 3, 14, 10, 26, 53, 589793000, goldenZone).Add(d)
 }
 
-const goldenID = "0195f3a2-7c4e-7d1a-9b2c-3d4e5f607182"
+const goldenID = "rev-0195f3a2-7c4e-7d1a-9b2c-3d4e5f607182"
 
 func goldenRevocations() map[string]revocations.Revocation {
 	pending := revocations.Revocation{

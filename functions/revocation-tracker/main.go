@@ -37,7 +37,7 @@ func main() {
 		if err != nil {
 			return nil, fmt.Errorf("REVOCATION_ENFORCERS: %w", err)
 		}
-		budget := s.Config.Policy.Policy.Revocation.Budget.Std()
+		budget := s.Config.Policy.Revocation.Budget.Std()
 		if s.Config.Budget > 0 {
 			budget = s.Config.Budget
 		}

@@ -65,7 +65,7 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		// The revocation budget outlasts the key cache the gateway enforcer waits out.
 		{"revocation missing", []edit{del("/revocation")}, "/revocation: required field missing"},
 		{"revocation budget missing", []edit{del("/revocation/budget")}, "/revocation/budget: required field missing"},
-		{"revocation budget within the key cache", []edit{set("/revocation/budget", "30s")}, "/revocation/budget: 30s is outside (/authorizer/keyCacheTtl 30s, 1h]"},
+		{"revocation budget within the key cache", []edit{set("/authorizer/keyCacheTtl", "30s"), set("/revocation/budget", "30s")}, "/revocation/budget: 30s is outside (/authorizer/keyCacheTtl 30s, 1h]"},
 		{"revocation budget over an hour", []edit{set("/revocation/budget", "2h")}, "/revocation/budget: 2h is outside"},
 		{"zero revocation budget", []edit{set("/revocation/budget", "0s")}, "/revocation/budget: 0s is outside"},
 

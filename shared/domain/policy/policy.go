@@ -71,12 +71,13 @@ func (a Authorizer) Staleness() time.Duration { return a.CacheTTL.Std() + a.KeyC
 type Revocation struct {
 	// Budget is how long after a revocation every enforcer has to report before the tracker
 	// marks it stalled and raises Revocation Stalled. The slowest enforcer by design is the
-	// gateway's: it waits out the authorizer's key cache and timeout (30s + 5s today) before its
-	// second flush, then its report travels through the outbox relay, EventBridge and SQS
-	// (seconds). Two minutes leaves that wait three times over, so a healthy revocation never
-	// stalls, and still raises a stall within three minutes (the check runs every minute) when
-	// an enforcer is failing — long before an API Gateway cache entry (5 minutes) would have
-	// expired on its own.
+	// gateway's: it waits out the authorizer's key cache and timeout (KeyCacheTTL, at most 30s
+	// as this policy has had it, plus the authorizer's 5s) before its second flush, then its
+	// report travels through the outbox relay, EventBridge and SQS (seconds). Two minutes leaves
+	// that wait three times over, so a healthy revocation never stalls, and a failing enforcer
+	// (one whose record waits out its queue's visibility timeout) still raises a stall within
+	// three minutes (the check runs every minute) — before an API Gateway cache entry (5
+	// minutes) would have expired on its own.
 	Budget Duration `json:"budget"`
 }
 

@@ -81,6 +81,25 @@ func (s *Store) Get(ctx context.Context, id string) (Revocation, []Report, error
 	return rev, reports, nil
 }
 
+// HasReport says whether enforcer's report of revocation id is recorded (a consistent read of
+// its item): an enforcer skips a revocation it already reported.
+func (s *Store) HasReport(ctx context.Context, id, enforcer string) (bool, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                aws.String(s.Table),
+		KeyConditionExpression:   aws.String("#pk = :id AND #entry = :entry"),
+		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey, "#entry": SortKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":id":    &types.AttributeValueMemberS{Value: id},
+			":entry": &types.AttributeValueMemberS{Value: EnforcerEntry(enforcer)},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return false, fmt.Errorf("read the report of %s on revocation %s: %w", enforcer, id, err)
+	}
+	return len(items) > 0, nil
+}
+
 // OpenRevocations reads every revocation still open (pending or stalled), oldest first, from
 // the open index (eventually consistent: read each again with Get before acting on it).
 func (s *Store) OpenRevocations(ctx context.Context) ([]Revocation, error) {

@@ -163,6 +163,14 @@ func scenarios() []scenario {
 			mustCommit(t, db, itemtest.Must(revocations.Reported(table, sts))(t))
 			mustCommit(t, db, itemtest.Must(revocations.Reported(table, gw))(t))
 			wantConditionFailed(t, "a second report", commit(t, db, itemtest.Must(revocations.Reported(table, gw))(t)))
+			for enforcer, want := range map[string]bool{events.EnforcerGateway: true, events.EnforcerSTS: true, events.EnforcerSecret: false} {
+				if got, err := s.HasReport(t.Context(), "rev-1", enforcer); err != nil || got != want {
+					t.Errorf("HasReport(%s) = %v, %v; want %v", enforcer, got, err, want)
+				}
+			}
+			if got, err := s.HasReport(t.Context(), "rev-2", events.EnforcerGateway); err != nil || got {
+				t.Errorf("HasReport of an unknown revocation = %v, %v", got, err)
+			}
 			_, reports, err := s.Get(t.Context(), "rev-1")
 			if err != nil {
 				t.Fatal(err)

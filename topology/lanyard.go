@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"strings"
 	"time"
 
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
@@ -31,7 +32,7 @@ const AuthorizerResultTTL = 5 * time.Minute
 // Lanyard is the production declaration. Each function, route, consumer and table of the suite
 // is added here as it lands; the tests check every entry has its code and its CDK counterpart.
 func Lanyard() *Topology {
-	return &Topology{
+	t := &Topology{
 		Functions: []Function{
 			{Name: "healthcheck", Main: "functions/healthcheck", MemoryMB: 128, Timeout: 5 * time.Second},
 			// Serves the OpenAPI document (shared/domain/openapi/openapi.json).
@@ -165,6 +166,14 @@ func Lanyard() *Topology {
 					"KEY_CACHE_TTL":      Literal(AuthorizerKeyCacheTTL().String()),
 					"AUTHORIZER_TIMEOUT": Literal(AuthorizerTimeout.String()),
 				}},
+			// The proof of each revocation (shared/features/tracker): completes it once every
+			// declared enforcer reported, stalls it past the policy's budget. Its
+			// REVOCATION_ENFORCERS is set below, from the consumers declared.
+			{Name: "revocation-tracker", Main: "functions/revocation-tracker", MemoryMB: 128, Timeout: 30 * time.Second,
+				Env: map[string]Value{
+					"REVOCATIONS_TABLE": TableName("revocations", AccessReadWrite),
+					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
+				}},
 		},
 		Authorizer: &Authorizer{Function: "authorizer", IdentityHeader: "Authorization", ResultTTL: AuthorizerResultTTL},
 		Routes: []Route{
@@ -203,13 +212,22 @@ func Lanyard() *Topology {
 		},
 		// A drain window is at least the authorizer's cache TTL (minutes): a run a minute keeps
 		// a retirement within a minute of its time.
-		Schedules: []Schedule{{Name: "retirement", Function: "retirement", Expression: "rate(1 minute)"}},
+		Schedules: []Schedule{
+			{Name: "retirement", Function: "retirement", Expression: "rate(1 minute)"},
+			// Stalls revocations past their budget and completes those whose last report's
+			// event was lost.
+			{Name: "revocation-check", Function: "revocation-tracker", Expression: "rate(1 minute)"},
+		},
 		Consumers: []Consumer{
 			// A failed record comes back after the visibility timeout, and goes to the DLQ
 			// after its third receive.
 			{Name: "revocation-gateway", Function: "revocation-gateway", DetailTypes: []string{"Credential Revoked"},
 				BatchSize: 10, VisibilityTimeout: MinVisibilityFactor * GatewayEnforcerTimeout(), MaxReceiveCount: 3,
 				Enforcer: "gateway"},
+			// Each enforcer's report settles its revocation (shared/features/tracker); a record
+			// that keeps failing goes to the DLQ, and the scheduled check still settles it.
+			{Name: "revocation-tracker", Function: "revocation-tracker", DetailTypes: []string{"Revocation Enforced"},
+				BatchSize: 10, VisibilityTimeout: 3 * time.Minute, MaxReceiveCount: 5},
 		},
 		StreamConsumers: []StreamConsumer{
 			// Retried batches skip records already published; bisection isolates a malformed
@@ -239,6 +257,28 @@ func Lanyard() *Topology {
 			// latest flush that completed, so flushes coalesce to one a second across instances
 			// (shared/features/flush).
 			{Name: "flushes", PartitionKey: Attr{Name: "stage", Type: AttrString}},
+			// Each revocation and its enforcers' reports (shared/stores/revocations): the sparse
+			// index "open" holds the revocations still waiting for reports, "by-partner" a
+			// partner's revocations.
+			{Name: "revocations", PartitionKey: Attr{Name: "revocationId", Type: AttrString},
+				SortKey: &Attr{Name: "entry", Type: AttrString},
+				Indexes: []Index{
+					{Name: "open", PartitionKey: Attr{Name: "open", Type: AttrString}, SortKey: &Attr{Name: "revokedAt", Type: AttrString}},
+					{Name: "by-partner", PartitionKey: Attr{Name: "partnerId", Type: AttrString}, SortKey: &Attr{Name: "revokedAt", Type: AttrString}},
+				}},
 		},
+	}
+	// The tracker waits for a report of every enforcer declared (none: a revocation completes
+	// on its first check).
+	t.setEnv("revocation-tracker", "REVOCATION_ENFORCERS", Literal(strings.Join(t.Enforcers(), ",")))
+	return t
+}
+
+// setEnv sets one variable of the declared function name.
+func (t *Topology) setEnv(function, name string, v Value) {
+	for i := range t.Functions {
+		if t.Functions[i].Name == function {
+			t.Functions[i].Env[name] = v
+		}
 	}
 }

@@ -67,5 +67,6 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	root.AddCommand(newVersionCmd(out), newLocalCmd(out), newInviteCmd(out), newIdentityRequestCmd(out))
 	root.AddCommand(newOnboardingCmd(out))
 	root.AddCommand(newRotateCmd(out), newRotationCmd(out, awsRotationClients), newRevokeCmd(out))
+	root.AddCommand(newRevocationCmd(out, awsRevocationClients))
 	return root
 }

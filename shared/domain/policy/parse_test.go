@@ -62,6 +62,12 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"replay window of a day", []edit{set("/onboarding/replayWindow", "24h")}, "/onboarding/replayWindow: 24h is outside 1s to 1h"},
 		{"replay window just over an hour", []edit{set("/onboarding/replayWindow", "1h1s")}, "/onboarding/replayWindow: 1h1s is outside 1s to 1h"},
 		{"negative replay window", []edit{set("/onboarding/replayWindow", "-10m")}, `/onboarding/replayWindow: "-10m" is not a duration`},
+		// The revocation budget outlasts the key cache the gateway enforcer waits out.
+		{"revocation missing", []edit{del("/revocation")}, "/revocation: required field missing"},
+		{"revocation budget missing", []edit{del("/revocation/budget")}, "/revocation/budget: required field missing"},
+		{"revocation budget within the key cache", []edit{set("/authorizer/keyCacheTtl", "30s"), set("/revocation/budget", "30s")}, "/revocation/budget: 30s is outside (/authorizer/keyCacheTtl 30s, 1h]"},
+		{"revocation budget over an hour", []edit{set("/revocation/budget", "2h")}, "/revocation/budget: 2h is outside"},
+		{"zero revocation budget", []edit{set("/revocation/budget", "0s")}, "/revocation/budget: 0s is outside"},
 
 		// Windows against each other and against the authorizer.
 		{"drain shorter than the authorizer's caches", []edit{set("/authorizer/keyCacheTtl", "30s"), set("/tiers/1/rotation/drainWindow", "5m")},

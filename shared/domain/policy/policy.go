@@ -38,6 +38,8 @@ type Policy struct {
 	Authorizer Authorizer `json:"authorizer"`
 	// Onboarding holds how long an onboarding's answer may be replayed with its key.
 	Onboarding Onboarding `json:"onboarding"`
+	// Revocation holds how long the enforcers have to prove a revocation.
+	Revocation Revocation `json:"revocation"`
 	// Scopes is the catalog of every scope a tier may grant.
 	Scopes []Scope `json:"scopes"`
 	// Tiers are the tiers partners are admitted to, names unique.
@@ -64,6 +66,20 @@ type Authorizer struct {
 // arrives: an instance's in-memory lookup taken just before the change, then API Gateway
 // caching the policy built from it. Every drain window is at least this long.
 func (a Authorizer) Staleness() time.Duration { return a.CacheTTL.Std() + a.KeyCacheTTL.Std() }
+
+// Revocation configures the proof of a revocation (the revocation tracker).
+type Revocation struct {
+	// Budget is how long after a revocation every enforcer has to report before the tracker
+	// marks it stalled and raises Revocation Stalled. The slowest enforcer by design is the
+	// gateway's: it waits out the authorizer's key cache and timeout (KeyCacheTTL, at most 30s
+	// as this policy has had it, plus the authorizer's 5s) before its second flush, then its
+	// report travels through the outbox relay, EventBridge and SQS (seconds). Two minutes leaves
+	// that wait three times over, so a healthy revocation never stalls, and a failing enforcer
+	// (one whose record waits out its queue's visibility timeout) still raises a stall within
+	// three minutes (the check runs every minute) — before an API Gateway cache entry (5
+	// minutes) would have expired on its own.
+	Budget Duration `json:"budget"`
+}
 
 // Onboarding configures POST /v1/partners and the pick-up (POST
 // /v1/onboardings/{onboardingId}/pickup).

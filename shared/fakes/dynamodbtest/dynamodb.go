@@ -41,8 +41,8 @@ type Change struct {
 }
 
 // DynamoDB is an in-memory DynamoDB holding the operations the outbox and the relay use:
-// GetItem, PutItem, UpdateItem, Query, BatchGetItem and TransactWriteItems, on tables with a
-// partition key and an optional sort key. What it models:
+// GetItem, PutItem, UpdateItem, Query, Scan, BatchGetItem and TransactWriteItems, on tables with
+// a partition key, an optional sort key and global secondary indexes. What it models:
 //
 //   - condition expressions on every write, failing with *types.ConditionalCheckFailedException
 //     (with the old item when ReturnValuesOnConditionCheckFailure is ALL_OLD);
@@ -59,11 +59,13 @@ type Change struct {
 //     LastEvaluatedKey when Limit stopped it short of the last matching item (DynamoDB Local
 //     answers none when Limit is met at the last one; AWS may answer one, and then an empty
 //     page: the SDK's paginators take both);
-//   - BatchGetItem with at most 100 distinct keys, leaving keys past BatchGetLimit unprocessed.
+//   - BatchGetItem with at most 100 distinct keys, leaving keys past BatchGetLimit unprocessed;
+//   - Query on a global secondary index (CreateIndex): sparse, in index key order, consistent
+//     reads refused; Scan of a whole table in one page.
 //
 // Every read is strongly consistent. Numbers keep the text they were written with (DynamoDB
 // normalises them) but compare, and key, by value. Anything outside the subset (projection,
-// filter and index queries, nested paths, ADD/DELETE, functions in SET) fails with an error
+// filters, Limit on indexes, nested paths, ADD/DELETE, functions in SET) fails with an error
 // saying the fake does not support it. It is safe for concurrent use.
 type DynamoDB struct {
 	// BatchGetLimit, when above 0, is the most items one BatchGetItem answers; the rest of the
@@ -84,6 +86,13 @@ type table struct {
 	sk      *KeyAttr
 	items   map[string]Item
 	changes []Change
+	indexes map[string]*index
+}
+
+// index is a global secondary index (projection ALL).
+type index struct {
+	pk KeyAttr
+	sk *KeyAttr
 }
 
 // NewDynamoDB returns an empty fake.
@@ -96,6 +105,19 @@ func (d *DynamoDB) CreateTable(name string, pk KeyAttr, sk *KeyAttr) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.tables[name] = &table{pk: pk, sk: sk, items: map[string]Item{}}
+}
+
+// CreateIndex adds a global secondary index, projecting every attribute, to a table created
+// before; sk is nil for an index without a sort key. An item is in the index when it has the
+// index's key attributes with their declared types, as in DynamoDB (a sparse index).
+func (d *DynamoDB) CreateIndex(tableName, name string, pk KeyAttr, sk *KeyAttr) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.tables[tableName]
+	if t.indexes == nil {
+		t.indexes = map[string]*index{}
+	}
+	t.indexes[name] = &index{pk: pk, sk: sk}
 }
 
 // Items returns every item of the table, in key order.
@@ -609,7 +631,7 @@ func (d *DynamoDB) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*
 	defer d.mu.Unlock()
 	switch {
 	case in.IndexName != nil:
-		return nil, unsupported("Query on an index")
+		return d.queryIndex(in)
 	case in.FilterExpression != nil || in.ProjectionExpression != nil || in.KeyConditions != nil || in.Select != "":
 		return nil, unsupported("Query filters, projections, Select and legacy KeyConditions")
 	case in.KeyConditionExpression == nil:
@@ -660,6 +682,86 @@ func (d *DynamoDB) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*
 			out.LastEvaluatedKey = t.keyAttrs(out.Items[limit-1])
 			break
 		}
+		out.Items = append(out.Items, cloneItem(it))
+	}
+	out.Count = int32(len(out.Items)) //nolint:gosec // bounded by the items of an in-memory table
+	out.ScannedCount = out.Count
+	return out, nil
+}
+
+// queryIndex answers a Query on a global secondary index: its items in index key order (ties in
+// table key order), eventually consistent in DynamoDB, so a consistent read is refused as
+// DynamoDB refuses it. Limit and ExclusiveStartKey are outside the subset.
+func (d *DynamoDB) queryIndex(in *dynamodb.QueryInput) (*dynamodb.QueryOutput, error) {
+	switch {
+	case in.FilterExpression != nil || in.ProjectionExpression != nil || in.KeyConditions != nil || in.Select != "":
+		return nil, unsupported("Query filters, projections, Select and legacy KeyConditions")
+	case in.Limit != nil || in.ExclusiveStartKey != nil:
+		return nil, unsupported("Limit and ExclusiveStartKey on an index")
+	case aws.ToBool(in.ConsistentRead):
+		return nil, validation("Consistent reads are not supported on global secondary indexes")
+	case in.KeyConditionExpression == nil:
+		return nil, validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+	}
+	t, err := d.table(in.TableName)
+	if err != nil {
+		return nil, err
+	}
+	idx := t.indexes[aws.ToString(in.IndexName)]
+	if idx == nil {
+		return nil, validation("The table does not have the specified index: %s", aws.ToString(in.IndexName))
+	}
+	view := &table{pk: idx.pk, sk: idx.sk}
+	ctx := newExprContext(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
+	cond, err := parseCondition(ctx, "KeyConditionExpression", *in.KeyConditionExpression)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.checkAllUsed(); err != nil {
+		return nil, err
+	}
+	if err := view.checkKeyCondition(cond); err != nil {
+		return nil, err
+	}
+	var items []Item
+	for _, it := range t.sorted() {
+		if typeOf(it[idx.pk.Name]) != string(idx.pk.Type) || idx.sk != nil && typeOf(it[idx.sk.Name]) != string(idx.sk.Type) {
+			continue
+		}
+		items = append(items, it)
+	}
+	slices.SortStableFunc(items, view.order)
+	if in.ScanIndexForward != nil && !*in.ScanIndexForward {
+		slices.Reverse(items)
+	}
+	out := &dynamodb.QueryOutput{}
+	for _, it := range items {
+		if cond.eval(it) {
+			out.Items = append(out.Items, cloneItem(it))
+		}
+	}
+	out.Count = int32(len(out.Items)) //nolint:gosec // bounded by the items of an in-memory table
+	out.ScannedCount = out.Count
+	return out, nil
+}
+
+// Scan implements the DynamoDB operation without filters, projections, Limit or segments:
+// every item of the table, in key order, in one page.
+func (d *DynamoDB) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	if err := d.begin("Scan", in); err != nil {
+		return nil, err
+	}
+	defer d.mu.Unlock()
+	if in.FilterExpression != nil || in.ProjectionExpression != nil || in.Limit != nil || in.ExclusiveStartKey != nil ||
+		in.Segment != nil || in.TotalSegments != nil || in.IndexName != nil || in.Select != "" || in.ScanFilter != nil {
+		return nil, unsupported("Scan filters, projections, Limit, segments and indexes")
+	}
+	t, err := d.table(in.TableName)
+	if err != nil {
+		return nil, err
+	}
+	out := &dynamodb.ScanOutput{}
+	for _, it := range t.sorted() {
 		out.Items = append(out.Items, cloneItem(it))
 	}
 	out.Count = int32(len(out.Items)) //nolint:gosec // bounded by the items of an in-memory table

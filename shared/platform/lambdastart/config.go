@@ -12,15 +12,21 @@ import (
 
 // Platform reports whether name is a platform-wide variable: one that Lambda, the AWS SDK or
 // `lanyard local` sets for every function (AWS_*, LANYARD_KEY_ENVIRONMENT, LANYARD_LOG_LEVEL,
-// LANYARD_FAULT), rather than one the function's topology entry gives it. A configuration may
-// read them; the topology never declares them.
+// and the test overrides LANYARD_FAULT and LANYARD_REVOCATION_BUDGET), rather than one the
+// function's topology entry gives it. A configuration may read them; the topology never
+// declares them.
 func Platform(name string) bool {
 	switch name {
-	case KeyEnvironmentVar, "LANYARD_LOG_LEVEL", "LANYARD_FAULT":
+	case KeyEnvironmentVar, "LANYARD_LOG_LEVEL", "LANYARD_FAULT", RevocationBudgetVar:
 		return true
 	}
 	return strings.HasPrefix(name, "AWS_")
 }
+
+// RevocationBudgetVar overrides the policy's revocation.budget in the revocation tracker (a
+// Go duration), for tests that need a revocation to stall within seconds; AWS deployments
+// leave it unset.
+const RevocationBudgetVar = "LANYARD_REVOCATION_BUDGET"
 
 // KeyEnvironmentVar names the key environment a deployment mints and accepts keys for
 // (live, test or locl; live when unset). `lanyard local` sets it; AWS deployments leave it

@@ -121,8 +121,9 @@ func Lanyard() *Topology {
 					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 					// The stage's authorizer cache is flushed right after the commit (coalesced).
-					"FLUSHES_TABLE":   TableName("flushes", AccessReadWrite),
-					"PARTNER_API_ARN": APIStageARN(true),
+					"FLUSHES_TABLE":     TableName("flushes", AccessReadWrite),
+					"PARTNER_API_ARN":   APIStageARN(true),
+					"REVOCATIONS_TABLE": TableName("revocations", AccessReadWrite),
 				}},
 			// POST /v1/admin/partners/{partnerId}/revoke: ops revoke one key or every key of a
 			// partner, with a reason and a note, through the partner route's commit
@@ -135,6 +136,7 @@ func Lanyard() *Topology {
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 					"FLUSHES_TABLE":     TableName("flushes", AccessReadWrite),
 					"PARTNER_API_ARN":   APIStageARN(true),
+					"REVOCATIONS_TABLE": TableName("revocations", AccessReadWrite),
 				}},
 			// Retires previous keys once acknowledged and drained or out of grace, warns ops
 			// before an unacknowledged grace ends, and flushes the authorizer cache
@@ -161,6 +163,7 @@ func Lanyard() *Topology {
 					"CREDENTIALS_TABLE":  TableName("credentials", AccessRead),
 					"OUTBOX_TABLE":       TableName("outbox", AccessReadWrite),
 					"FLUSHES_TABLE":      TableName("flushes", AccessReadWrite),
+					"REVOCATIONS_TABLE":  TableName("revocations", AccessReadWrite),
 					"PARTNER_API_ARN":    APIStageARN(true),
 					"USAGE_PLANS":        UsagePlanKeys(),
 					"KEY_CACHE_TTL":      Literal(AuthorizerKeyCacheTTL().String()),

@@ -18,12 +18,15 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
+	"github.com/lanyardhq/lanyard/shared/stores/revocations"
 )
 
 type config struct {
 	CredentialsTable string `env:"CREDENTIALS_TABLE"`
 	OutboxTable      string `env:"OUTBOX_TABLE"`
 	FlushesTable     string `env:"FLUSHES_TABLE"`
+	// Each revocation's enforcer reports (shared/stores/revocations).
+	RevocationsTable string `env:"REVOCATIONS_TABLE"`
 	// The execute-api ARN of the stage whose authorizer cache is flushed (under `lanyard
 	// local`, AWS_ENDPOINT_URL_API_GATEWAY points at the front).
 	PartnerAPIARN string `env:"PARTNER_API_ARN"`
@@ -45,7 +48,7 @@ func main() {
 		gw := apigateway.NewFromConfig(s.AWS)
 		e := &gatewayenforcer.Enforcer{
 			Outbox:  &outbox.Store{DB: db, Table: s.Config.OutboxTable},
-			Reports: newReports(db),
+			Reports: reports{store: &revocations.Store{DB: db, Table: s.Config.RevocationsTable}},
 			Flush: &flush.Coalescer{DB: db, Table: s.Config.FlushesTable, Gateway: gw, RestAPIID: apiID, Stage: stage,
 				Now: time.Now},
 			Keys:              &registry.ByPartner{DB: db, Table: s.Config.CredentialsTable},

@@ -2,28 +2,26 @@ package main
 
 import (
 	"context"
-	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/shared/features/gatewayenforcer"
+	"github.com/lanyardhq/lanyard/shared/stores/revocations"
 )
 
-// errReportsUnwired: the enforcer's reports go to the revocations table
-// (shared/stores/revocations), which this build does not have yet.
-var errReportsUnwired = errors.New("the revocations store is not wired in: no report can be read or recorded")
-
-// newReports is the enforcer's view of the revocations table. Until the revocations store is
-// wired in, every record fails (and ends in the consumer's DLQ after its receives).
-func newReports(_ *dynamodb.Client) gatewayenforcer.Reports { return unwiredReports{} }
-
-type unwiredReports struct{}
-
-func (unwiredReports) Reported(context.Context, string, string) (bool, error) {
-	return false, errReportsUnwired
+// reports is the enforcer's view of the revocations table (shared/stores/revocations): whether
+// its report of a revocation exists, and the report's item for the commit with Revocation
+// Enforced.
+type reports struct {
+	store *revocations.Store
 }
 
-func (unwiredReports) Put(gatewayenforcer.Report) (types.TransactWriteItem, error) {
-	return types.TransactWriteItem{}, errReportsUnwired
+var _ gatewayenforcer.Reports = reports{}
+
+func (r reports) Reported(ctx context.Context, revocationID, enforcer string) (bool, error) {
+	return r.store.HasReport(ctx, revocationID, enforcer)
+}
+
+func (r reports) Put(g gatewayenforcer.Report) (types.TransactWriteItem, error) {
+	return revocations.Reported(r.store.Table, revocations.Report(g))
 }

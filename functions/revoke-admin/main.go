@@ -26,6 +26,8 @@ type config struct {
 	// the front).
 	FlushesTable  string `env:"FLUSHES_TABLE"`
 	PartnerAPIARN string `env:"PARTNER_API_ARN"`
+	// Each revocation's item, opened in the revocation's transaction (the tracker's proof).
+	RevocationsTable string `env:"REVOCATIONS_TABLE"`
 }
 
 func main() {
@@ -37,7 +39,8 @@ func main() {
 		db := dynamodb.NewFromConfig(s.AWS)
 		flusher := &flush.Coalescer{DB: db, Table: s.Config.FlushesTable, Gateway: apigateway.NewFromConfig(s.AWS),
 			RestAPIID: apiID, Stage: stage, Now: time.Now}
-		h := &revoke.AdminHandler{DB: db, Tables: s.Config.AdminTables, Now: time.Now, Hooks: revoke.Hooks{AfterCommit: flusher}}
+		h := &revoke.AdminHandler{DB: db, Tables: s.Config.AdminTables, Now: time.Now, Hooks: revoke.Hooks{
+			Extra: revoke.Tracked(s.Config.RevocationsTable), AfterCommit: flusher}}
 		return h.Handle, nil
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
+	"github.com/lanyardhq/lanyard/shared/stores/revocations"
 )
 
 const opsARN = "arn:aws:iam::123456789012:user/ops-alice"
@@ -466,5 +467,33 @@ func TestExtraItemThatKeepsFailing(t *testing.T) {
 	}
 	if got := fx.status(fx.current); got != registry.StatusActive {
 		t.Errorf("the current key is %s", got)
+	}
+}
+
+// Tracked opens each revocation's item in the revocation's own transaction: pending, with the
+// keys, reason, note, actor and time Credential Revoked carries; a call that revokes nothing
+// opens nothing.
+func TestTrackedOpensTheRevocationInItsTransaction(t *testing.T) {
+	t.Parallel()
+	const table = "revocations"
+	fx := newAdminFixture(t)
+	fx.db.CreateTable(table, dynamodbtest.KeyAttr{Name: revocations.PartitionKey, Type: types.ScalarAttributeTypeS},
+		&dynamodbtest.KeyAttr{Name: revocations.SortKey, Type: types.ScalarAttributeTypeS})
+	fx.a.Hooks = revoke.Hooks{Extra: revoke.Tracked(table)}
+	out := fx.revokeOK(partnerA, `{"keyId":"`+string(fx.pending.ID())+`","reason":"offboarded","note":"contract ended"}`)
+	store := &revocations.Store{DB: fx.db, Table: table}
+	r, reports, err := store.Get(t.Context(), out.RevocationID)
+	if err != nil {
+		t.Fatalf("the revocation's item: %v", err)
+	}
+	want := revocations.Revocation{ID: out.RevocationID, PartnerID: partnerA, KeyIDs: []string{string(fx.pending.ID())},
+		Reason: events.RevocationOffboarded, Note: "contract ended", Actor: events.Actor{Kind: events.ActorOps, ID: opsARN},
+		RevokedAt: t0, Status: revocations.StatusPending}
+	if !reflect.DeepEqual(r, want) || len(reports) != 0 {
+		t.Errorf("revocation %+v with %d reports, want %+v and none", r, len(reports), want)
+	}
+	again := fx.revokeOK(partnerA, `{"keyId":"`+string(fx.pending.ID())+`","reason":"offboarded"}`)
+	if again.RevocationID != "" {
+		t.Errorf("revoking the revoked key again opened revocation %s", again.RevocationID)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
+	"github.com/lanyardhq/lanyard/shared/stores/revocations"
 )
 
 // Revocation is one revocation as it commits: who revoked which keys of which partner, why and
@@ -153,4 +154,24 @@ func keyIDStrings(ids []credential.KeyID) []string {
 		out[i] = string(id)
 	}
 	return out
+}
+
+// Tracked is the Extra hook of a deployment that proves its revocations: each revocation's
+// item in the revocations table (revocations.Open, pending until every enforcer reported)
+// commits with the registry's moves and Credential Revoked, so the tracker never meets a
+// report of a revocation it does not know.
+func Tracked(table string) func(Revocation) ([]types.TransactWriteItem, error) {
+	return func(r Revocation) ([]types.TransactWriteItem, error) {
+		ids := make([]string, len(r.KeyIDs))
+		for i, id := range r.KeyIDs {
+			ids[i] = string(id)
+		}
+		item, err := revocations.Open(table, revocations.Revocation{
+			ID: r.ID, PartnerID: r.PartnerID, KeyIDs: ids, Reason: r.Reason, Note: r.Note, Actor: r.Actor, RevokedAt: r.At,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("revocation %s: %w", r.ID, err)
+		}
+		return []types.TransactWriteItem{item}, nil
+	}
 }

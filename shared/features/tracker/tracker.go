@@ -211,7 +211,11 @@ func (t *Tracker) HandleEvents(ctx context.Context, batch events.SQSEvent) event
 		}
 		if out == OutcomeUnknown {
 			slog.WarnContext(ctx, "revocation tracker: report of a revocation the table does not hold", "revocationId", enforced.RevocationID, "enforcer", enforced.Enforcer)
+			continue
 		}
+		// One line per report taken, duplicates and late ones included (outcome done).
+		slog.InfoContext(ctx, "revocation report settled", "revocationId", enforced.RevocationID, "enforcer", enforced.Enforcer,
+			"eventId", enforced.EventID, "outcome", string(out))
 	}
 	return resp
 }

@@ -3,10 +3,22 @@
 package suite_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
+	"github.com/lanyardhq/lanyard/local/suite"
+	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )
@@ -37,4 +49,116 @@ func TestScheduleFiresItsFunction(t *testing.T) {
 		}
 		return false, "no Scheduled Event recorded yet"
 	})
+}
+
+// An enforcer that keeps failing sends its deliveries to its DLQ, and the revocation shows as
+// stalled: the gateway enforcer of this deployment flushes a stage that does not exist (every
+// delivery fails), its queue gives each message one receive, and the tracker's budget is 5
+// seconds. The revocation-check schedule — LocalStack's clock, no one invoking the tracker —
+// records Revocation Stalled naming the gateway enforcer, and `lanyard revocation status` and
+// `lanyard revocation list --stalled` show it.
+func TestFailingEnforcerDeadLettersAndTheRevocationStalls(t *testing.T) {
+	canary := secrettest.Plant(t)
+	tp := topology.Lanyard()
+	for i := range tp.Functions {
+		f := &tp.Functions[i]
+		switch f.Name {
+		case "revocation-gateway":
+			f.Env = maps.Clone(f.Env)
+			f.Env["PARTNER_API_ARN"] = topology.Literal("arn:aws:execute-api:" + suite.Region + ":" + suite.Account + ":no-such-api/local")
+			f.Timeout = 10 * time.Second
+		case "revocation-tracker":
+			f.Env = maps.Clone(f.Env)
+			f.Env[lambdastart.RevocationBudgetVar] = topology.Literal("5s")
+		}
+	}
+	for i := range tp.Consumers {
+		if c := &tp.Consumers[i]; c.Name == "revocation-gateway" {
+			c.VisibilityTimeout, c.MaxReceiveCount = 60*time.Second, 1
+		}
+	}
+	s, prefix := start(t, tp, canary.Logger())
+	t.Parallel() // a deployment of its own (see the package doc), waiting on the clock
+	logsOnFailure(t, s)
+	api := partnerAPI{t: t, s: s, canary: canary}
+	a := api.onboardNew("Stalled Freight "+harness.Name("t"), "standard", "orders:read")
+	if r := revokeWith(t, s, a.APIKey, "application/x-www-form-urlencoded", revokeForm(a.APIKey)); r.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.status, api.redacted(r.body))
+	}
+	id := lastRevocationID(t, s, a.PartnerID)
+
+	dlq := s.Provisioned.Queues[prefix+"-revocation-gateway-dlq"]
+	harness.Eventually(t, 4*time.Minute, func() (bool, string) {
+		counts, err := queueCounts(t.Context(), dlq)
+		if err != nil {
+			return false, err.Error()
+		}
+		return counts[0] == 1, fmt.Sprintf("the enforcer's DLQ holds %d visible and %d in-flight messages, want 1 visible", counts[0], counts[1])
+	})
+	var stalled *events.RevocationStalled
+	harness.Eventually(t, 3*time.Minute, func() (bool, string) {
+		if ds := revocationTrail(t, s, a.PartnerID)[events.TypeRevocationStalled]; len(ds) > 0 {
+			stalled = ds[0].(*events.RevocationStalled)
+			return true, ""
+		}
+		return false, "no Revocation Stalled yet"
+	})
+	if stalled.RevocationID != id || !slices.Equal(stalled.Missing, []string{events.EnforcerGateway}) || len(stalled.Enforcers) != 0 || stalled.BudgetMS != 5000 {
+		t.Errorf("Revocation Stalled %+v, want revocation %s missing the gateway enforcer, budget 5 s", stalled, id)
+	}
+	trail := revocationTrail(t, s, a.PartnerID)
+	if n, m := len(trail[events.TypeRevocationEnforced]), len(trail[events.TypeRevocationCompleted]); n != 0 || m != 0 {
+		t.Errorf("%d Revocation Enforced and %d Completed from a failing enforcer", n, m)
+	}
+
+	// What ops see.
+	type revocationStatus struct {
+		RevocationID string `json:"revocationId"`
+		Status       string `json:"status"`
+		Enforcers    []struct {
+			Enforcer string `json:"enforcer"`
+			Reported bool   `json:"reported"`
+			Expected bool   `json:"expected"`
+		} `json:"enforcers"`
+	}
+	var shown struct {
+		Revocations []revocationStatus `json:"revocations"`
+	}
+	cli := lanyardCLI(t)
+	local := []string{"--prefix", prefix, "--localstack", env.LocalStackURL, "--dynamodb", env.DynamoDBURL}
+	if err := json.Unmarshal(cli(append([]string{"-o", "json", "revocation", "status", id}, local...)...), &shown); err != nil || len(shown.Revocations) != 1 {
+		t.Fatalf("lanyard revocation status: %v, %d revocations", err, len(shown.Revocations))
+	}
+	status := shown.Revocations[0]
+	if status.RevocationID != id || status.Status != "stalled" || len(status.Enforcers) != 1 ||
+		status.Enforcers[0].Enforcer != events.EnforcerGateway || status.Enforcers[0].Reported || !status.Enforcers[0].Expected {
+		t.Errorf("lanyard revocation status: %+v, want %s stalled, the gateway enforcer expected and missing", status, id)
+	}
+	if out := string(cli(append([]string{"revocation", "list", "--stalled"}, local...)...)); !strings.Contains(out, id) {
+		t.Errorf("lanyard revocation list --stalled does not list %s:\n%s", id, out)
+	}
+	checkCanaries(t, s, canary)
+}
+
+// lanyardCLI builds the lanyard command once for the test and returns a runner of it that fails
+// the test when the command fails.
+func lanyardCLI(t *testing.T) func(args ...string) []byte {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lanyard")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/lanyard")
+	build.Dir = env.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/lanyard: %v\n%s", err, out)
+	}
+	return func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), bin, args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("lanyard %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+		}
+		return out
+	}
 }

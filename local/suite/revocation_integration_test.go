@@ -4,6 +4,7 @@ package suite_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -317,4 +318,102 @@ func countLines(t *testing.T, s *suite.Suite, function, message string) int {
 		}
 	}
 	return n
+}
+
+// The race of a request in flight during the revoke: its authorizer invocation read the key,
+// still active, before the revocation committed, and answers Allow after the revoke handler's
+// flush, so the gateway caches an Allow for a revoked key. The deployment's authorizer pauses
+// 3 seconds after its registry read (its faultinject build: an SDK-layer fault, the one way to
+// hold an invocation between its read and its answer), and ops revoke the key meanwhile
+// (SigV4, no authorizer). The in-flight request and the next one pass the gateway, and only
+// the functions' own registry checks refuse them; the gateway enforcer's flush, once the
+// authorizer's cache and timeout ran out, ends that: from then on the gateway itself refuses
+// the key. No request with the key succeeds after the revoke returned.
+func TestRequestInFlightDuringTheRevokeIsRefusedOnceTheGatewayEnforcerFlushes(t *testing.T) {
+	t.Parallel() // a deployment of its own (see the package doc): its authorizer pauses
+	const pause = 3 * time.Second
+	canary := secrettest.Plant(t)
+	s, _ := start(t, topology.Lanyard(), canary.Logger())
+	logsOnFailure(t, s)
+	api := partnerAPI{t: t, s: s, canary: canary}
+	armAuthorizerPause(t, s, pause)
+	// A malformed key makes no AWS call: it starts the paused authorizer without a pause.
+	if r := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer not-a-key", ""); r.status != http.StatusUnauthorized {
+		t.Fatalf("a malformed key: %d", r.status)
+	}
+
+	// The race needs the in-flight invocation's read before the commit; ops' revocation goes
+	// through the front, a function and a transaction, the read is one GetItem. Should the
+	// read ever come second, the request is refused at the gateway and the race is tried again
+	// with a new partner.
+	var a onboarded
+	var revoked time.Time
+	for attempt := 1; ; attempt++ {
+		a = api.onboardNew("In-flight Freight "+harness.Name("t"), "standard", "orders:read")
+		started := s.Front.Stats().AuthorizerInvocations
+		inflight := make(chan reply, 1)
+		go func() { inflight <- sendQuiet(s, http.MethodGet, "/v1/partners/me", "Bearer "+a.APIKey) }()
+		harness.Eventually(t, 10*time.Second, func() (bool, string) {
+			return s.Front.Stats().AuthorizerInvocations > started, "the front has not invoked the authorizer yet"
+		})
+		body := fmt.Sprintf(`{"all":true,"reason":%q}`, events.RevocationCompromised)
+		if r := sendSigned(t, s, "/v1/admin/partners/"+a.PartnerID+"/revoke", body, localCreds, time.Now()); r.status != http.StatusOK {
+			t.Fatalf("ops revoke: %d %s", r.status, api.redacted(r.body))
+		}
+		revoked = time.Now()
+		r := <-inflight
+		if r.status == 0 {
+			t.Fatalf("the in-flight request failed: %s", r.body)
+		}
+		if r.status == http.StatusOK {
+			t.Fatal("the in-flight request succeeded after its key was revoked")
+		}
+		if !refusedByTheGateway(r) {
+			break // it passed the gateway: the race happened
+		}
+		if attempt == 3 {
+			t.Fatalf("in %d attempts the in-flight invocation never read the key before the revocation committed", attempt)
+		}
+	}
+
+	// The gateway now holds an Allow for the revoked key: the next request passes it, and the
+	// function refuses it.
+	if r := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+a.APIKey, ""); r.status != http.StatusForbidden || refusedByTheGateway(r) {
+		t.Fatalf("right after the race: %d %v, want the function's 403 behind the gateway's cached Allow", r.status, r.header)
+	}
+	deadline := enforcementWait(t) + 30*time.Second
+	harness.Eventually(t, deadline, func() (bool, string) {
+		r := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+a.APIKey, "")
+		if r.status == http.StatusOK {
+			t.Fatalf("the revoked key succeeded %s after its revocation", time.Since(revoked))
+		}
+		return refusedByTheGateway(r), fmt.Sprintf("%s after the revocation the gateway still lets the key through", time.Since(revoked).Round(time.Millisecond))
+	})
+	refusedAt := time.Since(revoked)
+	if refusedAt < enforcementWait(t)-time.Second {
+		t.Errorf("the gateway refused the key %s after the revocation, before the enforcer's flush was due (%s): the race was not what this test shows", refusedAt, enforcementWait(t))
+	}
+	t.Logf("the gateway refused the key %s after the revocation (enforcer's flush due after %s)", refusedAt.Round(time.Millisecond), enforcementWait(t))
+	waitCompleted(t, s, a.PartnerID, lastRevocationID(t, s, a.PartnerID), deadline+30*time.Second)
+	checkCanaries(t, s, canary)
+}
+
+// sendQuiet is send for a goroutine: it never fails the test, and answers status 0 and the
+// error as body when the request fails.
+func sendQuiet(s *suite.Suite, method, path, key string) reply {
+	req, err := http.NewRequest(method, s.APIURL+path, nil)
+	if err != nil {
+		return reply{body: []byte(err.Error())}
+	}
+	req.Header.Set("Authorization", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{body: []byte(err.Error())}
+	}
+	return reply{method: method, path: path, status: resp.StatusCode, header: resp.Header, body: body}
 }

@@ -50,6 +50,10 @@
 //   - TestFrontAuthorizesPartnerRoutesWithACachedPolicy: flushes the stage cache itself and
 //     counts the front's authorizer calls and cache hits, which other tests' requests would
 //     move.
+//   - TestRequestInFlightDuringTheRevokeIsRefusedOnceTheGatewayEnforcerFlushes: pauses the
+//     authorizer after its registry read (LANYARD_FAULT), which would slow every other test.
+//   - TestFailingEnforcerDeadLettersAndTheRevocationStalls: a gateway enforcer that cannot
+//     flush, one receive per message, and a 5-second revocation budget.
 //   - TestScheduleFiresItsFunction: adds a schedule to the sample.
 //   - TestEventReachesExactlyTheMatchingConsumers: adds a consumer, its function and its
 //     table to the sample, and checks each consumer got exactly its event.

@@ -24,8 +24,8 @@ var (
 // function's timeout (AWS's guidance for SQS event sources; AWS refuses a mapping below 1×).
 const MinVisibilityFactor = 6
 
-// credentialRevoked is the detail type every revocation enforcer takes (events.TypeCredentialRevoked).
-const credentialRevoked = "Credential Revoked"
+// enforcerDetailType is the detail type every revocation enforcer takes (events.TypeCredentialRevoked).
+const enforcerDetailType = "Credential Revoked"
 
 // Validate checks the declaration is consistent: names unique and well formed, every reference
 // resolves, every consumed detail type is known (knownDetailType says which are), route paths
@@ -149,8 +149,8 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 				bad("consumer %q: enforcer %q must be kebab-case and declared once", c.Name, c.Enforcer)
 			}
 			enforcers[c.Enforcer] = true
-			if !slices.Equal(c.DetailTypes, []string{credentialRevoked}) {
-				bad("consumer %q: enforcer %q must take %q alone", c.Name, c.Enforcer, credentialRevoked)
+			if !slices.Equal(c.DetailTypes, []string{enforcerDetailType}) {
+				bad("consumer %q: enforcer %q must take %q alone", c.Name, c.Enforcer, enforcerDetailType)
 			}
 		}
 		if !kebab.MatchString(c.Name) || queues[c.Name] {

@@ -911,7 +911,8 @@ func cancelRotation(t *testing.T, b *backend, c *secrettest.Canaries) {
 	}
 	t2 := uuid.NewString()
 	b.put(t, c, name, t2, c.New("pending"), pending) // a rotation in progress, after createSecret
-	for i := range 2 {                               // a second cancel succeeds as well
+	// A second cancel succeeds as well.
+	for i := range 2 {
 		if err := cancel(name); err != nil {
 			t.Fatalf("CancelRotateSecret %d: %v", i+1, err)
 		}

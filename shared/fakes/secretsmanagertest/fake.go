@@ -44,7 +44,8 @@ type Options struct {
 
 // SecretsManager is an in-memory Secrets Manager with the methods, signatures and typed errors
 // of *secretsmanager.Client for CreateSecret, GetSecretValue, DescribeSecret, PutSecretValue,
-// UpdateSecretVersionStage, DeleteSecret, RotateSecret, ListSecretVersionIds and TagResource.
+// UpdateSecretVersionStage, DeleteSecret, RotateSecret, CancelRotateSecret, ListSecretVersionIds
+// and TagResource.
 // What it models, as AWS documents it:
 //
 //   - ARNs arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 random characters>; a

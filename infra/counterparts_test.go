@@ -486,6 +486,7 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					topology.AccessReadWrite:     {"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
 					topology.AccessRotate:        {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
 					topology.AccessStartRotation: {"secretsmanager:RotateSecret"},
+					topology.AccessRetire:        {"secretsmanager:CancelRotateSecret", "secretsmanager:DeleteSecret"},
 				}[v.Access]
 				for _, a := range want {
 					if !slices.ContainsFunc(grants, func(g grant) bool { return g.Action == a && isSecretsARN(g.Resource.ID) }) {

@@ -140,6 +140,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 					topology.AccessReadWrite:     append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
 					topology.AccessRotate:        SecretsRotateActions,
 					topology.AccessStartRotation: SecretsStartRotationActions,
+					topology.AccessRetire:        SecretsRetireActions,
 				}[v.Access]
 				allow(secretsResource, "", "", actions...)
 			case topology.ValueKey:
@@ -204,7 +205,8 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 // The authorizer verifies keys against the registry alone: its role holds no Secrets Manager
 // action at all. Only the onboarding function may create partner key secrets (and switch their
 // rotation on), the rotation function holds exactly what a rotation function calls, and the
-// credentials function (the partner's pick-up) only reads.
+// credentials function (the partner's pick-up) only reads; the secret enforcer retires secrets
+// and reads no value.
 func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 	top := topology.Lanyard()
 	c, err := newCfn(synthesize(t, "production", top).all()...)
@@ -248,6 +250,12 @@ func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 			slices.Sort(held)
 			if want := slices.Sorted(slices.Values(SecretsRotateActions)); !slices.Equal(held, want) {
 				t.Errorf("function rotation: holds %v, want exactly %v", held, want)
+			}
+		case "revocation-secret":
+			// The secret enforcer retires secrets; it never reads a value.
+			slices.Sort(held)
+			if want := slices.Sorted(slices.Values(SecretsRetireActions)); !slices.Equal(held, want) || slices.Contains(held, "secretsmanager:GetSecretValue") {
+				t.Errorf("function revocation-secret: holds %v, want exactly %v", held, want)
 			}
 		default:
 			if len(held) > 0 {

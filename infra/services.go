@@ -255,6 +255,8 @@ var (
 	// SecretsStartRotationActions start a rotation already configured (on-demand rotation).
 	SecretsStartRotationActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:RotateSecret"}
 	// SecretsRotateActions are what a rotation function calls (AWS's rotation function policy).
+	// SecretsRetireActions are what the secret enforcer calls: it never reads a value.
+	SecretsRetireActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:UpdateSecretVersionStage", "secretsmanager:CancelRotateSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"}
 	SecretsRotateActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
 	SecretsWriteActions  = []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue", "secretsmanager:RotateSecret", "secretsmanager:TagResource", "secretsmanager:UpdateSecretVersionStage"}
 )
@@ -397,6 +399,7 @@ func (e environment) bind(f *Function) error {
 				topology.AccessReadWrite:     append(slices.Clone(SecretsReadActions), SecretsWriteActions...),
 				topology.AccessRotate:        SecretsRotateActions,
 				topology.AccessStartRotation: SecretsStartRotationActions,
+				topology.AccessRetire:        SecretsRetireActions,
 			}
 			granted, ok := actions[v.Access]
 			if !ok {

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,6 +170,18 @@ func Lanyard() *Topology {
 					"KEY_CACHE_TTL":      Literal(AuthorizerKeyCacheTTL().String()),
 					"AUTHORIZER_TIMEOUT": Literal(AuthorizerTimeout.String()),
 				}},
+			// The secret's revocation enforcer (shared/features/secretenforcer): takes AWSPREVIOUS
+			// off a revoked previous key's version; a secret no live key is left on has its
+			// rotation cancelled, AWSPENDING removed, a lanyard:revoked tag and its deletion
+			// scheduled with the policy's recovery window. It never reads a secret's value.
+			{Name: "revocation-secret", Main: "functions/revocation-secret", MemoryMB: 128, Timeout: 30 * time.Second,
+				Env: map[string]Value{
+					"CREDENTIALS_TABLE":           TableName("credentials", AccessRead),
+					"OUTBOX_TABLE":                TableName("outbox", AccessReadWrite),
+					"REVOCATIONS_TABLE":           TableName("revocations", AccessReadWrite),
+					"SECRET_PREFIX":               SecretPrefix(AccessRetire),
+					"SECRET_RECOVERY_WINDOW_DAYS": Literal(strconv.FormatInt(SecretRecoveryDays(), 10)),
+				}},
 			// The proof of each revocation (shared/features/tracker): completes it once every
 			// declared enforcer reported, stalls it past the policy's budget. Its
 			// REVOCATION_ENFORCERS is set below, from the consumers declared.
@@ -227,6 +240,9 @@ func Lanyard() *Topology {
 			{Name: "revocation-gateway", Function: "revocation-gateway", DetailTypes: []string{"Credential Revoked"},
 				BatchSize: 10, VisibilityTimeout: MinVisibilityFactor * GatewayEnforcerTimeout(), MaxReceiveCount: 3,
 				Enforcer: "gateway"},
+			{Name: "revocation-secret", Function: "revocation-secret", DetailTypes: []string{"Credential Revoked"},
+				BatchSize: 10, VisibilityTimeout: MinVisibilityFactor * 30 * time.Second, MaxReceiveCount: 3,
+				Enforcer: "secret"},
 			// Each enforcer's report settles its revocation (shared/features/tracker); a record
 			// that keeps failing goes to the DLQ, and the scheduled check still settles it.
 			{Name: "revocation-tracker", Function: "revocation-tracker", DetailTypes: []string{"Revocation Enforced"},

@@ -19,6 +19,17 @@ const keyCacheTTLFallback = 5 * time.Minute
 // coalesced flush (a second at most), the registry and API key reads, the commit.
 const gatewayEnforcerWork = 30 * time.Second
 
+// SecretRecoveryDays is the policy's revocation.secretRecoveryWindow in days: the recovery
+// window of a secret the secret enforcer deletes (7 to 30, which the policy's validation
+// holds; 30, Secrets Manager's default, should the embedded policy not load).
+func SecretRecoveryDays() int64 {
+	p, err := policy.Default()
+	if err != nil {
+		return 30
+	}
+	return p.Revocation.SecretRecoveryDays()
+}
+
 // AuthorizerKeyCacheTTL is the policy's authorizer.keyCacheTtl (policy/policy.json): how long
 // an authorizer instance may keep a key in memory.
 func AuthorizerKeyCacheTTL() time.Duration {

@@ -108,6 +108,10 @@ const (
 	// AccessStartRotation is what starting a rotation takes (ValueSecrets only): describe and
 	// RotateSecret with the rotation already configured.
 	AccessStartRotation Access = "start-rotation"
+	// AccessRetire is what retiring a revoked key's secret takes (ValueSecrets only): describe,
+	// move staging labels, cancel the rotation, tag and schedule the deletion — never read a
+	// value.
+	AccessRetire Access = "retire"
 	// AccessDisableKeys is what disabling partners' API keys takes (ValueUsagePlans only): find
 	// an API key by name (GET on the API keys) and update it (PATCH on an API key), nothing else.
 	AccessDisableKeys Access = "disable-keys"

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/lanyardhq/lanyard/shared/features/enforcement"
 	"github.com/lanyardhq/lanyard/shared/features/flush"
 	"github.com/lanyardhq/lanyard/shared/features/gatewayenforcer"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
@@ -48,7 +49,7 @@ func main() {
 		gw := apigateway.NewFromConfig(s.AWS)
 		e := &gatewayenforcer.Enforcer{
 			Outbox:  &outbox.Store{DB: db, Table: s.Config.OutboxTable},
-			Reports: reports{store: &revocations.Store{DB: db, Table: s.Config.RevocationsTable}},
+			Reports: enforcement.Store{Revocations: &revocations.Store{DB: db, Table: s.Config.RevocationsTable}},
 			Flush: &flush.Coalescer{DB: db, Table: s.Config.FlushesTable, Gateway: gw, RestAPIID: apiID, Stage: stage,
 				Now: time.Now},
 			Keys:              &registry.ByPartner{DB: db, Table: s.Config.CredentialsTable},

@@ -68,6 +68,11 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"revocation budget within the key cache", []edit{set("/authorizer/keyCacheTtl", "30s"), set("/revocation/budget", "30s")}, "/revocation/budget: 30s is outside (/authorizer/keyCacheTtl 30s, 1h]"},
 		{"revocation budget over an hour", []edit{set("/revocation/budget", "2h")}, "/revocation/budget: 2h is outside"},
 		{"zero revocation budget", []edit{set("/revocation/budget", "0s")}, "/revocation/budget: 0s is outside"},
+		// The secret's recovery window is Secrets Manager's: whole days, 7 to 30.
+		{"recovery window missing", []edit{del("/revocation/secretRecoveryWindow")}, "/revocation/secretRecoveryWindow: required field missing"},
+		{"recovery window under a week", []edit{set("/revocation/secretRecoveryWindow", "144h")}, "/revocation/secretRecoveryWindow: 144h is not whole days from 168h to 720h"},
+		{"recovery window over 30 days", []edit{set("/revocation/secretRecoveryWindow", "744h")}, "/revocation/secretRecoveryWindow: 744h is not whole days"},
+		{"recovery window of part of a day", []edit{set("/revocation/secretRecoveryWindow", "200h")}, "/revocation/secretRecoveryWindow: 200h is not whole days"},
 
 		// Windows against each other and against the authorizer.
 		{"drain shorter than the authorizer's caches", []edit{set("/authorizer/keyCacheTtl", "30s"), set("/tiers/1/rotation/drainWindow", "5m")},

@@ -79,6 +79,16 @@ type Revocation struct {
 	// three minutes (the check runs every minute) — before an API Gateway cache entry (5
 	// minutes) would have expired on its own.
 	Budget Duration `json:"budget"`
+	// SecretRecoveryWindow is the recovery window of a partner secret the secret enforcer
+	// deletes once none of its keys is left: whole days, 7 to 30 (Secrets Manager's
+	// RecoveryWindowInDays). Revoked is final in the registry, so a restored secret serves
+	// forensics, never a key: the shortest window keeps the retired plaintext least long.
+	SecretRecoveryWindow Duration `json:"secretRecoveryWindow"`
+}
+
+// SecretRecoveryDays is SecretRecoveryWindow in days.
+func (r Revocation) SecretRecoveryDays() int64 {
+	return int64(r.SecretRecoveryWindow.Std() / (24 * time.Hour))
 }
 
 // Onboarding configures POST /v1/partners and the pick-up (POST

@@ -23,16 +23,18 @@ var (
 
 // Limits outside the policy: API Gateway's and STS's, and how short "short" is.
 const (
-	maxCacheTTL         = time.Hour        // API Gateway's authorizerResultTtlInSeconds ceiling
-	maxKeyCacheTTL      = 5 * time.Minute  // revocation cannot reach an instance's memory
-	maxReplayWindow     = time.Hour        // a key shown again to a retry: minutes, not hours
-	maxRevocationBudget = time.Hour        // a stall is an alarm, not a report
-	minSessionDuration  = 15 * time.Minute // AssumeRole DurationSeconds floor
-	maxSessionDuration  = time.Hour        // ceiling for a role assumed by a role (role chaining)
-	maxAnomalyWindow    = 24 * time.Hour   // a burst, not a trend
-	maxRateLimit        = 10000            // an account's default API Gateway rate per Region
-	maxBurstLimit       = 5000             // an account's default API Gateway burst per Region
-	maxPrincipals       = 20               // principal patterns of one allow-list entry
+	maxCacheTTL         = time.Hour           // API Gateway's authorizerResultTtlInSeconds ceiling
+	maxKeyCacheTTL      = 5 * time.Minute     // revocation cannot reach an instance's memory
+	maxReplayWindow     = time.Hour           // a key shown again to a retry: minutes, not hours
+	maxRevocationBudget = time.Hour           // a stall is an alarm, not a report
+	minRecoveryWindow   = 7 * 24 * time.Hour  // DeleteSecret's RecoveryWindowInDays floor
+	maxRecoveryWindow   = 30 * 24 * time.Hour // and ceiling
+	minSessionDuration  = 15 * time.Minute    // AssumeRole DurationSeconds floor
+	maxSessionDuration  = time.Hour           // ceiling for a role assumed by a role (role chaining)
+	maxAnomalyWindow    = 24 * time.Hour      // a burst, not a trend
+	maxRateLimit        = 10000               // an account's default API Gateway rate per Region
+	maxBurstLimit       = 5000                // an account's default API Gateway burst per Region
+	maxPrincipals       = 20                  // principal patterns of one allow-list entry
 )
 
 // Validate applies every rule of the policy: those the schema expresses, checked again so a
@@ -54,6 +56,10 @@ func (p *Policy) Validate() error {
 
 	if b := p.Revocation.Budget; b <= p.Authorizer.KeyCacheTTL || b.Std() > maxRevocationBudget {
 		ps.add("/revocation/budget", "%s is outside (/authorizer/keyCacheTtl %s, %s]: the gateway enforcer waits out the key cache before it reports, so a shorter budget stalls every revocation", b, p.Authorizer.KeyCacheTTL, Duration(maxRevocationBudget))
+	}
+
+	if w := p.Revocation.SecretRecoveryWindow.Std(); w < minRecoveryWindow || w > maxRecoveryWindow || w%(24*time.Hour) != 0 {
+		ps.add("/revocation/secretRecoveryWindow", "%s is not whole days from %s to %s: Secrets Manager's DeleteSecret RecoveryWindowInDays is 7 to 30", p.Revocation.SecretRecoveryWindow, Duration(minRecoveryWindow), Duration(maxRecoveryWindow))
 	}
 
 	catalog := map[string]bool{}

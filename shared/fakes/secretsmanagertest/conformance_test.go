@@ -45,6 +45,7 @@ type api interface {
 	RotateSecret(ctx context.Context, in *secretsmanager.RotateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.RotateSecretOutput, error)
 	ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
+	CancelRotateSecret(ctx context.Context, in *secretsmanager.CancelRotateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CancelRotateSecretOutput, error)
 }
 
 var (
@@ -120,6 +121,7 @@ func scenarios() []scenario {
 		{"RotateSecret needs a rotation function and a valid interval", rotateRefused},
 		{"RotateSecret rotates through the rotation function", rotateImmediately},
 		{"RotateSecret refuses while a previous rotation is unfinished", rotateUnfinished},
+		{"CancelRotateSecret turns rotation off and leaves AWSPENDING to the caller", cancelRotation},
 	}
 }
 
@@ -886,6 +888,56 @@ func rotateUnfinished(t *testing.T, b *backend, c *secrettest.Canaries) {
 			}
 			expectStages(t, "after the rotation", stages, map[string][]string{t1: {previous}, t2: {current, pending}})
 		})
+}
+
+func cancelRotation(t *testing.T, b *backend, c *secrettest.Canaries) {
+	ctx := t.Context()
+	name, _, t1 := b.createWithValue(t, c)
+	cancel := func(id string) error {
+		_, err := b.sm.CancelRotateSecret(ctx, &secretsmanager.CancelRotateSecretInput{SecretId: aws.String(id)})
+		c.CheckError(err)
+		return err
+	}
+	// "You tried to enable rotation on a secret that doesn't already have a Lambda function ARN
+	// configured" is CancelRotateSecret's InvalidRequestException too.
+	expectErr[*types.InvalidRequestException](t, c, cancel(name), "CancelRotateSecret of a secret never rotated")
+	_, err := b.sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId: aws.String(name), RotationLambdaARN: aws.String(b.rotationLambdaARN),
+		RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)}, RotateImmediately: aws.Bool(false),
+	})
+	c.CheckError(err)
+	if err != nil {
+		t.Fatalf("rotate secret: %v", err)
+	}
+	t2 := uuid.NewString()
+	b.put(t, c, name, t2, c.New("pending"), pending) // a rotation in progress, after createSecret
+	// A second cancel succeeds as well.
+	for i := range 2 {
+		if err := cancel(name); err != nil {
+			t.Fatalf("CancelRotateSecret %d: %v", i+1, err)
+		}
+	}
+	desc := b.describe(t, c, name)
+	if aws.ToBool(desc.RotationEnabled) || aws.ToString(desc.RotationLambdaARN) != b.rotationLambdaARN {
+		t.Errorf("after CancelRotateSecret: RotationEnabled %v, RotationLambdaARN %q; want false, the function kept", aws.ToBool(desc.RotationEnabled), aws.ToString(desc.RotationLambdaARN))
+	}
+	// "If you cancel a rotation in progress, it can leave the VersionStage labels in an
+	// unexpected state. You might need to remove the staging label AWSPENDING".
+	expectStages(t, "after CancelRotateSecret", desc.VersionIdsToStages, map[string][]string{t1: {current}, t2: {pending}})
+	_, err = b.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(name), VersionStage: aws.String(pending), RemoveFromVersionId: aws.String(t2),
+	})
+	c.CheckError(err)
+	if err != nil {
+		t.Fatalf("remove AWSPENDING: %v", err)
+	}
+	expectStages(t, "after AWSPENDING is removed", b.stages(t, c, name), map[string][]string{t1: {current}})
+	_, err = b.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), RecoveryWindowInDays: aws.Int64(7)})
+	c.CheckError(err)
+	if err != nil {
+		t.Fatalf("delete secret: %v", err)
+	}
+	expectErr[*types.InvalidRequestException](t, c, cancel(name), "CancelRotateSecret of a secret scheduled for deletion")
 }
 
 // differs checks a point where LocalStack does not do what AWS does: aws, on the fake, checks

@@ -45,6 +45,9 @@
 // an unknown version is InvalidParameterException; ListSecretVersionIds on a secret scheduled
 // for deletion is InvalidRequestException; TagResource works on it.
 //
+// CancelRotateSecret turns rotation off and leaves the labels as they are, on AWS and LocalStack
+// alike (a pending version stays AWSPENDING until the caller removes the label).
+//
 // What the fake leaves out: Lambda (RotateSecret cannot know whether the rotation function
 // exists; set the Rotate hook to stand in for it), KMS (KmsKeyId is recorded, never checked),
 // resource policies, replication, UpdateSecret, RestoreSecret, and AWS's eventual consistency (a

@@ -44,7 +44,8 @@ type Options struct {
 
 // SecretsManager is an in-memory Secrets Manager with the methods, signatures and typed errors
 // of *secretsmanager.Client for CreateSecret, GetSecretValue, DescribeSecret, PutSecretValue,
-// UpdateSecretVersionStage, DeleteSecret, RotateSecret, ListSecretVersionIds and TagResource.
+// UpdateSecretVersionStage, DeleteSecret, RotateSecret, CancelRotateSecret, ListSecretVersionIds
+// and TagResource.
 // What it models, as AWS documents it:
 //
 //   - ARNs arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 random characters>; a
@@ -776,6 +777,35 @@ func nextRotation(r *types.RotationRulesType, from time.Time) *time.Time {
 	}
 	next := from.Add(time.Duration(days) * 24 * time.Hour)
 	return &next
+}
+
+// CancelRotateSecret turns the secret's automatic rotation off (NextRotationDate goes) and
+// leaves the staging labels as they are: AWS says cancelling a rotation in progress "can leave
+// the VersionStage labels in an unexpected state", and the caller removes AWSPENDING. A secret
+// with no rotation function configured, or scheduled for deletion, is InvalidRequestException.
+func (f *SecretsManager) CancelRotateSecret(ctx context.Context, in *secretsmanager.CancelRotateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CancelRotateSecretOutput, error) {
+	const op = "CancelRotateSecret"
+	if in == nil {
+		in = &secretsmanager.CancelRotateSecretInput{}
+	}
+	if err := begin(ctx, op, member{"SecretId", in.SecretId != nil}); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	s, err := f.find(*in.SecretId, now)
+	switch {
+	case err != nil:
+		return nil, opError(op, err)
+	case s.deletion != nil:
+		return nil, opError(op, invalidRequest(msgAlreadyDeleted))
+	case !s.rotation.configured:
+		return nil, opError(op, invalidRequest("You tried to enable rotation on a secret that doesn't already have a Lambda function ARN configured and you didn't include such an ARN as a parameter in this call."))
+	}
+	s.rotation.enabled, s.rotation.next = false, nil
+	s.changed = now
+	return &secretsmanager.CancelRotateSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name)}, nil
 }
 
 // ListSecretVersionIds lists the versions that have a label, newest first, and with

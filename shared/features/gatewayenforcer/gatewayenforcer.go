@@ -16,8 +16,8 @@
 //  3. disables the partner's API Gateway API key when none of its keys is pending, active or
 //     previous any more (registry by partner), so a cached Allow fails the usage plan check;
 //  4. commits its report with Revocation Enforced (latency: report time − revocation time) in
-//     one outbox transaction, the report conditioned on its absence: of two deliveries racing,
-//     one reports.
+//     one outbox transaction (shared/features/enforcement, as every enforcer), the report
+//     conditioned on its absence: of two deliveries racing, one reports.
 //
 // Each step reads current state, so deliveries out of order decide the same. A failure fails
 // the record alone (a partial batch response): SQS delivers it again, and after the
@@ -26,15 +26,14 @@ package gatewayenforcer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/features/enforcement"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -44,24 +43,11 @@ import (
 // DefaultActor is the id of the system actor of the events the enforcer commits.
 const DefaultActor = "lanyard-revocation-gateway"
 
-// Report is an enforcer's report of a revocation, as the revocations table records it.
-type Report struct {
-	RevocationID string
-	Enforcer     string
-	PartnerID    string
-	// EventID is the id of the Credential Revoked acted on.
-	EventID    string
-	EnforcedAt time.Time
-	LatencyMS  int64
-}
-
-// Reports is the revocations table as the enforcer uses it.
-type Reports interface {
-	// Reported says whether enforcer's report of the revocation is recorded.
-	Reported(ctx context.Context, revocationID, enforcer string) (bool, error)
-	// Put is the transaction item that records r, conditioned on its absence.
-	Put(r Report) (types.TransactWriteItem, error)
-}
+// Report and Reports are the enforcers' report and revocations table (shared/features/enforcement).
+type (
+	Report  = enforcement.Report
+	Reports = enforcement.Reports
+)
 
 // Flusher flushes the stage's authorizer cache after a time (flush.Coalescer).
 type Flusher interface {
@@ -129,14 +115,10 @@ func (e *Enforcer) actor() events.Actor {
 // Handle is the Lambda entry point: each record is one Credential Revoked, enforced in turn; a
 // record that fails is reported in the partial batch response, the others are done.
 func (e *Enforcer) Handle(ctx context.Context, ev lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
-	var resp lambdaevents.SQSEventResponse
-	for _, rec := range ev.Records {
-		if _, err := e.Record(ctx, []byte(rec.Body)); err != nil {
-			slog.ErrorContext(ctx, "revocation not enforced", "messageId", rec.MessageId, "error", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-		}
-	}
-	return resp, nil
+	return enforcement.Batch(ctx, ev, func(ctx context.Context, body []byte) error {
+		_, err := e.Record(ctx, body)
+		return err
+	}), nil
 }
 
 // Outcome is what one enforcement did.
@@ -154,13 +136,9 @@ type Outcome struct {
 
 // Record enforces the revocation an SQS record's body (an EventBridge event) carries.
 func (e *Enforcer) Record(ctx context.Context, body []byte) (Outcome, error) {
-	env, d, err := events.Decode(body)
+	rev, err := enforcement.Revoked(body)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("gateway enforcer: %w", err)
-	}
-	rev, ok := d.(*events.CredentialRevoked)
-	if !ok {
-		return Outcome{}, fmt.Errorf("gateway enforcer: event %s is a %s, not a %s", env.ID, env.DetailType, events.TypeCredentialRevoked)
 	}
 	return e.Enforce(ctx, rev)
 }
@@ -174,9 +152,10 @@ func (e *Enforcer) Enforce(ctx context.Context, rev *events.CredentialRevoked) (
 		return Outcome{}, fmt.Errorf("gateway enforcer: event %s lacks a partner, revocation id or time", rev.EventID)
 	}
 	span.Annotate("partner", pid)
-	done, err := e.Reports.Reported(ctx, id, events.EnforcerGateway)
+	reporter := enforcement.Reporter{Outbox: e.Outbox, Reports: e.Reports, Enforcer: events.EnforcerGateway, Actor: e.actor()}
+	done, err := reporter.Reported(ctx, rev)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
+		return Outcome{}, fmt.Errorf("gateway enforcer: %w", err)
 	}
 	if done {
 		slog.InfoContext(ctx, "revocation enforced already", "revocationId", id, "partnerId", pid, "eventId", rev.EventID)
@@ -209,26 +188,15 @@ func (e *Enforcer) Enforce(ctx context.Context, rev *events.CredentialRevoked) (
 		}
 	}
 
-	now := e.now()
-	out.LatencyMS = now.Sub(rev.Time).Milliseconds()
-	item, err := e.Reports.Put(Report{RevocationID: id, Enforcer: events.EnforcerGateway, PartnerID: pid, EventID: rev.EventID,
-		EnforcedAt: now, LatencyMS: out.LatencyMS})
+	c, err := reporter.Commit(ctx, rev, e.now())
 	if err != nil {
-		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: the report: %w", id, err)
+		return Outcome{}, fmt.Errorf("gateway enforcer: %w", err)
 	}
-	ev := &events.RevocationEnforced{Meta: events.NewMeta(pid, e.actor(), now), RevocationID: id,
-		Enforcer: events.EnforcerGateway, LatencyMS: out.LatencyMS}
-	_, err = e.Outbox.Commit(ctx, pid, ev, []types.TransactWriteItem{item})
-	var changed *outbox.StateChangeError
-	switch {
-	case errors.As(err, &changed):
-		// A concurrent delivery reported first.
-		slog.InfoContext(ctx, "revocation enforced meanwhile by another delivery", "revocationId", id, "partnerId", pid, "eventId", rev.EventID)
+	out.LatencyMS = c.LatencyMS
+	if c.Duplicate {
 		return Outcome{Duplicate: true, Flushed: out.Flushed, Disabled: out.Disabled}, nil
-	case err != nil:
-		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: commit the report: %w", id, err)
 	}
 	slog.InfoContext(ctx, "revocation enforced", "revocationId", id, "partnerId", pid, "keyIds", rev.KeyIDs,
-		"flushed", out.Flushed, "liveKeyIds", live, "apiKeyDisabled", out.Disabled, "latencyMs", out.LatencyMS, "eventId", ev.EventID)
+		"flushed", out.Flushed, "liveKeyIds", live, "apiKeyDisabled", out.Disabled, "latencyMs", out.LatencyMS, "eventId", c.EventID)
 	return out, nil
 }

@@ -175,7 +175,8 @@ func Lanyard() *Topology {
 			// The gateway's revocation enforcer (shared/features/gatewayenforcer): once the
 			// authorizer's key cache and timeout ran out after a revocation, has the stage's
 			// authorizer cache flushed (coalesced), disables the partner's API key when none of its
-			// keys is left, and reports Revocation Enforced. Its timeout covers the wait.
+			// keys is left (enables it again when a replacement is), and reports Revocation
+			// Enforced. Its timeout covers the wait.
 			{Name: "revocation-gateway", Main: "functions/revocation-gateway", MemoryMB: 128, Timeout: GatewayEnforcerTimeout(),
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE":  TableName("credentials", AccessRead),

@@ -108,8 +108,9 @@ const (
 	// AccessStartRotation is what starting a rotation takes (ValueSecrets only): describe and
 	// RotateSecret with the rotation already configured.
 	AccessStartRotation Access = "start-rotation"
-	// AccessDisableKeys is what disabling partners' API keys takes (ValueUsagePlans only): find
-	// an API key by name (GET on the API keys) and update it (PATCH on an API key), nothing else.
+	// AccessDisableKeys is what disabling (and enabling again) partners' API keys takes
+	// (ValueUsagePlans only): find an API key by name (GET on the API keys) and update it (PATCH
+	// on an API key), nothing else.
 	AccessDisableKeys Access = "disable-keys"
 )
 

@@ -16,7 +16,7 @@ import (
 )
 
 // Prefix starts every pick-up token; secret scanners can match it.
-const Prefix = "lnyd_pku_" //nolint:gosec // G101: the prefix scanners match, not a token
+const Prefix = "lnyd_pku_"
 
 // Chars is how many base62 characters follow the prefix: 43 hold ≈ 256 bits.
 const Chars = 43

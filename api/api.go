@@ -23,6 +23,7 @@ const (
 	OpPickUpOnboarding   = openapi.OpPickUpOnboarding
 	OpRotatePartnerKey   = openapi.OpRotatePartnerKey
 	OpRevokePartnerKeys  = openapi.OpRevokePartnerKeys
+	OpPickUpReplacement  = openapi.OpPickUpReplacement
 
 	OpGetCurrentCredential = openapi.OpGetCurrentCredential
 	OpAcknowledgeRotation  = openapi.OpAcknowledgeRotation

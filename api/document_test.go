@@ -236,7 +236,7 @@ func TestEveryOperationIsComplete(t *testing.T) {
 	d := doc(t)
 	want := []string{api.OpGetOpenAPIDocument, api.OpGetHealth, api.OpCreateInvite, api.OpCreatePartner, api.OpGetOwnPartner, api.OpCreateToken,
 		api.OpListOnboardings, api.OpApproveOnboarding, api.OpDenyOnboarding, api.OpPickUpOnboarding,
-		api.OpRotatePartnerKey, api.OpRevokePartnerKeys,
+		api.OpRotatePartnerKey, api.OpRevokePartnerKeys, api.OpPickUpReplacement,
 		api.OpGetCurrentCredential, api.OpAcknowledgeRotation, api.OpRevokeCredential}
 	var ids []string
 	schemes, _ := at(t, d, "/components/securitySchemes").(map[string]any)

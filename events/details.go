@@ -164,6 +164,10 @@ type CredentialRevoked struct {
 	Reason string `json:"reason"`
 	// Note is free text an operator gave with the reason; empty when none.
 	Note string `json:"note,omitempty"`
+	// ReplacementKeyID is the key issued in the same transaction to replace every key revoked
+	// (ops asked for a replacement after a compromise): it lives in a new generation of the
+	// partner's secret, and the partner collects it once with a pick-up token. Empty when none.
+	ReplacementKeyID string `json:"replacementKeyId,omitempty"`
 }
 
 // Reasons of a revocation (CredentialRevoked.Reason).

@@ -203,10 +203,11 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 }
 
 // The authorizer verifies keys against the registry alone: its role holds no Secrets Manager
-// action at all. Only the onboarding function may create partner key secrets (and switch their
-// rotation on), the rotation function holds exactly what a rotation function calls, and the
-// credentials function (the partner's pick-up) only reads; the secret enforcer retires secrets
-// and reads no value.
+// action at all. Only the onboarding function, and the ops revocation for a replacement's new
+// generation, may create partner key secrets (and switch their rotation on), the rotation
+// function holds exactly what a rotation function calls, the partner's pick-ups (the
+// credentials and replacement-pickup functions) only read, and the secret enforcer retires
+// secrets and reads no value.
 func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 	top := topology.Lanyard()
 	c, err := newCfn(synthesize(t, "production", top).all()...)
@@ -235,11 +236,19 @@ func TestOnlyOnboardingTouchesSecrets(t *testing.T) {
 					t.Errorf("function onboarding: not granted %s", a)
 				}
 			}
-		case "credentials":
-			// The partner's pick-up reads the current key.
+		case "revoke-admin":
+			// A replacement after a compromise: its secret is created (deleted when its
+			// transaction does not commit) and rotation switched on.
+			for _, a := range []string{"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:RotateSecret"} {
+				if !slices.Contains(held, a) {
+					t.Errorf("function revoke-admin: not granted %s", a)
+				}
+			}
+		case "credentials", "replacement-pickup":
+			// The partner's pick-up reads the current key, or its replacement.
 			slices.Sort(held)
 			if want := slices.Sorted(slices.Values(SecretsReadActions)); !slices.Equal(held, want) {
-				t.Errorf("function credentials: holds %v, want exactly %v", held, want)
+				t.Errorf("function %s: holds %v, want exactly %v", f.Name, held, want)
 			}
 		case "rotation-admin":
 			slices.Sort(held)

@@ -130,14 +130,32 @@ func Lanyard() *Topology {
 			// partner, with a reason and a note, through the partner route's commit
 			// (shared/features/revoke's AdminHandler). It reads the partner's item for the keys it
 			// names.
-			{Name: "revoke-admin", Main: "functions/revoke-admin", MemoryMB: 128, Timeout: 10 * time.Second,
+			// With "reissue": a replacement key for the partner after a compromise, in a new
+			// generation of its secret (rotation switched on through the rotation function),
+			// registered and named by the partner's item in the revocation's transaction, with
+			// its pick-up; the partner's API key is disabled until the gateway enforcer's flush.
+			{Name: "revoke-admin", Main: "functions/revoke-admin", MemoryMB: 128, Timeout: 30 * time.Second,
 				Env: map[string]Value{
-					"PARTNERS_TABLE":    TableName("partners", AccessRead),
-					"CREDENTIALS_TABLE": TableName("credentials", AccessReadWrite),
-					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
-					"FLUSHES_TABLE":     TableName("flushes", AccessReadWrite),
-					"PARTNER_API_ARN":   APIStageARN(true),
-					"REVOCATIONS_TABLE": TableName("revocations", AccessReadWrite),
+					"PARTNERS_TABLE":        TableName("partners", AccessReadWrite),
+					"CREDENTIALS_TABLE":     TableName("credentials", AccessReadWrite),
+					"OUTBOX_TABLE":          TableName("outbox", AccessReadWrite),
+					"FLUSHES_TABLE":         TableName("flushes", AccessReadWrite),
+					"PARTNER_API_ARN":       APIStageARN(true),
+					"REVOCATIONS_TABLE":     TableName("revocations", AccessReadWrite),
+					"REPLACEMENTS_TABLE":    TableName("replacements", AccessReadWrite),
+					"SECRET_PREFIX":         SecretPrefix(AccessReadWrite),
+					"KMS_KEY_ARN":           KeyARN(AccessReadWrite),
+					"USAGE_PLANS":           UsagePlanKeys(),
+					"ROTATION_FUNCTION_ARN": FunctionARN("rotation", true),
+				}},
+			// POST /v1/replacements/{replacementId}/pickup: the partner collects, once, the
+			// replacement key ops had issued after a compromise (shared/features/reissue).
+			{Name: "replacement-pickup", Main: "functions/replacement-pickup", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"REPLACEMENTS_TABLE": TableName("replacements", AccessReadWrite),
+					"CREDENTIALS_TABLE":  TableName("credentials", AccessRead),
+					"SECRET_PREFIX":      SecretPrefix(AccessRead),
+					"KMS_KEY_ARN":        KeyARN(AccessRead),
 				}},
 			// Retires previous keys once acknowledged and drained or out of grace, warns ops
 			// before an unacknowledged grace ends, and flushes the authorizer cache
@@ -158,7 +176,8 @@ func Lanyard() *Topology {
 			// The gateway's revocation enforcer (shared/features/gatewayenforcer): once the
 			// authorizer's key cache and timeout ran out after a revocation, has the stage's
 			// authorizer cache flushed (coalesced), disables the partner's API key when none of its
-			// keys is left, and reports Revocation Enforced. Its timeout covers the wait.
+			// keys is left (enables it again when a replacement is), and reports Revocation
+			// Enforced. Its timeout covers the wait.
 			{Name: "revocation-gateway", Main: "functions/revocation-gateway", MemoryMB: 128, Timeout: GatewayEnforcerTimeout(),
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE":  TableName("credentials", AccessRead),
@@ -214,6 +233,9 @@ func Lanyard() *Topology {
 			{Method: "POST", Path: "/v1/credentials/ack", Function: "credentials", Auth: AuthPartnerKey},
 			// The previous key, within its grace, may revoke only itself.
 			{Method: "POST", Path: "/v1/revoke", Function: "revoke", Auth: AuthPartnerKey},
+			// Open: the pick-up token in the body is the credential (no key of the partner is
+			// live while its replacement waits).
+			{Method: "POST", Path: "/v1/replacements/{replacementId}/pickup", Function: "replacement-pickup", Auth: AuthNone},
 		},
 		GatewayResponses: GatewayResponses,
 		SecretRotation:   &SecretRotation{Function: "rotation"},
@@ -285,6 +307,9 @@ func Lanyard() *Topology {
 					{Name: "open", PartitionKey: Attr{Name: "open", Type: AttrString}, SortKey: &Attr{Name: "revokedAt", Type: AttrString}},
 					{Name: "by-partner", PartitionKey: Attr{Name: "partnerId", Type: AttrString}, SortKey: &Attr{Name: "revokedAt", Type: AttrString}},
 				}},
+			// Replacement keys issued after a compromise, waiting for their one pick-up
+			// (shared/stores/replacements); purged a while after they expire.
+			{Name: "replacements", PartitionKey: Attr{Name: "replacementId", Type: AttrString}, TTLAttribute: "purgeAt"},
 		},
 	}
 	// The tracker waits for a report of every enforcer declared (none: a revocation completes

@@ -112,8 +112,9 @@ const (
 	// move staging labels, cancel the rotation, tag and schedule the deletion — never read a
 	// value.
 	AccessRetire Access = "retire"
-	// AccessDisableKeys is what disabling partners' API keys takes (ValueUsagePlans only): find
-	// an API key by name (GET on the API keys) and update it (PATCH on an API key), nothing else.
+	// AccessDisableKeys is what disabling (and enabling again) partners' API keys takes
+	// (ValueUsagePlans only): find an API key by name (GET on the API keys) and update it (PATCH
+	// on an API key), nothing else.
 	AccessDisableKeys Access = "disable-keys"
 )
 

@@ -25,13 +25,19 @@ type adminRevocation struct {
 	AlreadyEnded []string `json:"alreadyEnded"`
 	Reason       string   `json:"reason"`
 	RevokedAt    string   `json:"revokedAt"`
+	Replacement  *struct {
+		ReplacementID string `json:"replacementId"`
+		KeyID         string `json:"keyId"`
+		PickupToken   string `json:"pickupToken"`
+		ExpiresAt     string `json:"expiresAt"`
+	} `json:"replacement"`
 }
 
 func newRevokeCmd(out *output) *cobra.Command {
 	var endpoint, keyID, reason, note string
-	var all bool
+	var all, reissue bool
 	cmd := &cobra.Command{
-		Use:   "revoke PARTNER_ID (--key KEY_ID | --all) --reason REASON [--note TEXT]",
+		Use:   "revoke PARTNER_ID (--key KEY_ID | --all) --reason REASON [--note TEXT] [--reissue]",
 		Short: "Revoke one key or every key of a partner, now",
 		Long: "revoke revokes one key of the partner (--key) or every key of the partner (--all: pending,\n" +
 			"current and previous), with a reason (" + strings.Join(revoke.Reasons, ", ") + ")\n" +
@@ -40,6 +46,10 @@ func newRevokeCmd(out *output) *cobra.Command {
 			"leaked previous key could fetch the current one. From the answer on, a revoked key is refused\n" +
 			"wherever the registry is read, and never accepted again; Credential Revoked records it.\n" +
 			"Revoking again revokes nothing more and lists the keys already ended.\n" +
+			"--reissue (with every key revoked: --all, or reason compromised or leaked) issues a replacement\n" +
+			"key for the same partner in the same transaction, in a new generation of its secret; the\n" +
+			"answer shows its one-time pick-up token (a secret: hand it and the replacement id to the\n" +
+			"partner, who collects the key once with POST /v1/replacements/{replacementId}/pickup).\n" +
 			"The request is SigV4-signed for execute-api with the credentials and region of the default AWS\n" +
 			"configuration chain (AWS_PROFILE, AWS_REGION, …); the signer is recorded as the actor.\n" +
 			"The endpoint defaults to $" + APIURLEnv + ", else " + DefaultAPIURL + " (`lanyard local`).",
@@ -53,7 +63,7 @@ func newRevokeCmd(out *output) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := revokeRequest(keyID, all, reason, note)
+			req, err := revokeRequest(keyID, all, reason, note, reissue)
 			if err != nil {
 				return usageError{err}
 			}
@@ -83,12 +93,13 @@ func newRevokeCmd(out *output) *cobra.Command {
 	cmd.Flags().BoolVar(&all, "all", false, "revoke every key of the partner")
 	cmd.Flags().StringVar(&reason, "reason", "", "why: "+strings.Join(revoke.Reasons, ", "))
 	cmd.Flags().StringVar(&note, "note", "", fmt.Sprintf("free text recorded with the revocation (one line, at most %d characters)", revoke.MaxNoteLength))
+	cmd.Flags().BoolVar(&reissue, "reissue", false, "issue a replacement key with the revocation (every key revoked), collected once with a pick-up token")
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", endpointHelp)
 	return cmd
 }
 
 // revokeRequest checks the flags as the API would, so a bad command line sends nothing.
-func revokeRequest(keyID string, all bool, reason, note string) (revoke.AdminRequest, error) {
+func revokeRequest(keyID string, all bool, reason, note string, reissue bool) (revoke.AdminRequest, error) {
 	switch {
 	case keyID != "" && all:
 		return revoke.AdminRequest{}, errors.New("give --key or --all, not both")
@@ -111,7 +122,10 @@ func revokeRequest(keyID string, all bool, reason, note string) (revoke.AdminReq
 	if err := revoke.CheckNote(note); err != nil {
 		return revoke.AdminRequest{}, fmt.Errorf("--%w", err)
 	}
-	return revoke.AdminRequest{KeyID: keyID, All: all, Reason: reason, Note: note}, nil
+	if reissue && !all && !revoke.RevokesEveryKey(reason) {
+		return revoke.AdminRequest{}, errors.New("--reissue comes only with the revocation of every key: give --all, or --reason compromised or leaked")
+	}
+	return revoke.AdminRequest{KeyID: keyID, All: all, Reason: reason, Note: note, Reissue: reissue}, nil
 }
 
 func printRevocation(w io.Writer, r adminRevocation) {
@@ -128,6 +142,10 @@ func printRevocation(w io.Writer, r adminRevocation) {
 		rows = append(rows, [2]string{"Revocation", r.RevocationID}, [2]string{"Revoked at", r.RevokedAt})
 	}
 	rows = append(rows, [2]string{"Revoked", list(r.KeyIDs)}, [2]string{"Already ended", list(r.AlreadyEnded)})
+	if p := r.Replacement; p != nil {
+		rows = append(rows, [2]string{"Replacement", p.ReplacementID}, [2]string{"Replacement key", p.KeyID},
+			[2]string{"Pick-up token", p.PickupToken + "   (shown once; stored only as its SHA-256)"}, [2]string{"Pick up before", p.ExpiresAt})
+	}
 	for _, row := range rows {
 		_, _ = fmt.Fprintf(w, "%s\t%s\n", row[0], oneLine(row[1], 2000))
 	}

@@ -13,6 +13,7 @@ const (
 	revokePartner = "p-d4xq7m2kf5hb3nz6w2yr7tcvae"
 	revokeKey     = "ku36uznzhc225sgjotcsh"
 	revokedBody   = `{"revocationId":"rev-019a8f4e-7c2b-7d31-9a4e-5b6c7d8e9f01","partnerId":"p-d4xq7m2kf5hb3nz6w2yr7tcvae","keyIds":["kq2w3e4r5t6y7u2i3o4pa","ku36uznzhc225sgjotcsh"],"alreadyEnded":[],"reason":"compromised","revokedAt":"2026-11-24T09:30:00Z"}`
+	replacedBody  = `{"revocationId":"rev-019a8f4e-7c2b-7d31-9a4e-5b6c7d8e9f02","partnerId":"p-d4xq7m2kf5hb3nz6w2yr7tcvae","keyIds":["ku36uznzhc225sgjotcsh"],"alreadyEnded":[],"reason":"compromised","revokedAt":"2026-11-24T09:30:00Z","replacement":{"replacementId":"rpl-5m3k7q2s4u6w3y5a7c2e4g6i3k","keyId":"kr4t6y2u3i4o5p6a7s2db","pickupToken":"lnyd_pku_ExampleOnlyNotARealPickupToken0000000000000","expiresAt":"2026-11-27T09:30:00Z"}}`
 	nothingBody   = `{"partnerId":"p-d4xq7m2kf5hb3nz6w2yr7tcvae","keyIds":[],"alreadyEnded":["ku36uznzhc225sgjotcsh"],"reason":"requested"}`
 )
 
@@ -36,6 +37,14 @@ func TestRevoke(t *testing.T) {
 				"Revoked at     2026-11-24T09:30:00Z\n",
 				"Revoked        kq2w3e4r5t6y7u2i3o4pa, ku36uznzhc225sgjotcsh\n",
 				"Already ended  none\n",
+			}},
+		{"every key, with a replacement", []string{"--all", "--reason", "compromised", "--reissue"}, replacedBody,
+			map[string]any{"all": true, "reason": "compromised", "reissue": true},
+			[]string{
+				"Replacement key  kr4t6y2u3i4o5p6a7s2db\n",
+				"Replacement      rpl-5m3k7q2s4u6w3y5a7c2e4g6i3k\n",
+				"Pick-up token    lnyd_pku_ExampleOnlyNotARealPickupToken0000000000000",
+				"Pick up before   2026-11-27T09:30:00Z\n",
 			}},
 		{"every key, nothing left", []string{"--all", "--reason", "requested"}, nothingBody,
 			map[string]any{"all": true, "reason": "requested"},
@@ -136,6 +145,7 @@ func TestRevokeUsage(t *testing.T) {
 		"a multi-line note":    {"revoke", revokePartner, "--all", "--reason", "other", "--note", "one\ntwo"},
 		"a note too long":      {"revoke", revokePartner, "--all", "--reason", "other", "--note", strings.Repeat("x", 1001)},
 		"bad endpoint":         {"revoke", revokePartner, "--all", "--reason", "other", "--endpoint", "ftp://example.com"},
+		"reissue of one key":   {"revoke", revokePartner, "--key", revokeKey, "--reason", "requested", "--reissue"},
 	} {
 		if name != "bad endpoint" {
 			args = append(args, ep...)

@@ -58,6 +58,7 @@ const (
 	OpPickUpOnboarding   = "pickUpOnboarding"   // POST /v1/onboardings/{onboardingId}/pickup
 	OpRotatePartnerKey   = "rotatePartnerKey"   // POST /v1/admin/partners/{partnerId}/rotate
 	OpRevokePartnerKeys  = "revokePartnerKeys"  // POST /v1/admin/partners/{partnerId}/revoke
+	OpPickUpReplacement  = "pickUpReplacement"  // POST /v1/replacements/{replacementId}/pickup
 
 	OpGetCurrentCredential = "getCurrentCredential" // GET /v1/credentials/current
 	OpAcknowledgeRotation  = "acknowledgeRotation"  // POST /v1/credentials/ack

@@ -57,3 +57,58 @@ func TestTheRule(t *testing.T) {
 		}
 	}
 }
+
+// Every generation of a partner's secret is the partner's, and no other partner's; the first
+// keeps the name onboarding has always given.
+func TestGenerations(t *testing.T) {
+	t.Parallel()
+	const (
+		prefix = "lanyard/partners/"
+		id     = "p-abcdefghijklmnopqrstuvwxyz"
+		suffix = "-AbCdEf"
+		arn    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
+	)
+	for _, tt := range []struct {
+		gen  int
+		name string
+	}{
+		{0, prefix + id}, {1, prefix + id}, {2, prefix + id + "/g2"}, {12, prefix + id + "/g12"},
+	} {
+		name := partnersecret.GenerationName(prefix, id, tt.gen)
+		if name != tt.name {
+			t.Errorf("GenerationName(%d) = %q, want %q", tt.gen, name, tt.name)
+		}
+		wantGen := max(tt.gen, 1)
+		if got, gen := partnersecret.GenerationOfName(prefix, name); got != id || gen != wantGen {
+			t.Errorf("GenerationOfName(%q) = %q, %d", name, got, gen)
+		}
+		if got := partnersecret.PartnerOfName(prefix, name); got != id {
+			t.Errorf("PartnerOfName(%q) = %q", name, got)
+		}
+		if got := partnersecret.NameOfARN(arn + name + suffix); got != name {
+			t.Errorf("NameOfARN = %q, want %q", got, name)
+		}
+		if !partnersecret.IsPartners(arn+name+suffix, prefix, id) || !partnersecret.UnderPrefix(arn+name+suffix, prefix) {
+			t.Errorf("%s is not recognised as %s's secret", name, id)
+		}
+		if partnersecret.IsPartners(arn+name+suffix, prefix, id[:len(id)-1]+"a") {
+			t.Errorf("%s is recognised as another partner's secret", name)
+		}
+	}
+	for _, name := range []string{
+		prefix + id + "/g1", prefix + id + "/g02", prefix + id + "/g", prefix + id + "/gx", prefix + id + "/g2/g3",
+		prefix + id + "/x", prefix + "/g2", prefix,
+	} {
+		if got, gen := partnersecret.GenerationOfName(prefix, name); got != "" || gen != 0 {
+			t.Errorf("GenerationOfName(%q) = %q, %d, want none", name, got, gen)
+		}
+		if partnersecret.IsPartners(arn+name+suffix, prefix, id) {
+			t.Errorf("IsPartners(%q) holds", name)
+		}
+	}
+	for _, a := range []string{"", "lanyard/partners/" + id, arn + "short"} {
+		if got := partnersecret.NameOfARN(a); got != "" {
+			t.Errorf("NameOfARN(%q) = %q, want none", a, got)
+		}
+	}
+}

@@ -15,6 +15,10 @@
 //     (shared/features/flush: coalesced with every other flush of the stage);
 //  3. disables the partner's API Gateway API key when none of its keys is pending, active or
 //     previous any more (registry by partner), so a cached Allow fails the usage plan check;
+//     or enables it again when a replacement key is live and no key of the partner was revoked
+//     after this revocation: ops' revocation with a replacement disabled it right after its
+//     commit, and this flush — the second, after the revoke route's own — leaves no Allow
+//     cached for a key revoked before it;
 //  4. commits its report with Revocation Enforced (latency: report time − revocation time) in
 //     one outbox transaction (shared/features/enforcement, as every enforcer), the report
 //     conditioned on its absence: of two deliveries racing, one reports.
@@ -28,6 +32,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -130,6 +135,8 @@ type Outcome struct {
 	Flushed bool
 	// Disabled: this enforcement disabled the partner's API key.
 	Disabled bool
+	// Enabled: this enforcement enabled the partner's API key again (a replacement is live).
+	Enabled bool
 	// LatencyMS is the latency reported.
 	LatencyMS int64
 }
@@ -176,14 +183,14 @@ func (e *Enforcer) Enforce(ctx context.Context, rev *events.CredentialRevoked) (
 	if err != nil {
 		return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
 	}
-	var live []string
-	for _, k := range keys {
-		if k.Status == registry.StatusPending || k.Status == registry.StatusActive || k.Status == registry.StatusPrevious {
-			live = append(live, string(k.KeyID))
-		}
-	}
-	if len(live) == 0 {
+	live, replaced, later := liveKeys(rev, keys)
+	switch {
+	case len(live) == 0:
 		if out.Disabled, err = usage.Disable(ctx, e.APIKeys, pid); err != nil {
+			return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
+		}
+	case replaced && !later:
+		if out.Enabled, err = usage.Enable(ctx, e.APIKeys, pid); err != nil {
 			return Outcome{}, fmt.Errorf("gateway enforcer, revocation %s: %w", id, err)
 		}
 	}
@@ -194,9 +201,44 @@ func (e *Enforcer) Enforce(ctx context.Context, rev *events.CredentialRevoked) (
 	}
 	out.LatencyMS = c.LatencyMS
 	if c.Duplicate {
-		return Outcome{Duplicate: true, Flushed: out.Flushed, Disabled: out.Disabled}, nil
+		return Outcome{Duplicate: true, Flushed: out.Flushed, Disabled: out.Disabled, Enabled: out.Enabled}, nil
 	}
 	slog.InfoContext(ctx, "revocation enforced", "revocationId", id, "partnerId", pid, "keyIds", rev.KeyIDs,
-		"flushed", out.Flushed, "liveKeyIds", live, "apiKeyDisabled", out.Disabled, "latencyMs", out.LatencyMS, "eventId", c.EventID)
+		"flushed", out.Flushed, "liveKeyIds", live, "apiKeyDisabled", out.Disabled, "apiKeyEnabled", out.Enabled, "latencyMs", out.LatencyMS, "eventId", c.EventID)
 	return out, nil
+}
+
+// liveKeys reads the partner's keys as the revocation rev meets them: the ids of the live ones
+// (pending, active, previous); whether one of them is a replacement — rev's own (counted live
+// when the eventually consistent index does not show it yet: it committed with rev), or a key
+// registered at the very time other keys were revoked (a replacement of an earlier
+// revocation); and whether a key rev did not revoke was revoked after it (then that later
+// revocation's enforcer decides the API key).
+func liveKeys(rev *events.CredentialRevoked, keys []registry.Entry) (live []string, replaced, later bool) {
+	revokedAt := map[int64]bool{}
+	ownReplacementSeen := false
+	for _, k := range keys {
+		if k.Status == registry.StatusRevoked && !k.RevokedAt.IsZero() {
+			revokedAt[k.RevokedAt.UnixNano()] = true
+			if k.RevokedAt.After(rev.Time) && !slices.Contains(rev.KeyIDs, string(k.KeyID)) {
+				later = true
+			}
+		}
+		if rev.ReplacementKeyID != "" && string(k.KeyID) == rev.ReplacementKeyID {
+			ownReplacementSeen = true
+		}
+	}
+	for _, k := range keys {
+		if k.Status == registry.StatusPending || k.Status == registry.StatusActive || k.Status == registry.StatusPrevious {
+			live = append(live, string(k.KeyID))
+			if string(k.KeyID) == rev.ReplacementKeyID || (!k.CreatedAt.IsZero() && revokedAt[k.CreatedAt.UnixNano()]) {
+				replaced = true
+			}
+		}
+	}
+	if rev.ReplacementKeyID != "" && !ownReplacementSeen {
+		live = append(live, rev.ReplacementKeyID)
+		replaced = true
+	}
+	return live, replaced, later
 }

@@ -344,3 +344,49 @@ func TestFailuresFailTheirRecordAlone(t *testing.T) {
 type flushFunc func(ctx context.Context, after time.Time) (bool, error)
 
 func (f flushFunc) After(ctx context.Context, after time.Time) (bool, error) { return f(ctx, after) }
+
+// After a revocation with a replacement (whose route disabled the API key), the enforcer
+// enables the key again once it flushed: when the replacement is live — its own, even before
+// the index shows it, or an earlier revocation's — and no key was revoked after this
+// revocation. Otherwise it leaves the key as it is.
+func TestEnableAfterReplacement(t *testing.T) {
+	t.Parallel()
+	old := registry.Entry{KeyID: "k0", PartnerID: partnerA, Status: registry.StatusRevoked, RevokedAt: t0, CreatedAt: t0.Add(-time.Hour)}
+	replacement := registry.Entry{KeyID: "k1", PartnerID: partnerA, Status: registry.StatusActive, CreatedAt: t0}
+	laterRevoked := registry.Entry{KeyID: "k2", PartnerID: partnerA, Status: registry.StatusRevoked, RevokedAt: t0.Add(time.Second), CreatedAt: t0.Add(-time.Hour)}
+	plain := registry.Entry{KeyID: "k3", PartnerID: partnerA, Status: registry.StatusActive, CreatedAt: t0.Add(-2 * time.Hour)}
+	for _, c := range []struct {
+		name        string
+		replacement string
+		keys        []registry.Entry
+		wantEnabled bool
+	}{
+		{"its replacement live", "k1", []registry.Entry{old, replacement}, true},
+		{"its replacement not in the index yet", "k1", []registry.Entry{old}, true},
+		{"a key revoked after it", "k1", []registry.Entry{old, replacement, laterRevoked}, false},
+		{"its replacement revoked since", "k1", []registry.Entry{old, {KeyID: "k1", PartnerID: partnerA, Status: registry.StatusRevoked, RevokedAt: t0.Add(time.Second), CreatedAt: t0}}, false},
+		{"an earlier revocation's replacement live", "", []registry.Entry{old, replacement}, true},
+		{"no replacement", "", []registry.Entry{old, plain}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fx := newFixture(t)
+			fx.keys[partnerA] = c.keys
+			if _, err := usage.Disable(t.Context(), fx.gw, partnerA); err != nil {
+				t.Fatal(err)
+			}
+			rev := revoked("rev-1")
+			rev.ReplacementKeyID = c.replacement
+			out, err := fx.e.Record(t.Context(), []byte(body(t, rev)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Enabled != c.wantEnabled || fx.apiKeyEnabled() != c.wantEnabled || out.Disabled {
+				t.Errorf("outcome %+v, API key enabled %t; want enabled %t", out, fx.apiKeyEnabled(), c.wantEnabled)
+			}
+			if len(fx.flush.afters) != 1 {
+				t.Errorf("%d flushes, want the enforcer's one before anything else", len(fx.flush.afters))
+			}
+		})
+	}
+}

@@ -3,9 +3,6 @@ package onboarding
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/shared/domain/pickuptoken"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 )
@@ -37,12 +35,7 @@ const OnboardingPurgeAfter = onboardings.PurgeAfter
 const OnboardingIDPrefix = "onb-"
 
 // PickupTokenPrefix starts every pick-up token; secret scanners can match it.
-const PickupTokenPrefix = "lnyd_pku_" //nolint:gosec // G101: the prefix scanners match, not a token
-
-// pickupTokenChars is how many base62 characters follow the prefix: 43 hold ≈ 256 bits.
-const pickupTokenChars = 43
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+const PickupTokenPrefix = pickuptoken.Prefix
 
 // Status is the state of an onboarding.
 type Status = onboardings.Status
@@ -80,38 +73,16 @@ func ValidOnboardingID(id string) bool {
 	return true
 }
 
-// newPickupToken returns a new pick-up token: PickupTokenPrefix and 43 base62 characters from
-// r.
-func newPickupToken(r io.Reader) (secret.Value, error) {
-	var b strings.Builder
-	b.Grow(len(PickupTokenPrefix) + pickupTokenChars)
-	b.WriteString(PickupTokenPrefix)
-	buf := make([]byte, 64)
-	for b.Len() < len(PickupTokenPrefix)+pickupTokenChars {
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return secret.Value{}, fmt.Errorf("read random bytes for a pick-up token: %w", err)
-		}
-		for _, c := range buf {
-			// 248 = 4·62: rejecting larger bytes keeps every character equally likely.
-			if c < 248 && b.Len() < len(PickupTokenPrefix)+pickupTokenChars {
-				b.WriteByte(base62[c%62])
-			}
-		}
-		clear(buf)
-	}
-	return secret.New(b.String()), nil
-}
+// newPickupToken returns a new pick-up token (shared/domain/pickuptoken) from r.
+func newPickupToken(r io.Reader) (secret.Value, error) { return pickuptoken.New(r) }
 
 // PickupTokenHash is what the table keeps of a pick-up token: "sha256:" and the lowercase hex
-// SHA-256 of the whole token. A 256-bit random token needs a fast hash, not a password hash.
-func PickupTokenHash(token secret.Value) string {
-	sum := sha256.Sum256([]byte(token.Reveal()))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+// SHA-256 of the whole token (pickuptoken.Hash).
+func PickupTokenHash(token secret.Value) string { return pickuptoken.Hash(token) }
 
 // tokenMatches says, in constant time, whether token is the one whose hash o keeps.
 func tokenMatches(o Onboarding, token secret.Value) bool {
-	return subtle.ConstantTimeCompare([]byte(PickupTokenHash(token)), []byte(o.PickupTokenHash)) == 1
+	return pickuptoken.Matches(o.PickupTokenHash, token)
 }
 
 // sealExpired marks an approved onboarding past its expiry expired, so that no pick-up can

@@ -78,3 +78,6 @@ func TestIDsAndTokens(t *testing.T) {
 		t.Errorf("hash %q", h)
 	}
 }
+
+// base62 is the alphabet of a pick-up token's characters (shared/domain/pickuptoken).
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

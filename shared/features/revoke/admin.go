@@ -22,6 +22,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/features/reissue"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
@@ -92,6 +93,8 @@ type AdminHandler struct {
 	PartnerKeys func(ctx context.Context, partnerID string) ([]credential.KeyID, error)
 	// Hooks add to each revocation's commit; the zero Hooks add nothing.
 	Hooks
+	// Reissue issues a replacement key when ops ask for one; nil: a request for one fails.
+	Reissue *reissue.Issuer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -109,6 +112,9 @@ type AdminRequest struct {
 	All    bool   `json:"all,omitempty"`
 	Reason string `json:"reason"`
 	Note   string `json:"note,omitempty"`
+	// Reissue asks for a replacement key, only with a revocation of every key of the partner
+	// ("all": true, or a compromised or leaked key).
+	Reissue bool `json:"reissue,omitempty"`
 }
 
 // AdminRevocation is the 200 answer (the OpenAPI schema AdminRevocation): what the request
@@ -123,6 +129,9 @@ type AdminRevocation struct {
 	AlreadyEnded []string   `json:"alreadyEnded"`
 	Reason       string     `json:"reason"`
 	RevokedAt    *time.Time `json:"revokedAt,omitempty"`
+	// Replacement is the replacement key issued with the revocation ("reissue": true): its
+	// id and pick-up token, shown this once.
+	Replacement *reissue.Replacement `json:"replacement,omitempty"`
 }
 
 // Handle is the Lambda entry point. Every refusal is problem+json; a 5xx is logged with its
@@ -161,16 +170,24 @@ func (h *AdminHandler) revoke(ctx context.Context, req lambdaevents.APIGatewayPr
 	slog.InfoContext(ctx, "ops revocation requested", "partner", pid, "keyId", string(keyID), "all", all,
 		"reason", in.Reason, "caller", by)
 
-	var ended []registry.Entry
+	if in.Reissue && h.Reissue == nil {
+		return none, fmt.Errorf("revoke keys of partner %s: a replacement was asked for, and this deployment issues none", pid)
+	}
+	var (
+		ended       []registry.Entry
+		prepared    *reissue.Prepared
+		replacement *reissue.Replacement
+	)
 	c := committer{db: h.DB, tables: h.Tables.Tables, hooks: h.Hooks, now: h.now}
 	r, p, err := c.run(ctx, func(ctx context.Context, now time.Time) (plan, error) {
 		var (
 			keys       []registry.Entry
 			conditions []types.TransactWriteItem
+			st         partners.State
 			err        error
 		)
 		if all {
-			keys, conditions, err = h.everyKey(ctx, pid)
+			keys, conditions, st, err = h.everyKey(ctx, pid)
 		} else {
 			keys, err = h.oneKey(ctx, pid, keyID)
 		}
@@ -186,12 +203,37 @@ func (h *AdminHandler) revoke(ctx context.Context, req lambdaevents.APIGatewayPr
 				ended = append(ended, e)
 			}
 		}
+		if in.Reissue && len(p.revoke) > 0 {
+			// One secret for every reading: a new generation no one names until the
+			// transaction that revokes what this reading read commits.
+			if prepared == nil {
+				if prepared, err = h.Reissue.Prepare(ctx, pid, st.SecretARN); err != nil {
+					return plan{}, err
+				}
+			}
+			h.planReplacement(&p, st, prepared, &replacement)
+		}
 		return p, nil
 	})
+	if prepared != nil && (err != nil || r.ID == "") {
+		if derr := h.Reissue.Discard(ctx, prepared); derr != nil {
+			slog.ErrorContext(ctx, "secret of an uncommitted replacement left behind", "partner", pid, "secret", prepared.SecretARN, "error", derr.Error())
+		}
+	}
 	if err != nil {
 		return none, err
 	}
-	out := AdminRevocation{RevocationID: r.ID, PartnerID: pid, KeyIDs: keyIDStrings(r.KeyIDs), AlreadyEnded: []string{}, Reason: in.Reason}
+	if in.Reissue && r.ID == "" {
+		return none, problem.Conflict.Newf("Partner %s has no live key left to revoke: a replacement is issued only with the revocation of the partner's keys.", pid).
+			WithCause(fmt.Errorf("partner %s has no live key, and a replacement was asked for", pid))
+	}
+	if prepared != nil {
+		if err := h.Reissue.EnableRotation(ctx, prepared, p.tier); err != nil {
+			slog.ErrorContext(ctx, "rotation not switched on for the replacement's secret", "partner", pid, "secret", prepared.SecretARN, "error", err.Error())
+		}
+	}
+	out := AdminRevocation{RevocationID: r.ID, PartnerID: pid, KeyIDs: keyIDStrings(r.KeyIDs), AlreadyEnded: []string{}, Reason: in.Reason,
+		Replacement: replacement}
 	for _, e := range ended {
 		out.AlreadyEnded = append(out.AlreadyEnded, string(e.KeyID))
 	}
@@ -216,6 +258,31 @@ func (h *AdminHandler) revoke(ctx context.Context, req lambdaevents.APIGatewayPr
 		},
 		Body: string(body),
 	}, nil
+}
+
+// planReplacement makes plan p issue the prepared replacement: the partner's item is updated,
+// under the condition StillKeys checked, rather than checked; the API key is disabled once the
+// transaction committed (before the AfterCommit flush).
+func (h *AdminHandler) planReplacement(p *plan, st partners.State, prepared *reissue.Prepared, out **reissue.Replacement) {
+	p.conditions = nil
+	p.tier = st.Tier
+	p.replacementKeyID = prepared.Key.ID()
+	p.replace = func(r Revocation) ([]types.TransactWriteItem, error) {
+		items, shown, err := h.Reissue.Items(prepared, st, r.ID, r.At)
+		if err != nil {
+			return nil, err
+		}
+		*out = &shown
+		return items, nil
+	}
+	p.committed = func(ctx context.Context, r Revocation) {
+		if err := h.Reissue.Disable(ctx, r.PartnerID); err != nil {
+			slog.ErrorContext(ctx, "API key not disabled after a replacement", "partnerId", r.PartnerID, "revocationId", r.ID, "error", err.Error())
+		}
+		slog.InfoContext(ctx, "replacement issued", "partnerId", r.PartnerID, "revocationId", r.ID,
+			"replacementKeyId", string(r.ReplacementKeyID), "replacementId", prepared.ID, "secret", prepared.SecretARN,
+			"generation", prepared.Generation)
+	}
 }
 
 // live reports whether a key in status s can still be revoked.
@@ -244,10 +311,10 @@ func (h *AdminHandler) oneKey(ctx context.Context, pid string, id credential.Key
 // everyKey reads every key of partner pid: the ones its item names and the ones the
 // by-partner index lists, each read consistently. The condition returned holds while the
 // partner's item names the same keys.
-func (h *AdminHandler) everyKey(ctx context.Context, pid string) ([]registry.Entry, []types.TransactWriteItem, error) {
+func (h *AdminHandler) everyKey(ctx context.Context, pid string) ([]registry.Entry, []types.TransactWriteItem, partners.State, error) {
 	st, err := h.partner(ctx, pid)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, st, err
 	}
 	list := h.PartnerKeys
 	if list == nil {
@@ -257,13 +324,13 @@ func (h *AdminHandler) everyKey(ctx context.Context, pid string) ([]registry.Ent
 	}
 	ids, err := list(ctx, pid)
 	if err != nil {
-		return nil, nil, fmt.Errorf("revoke every key of partner %s: %w", pid, err)
+		return nil, nil, st, fmt.Errorf("revoke every key of partner %s: %w", pid, err)
 	}
 	current := credential.KeyID(st.KeyID)
 	ids = append(ids, current, st.PreviousKeyID, st.PendingKeyID)
 	entries, err := registry.GetEntries(ctx, h.DB, h.Tables.Credentials, ids...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("revoke every key of partner %s: %w", pid, err)
+		return nil, nil, st, fmt.Errorf("revoke every key of partner %s: %w", pid, err)
 	}
 	var keys []registry.Entry
 	for _, e := range entries {
@@ -272,7 +339,7 @@ func (h *AdminHandler) everyKey(ctx context.Context, pid string) ([]registry.Ent
 		}
 	}
 	slices.SortFunc(keys, func(a, b registry.Entry) int { return strings.Compare(string(a.KeyID), string(b.KeyID)) })
-	return keys, []types.TransactWriteItem{partners.StillKeys(h.Tables.Partners, pid, current, st.PreviousKeyID, st.PendingKeyID)}, nil
+	return keys, []types.TransactWriteItem{partners.StillKeys(h.Tables.Partners, pid, current, st.PreviousKeyID, st.PendingKeyID)}, st, nil
 }
 
 // partner reads partner pid and its rotation keys; not-found when there is none.
@@ -316,7 +383,7 @@ func readAdminRequest(req lambdaevents.APIGatewayProxyRequest) (AdminRequest, cr
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return AdminRequest{}, "", invalid("The body is not a JSON object with only the members keyId, all, reason and note, of the right types.")
+		return AdminRequest{}, "", invalid("The body is not a JSON object with only the members keyId, all, reason, note and reissue, of the right types.")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return AdminRequest{}, "", invalid("The body holds more than one JSON value.")
@@ -334,6 +401,9 @@ func readAdminRequest(req lambdaevents.APIGatewayProxyRequest) (AdminRequest, cr
 	}
 	if !slices.Contains(Reasons, in.Reason) {
 		return AdminRequest{}, "", invalid("reason must be one of " + strings.Join(Reasons, ", ") + ".")
+	}
+	if in.Reissue && !in.All && !RevokesEveryKey(in.Reason) {
+		return AdminRequest{}, "", invalid("A replacement (\"reissue\": true) comes only with the revocation of every key of the partner: send \"all\": true, or the reason compromised or leaked.")
 	}
 	if err := CheckNote(in.Note); err != nil {
 		return AdminRequest{}, "", invalid(err.Error() + ".")

@@ -32,6 +32,9 @@ type Revocation struct {
 	Actor events.Actor
 	// At is the revocation's time: each key's revokedAt and the event's time.
 	At time.Time
+	// ReplacementKeyID is the key issued in the same transaction to replace the keys revoked
+	// (ops asked for a replacement); "" when none.
+	ReplacementKeyID credential.KeyID
 }
 
 // AfterCommitter is told of each revocation once it has committed, with a time read after the
@@ -61,6 +64,15 @@ type plan struct {
 	note       string
 	revoke     []registry.Entry
 	conditions []types.TransactWriteItem
+	// replacementKeyID and replace are a replacement's: its key, and its items in the
+	// transaction, built with the revocation as it commits (nil: no replacement).
+	replacementKeyID credential.KeyID
+	replace          func(r Revocation) ([]types.TransactWriteItem, error)
+	// tier is the partner's tier as read (a replacement's).
+	tier string
+	// committed is called once the transaction committed, before the AfterCommit hook; nil
+	// calls nothing.
+	committed func(ctx context.Context, r Revocation)
 }
 
 // committer is the commit path both routes share.
@@ -86,6 +98,9 @@ func (c committer) run(ctx context.Context, read func(ctx context.Context, now t
 		var changed *outbox.StateChangeError
 		switch {
 		case err == nil:
+			if p.committed != nil {
+				p.committed(ctx, r)
+			}
 			// The commit's time is read once the transaction has returned: a flush that
 			// starts after it cannot have started before the commit.
 			c.afterCommit(ctx, r, c.now())
@@ -104,7 +119,8 @@ func (c committer) run(ctx context.Context, read func(ctx context.Context, now t
 // transaction is a *outbox.StateChangeError: the caller reads again. The revocation is
 // returned with its key ids even on an error, for the caller's message.
 func (c committer) commit(ctx context.Context, p plan, now time.Time) (Revocation, error) {
-	r := Revocation{ID: NewRevocationID(), PartnerID: p.partnerID, Reason: p.reason, Note: p.note, Actor: p.actor, At: now}
+	r := Revocation{ID: NewRevocationID(), PartnerID: p.partnerID, Reason: p.reason, Note: p.note, Actor: p.actor, At: now,
+		ReplacementKeyID: p.replacementKeyID}
 	items := make([]types.TransactWriteItem, 0, len(p.revoke)+len(p.conditions))
 	for _, e := range p.revoke {
 		item, err := registry.Revoke(c.tables.Credentials, e.KeyID, e.Status, now)
@@ -116,6 +132,13 @@ func (c committer) commit(ctx context.Context, p plan, now time.Time) (Revocatio
 	}
 	slices.Sort(r.KeyIDs)
 	items = append(items, p.conditions...)
+	if p.replace != nil {
+		replace, err := p.replace(r)
+		if err != nil {
+			return r, fmt.Errorf("the replacement of revocation %s: %w", r.ID, err)
+		}
+		items = append(items, replace...)
+	}
 	if c.hooks.Extra != nil {
 		extra, err := c.hooks.Extra(r)
 		if err != nil {
@@ -124,17 +147,19 @@ func (c committer) commit(ctx context.Context, p plan, now time.Time) (Revocatio
 		items = append(items, extra...)
 	}
 	ev := &events.CredentialRevoked{
-		Meta:         events.NewMeta(p.partnerID, p.actor, now),
-		RevocationID: r.ID,
-		KeyIDs:       keyIDStrings(r.KeyIDs),
-		Reason:       p.reason,
-		Note:         p.note,
+		Meta:             events.NewMeta(p.partnerID, p.actor, now),
+		RevocationID:     r.ID,
+		KeyIDs:           keyIDStrings(r.KeyIDs),
+		Reason:           p.reason,
+		Note:             p.note,
+		ReplacementKeyID: string(p.replacementKeyID),
 	}
 	if _, err := (&outbox.Store{DB: c.db, Table: c.tables.Outbox}).Commit(ctx, p.partnerID, ev, items); err != nil {
 		return r, fmt.Errorf("commit revocation %s: %w", r.ID, err)
 	}
 	slog.InfoContext(ctx, "keys revoked", "partnerId", p.partnerID, "keyIds", ev.KeyIDs, "reason", p.reason,
-		"actorKind", p.actor.Kind, "actor", p.actor.ID, "revocationId", r.ID, "eventId", ev.EventID)
+		"actorKind", p.actor.Kind, "actor", p.actor.ID, "revocationId", r.ID, "eventId", ev.EventID,
+		"replacementKeyId", ev.ReplacementKeyID)
 	return r, nil
 }
 

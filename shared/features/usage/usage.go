@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -169,8 +170,23 @@ var _ KeyUpdateAPI = (*apigateway.Client)(nil)
 // false when the key was disabled already, or when the partner has no API key (nothing can
 // use one). The key is found by name and value, as Enroll finds it.
 func Disable(ctx context.Context, client KeyUpdateAPI, partnerID string) (bool, error) {
+	return setEnabled(ctx, client, partnerID, false)
+}
+
+// Enable enables the partner's API key again (after a replacement key was issued, once no
+// Allow cached for a revoked key can remain). It says whether it changed the key: false when
+// the key was enabled already, or when the partner has no API key.
+func Enable(ctx context.Context, client KeyUpdateAPI, partnerID string) (bool, error) {
+	return setEnabled(ctx, client, partnerID, true)
+}
+
+func setEnabled(ctx context.Context, client KeyUpdateAPI, partnerID string, enabled bool) (bool, error) {
+	verb := "disable"
+	if enabled {
+		verb = "enable"
+	}
 	if err := checkPartnerID(partnerID); err != nil {
-		return false, fmt.Errorf("disable the API key of a partner: %w", err)
+		return false, fmt.Errorf("%s the API key of a partner: %w", verb, err)
 	}
 	name, value := KeyName(partnerID), KeyValue(partnerID)
 	p := apigateway.NewGetApiKeysPaginator(client, &apigateway.GetApiKeysInput{
@@ -179,20 +195,20 @@ func Disable(ctx context.Context, client KeyUpdateAPI, partnerID string) (bool, 
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return false, fmt.Errorf("disable the API key of partner %s: look up API key %s: %w", partnerID, name, err)
+			return false, fmt.Errorf("%s the API key of partner %s: look up API key %s: %w", verb, partnerID, name, err)
 		}
 		for _, k := range page.Items {
 			if aws.ToString(k.Name) != name || aws.ToString(k.Value) != value {
 				continue
 			}
-			if !k.Enabled {
+			if k.Enabled == enabled {
 				return false, nil
 			}
 			if _, err := client.UpdateApiKey(ctx, &apigateway.UpdateApiKeyInput{
 				ApiKey:          k.Id,
-				PatchOperations: []types.PatchOperation{{Op: types.OpReplace, Path: aws.String("/enabled"), Value: aws.String("false")}},
+				PatchOperations: []types.PatchOperation{{Op: types.OpReplace, Path: aws.String("/enabled"), Value: aws.String(strconv.FormatBool(enabled))}},
 			}); err != nil {
-				return false, fmt.Errorf("disable the API key %s of partner %s: %w", aws.ToString(k.Id), partnerID, err)
+				return false, fmt.Errorf("%s the API key %s of partner %s: %w", verb, aws.ToString(k.Id), partnerID, err)
 			}
 			return true, nil
 		}

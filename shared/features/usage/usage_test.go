@@ -368,6 +368,21 @@ func TestDisable(t *testing.T) {
 	if changed, err := usage.Disable(ctx, fake, "p-withoutanykey0000000000000"); err != nil || changed {
 		t.Errorf("Disable of a partner without a key: changed %t, %v", changed, err)
 	}
+	// Enable turns the partner's key back on, once, and no other.
+	for i, want := range []bool{true, false} {
+		changed, err := usage.Enable(ctx, fake, partnerID)
+		if err != nil || changed != want {
+			t.Fatalf("Enable #%d: changed %t, %v; want %t", i+1, changed, err, want)
+		}
+	}
+	for _, k := range fake.Keys() {
+		if !k.Enabled {
+			t.Errorf("key %s still disabled after Enable", aws.ToString(k.Id))
+		}
+	}
+	if changed, err := usage.Enable(ctx, fake, "p-withoutanykey0000000000000"); err != nil || changed {
+		t.Errorf("Enable of a partner without a key: changed %t, %v", changed, err)
+	}
 	if _, err := usage.Disable(ctx, fake, "p/../x"); err == nil {
 		t.Error("Disable accepted a malformed partner id")
 	}

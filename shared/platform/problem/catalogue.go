@@ -112,6 +112,12 @@ var (
 	PickupInvalid = Type{anchor: "pickup-invalid", status: 403, title: "Invalid Pick-up",
 		detail: "The pick-up token is not valid for this onboarding, or there is nothing to pick up. Ask your Lanyard contact.",
 		fixed:  true}
+	// ReplacementPickupInvalid: a replacement pick-up with an unknown replacement or pick-up
+	// token, or of a replacement collected already, expired, or whose key is no longer live —
+	// one problem for all, with one fixed detail (403).
+	ReplacementPickupInvalid = Type{anchor: "replacement-pickup-invalid", status: 403, title: "Invalid Replacement Pick-up",
+		detail: "The pick-up token is not valid for this replacement key, or there is nothing to pick up. Ask your Lanyard contact.",
+		fixed:  true}
 	// ScopesNotAllowed: some requested scopes are outside the tier's allowance; the
 	// deniedScopes member lists them (403). Build it with NewScopesNotAllowed.
 	ScopesNotAllowed = Type{anchor: "scopes-not-allowed", status: 403, title: "Scopes Not Allowed",
@@ -127,7 +133,7 @@ var (
 	// fixed list, and at most a note of bounded printable text (400). The detail says which rule
 	// failed; it never echoes the body.
 	AdminRevocationInvalid = Type{anchor: "admin-revocation-invalid", status: 400, title: "Invalid Admin Revocation",
-		detail: "Send a JSON object naming one key as keyId or every key of the partner as \"all\": true, a reason (compromised, leaked, offboarded, requested or other) and, optionally, a note of at most 1000 characters without control characters."}
+		detail: "Send a JSON object naming one key as keyId or every key of the partner as \"all\": true, a reason (compromised, leaked, offboarded, requested or other) and, optionally, a note of at most 1000 characters without control characters, and \"reissue\": true for a replacement key when every key is revoked."}
 	// NotFound: the resource does not exist, or is not the caller's (404).
 	NotFound = Type{anchor: "not-found", status: 404, title: "Not Found",
 		detail: "The resource does not exist."}
@@ -165,7 +171,7 @@ func Types() []Type {
 		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
 		IdempotencyInFlight, ReplayWindowClosed, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
-		ScopesNotAllowed, RevocationRequestInvalid, AdminRevocationInvalid, NotFound, Conflict,
+		ReplacementPickupInvalid, ScopesNotAllowed, RevocationRequestInvalid, AdminRevocationInvalid, NotFound, Conflict,
 	}
 }
 

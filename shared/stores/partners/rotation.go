@@ -158,6 +158,41 @@ func StillPair(table, partnerID string, current, previous credential.KeyID) type
 // keys are still the ones the caller read ("" means none): a rotation that registered or
 // promoted a key meanwhile fails it.
 func StillKeys(table, partnerID string, current, previous, pending credential.KeyID) types.TransactWriteItem {
+	cond, names, values := stillKeys(current, previous, pending)
+	in := &types.ConditionCheck{
+		TableName:                aws.String(table),
+		Key:                      Key(partnerID),
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: names,
+	}
+	if len(values) > 0 {
+		in.ExpressionAttributeValues = values
+	}
+	return types.TransactWriteItem{ConditionCheck: in}
+}
+
+// Reissue is the transaction item of a replacement after a compromise on the partner: keyId
+// = next, secretArn = secretARN (the new generation of its secret), no previous and no
+// pending key; conditioned, like StillKeys, on the keys being the ones the caller read (and
+// revoked in the same transaction).
+func Reissue(table, partnerID string, current, previous, pending, next credential.KeyID, secretARN string) types.TransactWriteItem {
+	cond, names, values := stillKeys(current, previous, pending)
+	names["#secretArn"] = attrSecretARN
+	values[":next"] = str(string(next))
+	values[":secretArn"] = str(secretARN)
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(table),
+		Key:                       Key(partnerID),
+		UpdateExpression:          aws.String("SET #keyId = :next, #secretArn = :secretArn REMOVE #previous, #pending"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}}
+}
+
+// stillKeys is the condition that the partner's keys are current, previous and pending ("":
+// none), with its names and values.
+func stillKeys(current, previous, pending credential.KeyID) (string, map[string]string, map[string]types.AttributeValue) {
 	names := map[string]string{"#keyId": attrKeyID}
 	values := map[string]types.AttributeValue{}
 	cond := ""
@@ -176,14 +211,5 @@ func StillKeys(table, partnerID string, current, previous, pending credential.Ke
 		values[":"+a.ref] = str(string(a.id))
 		cond += "#" + a.ref + " = :" + a.ref
 	}
-	in := &types.ConditionCheck{
-		TableName:                aws.String(table),
-		Key:                      Key(partnerID),
-		ConditionExpression:      aws.String(cond),
-		ExpressionAttributeNames: names,
-	}
-	if len(values) > 0 {
-		in.ExpressionAttributeValues = values
-	}
-	return types.TransactWriteItem{ConditionCheck: in}
+	return cond, names, values
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
-// StillKeys holds exactly while the partner's item names the keys given: current, previous
-// and pending, "" meaning the attribute is absent.
+// StillKeys, and Reissue's condition, hold exactly while the partner's item names the keys
+// given: current, previous and pending, "" meaning the attribute is absent.
 func TestStillKeys(t *testing.T) {
 	t.Parallel()
 	const (
@@ -54,6 +54,23 @@ func TestStillKeys(t *testing.T) {
 				partners.StillKeys(partnersTable, pid, tc.current, tc.previous, tc.pending)}})
 			if got := err == nil; got != tc.holds {
 				t.Errorf("holds %t (%v), want %t", got, err, tc.holds)
+			}
+			// Reissue carries the same condition, and names the replacement alone.
+			const secretARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:x/g2-AbCdEf"
+			_, err = db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+				partners.Reissue(partnersTable, pid, tc.current, tc.previous, tc.pending, other, secretARN)}})
+			if got := err == nil; got != tc.holds {
+				t.Fatalf("reissue holds %t (%v), want %t", got, err, tc.holds)
+			}
+			if !tc.holds {
+				return
+			}
+			st, err := (&partners.Store{DB: db, Table: partnersTable}).GetState(t.Context(), pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.KeyID != string(other) || st.SecretARN != secretARN || st.PreviousKeyID != "" || st.PendingKeyID != "" || st.PartnerName != "Acme" {
+				t.Errorf("after the reissue: %+v", st)
 			}
 		})
 	}

@@ -276,7 +276,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Usage-plan throttling, between admission and integration as in API Gateway: by the
 	// authorizer's usageIdentifierKey.
-	if admitted.usageKey != "" && f.cfg.UsagePlans != nil {
+	if c.route.Auth == topology.AuthPartnerKey && f.cfg.UsagePlans != nil && (admitted.usageKey != "" || f.apiKeyRequired()) {
 		if gerr := f.throttle(r.Context(), admitted.usageKey); gerr != nil {
 			f.fail(r.Context(), w, c, gerr)
 			return

@@ -10,7 +10,10 @@ import (
 
 // respThrottled is API Gateway's gateway response type for a request over a usage plan's
 // throttle.
-const respThrottled = "THROTTLED"
+const (
+	respThrottled     = "THROTTLED"
+	respInvalidAPIKey = "INVALID_API_KEY"
+)
 
 // Throttle is a usage plan's throttle as API Gateway applies it: a token bucket per usage
 // identifier that holds at most Burst requests and refills at Rate requests per second.
@@ -90,20 +93,37 @@ func (l *limiter) prune(now time.Time) {
 	}
 }
 
+// apiKeyRequired says partner-key routes require an API key, as infra declares them
+// (ApiKeyRequired) whenever the topology declares usage plans: API Gateway then refuses a
+// request whose usage identifier names no enabled API key in a plan of the stage.
+func (f *Front) apiKeyRequired() bool { return len(f.cfg.Topology.UsagePlans) > 0 }
+
 // throttle applies the usage plan of the admitted request's usage identifier, as API Gateway
-// does between the authorizer and the integration. A usage identifier in no plan (or whose key
-// is missing or disabled) is let through unthrottled. API Gateway would answer 403 on a method
-// that requires an API key; the topology declares no such per-method flag, so the front
-// throttles what a plan covers and refuses nothing on that ground.
+// does between the authorizer and the integration. Where the routes require an API key
+// (apiKeyRequired), a usage identifier that names no enabled key in a plan — a partner whose
+// API key the gateway enforcer disabled — is refused with API Gateway's INVALID_API_KEY
+// response (403), whatever the authorizer's cached policy says; otherwise it is let through
+// unthrottled.
 func (f *Front) throttle(ctx context.Context, usageKey string) *gatewayError {
-	t, found, err := f.cfg.UsagePlans.Lookup(ctx, usageKey)
-	if err != nil {
-		return &gatewayError{
-			responseType: respDefault5xx, status: http.StatusInternalServerError, errorType: "InternalServerErrorException",
-			detail: "Internal server error", cause: fmt.Errorf("usage plan of usage identifier %s: %w", usageKey, err),
+	var t Throttle
+	found := false
+	if usageKey != "" {
+		var err error
+		t, found, err = f.cfg.UsagePlans.Lookup(ctx, usageKey)
+		if err != nil {
+			return &gatewayError{
+				responseType: respDefault5xx, status: http.StatusInternalServerError, errorType: "InternalServerErrorException",
+				detail: "Internal server error", cause: fmt.Errorf("usage plan of usage identifier %s: %w", usageKey, err),
+			}
 		}
 	}
 	if !found {
+		if f.apiKeyRequired() {
+			return &gatewayError{
+				responseType: respInvalidAPIKey, status: http.StatusForbidden, errorType: "ForbiddenException",
+				detail: "Forbidden", cause: fmt.Errorf("usage identifier %q names no enabled API key in a usage plan of the stage", usageKey),
+			}
+		}
 		return nil
 	}
 	if f.limiter.take(usageKey, t, f.cfg.Now()) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/local/front"
+	"github.com/lanyardhq/lanyard/topology"
 )
 
 // plans is a UsagePlanSource over a fixed map, counting its lookups.
@@ -243,5 +244,36 @@ func TestThrottleUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	if statuses[http.StatusCreated] != 5 || statuses[http.StatusTooManyRequests] != 15 {
 		t.Errorf("statuses %v, want 5 × 201 and 15 × 429", statuses)
+	}
+}
+
+// Where the topology declares usage plans, the partner-key routes require an API key, as infra
+// declares them (ApiKeyRequired): a usage identifier that names no enabled API key in a plan —
+// a partner whose API key the gateway enforcer disabled — is refused with API Gateway's
+// INVALID_API_KEY response, whatever the authorizer's cached policy says, and never reaches the
+// function; a usage identifier in a plan goes through.
+func TestDisabledAPIKeyIsRefusedWhereTheRoutesRequireOne(t *testing.T) {
+	t.Parallel()
+	src := &plans{byKey: map[string]front.Throttle{"usage-key-7": {Rate: 100, Burst: 100}}}
+	fx := newFixture(t, func(c *front.Config) {
+		c.UsagePlans = src
+		tp := testTopology()
+		tp.UsagePlans = []topology.UsagePlan{{Name: "standard", RateLimit: 100, BurstLimit: 100}}
+		c.Topology = tp
+	})
+	if res := serve(fx.front, request("GET", "/v1/probe", "usage-key-7", nil)); res.status != http.StatusCreated {
+		t.Fatalf("an enabled key in a plan: %d %s", res.status, res.body)
+	}
+	for range 2 { // the second from the authorizer's cached policy
+		res := serve(fx.front, request("GET", "/v1/probe", "usage-key-disabled", nil))
+		if detail := wantProblem(t, res, http.StatusForbidden, "INVALID_API_KEY"); detail != "Forbidden" {
+			t.Errorf("detail %q", detail)
+		}
+		if et := res.header.Get("x-amzn-ErrorType"); et != "ForbiddenException" {
+			t.Errorf("x-amzn-ErrorType %q", et)
+		}
+	}
+	if _, routes := fx.fn.counts(); routes != 1 {
+		t.Errorf("%d route calls, want 1: a refused request never reaches the function", routes)
 	}
 }

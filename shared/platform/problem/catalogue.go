@@ -145,7 +145,7 @@ var (
 // GatewayResponse is a problem API Gateway (and `lanyard local`'s front) answers with when a
 // request never reaches a function: topology/ declares these bodies from GatewayResponses.
 type GatewayResponse struct {
-	// Type is API Gateway's response type: UNAUTHORIZED, ACCESS_DENIED,
+	// Type is API Gateway's response type: UNAUTHORIZED, ACCESS_DENIED, INVALID_API_KEY,
 	// MISSING_AUTHENTICATION_TOKEN, THROTTLED, DEFAULT_4XX, DEFAULT_5XX.
 	Type string
 	// Status is the status answered; 0 keeps the status API Gateway chose.
@@ -159,6 +159,9 @@ type GatewayResponse struct {
 var GatewayResponses = []GatewayResponse{
 	{Type: "UNAUTHORIZED", Status: 401, Problem: Unauthorized},
 	{Type: "ACCESS_DENIED", Status: 403, Problem: AccessDenied},
+	// The partner's API key is disabled (every key of the partner revoked): the routes require
+	// an API key, and the authorizer names the partner's.
+	{Type: "INVALID_API_KEY", Status: 403, Problem: AccessDenied},
 	{Type: "MISSING_AUTHENTICATION_TOKEN", Status: 403, Problem: MissingAuthenticationToken},
 	{Type: "THROTTLED", Status: 429, Problem: Throttled},
 	{Type: "DEFAULT_4XX", Status: 0, Problem: BadRequest},

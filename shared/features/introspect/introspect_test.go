@@ -1,6 +1,7 @@
 package introspect_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"hash/crc32"
@@ -13,7 +14,9 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/lanyardhq/lanyard/api"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
@@ -123,6 +126,7 @@ func TestIntrospection(t *testing.T) {
 	forgedToken := forgeSecret(t, active)
 	fx.c.Add("forged-key", forgedToken)
 
+	schema := documentSchema(t, "IntrospectionResponse")
 	want := func(exp time.Time) string {
 		b, err := json.Marshal(introspect.Answer{Active: true, Scope: "orders:read orders:write", ClientID: partnerID,
 			TokenType: "Bearer", Exp: exp.Unix(), Iat: t0.Add(-time.Second).Unix()})
@@ -153,6 +157,7 @@ func TestIntrospection(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || resp.Body != tc.want {
 				t.Errorf("answer %d %s, want 200 %s", resp.StatusCode, resp.Body, tc.want)
 			}
+			validates(t, schema, resp.Body)
 			if resp.Headers["Content-Type"] != "application/json" || resp.Headers["Cache-Control"] != "no-store" {
 				t.Errorf("headers %v", resp.Headers)
 			}
@@ -266,4 +271,35 @@ func forgeSecret(t *testing.T, k credential.Key) string {
 		t.Fatalf("forged key does not parse as key %s: %v", k.ID(), err)
 	}
 	return forged.Plaintext().Reveal()
+}
+
+// documentSchema compiles a schema of shared/domain/openapi/openapi.json's components.
+func documentSchema(t *testing.T, name string) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.Document()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource(api.DocumentURL, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(api.DocumentURL + "#/components/schemas/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validates(t *testing.T, s *jsonschema.Schema, body string) {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("body is not JSON: %v", err)
+	}
+	if err := s.Validate(v); err != nil {
+		t.Errorf("body does not match the schema: %v", err)
+	}
 }

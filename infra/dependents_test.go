@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/jsii-runtime-go"
+
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -185,5 +187,34 @@ func TestDependentsFromTheContext(t *testing.T) {
 				t.Errorf("Dependents = %v, %v; want %v (error %v)", got, err, tc.want, tc.err)
 			}
 		})
+	}
+}
+
+// API Gateway applies a changed resource policy only at the stage's next deployment: another
+// set of dependents is another deployment (the CDK hashes the REST API's template, its policy
+// included, into the deployment's logical id).
+func TestNewDependentsRedeployTheStage(t *testing.T) {
+	deployment := func(name string, dependents ...string) string {
+		t.Helper()
+		top := topology.Lanyard()
+		top.Dependents = dependents
+		b, err := json.Marshal(synthesize(t, name, top).services.FindResources(jsii.String("AWS::ApiGateway::Deployment"), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids map[string]any
+		if err := json.Unmarshal(b, &ids); err != nil || len(ids) != 1 {
+			t.Fatalf("deployments %s: %v", b, err)
+		}
+		for id := range ids {
+			return id
+		}
+		return ""
+	}
+	none := deployment("lanyard")
+	one := deployment("lanyard-with-dependents", "arn:aws:iam::111122223333:role/service/billing-api", "arn:aws:iam::444455556666:user/auditor")
+	other := deployment("lanyard-with-another-dependent", "arn:aws:iam::111122223333:role/other")
+	if none == one || one == other || none == other {
+		t.Errorf("deployments %s, %s, %s: want one per set of dependents", none, one, other)
 	}
 }

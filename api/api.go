@@ -28,6 +28,8 @@ const (
 	OpGetCurrentCredential = openapi.OpGetCurrentCredential
 	OpAcknowledgeRotation  = openapi.OpAcknowledgeRotation
 	OpRevokeCredential     = openapi.OpRevokeCredential
+
+	OpIntrospectKey = openapi.OpIntrospectKey
 )
 
 // ErrNoRequestBody is returned by ValidateBody for an operation the document gives no JSON

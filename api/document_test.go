@@ -237,7 +237,7 @@ func TestEveryOperationIsComplete(t *testing.T) {
 	want := []string{api.OpGetOpenAPIDocument, api.OpGetHealth, api.OpCreateInvite, api.OpCreatePartner, api.OpGetOwnPartner, api.OpCreateToken,
 		api.OpListOnboardings, api.OpApproveOnboarding, api.OpDenyOnboarding, api.OpPickUpOnboarding,
 		api.OpRotatePartnerKey, api.OpRevokePartnerKeys, api.OpPickUpReplacement,
-		api.OpGetCurrentCredential, api.OpAcknowledgeRotation, api.OpRevokeCredential}
+		api.OpGetCurrentCredential, api.OpAcknowledgeRotation, api.OpRevokeCredential, api.OpIntrospectKey}
 	var ids []string
 	schemes, _ := at(t, d, "/components/securitySchemes").(map[string]any)
 	for _, o := range operations(t, d) {

@@ -10,11 +10,13 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/lanyardhq/lanyard/shared/platform/iamarn"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -128,6 +130,10 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) (*API, error
 		}
 		routeFns[i] = f
 	}
+	policy, err := resourcePolicy(top)
+	if err != nil {
+		return nil, err
+	}
 	format, err := json.Marshal(apiAccessLogFields)
 	if err != nil {
 		return nil, fmt.Errorf("api: access log format: %w", err)
@@ -145,6 +151,7 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) (*API, error
 		EndpointTypes:    &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
 		CloudWatchRole:   jsii.Bool(false),
 		ApiKeySourceType: apiKeySource(top),
+		Policy:           policy,
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(APIStageName),
 			TracingEnabled:       jsii.Bool(true),
@@ -196,6 +203,94 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) (*API, error
 	}
 
 	return &API{Construct: c, RestAPI: api, Authorizer: authorizer, AccessLogs: accessLogs}, nil
+}
+
+// resourcePolicy is the REST API's resource policy when a route is restricted to the
+// deployment's dependents (topology.Route.DependentsOnly), nil otherwise. Why a resource policy
+// and not IAM grants: a grant in the dependents' own policies cannot keep out the account's
+// other principals whose policies already allow execute-api:Invoke (administrators, broad
+// deploy roles); an explicit Deny in the API's resource policy overrides every Allow. It holds:
+//
+//   - Deny execute-api:Invoke on each dependents-only route to every principal whose
+//     aws:PrincipalArn (a role's ARN for its sessions, a user's own) is not a declared
+//     dependent (ArnNotEquals); with none declared, to everyone;
+//   - Allow it to the declared dependents on those routes, so that a dependent in another
+//     account (which also needs its own grant) or in this one needs nothing more;
+//   - Allow it to anyone on the open and partner-key routes: with a resource policy attached,
+//     API Gateway admits an unauthenticated route only on an explicit Allow, and the
+//     authorizer still decides the partner-key routes. The other aws-iam routes (ops) get no
+//     Allow here: they stay admitted by the callers' own IAM policies alone, as without a
+//     resource policy, never by Principal "*".
+//
+// A dependent must be a role or a user: as a principal, an account's root ARN means every
+// principal of the account, which the Deny's condition would not.
+func resourcePolicy(top *topology.Topology) (awsiam.PolicyDocument, error) {
+	var restricted, open []*string
+	for _, r := range top.Routes {
+		arn := jsii.String(methodResource(r))
+		switch {
+		case r.DependentsOnly:
+			restricted = append(restricted, arn)
+		case r.Auth == topology.AuthNone || r.Auth == topology.AuthPartnerKey:
+			open = append(open, arn)
+		}
+	}
+	if len(restricted) == 0 {
+		return nil, nil
+	}
+	var principals []awsiam.IPrincipal
+	for _, d := range top.Dependents {
+		p, err := iamarn.Parse(d)
+		if err != nil {
+			return nil, fmt.Errorf("dependents: %w", err)
+		}
+		if p.Kind == iamarn.KindRoot {
+			return nil, fmt.Errorf("dependents: %q is an account's root: declare the role or user that calls", d)
+		}
+		principals = append(principals, awsiam.NewArnPrincipal(jsii.String(d)))
+	}
+	deny := &awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyDependents"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("execute-api:Invoke"),
+		Resources:  &restricted,
+	}
+	if len(top.Dependents) > 0 {
+		deny.Conditions = &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": top.Dependents}}
+	}
+	statements := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(deny)}
+	if len(principals) > 0 {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("Dependents"),
+			Effect:     awsiam.Effect_ALLOW,
+			Principals: &principals,
+			Actions:    jsii.Strings("execute-api:Invoke"),
+			Resources:  &restricted,
+		}))
+	}
+	if len(open) > 0 {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("OpenAndPartnerKeyRoutes"),
+			Effect:     awsiam.Effect_ALLOW,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("execute-api:Invoke"),
+			Resources:  &open,
+		}))
+	}
+	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}), nil
+}
+
+// methodResource is a route's method in a resource policy, in any stage:
+// "execute-api:/*/POST/v1/onboardings/*/pickup" (a path parameter matches any segment).
+func methodResource(r topology.Route) string {
+	segs := strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") {
+			segs[i] = "*"
+		}
+	}
+	return "execute-api:/*/" + r.Method + "/" + strings.Join(segs, "/")
 }
 
 func usesPartnerKey(routes []topology.Route) bool {

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,29 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/topology"
 )
+
+// DependentsContext is the CDK context key of the deployment's dependents
+// (topology.Topology.Dependents): the IAM role or user ARNs that may introspect partner keys,
+// as a JSON list in cdk.json or cdk.context.json, or comma separated on the command line
+// (`cdk deploy -c lanyard:dependents=arn:aws:iam::111122223333:role/billing-api`). Unset: none,
+// and nobody may introspect.
+const DependentsContext = "lanyard:dependents"
+
+// Dependents reads the deployment's dependents from the context the CDK CLI hands the app in
+// CDK_CONTEXT_JSON (read with getenv; cdk.json's, cdk.context.json's and -c values merged), at
+// DependentsContext (DependentsOf). It reads the variable itself rather than asking a CDK app,
+// so that a bad declaration is reported before the CDK's runtime starts.
+func Dependents(getenv func(string) string) ([]string, error) {
+	raw := getenv("CDK_CONTEXT_JSON")
+	if raw == "" {
+		return nil, nil
+	}
+	var ctx map[string]any
+	if err := json.Unmarshal([]byte(raw), &ctx); err != nil {
+		return nil, fmt.Errorf("CDK_CONTEXT_JSON: %w", err)
+	}
+	return DependentsOf(ctx[DependentsContext])
+}
 
 // Synth checks top (topology.Validate against the function mains under root) and that every
 // function's deployment package is built (FunctionPackage), then defines the stacks of top in
@@ -48,6 +72,35 @@ func Synth(top *topology.Topology, root string, env *awscdk.Environment) error {
 		return oneLine(err)
 	}
 	return oneLine(synth(app))
+}
+
+// DependentsOf reads the DependentsContext value: nil (unset), a string of ARNs separated by
+// commas, or a list of strings. Blank entries are dropped; the ARNs are checked by
+// topology.Validate.
+func DependentsOf(v any) ([]string, error) {
+	var raw []string
+	switch v := v.(type) {
+	case nil:
+	case string:
+		raw = strings.Split(v, ",")
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("context %s: %v is not an ARN string", DependentsContext, e)
+			}
+			raw = append(raw, s)
+		}
+	default:
+		return nil, fmt.Errorf("context %s: a list of ARNs or a comma-separated string, not %T", DependentsContext, v)
+	}
+	var out []string
+	for _, s := range raw {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // synth synthesizes app; an error the CDK throws while validating it is returned.

@@ -457,6 +457,11 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					miss("%s: role %s may not assume role %s", what, role, v.Name)
 				}
 				continue
+			case topology.ValueDependents:
+				if want := strings.Join(top.Dependents, ","); got != want {
+					miss("%s: want the declared dependents %q, template has %v", what, want, got)
+				}
+				continue
 			case topology.ValueAPIStage:
 				if b, _ := json.Marshal(got); !strings.Contains(string(b), ":execute-api:") {
 					miss("%s: is not an execute-api ARN: %s", what, b)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -198,7 +199,7 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 
 	// Environments last: every table, queue, plan and role a value may name exists by now.
 	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans,
-		roles: s.Roles, stageARN: stageARN, functions: lambdas}
+		roles: s.Roles, stageARN: stageARN, functions: lambdas, dependents: top.Dependents}
 	if s.API != nil {
 		env.authorizerCacheARN = stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("apigateway"), Account: jsii.String(""), Resource: jsii.String("/restapis"),
@@ -274,6 +275,8 @@ type environment struct {
 	// authorizerCacheARN is the API Gateway ARN of the stage's authorizer cache.
 	authorizerCacheARN *string
 	functions          map[string]awslambda.IFunction
+	// dependents are the declared dependents' ARNs (topology.ValueDependents).
+	dependents []string
 }
 
 // bind sets each of the function's environment variables and grants its role the declared
@@ -345,6 +348,8 @@ func (e environment) bind(f *Function) error {
 			}
 		case topology.ValueDeployment:
 			value = DeploymentID(f.Lambda)
+		case topology.ValueDependents:
+			value = jsii.String(strings.Join(e.dependents, ","))
 		case topology.ValueFunction:
 			fn, ok := e.functions[v.Name]
 			if !ok {

@@ -28,7 +28,11 @@ func (t *Topology) Mermaid() string {
 		w("  subgraph api [REST API]")
 		w("    direction TB")
 		for _, r := range t.Routes {
-			w("    %s[\"%s %s<br/>%s\"]", id("route", r.Method+r.Path), r.Method, r.Path, r.Auth)
+			auth := string(r.Auth)
+			if r.DependentsOnly {
+				auth += ", dependents only"
+			}
+			w("    %s[\"%s %s<br/>%s\"]", id("route", r.Method+r.Path), r.Method, r.Path, auth)
 		}
 		w("  end")
 	}

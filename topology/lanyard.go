@@ -209,6 +209,14 @@ func Lanyard() *Topology {
 					"REVOCATIONS_TABLE": TableName("revocations", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 				}},
+			// POST /v1/introspect: RFC 7662 introspection of a partner key for the deployment's
+			// dependents (shared/features/introspect). It reads the key registry and nothing
+			// else, and admits only the declared dependents.
+			{Name: "introspect", Main: "functions/introspect", MemoryMB: 128, Timeout: 10 * time.Second,
+				Env: map[string]Value{
+					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
+					"DEPENDENTS":        Dependents(),
+				}},
 		},
 		Authorizer: &Authorizer{Function: "authorizer", IdentityHeader: "Authorization", ResultTTL: AuthorizerResultTTL},
 		Routes: []Route{
@@ -236,6 +244,9 @@ func Lanyard() *Topology {
 			// Open: the pick-up token in the body is the credential (no key of the partner is
 			// live while its replacement waits).
 			{Method: "POST", Path: "/v1/replacements/{replacementId}/pickup", Function: "replacement-pickup", Auth: AuthNone},
+			// Signed by a declared dependent only: to anyone else it would tell which keys are
+			// live.
+			{Method: "POST", Path: "/v1/introspect", Function: "introspect", Auth: AuthIAM, DependentsOnly: true},
 		},
 		GatewayResponses: GatewayResponses,
 		SecretRotation:   &SecretRotation{Function: "rotation"},

@@ -34,6 +34,12 @@ type Topology struct {
 	// SecretRotation names the function Secrets Manager calls to rotate the partner key
 	// secrets (nil: none). Secrets Manager may invoke it, from this account only.
 	SecretRotation *SecretRotation
+	// Dependents are the IAM principals (role, user or root ARNs: shared/platform/iamarn) of
+	// the internal systems that may call the routes declared DependentsOnly. They belong to
+	// the deployment, not to the code: the CDK app reads them from its context
+	// (infra.DependentsContext), `lanyard local` declares its local credentials' principal.
+	// None declared: nobody may call those routes.
+	Dependents []string
 }
 
 // SecretRotation is the rotation function of the partner key secrets.
@@ -92,6 +98,9 @@ const (
 	// ValueFunction is the ARN of the declared function Name (to hand to a service that calls
 	// it, such as Secrets Manager's RotateSecret).
 	ValueFunction ValueKind = "function"
+	// ValueDependents is the declared Dependents' ARNs, comma separated ("" when none is): the
+	// principals a DependentsOnly route's function admits.
+	ValueDependents ValueKind = "dependents"
 )
 
 // Access is what a function may do with the resource a Value names; infra grants exactly it.
@@ -191,6 +200,9 @@ func APIStageARN(flush bool) Value {
 	return v
 }
 
+// Dependents is the declared dependents' ARNs (see ValueDependents).
+func Dependents() Value { return Value{Kind: ValueDependents} }
+
 // DeploymentID is this deployment's id (see ValueDeployment).
 func DeploymentID() Value { return Value{Kind: ValueDeployment} }
 
@@ -216,6 +228,10 @@ type Route struct {
 	// Scope is the scope a partner key needs to call an AuthPartnerKey route; "" admits any
 	// valid partner key. The authorizer's policy lists every route the key's scopes permit.
 	Scope string
+	// DependentsOnly restricts an AuthIAM route to the declared Dependents: in AWS the REST
+	// API's resource policy denies every other principal; `lanyard local`'s front refuses
+	// them alike; the function checks the caller again (ValueDependents).
+	DependentsOnly bool
 }
 
 // GatewayResponse is an API Gateway response for a request that never reached a function,

@@ -81,6 +81,12 @@ func TestValidateRefusesBrokenDeclarations(t *testing.T) {
 			tp.Consumers = append(tp.Consumers, c)
 		}, `enforcer "gateway" must be kebab-case and declared once`},
 		{"authorizer TTL over an hour", func(tp *topology.Topology) { tp.Authorizer.ResultTTL = 2 * time.Hour }, "outside 0–1 h"},
+		{"dependents-only route that is not aws-iam", func(tp *topology.Topology) { tp.Routes[0].DependentsOnly = true }, "only an aws-iam route can be restricted to the dependents"},
+		{"dependent with a wildcard", func(tp *topology.Topology) { tp.Dependents = []string{"arn:aws:iam::111122223333:role/*"} }, "no wildcards"},
+		{"dependent that is a whole account by id", func(tp *topology.Topology) { tp.Dependents = []string{"111122223333"} }, "not an IAM ARN"},
+		{"dependent declared twice", func(tp *topology.Topology) {
+			tp.Dependents = []string{"arn:aws:iam::111122223333:role/billing", "arn:aws:iam::111122223333:role/billing"}
+		}, "declared twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lanyardhq/lanyard/shared/platform/iamarn"
 )
 
 var (
@@ -120,6 +122,9 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 		if r.Scope != "" && !scopeRE.MatchString(r.Scope) {
 			bad("route %s: scope %q is not lowercase segments joined by \":\"", id, r.Scope)
 		}
+		if r.DependentsOnly && r.Auth != AuthIAM {
+			bad("route %s: only an aws-iam route can be restricted to the dependents", id)
+		}
 		switch r.Auth {
 		case AuthNone, AuthIAM:
 		case AuthPartnerKey:
@@ -140,6 +145,19 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 		if g.Title == "" || !strings.HasPrefix(g.Problem, ProblemBase) {
 			bad("gateway response %s: needs a title and a problem type under %s", g.Type, ProblemBase)
 		}
+	}
+
+	// A dependent is an IAM principal named exactly: a wildcard would admit whole accounts
+	// to a key-validity oracle.
+	if _, err := iamarn.ParseAll(t.Dependents); err != nil {
+		bad("dependents: %v", err)
+	}
+	dependents := map[string]bool{}
+	for _, d := range t.Dependents {
+		if dependents[d] {
+			bad("dependents: %q declared twice", d)
+		}
+		dependents[d] = true
 	}
 
 	queues, enforcers := map[string]bool{}, map[string]bool{}

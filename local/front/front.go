@@ -32,6 +32,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lanyardhq/lanyard/local/invoke"
+	"github.com/lanyardhq/lanyard/shared/platform/iamarn"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -59,8 +60,12 @@ type Config struct {
 	AccountID string
 	APIID     string
 	Stage     string // default DefaultStage
-	// Credentials are the local credentials aws-iam routes must be signed with.
+	// Credentials are the local credentials aws-iam routes must be signed with; their
+	// principal is the account's root user (LocalPrincipalARN), as LocalStack takes them.
 	Credentials aws.CredentialsProvider
+	// Signers are further local principals whose signatures aws-iam routes admit (a test's
+	// second caller), each with its own credentials and ARN.
+	Signers []Signer
 	// Passthrough is LocalStack: API Gateway management calls other than
 	// FlushStageAuthorizersCache go there unchanged.
 	Passthrough *url.URL
@@ -76,6 +81,17 @@ type Config struct {
 	UsagePlans UsagePlanSource
 }
 
+// Signer is a local principal that may sign aws-iam requests.
+type Signer struct {
+	Credentials aws.CredentialsProvider
+	// ARN is the principal's IAM ARN, the proxy event's requestContext.identity.userArn.
+	ARN string
+}
+
+// LocalPrincipalARN is the principal of the local credentials (Config.Credentials) in
+// account: the account's root user. `lanyard local` declares it as the deployment's dependent.
+func LocalPrincipalARN(account string) string { return "arn:aws:iam::" + account + ":root" }
+
 // Front is the local API Gateway. It is an http.Handler; serve it on 127.0.0.1.
 type Front struct {
 	cfg       Config
@@ -83,10 +99,14 @@ type Front struct {
 	responses gatewayResponses
 	cache     *authCache
 	signer    *v4.Signer
-	creds     aws.CredentialsProvider
-	proxy     *httputil.ReverseProxy
-	limiter   *limiter
-	stats     counters
+	// signers are the local principals aws-iam routes admit: the local credentials first.
+	signers []Signer
+	// dependents are the declared dependents, the only principals a DependentsOnly route
+	// admits (as the REST API's resource policy does in AWS).
+	dependents []iamarn.Principal
+	proxy      *httputil.ReverseProxy
+	limiter    *limiter
+	stats      counters
 }
 
 // Stats counts what the front did, for tests and the local status view.
@@ -141,8 +161,19 @@ func New(cfg Config) (*Front, error) {
 		limiter:   newLimiter(),
 	}
 	if cfg.Credentials != nil {
-		f.creds = aws.NewCredentialsCache(cfg.Credentials)
+		f.signers = append(f.signers, Signer{Credentials: aws.NewCredentialsCache(cfg.Credentials), ARN: LocalPrincipalARN(cfg.AccountID)})
 	}
+	for _, s := range cfg.Signers {
+		if s.Credentials == nil || s.ARN == "" {
+			return nil, errors.New("front: a signer needs credentials and an ARN")
+		}
+		f.signers = append(f.signers, Signer{Credentials: aws.NewCredentialsCache(s.Credentials), ARN: s.ARN})
+	}
+	deps, err := iamarn.ParseAll(t.Dependents)
+	if err != nil {
+		return nil, fmt.Errorf("front: %w", err)
+	}
+	f.dependents = deps
 	if a := t.Authorizer; a != nil {
 		if _, ok := t.Function(a.Function); !ok {
 			return nil, fmt.Errorf("front: authorizer function %q is not declared", a.Function)
@@ -267,6 +298,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		admitted, gerr = f.authorize(r.Context(), c)
 	case topology.AuthIAM:
 		admitted, gerr = f.verifySignature(r.Context(), c)
+		if gerr == nil && c.route.DependentsOnly {
+			gerr = f.onlyDependents(c, admitted)
+		}
 	case topology.AuthNone:
 	}
 	if gerr != nil {

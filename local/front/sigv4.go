@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/lanyardhq/lanyard/shared/platform/iamarn"
 )
 
 const (
@@ -98,11 +100,11 @@ func (f *Front) verifySignature(ctx context.Context, c *call) (admission, *gatew
 			amzDate, now.Add(maxSignatureAge).Format(amzDateFormat), now.Format(amzDateFormat)))
 	}
 
-	creds, err := f.creds.Retrieve(ctx)
+	signer, creds, err := f.signerOf(ctx, h.accessKey)
 	if err != nil {
-		return admission{}, internalError(fmt.Errorf("retrieve local credentials: %w", err))
+		return admission{}, internalError(err)
 	}
-	if subtle.ConstantTimeCompare([]byte(h.accessKey), []byte(creds.AccessKeyID)) != 1 ||
+	if signer == nil ||
 		creds.SessionToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(creds.SessionToken)) != 1 {
 		return admission{}, signatureError("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
@@ -117,13 +119,51 @@ func (f *Front) verifySignature(ctx context.Context, c *call) (admission, *gatew
 	}
 
 	c.identity = h.accessKey
-	return admission{iam: &iamIdentity{
-		accessKey: creds.AccessKeyID,
-		accountID: f.cfg.AccountID,
-		caller:    f.cfg.AccountID,
-		user:      f.cfg.AccountID,
-		userArn:   "arn:aws:iam::" + f.cfg.AccountID + ":root",
-	}}, nil
+	id := &iamIdentity{accessKey: creds.AccessKeyID, accountID: f.cfg.AccountID, caller: f.cfg.AccountID, user: f.cfg.AccountID, userArn: signer.ARN}
+	if signer.ARN != LocalPrincipalARN(f.cfg.AccountID) {
+		// A user: API Gateway names it by its access key's principal, not the account.
+		id.caller, id.user = creds.AccessKeyID, creds.AccessKeyID
+		if p, err := iamarn.Parse(signer.ARN); err == nil {
+			id.accountID = p.Account
+		}
+	}
+	return admission{iam: id}, nil
+}
+
+// signerOf finds the local signer whose access key id the request names (compared in constant
+// time with each); nil when none does.
+func (f *Front) signerOf(ctx context.Context, accessKey string) (*Signer, aws.Credentials, error) {
+	var (
+		found *Signer
+		creds aws.Credentials
+	)
+	for i := range f.signers {
+		c, err := f.signers[i].Credentials.Retrieve(ctx)
+		if err != nil {
+			return nil, aws.Credentials{}, fmt.Errorf("retrieve local credentials of %s: %w", f.signers[i].ARN, err)
+		}
+		if subtle.ConstantTimeCompare([]byte(accessKey), []byte(c.AccessKeyID)) == 1 && found == nil {
+			found, creds = &f.signers[i], c
+		}
+	}
+	return found, creds, nil
+}
+
+// onlyDependents refuses a signed request to a route restricted to the declared dependents
+// from any other principal, as the REST API's resource policy does in AWS (an explicit deny).
+func (f *Front) onlyDependents(c *call, a admission) *gatewayError {
+	if a.iam != nil && iamarn.AnyAdmits(f.dependents, a.iam.userArn) {
+		return nil
+	}
+	arn := ""
+	if a.iam != nil {
+		arn = a.iam.userArn
+	}
+	return &gatewayError{
+		responseType: respAccessDenied, status: http.StatusForbidden, errorType: "AccessDeniedException",
+		detail: "User: " + arn + " is not authorized to perform: execute-api:Invoke on resource: " + f.methodArn(c) + " with an explicit deny",
+		cause:  fmt.Errorf("principal %q is not a declared dependent of %s %s", arn, c.route.Method, c.route.Path),
+	}
 }
 
 // expectedSignature signs a copy of the request the way the caller should have and returns the

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/lanyardhq/lanyard/local/front"
+	"github.com/lanyardhq/lanyard/topology"
 )
 
 func TestIAMRoutes(t *testing.T) {
@@ -142,6 +143,60 @@ func TestIAMRouteWithSessionCredentials(t *testing.T) {
 			sign(t, req, nil, tt.creds, "execute-api", epoch)
 			if res := serve(fx.front, req); res.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", res.status, tt.status, res.body)
+			}
+		})
+	}
+}
+
+// A route restricted to the declared dependents admits only them, as the REST API's resource
+// policy does in AWS: another local signer, its signature good, is refused with an explicit
+// deny before any function runs; each signer's ARN reaches the function as the caller's.
+func TestDependentsOnlyRoute(t *testing.T) {
+	t.Parallel()
+	other := aws.Credentials{AccessKeyID: "LKIAQAAAAAAAOTHER01", SecretAccessKey: "other-secret", Source: "test"}
+	const otherARN = "arn:aws:iam::000000000000:user/observer"
+	for _, tt := range []struct {
+		name       string
+		dependents []string
+		creds      aws.Credentials
+		status     int
+		userArn    string
+	}{
+		{"the local credentials, declared", []string{front.LocalPrincipalARN(testAccount)}, localCreds, http.StatusCreated, front.LocalPrincipalARN(testAccount)},
+		{"another signer, not declared", []string{front.LocalPrincipalARN(testAccount)}, other, http.StatusForbidden, ""},
+		{"another signer, declared", []string{otherARN}, other, http.StatusCreated, otherARN},
+		{"the local credentials, not declared", []string{otherARN}, localCreds, http.StatusForbidden, ""},
+		{"nobody declared", nil, localCreds, http.StatusForbidden, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fx := newFixture(t, func(c *front.Config) {
+				tp := testTopology()
+				for i := range tp.Routes {
+					if tp.Routes[i].Auth == topology.AuthIAM {
+						tp.Routes[i].DependentsOnly = true
+					}
+				}
+				tp.Dependents = tt.dependents
+				c.Topology = tp
+				c.Signers = []front.Signer{{Credentials: credentials.StaticCredentialsProvider{Value: other}, ARN: otherARN}}
+			})
+			req := newRequest(t, http.MethodPost, "http://example.com/v1/admin/probe", nil)
+			sign(t, req, nil, tt.creds, "execute-api", epoch)
+			res := serve(fx.front, req)
+			if res.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.status, tt.status, res.body)
+			}
+			_, routes := fx.fn.counts()
+			if tt.status != http.StatusCreated {
+				wantProblem(t, res, http.StatusForbidden, "ACCESS_DENIED")
+				if routes != 0 {
+					t.Error("the function ran for a principal that is not a dependent")
+				}
+				return
+			}
+			if got := fx.fn.lastRoute(t).RequestContext.Identity.UserArn; got != tt.userArn {
+				t.Errorf("userArn %q, want %q", got, tt.userArn)
 			}
 		})
 	}

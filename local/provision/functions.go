@@ -22,7 +22,7 @@ import (
 )
 
 // environment resolves a function's declared values and adds what every local function needs.
-func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]string, error) {
+func (p *Provisioner) environment(t *topology.Topology, f topology.Function, r *Result) (map[string]string, error) {
 	env := map[string]string{}
 	maps.Copy(env, p.Options.ExtraEnv)
 	if v := p.Options.DynamoDBEndpoint; v != "" {
@@ -59,6 +59,8 @@ func (p *Provisioner) environment(f topology.Function, r *Result) (map[string]st
 			env[k] = ids
 		case topology.ValueDeployment:
 			env[k] = p.Options.Prefix
+		case topology.ValueDependents:
+			env[k] = strings.Join(t.Dependents, ",")
 		case topology.ValueFunction:
 			// Lambda's ARN is known before the function exists: the one declared after it is
 			// named here too.
@@ -100,7 +102,7 @@ func (p *Provisioner) functions(ctx context.Context, t *topology.Topology, r *Re
 	outs := make([]outcome, len(t.Functions))
 	envs := make([]map[string]string, len(t.Functions))
 	for i, f := range t.Functions {
-		env, err := p.environment(f, r)
+		env, err := p.environment(t, f, r)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,9 @@
 //   - provisions the declared topology into LocalStack and DynamoDB Local (local/provision);
 //   - fronts the REST routes like API Gateway, with the REQUEST authorizer, its policy cache,
 //     SigV4 on admin routes, usage-plan throttling per partner and problem+json gateway
-//     responses (local/front);
+//     responses (local/front); the local credentials are the deployment's declared dependent,
+//     so they may introspect, and the front refuses any other signer there as the REST API's
+//     resource policy does;
 //   - polls the tables' streams and invokes their consumers as a DynamoDB event source mapping
 //     would (local/streams);
 //   - drives rotation schedules: RotateSecret for partner secrets that are due
@@ -124,6 +126,9 @@ type Options struct {
 	// AutomaticallyAfterDays to seconds for demos and tests).
 	RotationInterval time.Duration
 	RotationDay      time.Duration
+	// Signers are further local principals the front admits on aws-iam routes besides the
+	// local credentials (front.Config.Signers): a test's second caller.
+	Signers []front.Signer
 	// FunctionEnv is added to every function's environment (e.g. LANYARD_LOG_LEVEL).
 	// LANYARD_KEY_ENVIRONMENT is "locl" unless it says otherwise: keys issued locally say so in
 	// their prefix, and secret scanners tell them from live ones.
@@ -152,6 +157,13 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	// The local credentials are the deployment's dependent, as they are its ops: they may
+	// introspect, unless the topology declares its own dependents.
+	if o.Topology != nil && o.Topology.Dependents == nil {
+		tp := *o.Topology
+		tp.Dependents = []string{front.LocalPrincipalARN(Account)}
+		o.Topology = &tp
 	}
 	o.FunctionEnv = maps.Clone(o.FunctionEnv)
 	if o.FunctionEnv == nil {
@@ -248,6 +260,7 @@ func Start(ctx context.Context, opts Options) (*Suite, error) {
 		Invoker:      invoker,
 		Region:       Region, AccountID: Account, APIID: APIID,
 		Credentials: cfg.Credentials,
+		Signers:     opts.Signers,
 		Passthrough: passthrough,
 		Logger:      opts.Logger,
 		// The declared usage plans, as LocalStack holds them, throttle each usage identifier.

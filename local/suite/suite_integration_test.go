@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
+	"github.com/lanyardhq/lanyard/local/front"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/platform/logging"
@@ -500,6 +502,9 @@ func suiteOptions(tp *topology.Topology, prefix string, logger *slog.Logger) sui
 		Listen: "127.0.0.1:0", XRayListen: "127.0.0.1:0",
 		LocalStackURL: env.LocalStackURL, DynamoDBURL: env.DynamoDBURL,
 		PollInterval: 100 * time.Millisecond, Logger: logger,
+		// A second local principal, whose good signature only the routes restricted to the
+		// dependents refuse (TestIntrospectionThroughLocal).
+		Signers: []front.Signer{{Credentials: credentials.StaticCredentialsProvider{Value: observerCreds}, ARN: observerARN}},
 	}
 }
 

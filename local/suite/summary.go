@@ -26,7 +26,11 @@ func (s *Suite) Summary(tp *topology.Topology) Summary {
 	sum := Summary{API: s.APIURL, Traces: s.Traces.Addr(), Changed: s.Provisioned.Changed(), Changes: s.Provisioned.Changes,
 		Functions: s.Provisioned.Functions, Tables: s.Provisioned.Tables, Bus: s.Provisioned.Bus}
 	for _, r := range tp.Routes {
-		sum.Routes = append(sum.Routes, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Auth))
+		auth := string(r.Auth)
+		if r.DependentsOnly {
+			auth += ", dependents only"
+		}
+		sum.Routes = append(sum.Routes, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, auth))
 	}
 	return sum
 }

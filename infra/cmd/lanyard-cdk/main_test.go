@@ -36,21 +36,31 @@ func TestBadDeclarationIsOneLineAndExitOne(t *testing.T) {
 	cases := []struct {
 		name string
 		dir  string
-		want []string
+		// context is the CDK context the CLI would hand the app (CDK_CONTEXT_JSON).
+		context string
+		want    []string
 	}{
-		{"functions without main packages", t.TempDir(), []string{
+		{"functions without main packages", t.TempDir(), "", []string{
 			"infra: the topology is not valid: ",
 			`function "` + first.Name + `": no main package at ` + first.Main,
 		}},
-		{"function packages not built", mains, []string{
+		{"function packages not built", mains, "", []string{
 			"infra: function packages missing (run `make build` first): ",
 			`function "` + first.Name + `": package bin/` + first.Name + "/function.zip: no such file",
+		}},
+		{"a dependent with a wildcard", mains, `{"lanyard:dependents":["arn:aws:iam::111122223333:role/*"]}`, []string{
+			"infra: the topology is not valid: ",
+			`dependents: principal "arn:aws:iam::111122223333:role/*"`, "no wildcards",
+		}},
+		{"dependents that are not ARNs", mains, `{"lanyard:dependents":{"billing":true}}`, []string{
+			"infra: context lanyard:dependents: a list of ARNs or a comma-separated string",
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(bin)
 			cmd.Dir = c.dir
+			cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+c.context)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()

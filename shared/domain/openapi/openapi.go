@@ -63,6 +63,8 @@ const (
 	OpGetCurrentCredential = "getCurrentCredential" // GET /v1/credentials/current
 	OpAcknowledgeRotation  = "acknowledgeRotation"  // POST /v1/credentials/ack
 	OpRevokeCredential     = "revokeCredential"     //nolint:gosec // G101: an operation id, not a credential (POST /v1/revoke)
+
+	OpIntrospectKey = "introspectKey" // POST /v1/introspect
 )
 
 // Document returns the OpenAPI document, as GET /v1/openapi.json serves it. The slice is a copy.

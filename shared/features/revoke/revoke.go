@@ -41,9 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -52,7 +50,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lanyardhq/lanyard/events"
-	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
@@ -65,12 +62,12 @@ const Resource = "/v1/revoke"
 
 // The form's parameters (RFC 7009, section 2.1).
 const (
-	ParamToken         = "token"
-	ParamTokenTypeHint = "token_type_hint"
+	ParamToken         = apigw.FormParamToken
+	ParamTokenTypeHint = apigw.FormParamTokenTypeHint
 )
 
 // FormContentType is the media type of the request body.
-const FormContentType = "application/x-www-form-urlencoded"
+const FormContentType = apigw.FormContentType
 
 // maxBodyBytes bounds the body: a form of one key and a hint is a few hundred bytes.
 const maxBodyBytes = 4096
@@ -196,63 +193,28 @@ func (h *Handler) committer() committer {
 	return committer{db: h.DB, tables: h.Tables, hooks: h.Hooks, now: h.now}
 }
 
-// readForm reads the form's token, refusing (revocation-request-invalid) a body that is not a
-// form, or holds no token, an empty one, or more than one; or more than one token_type_hint.
+// readForm reads the form's token (apigw.ReadTokenForm), refusing (revocation-request-invalid)
+// a body that is not a form, or holds no token, an empty one, or more than one; or more than
+// one token_type_hint.
 func readForm(req lambdaevents.APIGatewayProxyRequest) (string, error) {
-	invalid := func(cause string) error {
-		return problem.RevocationRequestInvalid.New("").WithCause(errors.New(cause))
-	}
-	cts := apigw.HeaderValues(req, "Content-Type")
-	if len(cts) != 1 {
-		return "", invalid(fmt.Sprintf("%d Content-Type headers", len(cts)))
-	}
-	if mt, _, err := mime.ParseMediaType(cts[0]); err != nil || mt != FormContentType {
-		return "", invalid("Content-Type is not " + FormContentType)
-	}
-	body, err := apigw.Body(req)
-	if err != nil {
-		return "", err
-	}
-	if len(body) > maxBodyBytes {
-		return "", invalid(fmt.Sprintf("body of %d bytes, more than %d", len(body), maxBodyBytes))
-	}
-	// The body is never echoed: it holds a key.
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return "", invalid("the body is not a form")
-	}
-	tokens := form[ParamToken]
-	switch {
-	case len(tokens) == 0:
-		return "", invalid("no token parameter")
-	case len(tokens) > 1:
-		return "", invalid(fmt.Sprintf("%d token parameters", len(tokens)))
-	case tokens[0] == "":
-		return "", invalid("an empty token parameter")
-	case len(form[ParamTokenTypeHint]) > 1:
-		return "", invalid(fmt.Sprintf("%d token_type_hint parameters", len(form[ParamTokenTypeHint])))
-	}
-	return tokens[0], nil
+	return apigw.ReadTokenForm(req, maxBodyBytes, problem.RevocationRequestInvalid)
 }
 
 // target finds the key the token is, and says whether the caller may revoke it now
 // (outcomeRevoked) or why nothing changes. The key id is returned when the token is a key.
 func (h *Handler) target(ctx context.Context, store *registry.Store, self registry.Entry, token string, now time.Time) (registry.Entry, outcome, error) {
-	// credential.Parse's errors are fixed messages: they never contain the token.
-	key, err := credential.Parse(token)
-	if err != nil {
-		return registry.Entry{}, outcomeNotAKey, nil
-	}
-	id := key.ID()
-	v, err := registry.Verify(ctx, store, key, now, false)
+	v, err := registry.VerifyToken(ctx, store, token, now)
 	switch {
+	case errors.Is(err, registry.ErrMalformed):
+		return registry.Entry{}, outcomeNotAKey, nil
 	case errors.Is(err, registry.ErrNotFound):
-		return registry.Entry{KeyID: id}, outcomeUnknown, nil
+		return registry.Entry{KeyID: v.Entry.KeyID}, outcomeUnknown, nil
 	case errors.Is(err, registry.ErrMismatch):
-		return registry.Entry{KeyID: id}, outcomeMismatch, nil
+		return registry.Entry{KeyID: v.Entry.KeyID}, outcomeMismatch, nil
 	case err != nil:
 		return registry.Entry{}, "", fmt.Errorf("revocation: %w", err)
 	}
+	id := v.Entry.KeyID
 	e := v.Entry
 	switch {
 	case e.PartnerID != self.PartnerID:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -154,4 +155,55 @@ func CheckJSONUTF8(req lambdaevents.APIGatewayProxyRequest) error {
 		return problem.UnsupportedMediaType.New("")
 	}
 	return nil
+}
+
+// The parameters of a token form: RFC 7009's revocation request and RFC 7662's introspection
+// request share them.
+const (
+	FormParamToken         = "token"
+	FormParamTokenTypeHint = "token_type_hint"
+)
+
+// FormContentType is the media type of a token form.
+const FormContentType = "application/x-www-form-urlencoded"
+
+// ReadTokenForm reads the token of a token form (RFC 7009 section 2.1, RFC 7662 section 2.1):
+// a body of media type application/x-www-form-urlencoded of at most maxBytes, holding exactly
+// one non-empty token parameter and at most one token_type_hint (read and ignored). Anything
+// else is refused with the route's problem type invalid, whose cause names the rule broken and
+// never quotes the body: it holds a key. A body that does not decode is bad-request (Body).
+func ReadTokenForm(req lambdaevents.APIGatewayProxyRequest, maxBytes int, invalid problem.Type) (string, error) {
+	refuse := func(cause string) error {
+		return invalid.New("").WithCause(errors.New(cause))
+	}
+	cts := HeaderValues(req, "Content-Type")
+	if len(cts) != 1 {
+		return "", refuse(fmt.Sprintf("%d Content-Type headers", len(cts)))
+	}
+	if mt, _, err := mime.ParseMediaType(cts[0]); err != nil || mt != FormContentType {
+		return "", refuse("Content-Type is not " + FormContentType)
+	}
+	body, err := Body(req)
+	if err != nil {
+		return "", err
+	}
+	if len(body) > maxBytes {
+		return "", refuse(fmt.Sprintf("body of %d bytes, more than %d", len(body), maxBytes))
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", refuse("the body is not a form")
+	}
+	tokens := form[FormParamToken]
+	switch {
+	case len(tokens) == 0:
+		return "", refuse("no token parameter")
+	case len(tokens) > 1:
+		return "", refuse(fmt.Sprintf("%d token parameters", len(tokens)))
+	case tokens[0] == "":
+		return "", refuse("an empty token parameter")
+	case len(form[FormParamTokenTypeHint]) > 1:
+		return "", refuse(fmt.Sprintf("%d token_type_hint parameters", len(form[FormParamTokenTypeHint])))
+	}
+	return tokens[0], nil
 }

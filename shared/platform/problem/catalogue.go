@@ -128,6 +128,13 @@ var (
 	RevocationRequestInvalid = Type{anchor: "revocation-request-invalid", status: 400, title: "Invalid Revocation Request",
 		detail: "Send the key to revoke as the token parameter of an application/x-www-form-urlencoded body, once (RFC 7009); token_type_hint is optional.",
 		fixed:  true}
+	// IntrospectionRequestInvalid: a POST /v1/introspect whose body is not a form
+	// (application/x-www-form-urlencoded) holding the key to introspect as its one token
+	// parameter, as RFC 7662's invalid_request (400). Its detail is fixed: it never echoes the
+	// body.
+	IntrospectionRequestInvalid = Type{anchor: "introspection-request-invalid", status: 400, title: "Invalid Introspection Request",
+		detail: "Send the key to introspect as the token parameter of an application/x-www-form-urlencoded body, once (RFC 7662); token_type_hint is optional.",
+		fixed:  true}
 	// AdminRevocationInvalid: a POST /v1/admin/partners/{partnerId}/revoke whose JSON body does
 	// not name one key (keyId) or every key of the partner ("all": true), a reason from the
 	// fixed list, and at most a note of bounded printable text (400). The detail says which rule
@@ -174,7 +181,7 @@ func Types() []Type {
 		Unauthorized, AccessDenied, MissingAuthenticationToken, Throttled, BadRequest, Internal,
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
 		IdempotencyInFlight, ReplayWindowClosed, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
-		ReplacementPickupInvalid, ScopesNotAllowed, RevocationRequestInvalid, AdminRevocationInvalid, NotFound, Conflict,
+		ReplacementPickupInvalid, ScopesNotAllowed, RevocationRequestInvalid, AdminRevocationInvalid, IntrospectionRequestInvalid, NotFound, Conflict,
 	}
 }
 

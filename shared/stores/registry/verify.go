@@ -64,3 +64,26 @@ func Verify(ctx context.Context, lookup Lookup, key credential.Key, now time.Tim
 	ok, reason := e.Accepts(now)
 	return Verdict{Entry: e, Accepted: ok, Reason: reason}, nil
 }
+
+// ErrMalformed is VerifyToken's error for a token that is not a key: credential.Parse refused
+// its grammar or checksum, before any read.
+var ErrMalformed = errors.New("the token is not a well-formed key")
+
+// VerifyToken is Verify for a token as a client sent it, the one path every route that is
+// handed a key to judge (revocation, introspection) takes: the token is parsed
+// (credential.Parse: grammar and checksum, no I/O), then the key is matched by its full
+// verifier in constant time and judged at now (Verify, no pending key accepted). A token that
+// is not a key is an error matching ErrMalformed; otherwise the errors are Verify's, and the
+// Verdict names the key id even then (key ids are public). No error contains the token.
+func VerifyToken(ctx context.Context, lookup Lookup, token string, now time.Time) (Verdict, error) {
+	// credential.Parse's errors are fixed messages: they never contain the token.
+	key, err := credential.Parse(token)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("verify token: %w", ErrMalformed)
+	}
+	v, err := Verify(ctx, lookup, key, now, false)
+	if err != nil {
+		return Verdict{Entry: Entry{KeyID: key.ID()}}, err
+	}
+	return v, nil
+}

@@ -115,3 +115,54 @@ func forgeSecret(t *testing.T, k credential.Key) credential.Key {
 	}
 	return forged
 }
+
+// VerifyToken parses the token before any read, and then is Verify: a token that is not a
+// key is ErrMalformed; the other refusals name the key id; no error holds the token.
+func TestVerifyToken(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	store := &registry.Store{DB: db, Table: table}
+	e, active := newEntry(t)
+	if err := putNew(t, db, e); err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := credential.Generate(credential.EnvLocal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := 0
+	db.Intercept = func(string, any) error { reads++; return nil }
+	if _, err := registry.VerifyToken(t.Context(), store, "not-a-key", t0); !errors.Is(err, registry.ErrMalformed) || reads != 0 {
+		t.Errorf("a malformed token: error %v after %d reads, want ErrMalformed before any", err, reads)
+	}
+	db.Intercept = nil
+	genuine := active.Plaintext().Reveal()
+	for _, tc := range []struct {
+		name     string
+		token    string
+		accepted bool
+		keyID    credential.KeyID
+		err      error
+	}{
+		{"the active key", genuine, true, active.ID(), nil},
+		{"a key unknown to the registry", unknown.Plaintext().Reveal(), false, unknown.ID(), registry.ErrNotFound},
+		{"the key id's secret forged", forgeSecret(t, active).Plaintext().Reveal(), false, active.ID(), registry.ErrMismatch},
+		{"a wrong checksum", genuine[:len(genuine)-1] + "x", false, "", registry.ErrMalformed},
+		{"not a key at all", "hello", false, "", registry.ErrMalformed},
+		{"the key id alone", string(active.ID()), false, "", registry.ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := registry.VerifyToken(t.Context(), store, tc.token, t0.Add(time.Minute))
+			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("VerifyToken: error %v, want %v", err, tc.err)
+			}
+			if err != nil && strings.Contains(err.Error(), tc.token) {
+				t.Fatal("the error contains the token") // never print it
+			}
+			if v.Accepted != tc.accepted || v.Entry.KeyID != tc.keyID {
+				t.Errorf("VerifyToken = accepted %v, key %q; want %v, %q", v.Accepted, v.Entry.KeyID, tc.accepted, tc.keyID)
+			}
+		})
+	}
+}

@@ -11,8 +11,8 @@ import (
 // respThrottled is API Gateway's gateway response type for a request over a usage plan's
 // throttle.
 const (
-	respThrottled     = "THROTTLED"
-	respInvalidAPIKey = "INVALID_API_KEY"
+	respThrottled              = "THROTTLED"
+	respUsageIdentifierRefused = "INVALID_API_KEY"
 )
 
 // Throttle is a usage plan's throttle as API Gateway applies it: a token bucket per usage
@@ -120,7 +120,7 @@ func (f *Front) throttle(ctx context.Context, usageKey string) *gatewayError {
 	if !found {
 		if f.apiKeyRequired() {
 			return &gatewayError{
-				responseType: respInvalidAPIKey, status: http.StatusForbidden, errorType: "ForbiddenException",
+				responseType: respUsageIdentifierRefused, status: http.StatusForbidden, errorType: "ForbiddenException",
 				detail: "Forbidden", cause: fmt.Errorf("usage identifier %q names no enabled API key in a usage plan of the stage", usageKey),
 			}
 		}

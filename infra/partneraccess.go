@@ -21,10 +21,21 @@ var (
 	// PartnerAccessAssumeActions are what the token function's role may do on the role: assume
 	// it, and tag the session (a session tag needs sts:TagSession on both sides).
 	PartnerAccessAssumeActions = []string{"sts:AssumeRole", "sts:TagSession"}
-	// PartnerAccessRevokeActions are what the STS revocation enforcer may do on the role: keep
-	// its one inline deny policy (aws:PrincipalTag/partner, aws:TokenIssueTime).
-	PartnerAccessRevokeActions = []string{"iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy"}
+	// PartnerAccessRevokeActions are what the sts revocation enforcer may do on the role: keep
+	// its inline deny policy (aws:PrincipalTag/partner, aws:TokenIssueTime) and list the
+	// managed policies attached.
+	PartnerAccessRevokeActions = []string{"iam:DeleteRolePolicy", "iam:ListAttachedRolePolicies", "iam:PutRolePolicy"}
+	// PartnerAccessAttachActions are what it may do on the role with its own managed policies,
+	// and with no other (the condition on iam:PolicyARN).
+	PartnerAccessAttachActions = []string{"iam:AttachRolePolicy", "iam:DetachRolePolicy"}
+	// PartnerAccessPolicyActions are what it may do on its own managed policies (under
+	// stsenforcer.ManagedPath, named after the role): create them and keep their versions.
+	PartnerAccessPolicyActions = []string{"iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:ListPolicyVersions"}
 )
+
+// RevokedSessionsPath is the IAM path of the sts enforcer's managed policies
+// (shared/features/stsenforcer.ManagedPath; a test keeps them equal).
+const RevokedSessionsPath = "/lanyard-revoked-sessions/"
 
 // minRoleSession is IAM's floor for a role's MaxSessionDuration.
 const minRoleSession = time.Hour
@@ -136,13 +147,34 @@ func (p *PartnerAccess) GrantAssume(grantee awsiam.IGrantable) awsiam.Grant {
 	})
 }
 
-// GrantRevocation lets grantee (the STS revocation enforcer) put, read and delete the role's
-// inline policies, where the deny on aws:PrincipalTag/partner and aws:TokenIssueTime lives.
-func (p *PartnerAccess) GrantRevocation(grantee awsiam.IGrantable) awsiam.Grant {
-	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee:      grantee,
-		Actions:      jsii.Strings(PartnerAccessRevokeActions...),
-		ResourceArns: jsii.Strings(*p.Role.RoleArn()),
+// GrantRevocation lets grantee (the sts revocation enforcer) keep the deny on
+// aws:PrincipalTag/partner and aws:TokenIssueTime: put and delete the role's inline policy,
+// create and version its own managed policies ("<role name>-<n>" under RevokedSessionsPath)
+// and attach them to the role, nothing else: no other policy may be attached, and no other
+// managed policy written.
+func (p *PartnerAccess) GrantRevocation(grantee awsiam.IGrantable) {
+	roleArn := jsii.Strings(*p.Role.RoleArn())
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: grantee, Actions: jsii.Strings(PartnerAccessRevokeActions...), ResourceArns: roleArn,
+	})
+	policies := p.RevokedSessionsPolicies()
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings(PartnerAccessAttachActions...),
+		Resources:  roleArn,
+		Conditions: &map[string]any{"ArnLike": map[string]any{"iam:PolicyARN": policies}},
+	}))
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(PartnerAccessPolicyActions...),
+		Resources: &[]*string{policies},
+	}))
+}
+
+// RevokedSessionsPolicies is the ARN pattern of the sts enforcer's managed policies.
+func (p *PartnerAccess) RevokedSessionsPolicies() *string {
+	return awscdk.Stack_Of(p.Role).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("policy"),
+		ResourceName: awscdk.Fn_Join(jsii.String(""), jsii.Strings(RevokedSessionsPath[1:], *p.Role.RoleName(), "-*")),
+		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	})
 }
 

@@ -154,8 +154,8 @@ func partnerID(r *rand.Rand) string {
 	return "p-" + string(b)
 }
 
-// revocations are n partners revoked at random times within span after t0.
-func revocations(seed uint64, n int, span time.Duration) []stsenforcer.Entry {
+// revocationsWithin are n partners revoked at random times within span after t0.
+func revocationsWithin(seed uint64, n int, span time.Duration) []stsenforcer.Entry {
 	r := rand.New(rand.NewPCG(seed, 16))
 	out := make([]stsenforcer.Entry, n)
 	for i := range out {
@@ -207,7 +207,7 @@ func checkDenies(t *testing.T, d stsenforcer.Documents, entries []stsenforcer.En
 // has room for, partners grouped a minute at a time, with no role-wide deny.
 func TestAThousandRevocationsWithinAnHourFit(t *testing.T) {
 	t.Parallel()
-	entries := revocations(1, 1000, time.Hour)
+	entries := revocationsWithin(1, 1000, time.Hour)
 	now := t0.Add(time.Hour)
 	const slots = stsenforcer.AttachmentQuota - 1 // the role's own grants take one
 	d, err := rules.Render(entries, now, slots)
@@ -238,7 +238,7 @@ func TestAThousandRevocationsWithinAnHourFit(t *testing.T) {
 // ones.
 func TestOverflowAndFallback(t *testing.T) {
 	t.Parallel()
-	entries := revocations(2, 1000, time.Hour)
+	entries := revocationsWithin(2, 1000, time.Hour)
 	now := t0.Add(time.Hour)
 	tests := []struct {
 		name         string

@@ -196,13 +196,13 @@ func (s *Store) Entries(ctx context.Context) ([]Entry, error) {
 	}
 }
 
-// Acquire takes the lease for owner until the given time when nobody holds it, or its holder's
-// time ran out by now, or owner holds it already; false when another writer holds it.
+// Acquire takes the lease for owner until the given time when nobody holds it or its holder's
+// time ran out by now; false when a writer holds it (owner included: a lease is taken once).
 func (s *Store) Acquire(ctx context.Context, owner string, now, until time.Time) (bool, error) {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: key(setKey),
 		UpdateExpression:         aws.String("SET #o = :me, #u = :until"),
-		ConditionExpression:      aws.String("attribute_not_exists(#o) OR #o = :me OR #u < :now"),
+		ConditionExpression:      aws.String("attribute_not_exists(#o) OR #u < :now"),
 		ExpressionAttributeNames: map[string]string{"#o": AttrLeaseOwner, "#u": AttrLeaseUntil},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":me": str(owner), ":until": str(attrtime.Format(until)), ":now": str(attrtime.Format(now)),

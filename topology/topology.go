@@ -157,7 +157,9 @@ func RoleARN(name string, assume bool) Value {
 
 // RoleDenies is the ARN of the declared role name, for the function that keeps the role's deny
 // of revoked partners' sessions (AccessDenySessions).
-func RoleDenies(name string) Value { return Value{Kind: ValueRole, Name: name, Access: AccessDenySessions} }
+func RoleDenies(name string) Value {
+	return Value{Kind: ValueRole, Name: name, Access: AccessDenySessions}
+}
 
 // UsagePlanIDs is the JSON object of the usage plans' names by declared name; enroll says the function may
 // create API keys and add them to the plans.

@@ -31,7 +31,9 @@ type role struct {
 	others  int
 }
 
-func (r *role) Attached(context.Context) (map[string]bool, int, error) { return map[string]bool{}, r.others, nil }
+func (r *role) Attached(context.Context) (map[string]bool, int, error) {
+	return map[string]bool{}, r.others, nil
+}
 
 func (r *role) Apply(_ context.Context, d stsenforcer.Documents, _ map[string]bool) error {
 	r.mu.Lock()

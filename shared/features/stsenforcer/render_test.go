@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyardhq/lanyard/shared/fakes/iamtest"
 	"github.com/lanyardhq/lanyard/shared/features/stsenforcer"
 )
 
@@ -26,78 +27,22 @@ type session struct {
 	issued  time.Time
 }
 
-// rule is one statement as the evaluator reads it: nil partners for any partner.
-type rule struct {
-	partners map[string]bool
-	before   time.Time
-}
-
-// parse reads the documents' statements as IAM would evaluate them for a partner session. The
-// documents use Deny * on * with StringEquals on the partner tag and DateLessThan on the issue
-// time; any other shape fails the test.
-func parse(t *testing.T, docs []string) []rule {
+// policies parses the documents with the test evaluator of IAM (shared/fakes/iamtest).
+func parse(t *testing.T, docs []string) iamtest.Policies {
 	t.Helper()
-	var out []rule
-	for _, raw := range docs {
-		var d struct {
-			Version   string
-			Statement []struct {
-				Sid, Effect, Action, Resource string
-				Condition                     map[string]map[string]json.RawMessage
-			}
-		}
-		if err := json.Unmarshal([]byte(raw), &d); err != nil {
-			t.Fatalf("document %s: %v", raw, err)
-		}
-		for _, st := range d.Statement {
-			if st.Effect != "Deny" || st.Action != "*" || st.Resource != "*" {
-				t.Fatalf("statement %s: %s %s on %s, want Deny * on *", st.Sid, st.Effect, st.Action, st.Resource)
-			}
-			var r rule
-			for op, kv := range st.Condition {
-				for k, v := range kv {
-					switch {
-					case op == "StringEquals" && k == stsenforcer.PartnerKey:
-						var ps []string
-						if err := json.Unmarshal(v, &ps); err != nil {
-							t.Fatalf("statement %s: %s %s: %v", st.Sid, op, k, err)
-						}
-						r.partners = map[string]bool{}
-						for _, p := range ps {
-							r.partners[p] = true
-						}
-					case op == "DateLessThan" && k == stsenforcer.IssueTimeKey:
-						var at string
-						if err := json.Unmarshal(v, &at); err != nil {
-							t.Fatalf("statement %s: %s %s: %v", st.Sid, op, k, err)
-						}
-						when, err := time.Parse(time.RFC3339, at)
-						if err != nil {
-							t.Fatalf("statement %s: %v", st.Sid, err)
-						}
-						r.before = when
-					default:
-						t.Fatalf("statement %s: condition %s %s the evaluator does not know", st.Sid, op, k)
-					}
-				}
-			}
-			if r.before.IsZero() {
-				t.Fatalf("statement %s has no issue-time condition: it would deny every session", st.Sid)
-			}
-			out = append(out, r)
-		}
+	p, err := iamtest.Parse(docs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return p
 }
 
-// denied: a Deny statement whose every condition holds denies the session.
-func denied(rules []rule, s session) bool {
-	for _, r := range rules {
-		if (r.partners == nil || r.partners[s.partner]) && s.issued.Before(r.before) {
-			return true
-		}
-	}
-	return false
+// denied says whether the documents deny a request of the partner's session s.
+func denied(p iamtest.Policies, s session) bool {
+	return p.Denied(iamtest.Request{
+		Strings: map[string]string{stsenforcer.PartnerKey: s.partner},
+		Dates:   map[string]time.Time{stsenforcer.IssueTimeKey: s.issued},
+	})
 }
 
 func all(d stsenforcer.Documents) []string {

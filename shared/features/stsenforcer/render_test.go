@@ -101,7 +101,7 @@ func partnerID(r *rand.Rand) string {
 
 // revocationsWithin are n partners revoked at random times within span after t0.
 func revocationsWithin(seed uint64, n int, span time.Duration) []stsenforcer.Entry {
-	r := rand.New(rand.NewPCG(seed, 16))
+	r := rand.New(rand.NewPCG(seed, 16)) //nolint:gosec // a seeded, reproducible set of test partners, not a secret
 	out := make([]stsenforcer.Entry, n)
 	for i := range out {
 		out[i] = stsenforcer.Entry{PartnerID: partnerID(r), RevokedAt: t0.Add(time.Duration(r.Int64N(int64(span))))}

@@ -95,8 +95,10 @@ func (r *Role) Attached(ctx context.Context) (ours map[string]bool, others int, 
 // Apply writes the documents: the inline policy (deleted when empty), then each managed
 // policy in order, created or given a new default version, and attached; the enforcer's
 // policies no longer needed are detached last (kept for later use). Writing in this order,
-// a statement moving towards the inline policy as older ones are pruned is in its new place
-// before it leaves its old one.
+// a statement moving towards the inline policy as older ones are pruned, and a new one
+// appended at the end, is in its new place before it leaves its old one. A revocation older
+// than others already rendered (delivered late) can grow an earlier document and push a
+// statement into the next one: between those two writes that statement is in neither.
 func (r *Role) Apply(ctx context.Context, d Documents, attached map[string]bool) error {
 	if d.Inline != "" {
 		if _, err := r.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(r.Name), PolicyName: aws.String(InlinePolicyName),

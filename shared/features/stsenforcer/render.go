@@ -128,10 +128,10 @@ func roleWideStatement(cutoff time.Time) statement {
 
 // Render lays the entries out as documents for slots managed policies: the entries whose
 // cut-off plus the longest session is past now are pruned; the others, grouped by bucket
-// (oldest first, partners in id order), fill the inline policy, then the managed policies in
+// (newest first, partners in id order), fill the inline policy, then the managed policies in
 // turn, a bucket split over statements where a document fills up. When they do not fit, the
-// oldest buckets are folded into the role-wide deny until the rest does: every session issued
-// before the newest folded bucket's end is denied.
+// oldest buckets are folded into the role-wide deny (the first statement) until the rest
+// does: every session issued before the newest folded bucket's end is denied.
 func (r Rules) Render(entries []Entry, now time.Time, slots int) (Documents, error) {
 	inline, managed := r.InlineLimit, r.ManagedLimit
 	if inline == 0 {
@@ -172,14 +172,17 @@ func (r Rules) Render(entries []Entry, now time.Time, slots int) (Documents, err
 		b.partners = slices.Compact(b.partners)
 		buckets = append(buckets, b)
 	}
-	slices.SortFunc(buckets, func(a, b *bucket) int { return a.end.Compare(b.end) })
+	// Newest first: a new revocation's statement goes to the front, pruning takes from the
+	// back; Role.Apply writes back to front, so a statement pushed on into the next document
+	// is in its new place before it leaves its old one.
+	slices.SortFunc(buckets, func(a, b *bucket) int { return b.end.Compare(a.end) })
 
 	for folded := 0; folded <= len(buckets); folded++ {
 		var cutoff time.Time
 		if folded > 0 {
-			cutoff = buckets[folded-1].end
+			cutoff = buckets[len(buckets)-folded].end
 		}
-		docs, ok := pack(buckets[folded:], cutoff, caps)
+		docs, ok := pack(buckets[:len(buckets)-folded], cutoff, caps)
 		if !ok {
 			continue
 		}

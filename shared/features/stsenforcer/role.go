@@ -92,14 +92,24 @@ func (r *Role) Attached(ctx context.Context) (ours map[string]bool, others int, 
 	}
 }
 
-// Apply writes the documents: the inline policy (deleted when empty), then each managed
-// policy in order, created or given a new default version, and attached; the enforcer's
-// policies no longer needed are detached last (kept for later use). Writing in this order,
-// a statement moving towards the inline policy as older ones are pruned, and a new one
-// appended at the end, is in its new place before it leaves its old one. A revocation older
-// than others already rendered (delivered late) can grow an earlier document and push a
-// statement into the next one: between those two writes that statement is in neither.
+// Apply writes the documents back to front: each managed policy from the last, created or
+// given a new default version, and attached; then the inline policy (deleted when empty); the
+// enforcer's policies no longer needed are detached last (kept for later use). Render puts the
+// newest statements first, so a new or late revocation pushes statements on towards the back,
+// and pruning drops them from the back: written in this order, a statement that moves is in
+// its new place before it leaves its old one.
 func (r *Role) Apply(ctx context.Context, d Documents, attached map[string]bool) error {
+	for i := len(d.Managed) - 1; i >= 0; i-- {
+		arn := r.ManagedARN(i + 1)
+		if err := r.putManaged(ctx, i+1, d.Managed[i]); err != nil {
+			return err
+		}
+		if !attached[arn] {
+			if _, err := r.IAM.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(r.Name), PolicyArn: aws.String(arn)}); err != nil {
+				return fmt.Errorf("attach %s to role %s: %w", arn, r.Name, err)
+			}
+		}
+	}
 	if d.Inline != "" {
 		if _, err := r.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(r.Name), PolicyName: aws.String(InlinePolicyName),
 			PolicyDocument: aws.String(d.Inline)}); err != nil {
@@ -110,17 +120,6 @@ func (r *Role) Apply(ctx context.Context, d Documents, attached map[string]bool)
 		var missing *iamtypes.NoSuchEntityException
 		if err != nil && !errors.As(err, &missing) {
 			return fmt.Errorf("delete the inline deny of role %s: %w", r.Name, err)
-		}
-	}
-	for i, doc := range d.Managed {
-		arn := r.ManagedARN(i + 1)
-		if err := r.putManaged(ctx, i+1, doc); err != nil {
-			return err
-		}
-		if !attached[arn] {
-			if _, err := r.IAM.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(r.Name), PolicyArn: aws.String(arn)}); err != nil {
-				return fmt.Errorf("attach %s to role %s: %w", arn, r.Name, err)
-			}
 		}
 	}
 	needed := map[string]bool{}

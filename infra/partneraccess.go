@@ -62,6 +62,9 @@ type PartnerAccess struct {
 	Role awsiam.Role
 	// Grants is the role's managed policy: execute-api:Invoke on the routes the scopes grant.
 	Grants awsiam.ManagedPolicy
+	// Boundary is the role's permissions boundary, the same grants: no policy written on the
+	// role later (the revocation enforcer's) can allow more.
+	Boundary awsiam.ManagedPolicy
 }
 
 // NewPartnerAccess defines the partner-access role. An error says which prop is missing, or
@@ -92,9 +95,24 @@ func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAcces
 	for _, t := range pol.Tiers {
 		longest = max(longest, t.TokenExchange.SessionDuration.Std())
 	}
+	var statements []awsiam.PolicyStatement
+	for _, s := range stmts {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Effect:    awsiam.Effect_ALLOW,
+			Actions:   jsii.Strings(s.Action...),
+			Resources: jsii.Strings(s.Resource...),
+		}))
+	}
+	// The same grants bound the role: the sts revocation enforcer writes the role's inline
+	// policy and managed policies of its own, and whatever they said, no session could do more.
+	boundary := awsiam.NewManagedPolicy(c, jsii.String("Boundary"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String(fmt.Sprintf("Lanyard partner access boundary: at most what the scopes of policy revision %d grant", pol.Revision)),
+		Statements:  &statements,
+	})
 	tokenRole := props.TokenRole.RoleArn()
 	partnerTag := "aws:RequestTag/" + tagPartner
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		PermissionsBoundary: boundary,
 		Description: jsii.String("Lanyard partner access: sessions handed out by POST /v1/token, narrowed to the partner's scopes and tagged with the partner"),
 		// Sessions without the partner tag cannot be created: revocation could not reach them.
 		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewArnPrincipal(tokenRole), &map[string]any{
@@ -115,20 +133,12 @@ func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAcces
 		},
 	}))
 
-	var statements []awsiam.PolicyStatement
-	for _, s := range stmts {
-		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Effect:    awsiam.Effect_ALLOW,
-			Actions:   jsii.Strings(s.Action...),
-			Resources: jsii.Strings(s.Resource...),
-		}))
-	}
 	grants := awsiam.NewManagedPolicy(c, jsii.String("Grants"), &awsiam.ManagedPolicyProps{
 		Description: jsii.String(fmt.Sprintf("Lanyard partner access: what the scopes of policy revision %d grant", pol.Revision)),
 		Statements:  &statements,
 		Roles:       &[]awsiam.IRole{role},
 	})
-	return &PartnerAccess{Construct: c, Role: role, Grants: grants}, nil
+	return &PartnerAccess{Construct: c, Role: role, Grants: grants, Boundary: boundary}, nil
 }
 
 // Tag keys as the token function sets them (shared/domain/sessiontag).

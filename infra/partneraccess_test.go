@@ -143,13 +143,24 @@ func TestPartnerAccessGrants(t *testing.T) {
 	want = slices.Compact(want)
 
 	policies := a.c.ofType("AWS::IAM::ManagedPolicy")
-	if len(policies) != 1 {
-		t.Fatalf("%d managed policies, want 1", len(policies))
+	if len(policies) != 2 {
+		t.Fatalf("%d managed policies, want 2 (the grants and the boundary)", len(policies))
 	}
-	mp := a.c.resources[policies[0]]
+	var mp, boundary = a.c.resources[policies[0]], policies[1]
+	if prop(mp, "Roles") == nil {
+		mp, boundary = a.c.resources[policies[1]], policies[0]
+	}
 	roles := list(prop(mp, "Roles"))
 	if len(roles) != 1 || !reflect.DeepEqual(roles[0], map[string]any{"Ref": a.access}) {
 		t.Errorf("managed policy attached to %v, want the partner-access role only", roles)
+	}
+	// The boundary is the same grants, attached to nothing: whatever the revocation
+	// enforcer writes on the role, a session can do no more.
+	if got := prop(a.c.resources[a.access], "PermissionsBoundary"); !reflect.DeepEqual(got, map[string]any{"Ref": boundary}) {
+		t.Errorf("the role's permissions boundary is %v, want the boundary policy %s", got, boundary)
+	}
+	if b := a.c.resources[boundary]; prop(b, "Roles") != nil || !reflect.DeepEqual(prop(b, "PolicyDocument"), prop(mp, "PolicyDocument")) {
+		t.Errorf("the boundary %v differs from the grants %v, or is attached", prop(b, "PolicyDocument"), prop(mp, "PolicyDocument"))
 	}
 	var got []string
 	for _, s := range statements(prop(mp, "PolicyDocument")) {

@@ -113,7 +113,7 @@ func NewPartnerAccess(scope constructs.Construct, id string, props *PartnerAcces
 	partnerTag := "aws:RequestTag/" + tagPartner
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
 		PermissionsBoundary: boundary,
-		Description: jsii.String("Lanyard partner access: sessions handed out by POST /v1/token, narrowed to the partner's scopes and tagged with the partner"),
+		Description:         jsii.String("Lanyard partner access: sessions handed out by POST /v1/token, narrowed to the partner's scopes and tagged with the partner"),
 		// Sessions without the partner tag cannot be created: revocation could not reach them.
 		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewArnPrincipal(tokenRole), &map[string]any{
 			"Null": map[string]any{partnerTag: "false"},

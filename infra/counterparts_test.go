@@ -456,6 +456,9 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 				if v.Access == topology.AccessReadWrite && !allows(grants, "sts:AssumeRole", ids[0], "Arn") {
 					miss("%s: role %s may not assume role %s", what, role, v.Name)
 				}
+				if v.Access == topology.AccessDenySessions && !allows(grants, "iam:PutRolePolicy", ids[0], "Arn") {
+					miss("%s: role %s may not put the deny on role %s", what, role, v.Name)
+				}
 				continue
 			case topology.ValueDependents:
 				if want := strings.Join(top.Dependents, ","); got != want {

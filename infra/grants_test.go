@@ -60,6 +60,16 @@ func isEnrollARN(printed string) bool {
 	return false
 }
 
+// revokedSessionsResource stands for the sts enforcer's managed policies in the allowed map.
+const revokedSessionsResource = "revoked-sessions"
+
+// isRevokedSessionsARN reports whether an unresolved policy resource (printed) is the ARN
+// pattern of the sts enforcer's managed policies: under their path, named after a role.
+func isRevokedSessionsARN(printed string) bool {
+	return strings.Contains(printed, ":iam::") && strings.Contains(printed, ":policy/"+RevokedSessionsPath[1:]) &&
+		strings.Contains(printed, "-*")
+}
+
 // excessGrants lists every action a function's role is allowed that its declaration does not
 // call for: its environment's access (table, bus, key, queue), the queues it consumes, the
 // stream it reads and the on-failure queue it writes, its own log group, and X-Ray. Writing
@@ -119,8 +129,12 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 					allow(target, "Arn", ":*", "lambda:InvokeFunction")
 				}
 			case topology.ValueRole:
-				if v.Access == topology.AccessReadWrite {
+				switch v.Access {
+				case topology.AccessReadWrite:
 					allow(one("AWS::IAM::Role", TagRole, v.Name), "Arn", "", "sts:AssumeRole", "sts:TagSession")
+				case topology.AccessDenySessions:
+					allow(one("AWS::IAM::Role", TagRole, v.Name), "Arn", "", append(slices.Clone(PartnerAccessRevokeActions), PartnerAccessAttachActions...)...)
+					allow(revokedSessionsResource, "", "", PartnerAccessPolicyActions...)
 				}
 			case topology.ValueAPIStage:
 				if v.Access == topology.AccessReadWrite {
@@ -192,6 +206,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 			case strings.Contains(g.Resource.ID, ":apigateway:") && strings.Contains(g.Resource.ID, "::/apikeys/*]") &&
 				slices.Contains(allowed[apiKeysResource+"."], g.Action):
 			case isEnrollARN(g.Resource.ID) && slices.Contains(allowed[usagePlansResource+"."], g.Action):
+			case isRevokedSessionsARN(g.Resource.ID) && slices.Contains(allowed[revokedSessionsResource+"."], g.Action):
 			case strings.Contains(g.Resource.ID, "/cache/authorizers]") && slices.Contains(allowed[authorizerCacheResource+"."], g.Action):
 			case !slices.Contains(allowed[g.Resource.ID+"."+g.Resource.Attr+g.Suffix], g.Action):
 				excess = append(excess, fmt.Sprintf("function %s: %s on %s.%s%s", f.Name, g.Action, g.Resource.ID, g.Resource.Attr, g.Suffix))

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/features/stsenforcer"
 	"github.com/lanyardhq/lanyard/shared/features/token"
 )
 
@@ -142,13 +143,24 @@ func TestPartnerAccessGrants(t *testing.T) {
 	want = slices.Compact(want)
 
 	policies := a.c.ofType("AWS::IAM::ManagedPolicy")
-	if len(policies) != 1 {
-		t.Fatalf("%d managed policies, want 1", len(policies))
+	if len(policies) != 2 {
+		t.Fatalf("%d managed policies, want 2 (the grants and the boundary)", len(policies))
 	}
-	mp := a.c.resources[policies[0]]
+	var mp, boundary = a.c.resources[policies[0]], policies[1]
+	if prop(mp, "Roles") == nil {
+		mp, boundary = a.c.resources[policies[1]], policies[0]
+	}
 	roles := list(prop(mp, "Roles"))
 	if len(roles) != 1 || !reflect.DeepEqual(roles[0], map[string]any{"Ref": a.access}) {
 		t.Errorf("managed policy attached to %v, want the partner-access role only", roles)
+	}
+	// The boundary is the same grants, attached to nothing: whatever the revocation
+	// enforcer writes on the role, a session can do no more.
+	if got := prop(a.c.resources[a.access], "PermissionsBoundary"); !reflect.DeepEqual(got, map[string]any{"Ref": boundary}) {
+		t.Errorf("the role's permissions boundary is %v, want the boundary policy %s", got, boundary)
+	}
+	if b := a.c.resources[boundary]; prop(b, "Roles") != nil || !reflect.DeepEqual(prop(b, "PolicyDocument"), prop(mp, "PolicyDocument")) {
+		t.Errorf("the boundary %v differs from the grants %v, or is attached", prop(b, "PolicyDocument"), prop(mp, "PolicyDocument"))
 	}
 	var got []string
 	for _, s := range statements(prop(mp, "PolicyDocument")) {
@@ -220,9 +232,51 @@ func TestPartnerAccessGrantsOnTheRole(t *testing.T) {
 	if got := grantsOn(a.other); len(got) != 0 {
 		t.Errorf("a bystander role may %v", got)
 	}
-	want = map[string][]string{"iam:DeleteRolePolicy": {accessArn}, "iam:GetRolePolicy": {accessArn}, "iam:PutRolePolicy": {accessArn}}
-	if got := grantsOn(a.revoke); !reflect.DeepEqual(got, want) {
+	want = map[string][]string{
+		"iam:DeleteRolePolicy": {accessArn}, "iam:ListAttachedRolePolicies": {accessArn}, "iam:PutRolePolicy": {accessArn},
+		"iam:AttachRolePolicy": {accessArn}, "iam:DetachRolePolicy": {accessArn},
+		"iam:CreatePolicy": {"policies"}, "iam:CreatePolicyVersion": {"policies"}, "iam:DeletePolicyVersion": {"policies"},
+		"iam:ListPolicyVersions": {"policies"},
+	}
+	got := grantsOn(a.revoke)
+	for action, res := range got {
+		for i, r := range res {
+			if isRevokedSessionsARN(r) {
+				res[i] = "policies"
+			}
+		}
+		got[action] = res
+	}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("enforcer may %v, want %v", got, want)
+	}
+}
+
+// The enforcer attaches and detaches its own managed policies and no other: the statement that
+// allows it is conditioned on the policy ARN, the pattern of its policies named after the role;
+// and the path is the one the enforcer writes under.
+func TestPartnerAccessAttachesOnlyTheEnforcersPolicies(t *testing.T) {
+	a := synthesizePartnerAccess(t, literalStage)
+	if RevokedSessionsPath != stsenforcer.ManagedPath {
+		t.Fatalf("infra's path %q, the enforcer's %q", RevokedSessionsPath, stsenforcer.ManagedPath)
+	}
+	found := false
+	for _, id := range a.c.ofType("AWS::IAM::Policy") {
+		for _, s := range statements(prop(a.c.resources[id], "PolicyDocument")) {
+			if !slices.Contains(s.Actions, "iam:AttachRolePolicy") {
+				continue
+			}
+			found = true
+			cond, _ := s.Condition.(map[string]any)
+			like, _ := cond["ArnLike"].(map[string]any)
+			b, _ := json.Marshal(like["iam:PolicyARN"])
+			if len(cond) != 1 || !isRevokedSessionsARN(string(b)) || !strings.Contains(string(b), `{"Ref":"`+a.access+`"}`) {
+				t.Errorf("attach statement conditioned on %v, want ArnLike iam:PolicyARN the role's own revoked-sessions policies", s.Condition)
+			}
+		}
+	}
+	if !found {
+		t.Error("no statement allows iam:AttachRolePolicy")
 	}
 }
 

@@ -367,8 +367,14 @@ func (e environment) bind(f *Function) error {
 				return fmt.Errorf("%s: role %q is not declared", where, v.Name)
 			}
 			value = pa.Role.RoleArn()
-			if v.Access == topology.AccessReadWrite {
+			switch v.Access {
+			case topology.AccessNone:
+			case topology.AccessReadWrite:
 				pa.GrantAssume(role)
+			case topology.AccessDenySessions:
+				pa.GrantRevocation(role)
+			default:
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
 			}
 		case topology.ValueAPIStage:
 			if e.stageARN == nil {

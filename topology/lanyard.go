@@ -201,6 +201,19 @@ func Lanyard() *Topology {
 					"SECRET_PREFIX":               SecretPrefix(AccessRetire),
 					"SECRET_RECOVERY_WINDOW_DAYS": Literal(strconv.FormatInt(SecretRecoveryDays(), 10)),
 				}},
+			// The sts revocation enforcer (shared/features/stsenforcer): adds the partner to the
+			// versioned set of revoked partners and, one writer at a time, renders the
+			// partner-access role's deny from it (sessions tagged with a revoked partner and
+			// issued before its revocation). Its EXCHANGE_WINDOW is set below, from the token
+			// function's timeout.
+			{Name: "revocation-sts", Main: "functions/revocation-sts", MemoryMB: 128, Timeout: STSEnforcerTimeout,
+				Env: map[string]Value{
+					"STS_DENIES_TABLE":        TableName("sts-denies", AccessReadWrite),
+					"OUTBOX_TABLE":            TableName("outbox", AccessReadWrite),
+					"REVOCATIONS_TABLE":       TableName("revocations", AccessReadWrite),
+					"PARTNER_ACCESS_ROLE_ARN": RoleDenies("partner-access"),
+					"LEASE":                   Literal(STSEnforcerLease().String()),
+				}},
 			// The proof of each revocation (shared/features/tracker): completes it once every
 			// declared enforcer reported, stalls it past the policy's budget. Its
 			// REVOCATION_ENFORCERS is set below, from the consumers declared.
@@ -276,6 +289,11 @@ func Lanyard() *Topology {
 			{Name: "revocation-secret", Function: "revocation-secret", DetailTypes: []string{"Credential Revoked"},
 				BatchSize: 10, VisibilityTimeout: MinVisibilityFactor * 30 * time.Second, MaxReceiveCount: 3,
 				Enforcer: "secret"},
+			// One writer renders at a time (the set's lease): a record waiting for it past the
+			// function's timeout comes back after the visibility timeout.
+			{Name: "revocation-sts", Function: "revocation-sts", DetailTypes: []string{"Credential Revoked"},
+				BatchSize: 10, VisibilityTimeout: MinVisibilityFactor * STSEnforcerTimeout, MaxReceiveCount: 3,
+				Enforcer: "sts"},
 			// Each enforcer's report settles its revocation (shared/features/tracker); a record
 			// that keeps failing goes to the DLQ, and the scheduled check still settles it.
 			{Name: "revocation-tracker", Function: "revocation-tracker", DetailTypes: []string{"Revocation Enforced"},
@@ -321,11 +339,20 @@ func Lanyard() *Topology {
 			// Replacement keys issued after a compromise, waiting for their one pick-up
 			// (shared/stores/replacements); purged a while after they expire.
 			{Name: "replacements", PartitionKey: Attr{Name: "replacementId", Type: AttrString}, TTLAttribute: "purgeAt"},
+			// The revoked partners the partner-access role's deny is rendered from, one item each
+			// (its latest revocation), and the set's version and writer lease
+			// (shared/stores/stsdenies).
+			{Name: "sts-denies", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},
 		},
 	}
 	// The tracker waits for a report of every enforcer declared (none: a revocation completes
 	// on its first check).
 	t.setEnv("revocation-tracker", "REVOCATION_ENFORCERS", Literal(strings.Join(t.Enforcers(), ",")))
+	// An exchange that read the key before its revocation may call AssumeRole until the token
+	// function's timeout runs out: the sts enforcer's deny reaches that far past the revocation.
+	if tok, ok := t.Function("token"); ok {
+		t.setEnv("revocation-sts", "EXCHANGE_WINDOW", Literal((tok.Timeout + ClockSkew).String()))
+	}
 	return t
 }
 

@@ -45,3 +45,15 @@ func AuthorizerKeyCacheTTL() time.Duration {
 func GatewayEnforcerTimeout() time.Duration {
 	return (AuthorizerKeyCacheTTL() + AuthorizerTimeout + gatewayEnforcerWork + time.Second - 1).Truncate(time.Second)
 }
+
+// STSEnforcerTimeout is the sts enforcer function's timeout: a batch's renders of the deny
+// (a scan of the set, a few IAM writes each) and its waits for the set's lease.
+const STSEnforcerTimeout = time.Minute
+
+// ClockSkew is the margin kept between the clocks of Lambda instances and AWS services.
+const ClockSkew = 5 * time.Second
+
+// STSEnforcerLease is how long a writer of the sts deny holds the set's lease: longer than the
+// function's timeout, which ends any invocation that took it, plus the clocks' skew, so no two
+// writers ever render at once.
+func STSEnforcerLease() time.Duration { return STSEnforcerTimeout + 6*ClockSkew }

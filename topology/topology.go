@@ -121,6 +121,10 @@ const (
 	// move staging labels, cancel the rotation, tag and schedule the deletion — never read a
 	// value.
 	AccessRetire Access = "retire"
+	// AccessDenySessions is what the sts enforcer takes on a role (ValueRole only): put and
+	// delete the role's inline policy, create and version its own customer managed policies and
+	// attach them to the role, nothing more.
+	AccessDenySessions Access = "deny-sessions"
 	// AccessDisableKeys is what disabling (and enabling again) partners' API keys takes
 	// (ValueUsagePlans only): find an API key by name (GET on the API keys) and update it (PATCH
 	// on an API key), nothing else.
@@ -163,6 +167,12 @@ func RoleARN(name string, assume bool) Value {
 		v.Access = AccessReadWrite
 	}
 	return v
+}
+
+// RoleDenies is the ARN of the declared role name, for the function that keeps the role's deny
+// of revoked partners' sessions (AccessDenySessions).
+func RoleDenies(name string) Value {
+	return Value{Kind: ValueRole, Name: name, Access: AccessDenySessions}
 }
 
 // UsagePlanIDs is the JSON object of the usage plans' names by declared name; enroll says the function may

@@ -80,6 +80,10 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 					bad("function %q: %s names undeclared role %q", f.Name, k, v.Name)
 				case v.Access == AccessReadWrite && r.AssumedBy != f.Name:
 					bad("function %q: %s may assume role %q, which only %q may assume", f.Name, k, v.Name, r.AssumedBy)
+				case v.Access != AccessNone && v.Access != AccessReadWrite && v.Access != AccessDenySessions:
+					bad("function %q: %s: access %q to role %q", f.Name, k, v.Access, v.Name)
+				case v.Access == AccessDenySessions && r.AssumedBy == f.Name:
+					bad("function %q: %s may both assume role %q and rewrite its deny", f.Name, k, v.Name)
 				}
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/lanyardhq/lanyard/shared/features/stsenforcer"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -79,6 +80,7 @@ func Down(ctx context.Context, c Clients, t *topology.Topology, prefix string) (
 	}
 	for _, r := range t.Roles {
 		name := o.Name(r.Name)
+		d.emptyRole(ctx, name)
 		_, err := c.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(name)})
 		d.done("role", name, err)
 	}
@@ -169,6 +171,43 @@ func (d *downRun) function(ctx context.Context, fn string) {
 	group := "/aws/lambda/" + fn
 	_, err = d.c.Logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(group)})
 	d.done("log group", group, err)
+}
+
+// emptyRole removes what the functions wrote on a role: its inline policies, and the managed
+// policies attached to it under the sts enforcer's path (detached, then deleted with their
+// versions); another managed policy is only detached.
+func (d *downRun) emptyRole(ctx context.Context, role string) {
+	inline, err := d.c.IAM.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(role)})
+	if d.fail("list the inline policies of role "+role, err) {
+		return
+	}
+	for _, p := range inline.PolicyNames {
+		_, err := d.c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(p)})
+		d.done("inline policy", role+"/"+p, err)
+	}
+	attached, err := d.c.IAM.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)})
+	if d.fail("list the policies attached to role "+role, err) {
+		return
+	}
+	for _, p := range attached.AttachedPolicies {
+		arn := aws.ToString(p.PolicyArn)
+		_, err := d.c.IAM.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(role), PolicyArn: p.PolicyArn})
+		if d.fail("detach "+arn+" from role "+role, err) || !strings.Contains(arn, ":policy"+stsenforcer.ManagedPath) {
+			continue
+		}
+		vs, err := d.c.IAM.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: p.PolicyArn})
+		if d.fail("list the versions of "+arn, err) {
+			continue
+		}
+		for _, v := range vs.Versions {
+			if !v.IsDefaultVersion {
+				_, err := d.c.IAM.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: p.PolicyArn, VersionId: v.VersionId})
+				d.fail("delete version "+aws.ToString(v.VersionId)+" of "+arn, err)
+			}
+		}
+		_, err = d.c.IAM.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: p.PolicyArn})
+		d.done("managed policy", arn, err)
+	}
 }
 
 func (d *downRun) queue(ctx context.Context, name string) {

@@ -616,3 +616,44 @@ func detailEventID(t *testing.T, detail string) string {
 	}
 	return d.EventID
 }
+
+// appendAfterHead commits one more decision of the partner right after the first read of its
+// head: a decision landing between VerifyPartner's two reads.
+type appendAfterHead struct {
+	outbox.DynamoDBAPI
+	commit func()
+	done   bool
+}
+
+func (a *appendAfterHead) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	out, err := a.DynamoDBAPI.GetItem(ctx, in, opts...)
+	if !a.done {
+		a.done = true
+		a.commit()
+	}
+	return out, err
+}
+
+// A chain being written while it is verified verifies: a record committed after the head was
+// read is not taken for a break; VerifyPartner reads both again.
+func TestVerifyPartnerWhileTheChainGrows(t *testing.T) {
+	t.Parallel()
+	b, db := newFakeBackend(t)
+	ctx := t.Context()
+	writer := &outbox.Store{DB: db, Table: b.outbox}
+	const partner = "p-growing"
+	if _, err := writer.Commit(ctx, partner, onboarded(partner, at(0)), nil); err != nil {
+		t.Fatal(err)
+	}
+	racing := &appendAfterHead{DynamoDBAPI: db, commit: func() {
+		if _, err := writer.Commit(ctx, partner, issued(partner, at(time.Second)), nil); err != nil {
+			t.Error(err)
+		}
+	}}
+	if err := (&outbox.Store{DB: racing, Table: b.outbox}).VerifyPartner(ctx, partner); err != nil {
+		t.Errorf("VerifyPartner while a decision lands: %v", err)
+	}
+	if !racing.done {
+		t.Error("no decision landed between the reads")
+	}
+}

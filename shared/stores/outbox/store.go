@@ -103,16 +103,26 @@ func (s *Store) Records(ctx context.Context, partnerID string) ([]Record, error)
 // VerifyPartner reads the partner's head and records and checks the chain ends at the head
 // (VerifyHead).
 func (s *Store) VerifyPartner(ctx context.Context, partnerID string) error {
-	head, err := s.Head(ctx, partnerID)
-	if err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		head, err := s.Head(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		records, err := s.Records(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		// A decision committed between the two reads puts a record past the head read: read
+		// both again, so a chain still being written verifies against the head that holds it.
+		if n := len(records); n > 0 && records[n-1].Seq > head.Seq && attempt < maxVerifyReads {
+			continue
+		}
+		return VerifyHead(head, records)
 	}
-	records, err := s.Records(ctx, partnerID)
-	if err != nil {
-		return err
-	}
-	return VerifyHead(head, records)
 }
+
+// maxVerifyReads bounds VerifyPartner's reads of a chain that decisions keep extending.
+const maxVerifyReads = 5
 
 // Commit records the decision d of partner partnerID in one transaction with stateChanges (at
 // most MaxStateChanges items, none of them on the outbox table's items of that partner): it

@@ -21,12 +21,12 @@ import (
 
 // BenchmarkRevocation measures revocation end to end through `lanyard local` with the
 // production functions, one revocation per iteration (`-benchtime 100x`: over 100 revocations):
-// a partner's key, its Allow cached by the front, makes one authorized request (the baseline,
-// timed), then revokes itself (POST /v1/revoke); from the revoke call's start, the time until
-// the front refuses the key (the gateway's own 403: polled), and the time until the tracker
-// records Revocation Completed (every declared enforcer reported: read from the revocations
-// table once all are done). Reported: p50 and p99 of each, the authorized request's p50 and p99,
-// and the ratios of the p50s to it.
+// a partner's key makes an authorized request with its Allow cached by the front (the
+// baseline, timed), then revokes itself (POST /v1/revoke); from the revoke call's start, the
+// time until the front refuses the key (the gateway's own 403: polled; also from the call's
+// return), and the time until the tracker records Revocation Completed (every declared
+// enforcer reported: read from the revocations table once all are done). Reported: p50 and p99
+// of each, the authorized request's p50 and p99, and the ratios of the p50s to it.
 func BenchmarkRevocation(b *testing.B) {
 	s, _ := benchSuite(b)
 	keys := benchKeys(b, s, b.N)
@@ -57,25 +57,34 @@ func BenchmarkRevocation(b *testing.B) {
 		partnerID string
 		start     time.Time
 	}
-	var authorized, refused []time.Duration
+	var authorized, refused, afterReturn []time.Duration
 	var done []revoked
 	b.ResetTimer()
 	for i := range b.N {
-		t0 := time.Now()
-		if status, _ := call(http.MethodGet, "/v1/partners/me", keys[i], "", ""); status != http.StatusOK {
-			b.Fatalf("the authorized request: %d", status)
+		// The previous revocation flushed the stage: the first request puts the key's Allow back
+		// in the front's cache, the second, timed, is an authorized request as most are.
+		for range 2 {
+			t0 := time.Now()
+			if status, _ := call(http.MethodGet, "/v1/partners/me", keys[i], "", ""); status != http.StatusOK {
+				b.Fatalf("the authorized request: %d", status)
+			}
+			if len(authorized) == i {
+				authorized = append(authorized, 0)
+			}
+			authorized[i] = time.Since(t0)
 		}
-		authorized = append(authorized, time.Since(t0))
 
 		start := time.Now()
 		if status, _ := call(http.MethodPost, "/v1/revoke", keys[i], "application/x-www-form-urlencoded", url.Values{"token": {keys[i]}}.Encode()); status != http.StatusOK {
 			b.Fatalf("revoke: %d", status)
 		}
+		returned := time.Now()
 		harness.Eventually(b, 30*time.Second, func() (bool, string) {
 			status, h := call(http.MethodGet, "/v1/partners/me", keys[i], "", "")
 			return status == http.StatusForbidden && h.Get("x-amzn-ErrorType") != "", "the front still lets the key through"
 		})
 		refused = append(refused, time.Since(start))
+		afterReturn = append(afterReturn, time.Since(returned))
 		k, err := credential.Parse(keys[i])
 		if err != nil {
 			b.Fatal("a key does not parse")
@@ -122,6 +131,8 @@ func BenchmarkRevocation(b *testing.B) {
 	b.ReportMetric(ap99, "authorized-p99-ms")
 	b.ReportMetric(percentileMS(refused, 50), "refused-p50-ms")
 	b.ReportMetric(percentileMS(refused, 99), "refused-p99-ms")
+	b.ReportMetric(percentileMS(afterReturn, 50), "refused-after-return-p50-ms")
+	b.ReportMetric(percentileMS(afterReturn, 99), "refused-after-return-p99-ms")
 	b.ReportMetric(percentileMS(completed, 50), "completed-p50-ms")
 	b.ReportMetric(percentileMS(completed, 99), "completed-p99-ms")
 	b.ReportMetric(percentileMS(refused, 50)/ap50, "refused-p50/authorized-p50")

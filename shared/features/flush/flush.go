@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
+	"github.com/lanyardhq/lanyard/shared/platform/wait"
 	"github.com/lanyardhq/lanyard/shared/stores/flushes"
 )
 
@@ -91,14 +92,7 @@ func (c *Coalescer) sleep(ctx context.Context, d time.Duration) error {
 	if c.Sleep != nil {
 		return c.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("wait for a flush: %w", ctx.Err())
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d, "wait for a flush")
 }
 
 // After returns once a flush that started after `after` has been made: by this call (flushed

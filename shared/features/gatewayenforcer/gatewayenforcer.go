@@ -41,6 +41,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/enforcement"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/platform/wait"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
@@ -99,14 +100,7 @@ func (e *Enforcer) sleep(ctx context.Context, d time.Duration) error {
 	if e.Sleep != nil {
 		return e.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("wait for the authorizer's caches: %w", ctx.Err())
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d, "wait for the authorizer's caches")
 }
 
 func (e *Enforcer) actor() events.Actor {

@@ -56,6 +56,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/platform/wait"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 )
 
@@ -367,12 +368,5 @@ func (r *Relay) backoff(n int) time.Duration {
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("waiting to read unprocessed keys: %w", context.Cause(ctx))
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d, "waiting to read unprocessed keys")
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/features/enforcement"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/platform/wait"
 	"github.com/lanyardhq/lanyard/shared/stores/stsdenies"
 )
 
@@ -96,14 +97,7 @@ func (e *Enforcer) sleep(ctx context.Context, d time.Duration) error {
 	if e.Sleep != nil {
 		return e.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("wait for the deny's render: %w", ctx.Err())
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d, "wait for the deny's render")
 }
 
 // Handle is the Lambda entry point: each record is one Credential Revoked; a record that fails

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/platform/wait"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client the Store uses.
@@ -259,14 +260,7 @@ func (s *Store) backoff(n int) time.Duration {
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("waiting to retry: %w", context.Cause(ctx))
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d, "waiting to retry")
 }
 
 // MarkPublished is the update that records a record's event as on the bus, at at, under the

@@ -40,6 +40,8 @@ type Topology struct {
 	// (infra.DependentsContext), `lanyard local` declares its local credentials' principal.
 	// None declared: nobody may call those routes.
 	Dependents []string
+	// AuditLog is the audit log group (nil: none).
+	AuditLog *AuditLog
 }
 
 // SecretRotation is the rotation function of the partner key secrets.
@@ -101,6 +103,10 @@ const (
 	// ValueDependents is the declared Dependents' ARNs, comma separated ("" when none is): the
 	// principals a DependentsOnly route's function admits.
 	ValueDependents ValueKind = "dependents"
+	// ValueAuditLog is the name of the audit log group (Topology.AuditLog): "/lanyard/audit" in
+	// AWS, "/<prefix>/audit" locally (AuditLogGroupName). Access read-write: create log streams
+	// in it and put log events; read: run Logs Insights queries on it and read its events.
+	ValueAuditLog ValueKind = "audit-log"
 )
 
 // Access is what a function may do with the resource a Value names; infra grants exactly it.
@@ -208,6 +214,20 @@ func APIStageARN(flush bool) Value {
 		v.Access = AccessReadWrite
 	}
 	return v
+}
+
+// AuditLogName is the name of the audit log group, with the function's access to it.
+func AuditLogName(access Access) Value { return Value{Kind: ValueAuditLog, Access: access} }
+
+// AuditLogGroupName is the audit log group's name under a deployment's name prefix:
+// "/lanyard/audit" in AWS (prefix "lanyard"), "/<prefix>/audit" locally.
+func AuditLogGroupName(prefix string) string { return "/" + prefix + "/audit" }
+
+// AuditLog is the CloudWatch Logs group every audit record is written to, encrypted with the
+// deployment's KMS key; its retention is the policy's audit.retentionDays.
+type AuditLog struct {
+	// Writer is the function that writes the bus's events to it (the audit consumer's).
+	Writer string
 }
 
 // Dependents is the declared dependents' ARNs (see ValueDependents).

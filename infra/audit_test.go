@@ -278,4 +278,3 @@ func TestAuditLogRetentions(t *testing.T) {
 		t.Error("2 days accepted")
 	}
 }
-

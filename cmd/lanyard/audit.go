@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -367,8 +368,8 @@ func (r auditResult) emit(out *output) error {
 func (a *auditRunner) run(ctx context.Context, r auditRun) (auditResult, error) {
 	if r.target.Local {
 		_, _ = fmt.Fprintln(a.notes, "lanyard: LocalStack 4.7.0 has no saved queries and its Logs Insights applies only fields, sort and limit:"+
-			" the rows are the log's lines, copies collapsed by eventId"+map[bool]string{true: " and --partner applied", false: ""}[r.partner != ""]+
-			" by lanyard, the query's other filters and stats not applied")
+			" the rows are the log's lines, oldest first, copies collapsed by eventId"+map[bool]string{true: " and --partner applied", false: ""}[r.partner != ""]+
+			" by lanyard, the query's other filters, stats and sort not applied")
 	}
 	logs, err := a.connect(ctx, r.target)
 	if err != nil {
@@ -468,7 +469,8 @@ func rowsOf(results [][]types.ResultField) ([]string, []map[string]string) {
 
 // linesOf reads rows where Logs Insights returned the lines themselves (LocalStack): each row's
 // @message is an audit line's JSON, whose fields the query's fields line names; @timestamp, in
-// milliseconds there, is shown as Logs Insights shows it.
+// milliseconds there, is shown as Logs Insights shows it. The rows are ordered oldest first
+// (LocalStack 4.7.0 sorts by timestamp only, and "asc" the wrong way round).
 func linesOf(q auditquery.Query, results [][]types.ResultField) ([]string, []map[string]string) {
 	var cols []string
 	for _, f := range q.Fields {
@@ -477,6 +479,8 @@ func linesOf(q auditquery.Query, results [][]types.ResultField) ([]string, []map
 		}
 	}
 	_, raw := rowsOf(results)
+	ms := func(r map[string]string) int64 { n, _ := strconv.ParseInt(r["@timestamp"], 10, 64); return n }
+	slices.SortStableFunc(raw, func(a, b map[string]string) int { return cmp.Compare(ms(a), ms(b)) })
 	rows := make([]map[string]string, 0, len(raw))
 	for _, r := range raw {
 		var line any

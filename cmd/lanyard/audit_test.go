@@ -215,6 +215,7 @@ func TestAuditQueryReadsLinesFromLocalStack(t *testing.T) {
 		return `{"schema":"lanyard.audit.v1","eventId":"` + id + `","detailType":"Credential Revoked","time":"2026-12-06T11:00:00Z","actor":{"kind":"ops","id":"arn:aws:iam::1:user/o"},"partnerId":"` + partner + `","decision":"revoked","chain":"` + partner + `","seq":3}`
 	}
 	f := &fakeLogs{rows: [][]types.ResultField{
+		row("@ptr", "4", "@timestamp", "1796559067000", "@message", line("e3", pAudit)),
 		row("@ptr", "0", "@timestamp", "1796559064000", "@message", line("e1", pAudit)),
 		row("@ptr", "1", "@timestamp", "1796559064000", "@message", line("e1", pAudit)),
 		row("@ptr", "2", "@timestamp", "1796559065000", "@message", line("e2", pOther)),
@@ -231,8 +232,8 @@ func TestAuditQueryReadsLinesFromLocalStack(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Rows) != 1 {
-		t.Fatalf("rows %v", got.Rows)
+	if len(got.Rows) != 2 || got.Rows[1]["eventId"] != "e3" {
+		t.Fatalf("rows %v: want e1 then e3", got.Rows)
 	}
 	r := got.Rows[0]
 	if r["eventId"] != "e1" || r["actor.kind"] != "ops" || r["seq"] != "3" || r["@timestamp"] != "2026-12-06 12:11:04.000" || r["partnerId"] != pAudit {

@@ -131,7 +131,7 @@ func All() []Query {
 // Detail types the queries select. TypeTokenExchanged is the detail type of a token exchange's
 // record; TypeOnboardingRefusals is the aggregate lines' (auditline.TypeOnboardingRefusals).
 const (
-	TypeCredentialRotationFailed = "Credential Rotation Failed"
+	TypeCredentialRotationFailed = "Credential Rotation Failed" //nolint:gosec // G101: a detail type's name, not a credential
 	TypeRevocationCompleted      = "Revocation Completed"
 	TypeRevocationStalled        = "Revocation Stalled"
 	TypeTokenExchanged           = "Token Exchanged"

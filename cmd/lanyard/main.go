@@ -68,5 +68,6 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	root.AddCommand(newOnboardingCmd(out))
 	root.AddCommand(newRotateCmd(out), newRotationCmd(out, awsRotationClients), newRevokeCmd(out))
 	root.AddCommand(newRevocationCmd(out, awsRevocationClients))
+	root.AddCommand(newAuditCmd(out, awsAuditClients))
 	return root
 }

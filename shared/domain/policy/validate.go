@@ -3,6 +3,9 @@ package policy
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,6 +63,10 @@ func (p *Policy) Validate() error {
 
 	if w := p.Revocation.SecretRecoveryWindow.Std(); w < minRecoveryWindow || w > maxRecoveryWindow || w%(24*time.Hour) != 0 {
 		ps.add("/revocation/secretRecoveryWindow", "%s is not whole days from %s to %s: Secrets Manager's DeleteSecret RecoveryWindowInDays is 7 to 30", p.Revocation.SecretRecoveryWindow, Duration(minRecoveryWindow), Duration(maxRecoveryWindow))
+	}
+
+	if !slices.Contains(AuditRetentionDays, p.Audit.RetentionDays) {
+		ps.add("/audit/retentionDays", "%d is not a retention CloudWatch Logs allows (%s days)", p.Audit.RetentionDays, joinInts(AuditRetentionDays))
 	}
 
 	catalog := map[string]bool{}
@@ -245,4 +252,12 @@ func checkLimit(ps *problems, at string, l Limit) {
 	if l.Window <= 0 || l.Window.Std() > maxAnomalyWindow {
 		ps.add(at+"/window", "%s is outside 1s to %s", l.Window, Duration(maxAnomalyWindow))
 	}
+}
+
+func joinInts(ns []int) string {
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, strconv.Itoa(n))
+	}
+	return strings.Join(out, ", ")
 }

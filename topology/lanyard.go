@@ -149,11 +149,13 @@ func Lanyard() *Topology {
 					"ROTATION_FUNCTION_ARN": FunctionARN("rotation", true),
 				}},
 			// POST /v1/replacements/{replacementId}/pickup: the partner collects, once, the
-			// replacement key ops had issued after a compromise (shared/features/reissue).
+			// replacement key ops had issued after a compromise (shared/features/reissue); the
+			// pick-up and Credential Picked Up commit together.
 			{Name: "replacement-pickup", Main: "functions/replacement-pickup", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"REPLACEMENTS_TABLE": TableName("replacements", AccessReadWrite),
 					"CREDENTIALS_TABLE":  TableName("credentials", AccessRead),
+					"OUTBOX_TABLE":       TableName("outbox", AccessReadWrite),
 					"SECRET_PREFIX":      SecretPrefix(AccessRead),
 					"KMS_KEY_ARN":        KeyARN(AccessRead),
 				}},

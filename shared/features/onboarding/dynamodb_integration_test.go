@@ -81,7 +81,7 @@ func TestApprovalFlowOnDynamoDBLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued}; !slices.Equal(detailTypes(recs), want) {
+	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued, events.TypeCredentialPickedUp}; !slices.Equal(detailTypes(recs), want) {
 		t.Errorf("outbox %v", detailTypes(recs))
 	}
 

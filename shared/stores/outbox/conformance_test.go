@@ -66,6 +66,13 @@ func newFakeBackend(t *testing.T) (backend, *dynamodbtest.DynamoDB) {
 	db := dynamodbtest.NewDynamoDB()
 	sk := dynamodbtest.KeyAttr{Name: decl.SortKey.Name, Type: types.ScalarAttributeType(decl.SortKey.Type)}
 	db.CreateTable("outbox", dynamodbtest.KeyAttr{Name: decl.PartitionKey.Name, Type: types.ScalarAttributeType(decl.PartitionKey.Type)}, &sk)
+	for _, ix := range decl.Indexes {
+		var isk *dynamodbtest.KeyAttr
+		if ix.SortKey != nil {
+			isk = &dynamodbtest.KeyAttr{Name: ix.SortKey.Name, Type: types.ScalarAttributeType(ix.SortKey.Type)}
+		}
+		db.CreateIndex("outbox", ix.Name, dynamodbtest.KeyAttr{Name: ix.PartitionKey.Name, Type: types.ScalarAttributeType(ix.PartitionKey.Type)}, isk)
+	}
 	db.CreateTable("state", dynamodbtest.KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
 	return backend{db: db, outbox: "outbox", state: "state"}, db
 }
@@ -158,13 +165,13 @@ func wantHead(t *testing.T, s *outbox.Store, partner string, seq int64, hash str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head != (outbox.Head{PartnerID: partner, Seq: seq, Hash: hash}) {
+	if head != (outbox.Head{Chain: partner, Seq: seq, Hash: hash}) {
 		t.Errorf("head %+v, want seq %d hash %s", head, seq, hash)
 	}
 }
 
 func scenarios() []scenario {
-	return []scenario{
+	return append(chainScenarios(), []scenario{
 		{"commit writes the record, the head and the state change together", func(t *testing.T, b backend) {
 			ctx := t.Context()
 			s := &outbox.Store{DB: b.db, Table: b.outbox}
@@ -208,7 +215,7 @@ func scenarios() []scenario {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, items, err := outbox.Append(b.outbox, outbox.Head{PartnerID: p, Hash: outbox.GenesisHash}, issued(p, at(time.Second)))
+			_, items, err := outbox.Append(b.outbox, outbox.Head{Chain: p, Hash: outbox.GenesisHash}, issued(p, at(time.Second)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,7 +241,7 @@ func scenarios() []scenario {
 				t.Fatal(err)
 			}
 			// Right seq, wrong hash: the record's own Put would succeed on its own.
-			forged := outbox.Head{PartnerID: p, Seq: 1, Hash: outbox.GenesisHash[:63] + "1"}
+			forged := outbox.Head{Chain: p, Seq: 1, Hash: outbox.GenesisHash[:63] + "1"}
 			_, items, err := outbox.Append(b.outbox, forged, issued(p, at(time.Second)))
 			if err != nil {
 				t.Fatal(err)
@@ -587,7 +594,7 @@ func scenarios() []scenario {
 				}
 			}
 		}},
-	}
+	}...)
 }
 
 // countingDB counts transactions, and those cancelled.

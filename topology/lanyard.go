@@ -81,10 +81,12 @@ func Lanyard() *Topology {
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
 			// POST /v1/token: short-lived AWS credentials of the partner-access role, narrowed to
-			// the key's scopes and tagged with the partner (shared/features/token).
+			// the key's scopes and tagged with the partner (shared/features/token); each exchange is
+			// recorded (Token Exchanged, on the environment's exchange lane) before it is answered.
 			{Name: "token", Main: "functions/token", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE":       TableName("credentials", AccessRead),
+					"OUTBOX_TABLE":            TableName("outbox", AccessReadWrite),
 					"PARTNER_ACCESS_ROLE_ARN": RoleARN("partner-access", true),
 					"PARTNER_API_ARN":         APIStageARN(false),
 				}},

@@ -44,10 +44,12 @@ func Lanyard() *Topology {
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
-			// POST /v1/admin/invites: ops issue one-time invite codes (shared/features/invite).
+			// POST /v1/admin/invites: ops issue one-time invite codes (shared/features/invite), each
+			// with its record on the ops chain.
 			{Name: "invites", Main: "functions/invites", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"INVITES_TABLE": TableName("invites", AccessReadWrite),
+					"OUTBOX_TABLE":  TableName("outbox", AccessReadWrite),
 				}},
 			// POST /v1/partners: onboarding with an invite (shared/features/onboarding): the partner, its
 			// key's secret, the registry entry and the outbox records in one decision.

@@ -269,7 +269,7 @@ func TestPartnerOnboardingThroughLocal(t *testing.T) {
 	// The invite is spent; an unknown one and an expired one are refused alike.
 	reused := wantFunctionProblem(t, api.onboard(harness.Name("idem"), body), http.StatusForbidden, "invite-invalid")
 	unknown := wantFunctionProblem(t, api.onboard(harness.Name("idem"), onboardBody(name, "lnyd_inv_"+strings.Repeat("A", 43), "orders:read")), http.StatusForbidden, "invite-invalid")
-	invites := &invite.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["invites"], Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
+	invites := &invite.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["invites"], Outbox: &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}, Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
 	expiredCode, _, err := invites.Issue(ctx, name, "standard", time.Hour, "arn:aws:iam::"+suite.Account+":role/ops")
 	if err != nil {
 		t.Fatalf("issue an invite that expired an hour ago: %v", err)

@@ -52,7 +52,7 @@ func TestPickUpFailsClosedOnDynamoDBLocal(t *testing.T) {
 	}
 	h := handler(env.DynamoDB)
 	admin := &AdminHandler{DB: env.DynamoDB, Tables: tables, Now: time.Now}
-	invites := &invite.Store{DB: env.DynamoDB, Table: tables.Invites, Now: time.Now}
+	invites := &invite.Store{DB: env.DynamoDB, Table: tables.Invites, Outbox: &outbox.Store{DB: env.DynamoDB, Table: tables.Outbox}, Now: time.Now}
 
 	for i, f := range ddbfault.Faults() {
 		key := strings.ReplaceAll(f.Name, " ", "-")

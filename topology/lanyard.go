@@ -103,10 +103,12 @@ func Lanyard() *Topology {
 					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
 				}},
 			// POST /v1/admin/partners/{partnerId}/rotate: ops rotate a partner's key on demand,
-			// through Secrets Manager's RotateSecret (shared/features/rotation's AdminHandler).
+			// through Secrets Manager's RotateSecret (shared/features/rotation's AdminHandler), the
+			// request recorded first (Credential Rotation Requested).
 			{Name: "rotation-admin", Main: "functions/rotation-admin", MemoryMB: 128, Timeout: 30 * time.Second,
 				Env: map[string]Value{
 					"PARTNERS_TABLE": TableName("partners", AccessRead),
+					"OUTBOX_TABLE":   TableName("outbox", AccessReadWrite),
 					"SECRET_PREFIX":  SecretPrefix(AccessStartRotation),
 				}},
 			// GET /v1/credentials/current and POST /v1/credentials/ack: the partner picks up its

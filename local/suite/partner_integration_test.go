@@ -641,6 +641,14 @@ func TestTokenExchangeThroughLocal(t *testing.T) {
 			t.Errorf("session policy statement %+v is not orders:read alone", st)
 		}
 	}
+	// The exchange is recorded on one of the partner's exchange lanes, never with the session's
+	// credentials (the canaries cover the records too).
+	for _, d := range recordedOnce(t, s, ob.PartnerID, events.TypeTokenExchanged, 1) {
+		canary.CheckText("Token Exchanged", fmt.Sprintf("%+v", d))
+		if ex := d.(*events.TokenExchanged); ex.RoleSessionName != "partner-"+ob.PartnerID || ex.KeyID != keyIDOf(t, ob.APIKey) {
+			t.Errorf("recorded %+v", ex)
+		}
+	}
 	checkCanaries(t, s, canary)
 }
 
@@ -696,4 +704,40 @@ func TestPartnerOverItsRateIsThrottled(t *testing.T) {
 		}
 	}
 	checkCanaries(t, s, canary)
+}
+
+// recordedOnce fails the test unless the partner's chains — its lifecycle chain and its token
+// exchange lanes (outbox.Store.Chains) — hold exactly want records of detailType, and each
+// chain verifies; it returns the records' details.
+func recordedOnce(t *testing.T, s *suite.Suite, partnerID, detailType string, want int) []events.Detail {
+	t.Helper()
+	store := &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}
+	chains, err := store.Chains(t.Context(), partnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Detail
+	for _, chain := range chains {
+		if err := store.VerifyChain(t.Context(), chain); err != nil {
+			t.Errorf("chain %s: %v", chain, err)
+		}
+		recs, err := store.Records(t.Context(), chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.DetailType != detailType {
+				continue
+			}
+			d, err := r.Event()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+		}
+	}
+	if len(out) != want {
+		t.Errorf("%d %s records on partner %s's chains %v, want %d", len(out), detailType, partnerID, chains, want)
+	}
+	return out
 }

@@ -76,7 +76,7 @@ func TestPickUpFailsClosedOnDynamoDBLocal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = h.deleteSecret(context.Background(), o.PartnerID) })
+			t.Cleanup(func() { _ = h.deleteSecret(context.WithoutCancel(ctx), o.PartnerID) })
 			token := secret.New(p.PickupToken)
 			recordsOf := func() []string {
 				t.Helper()

@@ -310,7 +310,7 @@ func (h *Handler) recordPickUp(ctx context.Context, k keys, now time.Time) error
 	case errors.As(err, &changed):
 		e, rerr := (&registry.Store{DB: h.DB, Table: h.Tables.Credentials}).Get(ctx, k.current.KeyID)
 		if rerr != nil || e.Status != registry.StatusActive || e.PickedUpAt.IsZero() {
-			return fmt.Errorf("record the pick-up of key %s: %w (read again: status %s, picked up at %s, %v)", k.current.KeyID, err, e.Status, e.PickedUpAt, rerr)
+			return fmt.Errorf("record the pick-up of key %s: %w (read again: status %s, picked up at %s, %w)", k.current.KeyID, err, e.Status, e.PickedUpAt, rerr)
 		}
 		return nil
 	case err != nil:

@@ -301,3 +301,87 @@ type OnboardingDenied struct {
 
 // DetailType implements Detail.
 func (OnboardingDenied) DetailType() string { return TypeOnboardingDenied }
+
+// Detail types of the decisions that hand a partner credentials or start a change on its
+// behalf, and of the invites ops issue.
+const (
+	TypeTokenExchanged              = "Token Exchanged"
+	TypeCredentialPickedUp          = "Credential Picked Up"
+	TypeInviteIssued                = "Invite Issued"
+	TypeCredentialRotationRequested = "Credential Rotation Requested"
+)
+
+// TokenExchanged: the partner exchanged its key KeyID for an STS session of the partner-access
+// role (POST /v1/token), named RoleSessionName, expiring at ExpiresAt, narrowed to Scopes (the
+// key's scopes its tier still allows). The credentials themselves never travel. It is committed
+// on the partner's exchange chains (outbox.ExchangeChain), not its lifecycle chain. The actor is
+// the partner.
+type TokenExchanged struct {
+	Meta
+	KeyID           string    `json:"keyId"`
+	Tier            string    `json:"tier"`
+	RoleSessionName string    `json:"roleSessionName"`
+	ExpiresAt       time.Time `json:"expiresAt"`
+	Scopes          []string  `json:"scopes"`
+}
+
+// DetailType implements Detail.
+func (TokenExchanged) DetailType() string { return TypeTokenExchanged }
+
+// How a partner collected a key (CredentialPickedUp.Method).
+const (
+	// PickedUpOnboarding: with the pick-up token of an approved onboarding.
+	PickedUpOnboarding = "onboarding"
+	// PickedUpRotation: the key a rotation made current, with GET /v1/credentials/current
+	// called with the previous key (the first such call per key).
+	PickedUpRotation = "rotation"
+	// PickedUpReplacement: the replacement key ops issued after a compromise, with its pick-up
+	// token.
+	PickedUpReplacement = "replacement"
+)
+
+// CredentialPickedUp: the partner collected its key KeyID, by Method (PickedUpOnboarding,
+// PickedUpRotation or PickedUpReplacement), once per key. Neither the key nor the pick-up token
+// travels. OnboardingID, ReplacementID and CallerKeyID say what it was collected through. The
+// actor is the partner.
+type CredentialPickedUp struct {
+	Meta
+	KeyID         string `json:"keyId"`
+	Method        string `json:"method"`
+	OnboardingID  string `json:"onboardingId,omitempty"`
+	ReplacementID string `json:"replacementId,omitempty"`
+	// CallerKeyID is the key a rotation pick-up was made with (the previous key).
+	CallerKeyID string `json:"callerKeyId,omitempty"`
+}
+
+// DetailType implements Detail.
+func (CredentialPickedUp) DetailType() string { return TypeCredentialPickedUp }
+
+// InviteIssued: ops issued a one-time invite for a partner named PartnerName into Tier, working
+// until ExpiresAt. The invite is named by its id, never by its code (nor the code's hash). Its
+// PartnerID is AllPartners (no partner exists yet) and it is committed on the ops chain
+// (outbox.OpsChain). The actor is the issuing IAM principal.
+type InviteIssued struct {
+	Meta
+	InviteID    string    `json:"inviteId"`
+	PartnerName string    `json:"partnerName"`
+	Tier        string    `json:"tier"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+// DetailType implements Detail.
+func (InviteIssued) DetailType() string { return TypeInviteIssued }
+
+// CredentialRotationRequested: ops asked for a rotation of the partner's key now (POST
+// /v1/admin/partners/{partnerId}/rotate); it is committed before Secrets Manager is asked to
+// start it, as version VersionID of SecretARN (the rotation's ClientRequestToken), so the
+// rotation's own record — Credential Rotated, or Credential Rotation Failed — names the same
+// version. The actor is the requesting IAM principal.
+type CredentialRotationRequested struct {
+	Meta
+	SecretARN string `json:"secretArn"`
+	VersionID string `json:"versionId"`
+}
+
+// DetailType implements Detail.
+func (CredentialRotationRequested) DetailType() string { return TypeCredentialRotationRequested }

@@ -124,6 +124,12 @@ var registry = map[string]func() Detail{
 	TypeCredentialRotationAcknowledged: func() Detail { return &CredentialRotationAcknowledged{} },
 	TypeCredentialGraceEnding:          func() Detail { return &CredentialGraceEnding{} },
 	TypeCredentialRetired:              func() Detail { return &CredentialRetired{} },
+
+	// Credentials handed out, invites issued, rotations asked for.
+	TypeTokenExchanged:              func() Detail { return &TokenExchanged{} },
+	TypeCredentialPickedUp:          func() Detail { return &CredentialPickedUp{} },
+	TypeInviteIssued:                func() Detail { return &InviteIssued{} },
+	TypeCredentialRotationRequested: func() Detail { return &CredentialRotationRequested{} },
 }
 
 // DetailTypes lists every known detail type, sorted.

@@ -44,10 +44,12 @@ func Lanyard() *Topology {
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
-			// POST /v1/admin/invites: ops issue one-time invite codes (shared/features/invite).
+			// POST /v1/admin/invites: ops issue one-time invite codes (shared/features/invite), each
+			// with its record on the ops chain.
 			{Name: "invites", Main: "functions/invites", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"INVITES_TABLE": TableName("invites", AccessReadWrite),
+					"OUTBOX_TABLE":  TableName("outbox", AccessReadWrite),
 				}},
 			// POST /v1/partners: onboarding with an invite (shared/features/onboarding): the partner, its
 			// key's secret, the registry entry and the outbox records in one decision.
@@ -81,10 +83,12 @@ func Lanyard() *Topology {
 					"CREDENTIALS_TABLE": TableName("credentials", AccessRead),
 				}},
 			// POST /v1/token: short-lived AWS credentials of the partner-access role, narrowed to
-			// the key's scopes and tagged with the partner (shared/features/token).
+			// the key's scopes and tagged with the partner (shared/features/token); each exchange is
+			// recorded (Token Exchanged, on the environment's exchange lane) before it is answered.
 			{Name: "token", Main: "functions/token", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"CREDENTIALS_TABLE":       TableName("credentials", AccessRead),
+					"OUTBOX_TABLE":            TableName("outbox", AccessReadWrite),
 					"PARTNER_ACCESS_ROLE_ARN": RoleARN("partner-access", true),
 					"PARTNER_API_ARN":         APIStageARN(false),
 				}},
@@ -99,10 +103,12 @@ func Lanyard() *Topology {
 					"KMS_KEY_ARN":       KeyARN(AccessReadWrite),
 				}},
 			// POST /v1/admin/partners/{partnerId}/rotate: ops rotate a partner's key on demand,
-			// through Secrets Manager's RotateSecret (shared/features/rotation's AdminHandler).
+			// through Secrets Manager's RotateSecret (shared/features/rotation's AdminHandler), the
+			// request recorded first (Credential Rotation Requested).
 			{Name: "rotation-admin", Main: "functions/rotation-admin", MemoryMB: 128, Timeout: 30 * time.Second,
 				Env: map[string]Value{
 					"PARTNERS_TABLE": TableName("partners", AccessRead),
+					"OUTBOX_TABLE":   TableName("outbox", AccessReadWrite),
 					"SECRET_PREFIX":  SecretPrefix(AccessStartRotation),
 				}},
 			// GET /v1/credentials/current and POST /v1/credentials/ack: the partner picks up its
@@ -149,11 +155,13 @@ func Lanyard() *Topology {
 					"ROTATION_FUNCTION_ARN": FunctionARN("rotation", true),
 				}},
 			// POST /v1/replacements/{replacementId}/pickup: the partner collects, once, the
-			// replacement key ops had issued after a compromise (shared/features/reissue).
+			// replacement key ops had issued after a compromise (shared/features/reissue); the
+			// pick-up and Credential Picked Up commit together.
 			{Name: "replacement-pickup", Main: "functions/replacement-pickup", MemoryMB: 128, Timeout: 10 * time.Second,
 				Env: map[string]Value{
 					"REPLACEMENTS_TABLE": TableName("replacements", AccessReadWrite),
 					"CREDENTIALS_TABLE":  TableName("credentials", AccessRead),
+					"OUTBOX_TABLE":       TableName("outbox", AccessReadWrite),
 					"SECRET_PREFIX":      SecretPrefix(AccessRead),
 					"KMS_KEY_ARN":        KeyARN(AccessRead),
 				}},

@@ -19,6 +19,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )
@@ -51,11 +52,12 @@ func TestInviteCreateThroughTheLocalFront(t *testing.T) {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	db := dynamodbtest.NewDynamoDB()
 	db.CreateTable("invites", dynamodbtest.KeyAttr{Name: "inviteHash", Type: types.ScalarAttributeTypeS}, nil)
+	db.CreateTable("outbox", dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: types.ScalarAttributeTypeS}, &dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
 	p, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &invite.Store{DB: db, Table: "invites", Now: time.Now}
+	store := &invite.Store{DB: db, Table: "invites", Outbox: &outbox.Store{DB: db, Table: "outbox"}, Now: time.Now}
 	top := topologytest.Sample()
 	top.Routes = append(top.Routes, topology.Route{Method: "POST", Path: "/v1/admin/invites", Function: "probe", Auth: topology.AuthIAM})
 	f, err := front.New(front.Config{

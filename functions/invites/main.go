@@ -1,5 +1,6 @@
 // Command invites is the Lambda function behind POST /v1/admin/invites (AWS_IAM, ops only): it
-// issues one-time invite codes (shared/features/invite).
+// issues one-time invite codes, each recorded as Invite Issued on the ops chain
+// (shared/features/invite).
 package main
 
 import (
@@ -11,16 +12,20 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 )
 
 type config struct {
 	InvitesTable string `env:"INVITES_TABLE"`
-	Policy       policy.Loaded
+	// Each invite is written with its record, Invite Issued on the ops chain.
+	OutboxTable string `env:"OUTBOX_TABLE"`
+	Policy      policy.Loaded
 }
 
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
-		store := &invite.Store{DB: dynamodb.NewFromConfig(s.AWS), Table: s.Config.InvitesTable, Now: time.Now}
+		db := dynamodb.NewFromConfig(s.AWS)
+		store := &invite.Store{DB: db, Table: s.Config.InvitesTable, Outbox: &outbox.Store{DB: db, Table: s.Config.OutboxTable}, Now: time.Now}
 		return (&invite.Handler{Invites: store, Policy: s.Config.Policy.Policy}).Handle, nil
 	})
 }

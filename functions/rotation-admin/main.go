@@ -17,6 +17,8 @@ import (
 
 type config struct {
 	PartnersTable string `env:"PARTNERS_TABLE"`
+	// Each request is recorded (Credential Rotation Requested) before RotateSecret.
+	OutboxTable string `env:"OUTBOX_TABLE"`
 	// The partner secrets' name prefix: the secret a partner item names must be under it.
 	SecretPrefix string `env:"SECRET_PREFIX"`
 }
@@ -24,7 +26,7 @@ type config struct {
 func main() {
 	lambdastart.Start(func(_ context.Context, s lambdastart.Setup[config]) (any, error) {
 		h := &rotation.AdminHandler{DB: dynamodb.NewFromConfig(s.AWS), Secrets: secretsmanager.NewFromConfig(s.AWS),
-			PartnersTable: s.Config.PartnersTable, SecretPrefix: s.Config.SecretPrefix, Now: time.Now}
+			PartnersTable: s.Config.PartnersTable, OutboxTable: s.Config.OutboxTable, SecretPrefix: s.Config.SecretPrefix, Now: time.Now}
 		return h.Handle, nil
 	})
 }

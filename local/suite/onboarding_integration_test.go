@@ -31,6 +31,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/onboarding"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -531,7 +532,7 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 	for _, id := range []string{lapsed.PartnerID, late.PartnerID} {
 		out, err := env.DynamoDB.Query(ctx, &dynamodb.QueryInput{
 			TableName: aws.String(s.Provisioned.Tables["outbox"]), ConsistentRead: aws.Bool(true),
-			KeyConditionExpression:    aws.String("partnerId = :p"),
+			KeyConditionExpression:    aws.String(outbox.PartitionKey + " = :p"),
 			ExpressionAttributeValues: map[string]dynamotypes.AttributeValue{":p": &dynamotypes.AttributeValueMemberS{Value: id}},
 		})
 		if err != nil {
@@ -543,6 +544,12 @@ func TestOnboardingApprovalThroughLocal(t *testing.T) {
 	}
 	if got := partnersNamed(t, s, name); got != 1 {
 		t.Errorf("%d partners named %q, want 1", got, name)
+	}
+	// The collection is recorded once, on the partner's chain.
+	for _, d := range recordedOnce(t, s, reserved, events.TypeCredentialPickedUp, 1) {
+		if p := d.(*events.CredentialPickedUp); p.Method != events.PickedUpOnboarding || p.OnboardingID != pend.OnboardingID {
+			t.Errorf("recorded %+v", p)
+		}
 	}
 	if got := secretsSince(t, prefix, secretsBefore); got != 1 {
 		t.Errorf("%d partner secrets created under %s while the test ran, want only the collected one's", got, prefix)

@@ -269,7 +269,7 @@ func TestPartnerOnboardingThroughLocal(t *testing.T) {
 	// The invite is spent; an unknown one and an expired one are refused alike.
 	reused := wantFunctionProblem(t, api.onboard(harness.Name("idem"), body), http.StatusForbidden, "invite-invalid")
 	unknown := wantFunctionProblem(t, api.onboard(harness.Name("idem"), onboardBody(name, "lnyd_inv_"+strings.Repeat("A", 43), "orders:read")), http.StatusForbidden, "invite-invalid")
-	invites := &invite.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["invites"], Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
+	invites := &invite.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["invites"], Outbox: &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}, Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
 	expiredCode, _, err := invites.Issue(ctx, name, "standard", time.Hour, "arn:aws:iam::"+suite.Account+":role/ops")
 	if err != nil {
 		t.Fatalf("issue an invite that expired an hour ago: %v", err)
@@ -641,6 +641,14 @@ func TestTokenExchangeThroughLocal(t *testing.T) {
 			t.Errorf("session policy statement %+v is not orders:read alone", st)
 		}
 	}
+	// The exchange is recorded on one of the partner's exchange lanes, never with the session's
+	// credentials (the canaries cover the records too).
+	for _, d := range recordedOnce(t, s, ob.PartnerID, events.TypeTokenExchanged, 1) {
+		canary.CheckText("Token Exchanged", fmt.Sprintf("%+v", d))
+		if ex := d.(*events.TokenExchanged); ex.RoleSessionName != "partner-"+ob.PartnerID || ex.KeyID != keyIDOf(t, ob.APIKey) {
+			t.Errorf("recorded %+v", ex)
+		}
+	}
 	checkCanaries(t, s, canary)
 }
 
@@ -696,4 +704,40 @@ func TestPartnerOverItsRateIsThrottled(t *testing.T) {
 		}
 	}
 	checkCanaries(t, s, canary)
+}
+
+// recordedOnce fails the test unless the partner's chains — its lifecycle chain and its token
+// exchange lanes (outbox.Store.Chains) — hold exactly want records of detailType, and each
+// chain verifies; it returns the records' details.
+func recordedOnce(t *testing.T, s *suite.Suite, partnerID, detailType string, want int) []events.Detail {
+	t.Helper()
+	store := &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}
+	chains, err := store.Chains(t.Context(), partnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Detail
+	for _, chain := range chains {
+		if err := store.VerifyChain(t.Context(), chain); err != nil {
+			t.Errorf("chain %s: %v", chain, err)
+		}
+		recs, err := store.Records(t.Context(), chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.DetailType != detailType {
+				continue
+			}
+			d, err := r.Event()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+		}
+	}
+	if len(out) != want {
+		t.Errorf("%d %s records on partner %s's chains %v, want %d", len(out), detailType, partnerID, chains, want)
+	}
+	return out
 }

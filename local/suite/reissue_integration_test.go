@@ -197,5 +197,11 @@ func TestCompromiseWithAReplacementCollectedOnce(t *testing.T) {
 	if r := send(t, s, http.MethodGet, "/v1/partners/me", "Bearer "+aws.ToString(next.SecretString), ""); r.status != http.StatusOK {
 		t.Errorf("the rotated key: %d", r.status)
 	}
+	// The collection is recorded once, on the partner's chain.
+	for _, d := range recordedOnce(t, s, a.PartnerID, events.TypeCredentialPickedUp, 1) {
+		if p := d.(*events.CredentialPickedUp); p.Method != events.PickedUpReplacement || p.KeyID != rp.KeyID {
+			t.Errorf("recorded %+v", p)
+		}
+	}
 	checkCanaries(t, s, canary)
 }

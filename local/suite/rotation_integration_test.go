@@ -233,6 +233,8 @@ func TestPickUpAcknowledgeAndRetireThroughLocal(t *testing.T) {
 	if !slices.Contains(types, "Credential Retired") {
 		t.Errorf("outbox records %v: no Credential Retired", types)
 	}
+	// The rotated key's pick-up is recorded once, however many times it was fetched.
+	recordedOnce(t, s, ob.PartnerID, events.TypeCredentialPickedUp, 1)
 	checkCanaries(t, s, canary)
 }
 

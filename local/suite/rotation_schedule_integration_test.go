@@ -17,6 +17,7 @@ import (
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
@@ -259,6 +260,7 @@ func TestRotateOnDemandThroughLocal(t *testing.T) {
 	send(t, s, http.MethodPost, path, "", "").wantProblem(t, "MISSING_AUTHENTICATION_TOKEN", http.StatusForbidden)
 	wantFunctionProblem(t, sendSigned(t, s, "/v1/admin/partners/p-aaaaaaaaaaaaaaaaaaaaaaaaaa/rotate", "", localCreds, time.Now()), http.StatusNotFound, "not-found")
 
+	var versions []string
 	for round := 1; round <= 2; round++ {
 		resp := sendSigned(t, s, path, "", localCreds, time.Now())
 		if resp.status != http.StatusAccepted {
@@ -274,6 +276,7 @@ func TestRotateOnDemandThroughLocal(t *testing.T) {
 		if started.PartnerID != ob.PartnerID || !strings.Contains(started.SecretARN, ":secret:"+secretID+"-") || started.VersionID == "" {
 			t.Fatalf("rotation %d: %+v", round, started)
 		}
+		versions = append(versions, started.VersionID)
 		// LocalStack ran the four steps inside RotateSecret: the version is current already.
 		d, err := env.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 		if err != nil {
@@ -306,6 +309,12 @@ func TestRotateOnDemandThroughLocal(t *testing.T) {
 	// The function logged who asked.
 	if logs := functionLogs(t, s)["rotation-admin"]; !strings.Contains(logs, "on-demand rotation requested") || !strings.Contains(logs, `"caller"`) {
 		t.Errorf("the rotation-admin function's log does not name the caller")
+	}
+	// Each request is on the partner's chain, as the version its rotation created.
+	for i, d := range recordedOnce(t, s, ob.PartnerID, events.TypeCredentialRotationRequested, 2) {
+		if req := d.(*events.CredentialRotationRequested); req.VersionID != versions[i] || req.Actor.Kind != events.ActorOps {
+			t.Errorf("recorded %+v, want version %s by ops", req, versions[i])
+		}
 	}
 	checkCanaries(t, s, canary)
 }

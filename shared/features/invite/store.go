@@ -7,10 +7,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lanyardhq/lanyard/events"
 
 	"github.com/lanyardhq/lanyard/shared/domain/partnername"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/stores/invites"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client the Store uses.
@@ -25,19 +29,27 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 type Store struct {
 	DB    DynamoDBAPI
 	Table string
-	Now   func() time.Time
+	// Outbox records each invite issued (Invite Issued, on the ops chain) in the transaction
+	// that writes it; Issue refuses to issue without it. Lookup does not use it.
+	Outbox *outbox.Store
+	Now    func() time.Time
 }
 
 // Issue makes a new invite for partnerName (as partnername.Normalize returns it) into tier, working for expiresIn (rounded down to
 // whole seconds, at least one), issued by createdBy (the caller's IAM ARN). It writes the
-// invite — its code's hash, never the code — only if no item has that hash, and returns the
-// code, which exists nowhere else: the caller shows it once.
+// invite — its code's hash, never the code — only if no item has that hash, in one outbox
+// transaction with Invite Issued on the ops chain (outbox.OpsChain: the invite's id, partner
+// name, tier, expiry and issuer; never the code or its hash), and returns the code, which
+// exists nowhere else: the caller shows it once. An invite whose record does not commit is not
+// written, and its code is dropped.
 func (s *Store) Issue(ctx context.Context, partnerName, tier string, expiresIn time.Duration, createdBy string) (secret.Value, Invite, error) {
 	switch {
 	case partnerName == "" || tier == "" || createdBy == "":
 		return secret.Value{}, Invite{}, errors.New("issue invite: partner name, tier and creator are required")
 	case expiresIn < time.Second:
 		return secret.Value{}, Invite{}, fmt.Errorf("issue invite: expiry %s is under a second", expiresIn)
+	case s.Outbox == nil:
+		return secret.Value{}, Invite{}, errors.New("issue invite: no outbox to record it in")
 	}
 	if n, err := partnername.Normalize(partnerName); err != nil || n != partnerName {
 		return secret.Value{}, Invite{}, errors.New("issue invite: the partner name is not one partnername.Normalize returns")
@@ -58,11 +70,21 @@ func (s *Store) Issue(ctx context.Context, partnerName, tier string, expiresIn t
 	if err != nil {
 		return secret.Value{}, Invite{}, fmt.Errorf("put invite %s: %w", inv.ID, err)
 	}
-	_, err = s.DB.PutItem(ctx, put)
-	if err != nil {
-		// A ConditionalCheckFailedException here means a 256-bit random code collided: not
+	issued := &events.InviteIssued{
+		Meta:        events.NewMeta(events.AllPartners, events.Actor{Kind: events.ActorOps, ID: createdBy}, now),
+		InviteID:    inv.ID,
+		PartnerName: inv.PartnerName,
+		Tier:        inv.Tier,
+		ExpiresAt:   inv.ExpiresAt,
+	}
+	item := types.TransactWriteItem{Put: &types.Put{
+		TableName: put.TableName, Item: put.Item,
+		ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames,
+	}}
+	if _, err := s.Outbox.Commit(ctx, outbox.OpsChain, issued, []types.TransactWriteItem{item}); err != nil {
+		// A failed condition of the invite's Put means a 256-bit random code collided: not
 		// worth a retry path, and the error says so plainly.
-		return secret.Value{}, Invite{}, fmt.Errorf("put invite %s: %w", inv.ID, err)
+		return secret.Value{}, Invite{}, fmt.Errorf("put invite %s with its record: %w", inv.ID, err)
 	}
 	return code, inv, nil
 }

@@ -2,21 +2,27 @@ package invite_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/stores/invites"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 )
 
 const (
@@ -26,6 +32,8 @@ const (
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 250_000_000, time.UTC)
+
+const outboxTable = "outbox"
 
 // clock is a settable Now.
 type clock struct{ now time.Time }
@@ -37,8 +45,10 @@ func newStore(t *testing.T) (*invite.Store, *dynamodbtest.DynamoDB, *clock) {
 	db := dynamodbtest.NewDynamoDB()
 	db.CreateTable(invitesTable, dynamodbtest.KeyAttr{Name: "inviteHash", Type: types.ScalarAttributeTypeS}, nil)
 	db.CreateTable(partnersTable, dynamodbtest.KeyAttr{Name: "partnerId", Type: types.ScalarAttributeTypeS}, nil)
+	db.CreateTable(outboxTable, dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: types.ScalarAttributeTypeS},
+		&dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
 	c := &clock{now: t0}
-	return &invite.Store{DB: db, Table: invitesTable, Now: c.Now}, db, c
+	return &invite.Store{DB: db, Table: invitesTable, Outbox: &outbox.Store{DB: db, Table: outboxTable}, Now: c.Now}, db, c
 }
 
 func issue(t *testing.T, s *invite.Store) (secret.Value, invite.Invite) {
@@ -90,10 +100,14 @@ func TestIssueStoresOnlyTheHash(t *testing.T) {
 func TestIssueIsConditional(t *testing.T) {
 	t.Parallel()
 	s, db, _ := newStore(t)
-	var put *dynamodb.PutItemInput
+	var put *types.Put
 	db.Intercept = func(op string, in any) error {
-		if op == "PutItem" {
-			put = in.(*dynamodb.PutItemInput)
+		if op == "TransactWriteItems" {
+			for _, it := range in.(*dynamodb.TransactWriteItemsInput).TransactItems {
+				if it.Put != nil && aws.ToString(it.Put.TableName) == invitesTable {
+					put = it.Put
+				}
+			}
 		}
 		return nil
 	}
@@ -139,6 +153,9 @@ func TestIssueRefuses(t *testing.T) {
 	code, _, err := s.Issue(t.Context(), "Acme", "standard", time.Hour, opsARN)
 	if !errors.Is(err, boom) || !code.IsZero() {
 		t.Errorf("a failed put: %v, want it wrapped and no code", err)
+	}
+	if n := len(db.Items(invitesTable)); n != 0 {
+		t.Errorf("%d invites written", n)
 	}
 }
 
@@ -302,5 +319,67 @@ func TestRedeemInATransaction(t *testing.T) {
 	// The other invite is still usable a second before it expires.
 	if err := redeemTx(t.Context(), db, other, "p-just-in-time", other.ExpiresAt.Add(-time.Second)); err != nil {
 		t.Errorf("redeeming before expiry: %v", err)
+	}
+}
+
+// An invite is written in one transaction with Invite Issued on the ops chain: its id, partner
+// name, tier, expiry and issuer; never its code or the code's hash.
+func TestIssueIsRecordedOnTheOpsChain(t *testing.T) {
+	t.Parallel()
+	s, db, _ := newStore(t)
+	code, inv := issue(t, s)
+	recs, err := s.Outbox.Records(t.Context(), outbox.OpsChain)
+	if err != nil || len(recs) != 1 || recs[0].DetailType != events.TypeInviteIssued {
+		t.Fatalf("ops chain %+v, %v: want one Invite Issued", recs, err)
+	}
+	var got events.InviteIssued
+	if err := json.Unmarshal(recs[0].Detail, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := events.InviteIssued{Meta: got.Meta, InviteID: inv.ID, PartnerName: inv.PartnerName, Tier: inv.Tier, ExpiresAt: inv.ExpiresAt}
+	if got != want || got.PartnerID != events.AllPartners || got.Actor != (events.Actor{Kind: events.ActorOps, ID: opsARN}) || !got.Time.Equal(t0) {
+		t.Errorf("recorded %+v, want %+v by %s", got, want, opsARN)
+	}
+	if strings.Contains(string(recs[0].Detail), code.Reveal()) || strings.Contains(string(recs[0].Detail), invite.Hash(code)) {
+		t.Error("the record holds the invite code or its hash")
+	}
+	if n := db.Calls("TransactWriteItems"); n != 1 || db.Calls("PutItem") != 0 {
+		t.Errorf("%d transactions, %d puts: want the invite and its record in one transaction", n, db.Calls("PutItem"))
+	}
+	if err := s.Outbox.VerifyChain(t.Context(), outbox.OpsChain); err != nil {
+		t.Error(err)
+	}
+}
+
+// An invite whose record does not commit is not issued: no invite, no record, no code.
+func TestIssueFailsClosed(t *testing.T) {
+	t.Parallel()
+	for _, f := range ddbfault.Faults() {
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			s, db, _ := newStore(t)
+			failing := &ddbfault.Fake{DynamoDB: db, Fault: &f}
+			s.DB, s.Outbox.DB = failing, failing
+			code, _, err := s.Issue(t.Context(), "Acme", "standard", time.Hour, opsARN)
+			if err == nil || !code.IsZero() || failing.Calls.Load() != 1 {
+				t.Errorf("issue: %v, code %t, %d failed transactions: want an error, no code", err, !code.IsZero(), failing.Calls.Load())
+			}
+			if n, m := len(db.Items(invitesTable)), len(db.Items(outboxTable)); n != 0 || m != 0 {
+				t.Errorf("%d invites and %d outbox items after a failed commit", n, m)
+			}
+
+			// Through the route: a 500 without a code.
+			pol, err := policy.Default()
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, _ := (&invite.Handler{Invites: s, Policy: pol}).Handle(t.Context(), lambdaevents.APIGatewayProxyRequest{
+				HTTPMethod: "POST", Headers: map[string]string{"Content-Type": "application/json"},
+				Body: `{"partnerName":"Acme","tier":"standard"}`,
+			})
+			if resp.StatusCode != 500 || strings.Contains(resp.Body, "inviteCode") || strings.Contains(resp.Body, invite.CodePrefix) {
+				t.Errorf("route: %d %s, want a 500 without a code", resp.StatusCode, resp.Body)
+			}
+		})
 	}
 }

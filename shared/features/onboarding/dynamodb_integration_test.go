@@ -60,7 +60,7 @@ func TestApprovalFlowOnDynamoDBLocal(t *testing.T) {
 	}
 
 	// An invite into premium: pending, approved, picked up once.
-	invites := &invite.Store{DB: env.DynamoDB, Table: tables.Invites, Now: time.Now}
+	invites := &invite.Store{DB: env.DynamoDB, Table: tables.Invites, Outbox: &outbox.Store{DB: env.DynamoDB, Table: tables.Outbox}, Now: time.Now}
 	code, _, err := invites.Issue(ctx, acme, "premium", time.Hour, opsARN)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestApprovalFlowOnDynamoDBLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued}; !slices.Equal(detailTypes(recs), want) {
+	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued, events.TypeCredentialPickedUp}; !slices.Equal(detailTypes(recs), want) {
 		t.Errorf("outbox %v", detailTypes(recs))
 	}
 

@@ -75,7 +75,8 @@ func pickupHash(onboardingID string, token secret.Value) string {
 // answered from the record; an onboarding that is not approved (denied, expired, collected
 // already) is 403 pickup-invalid, recorded; an approved one is issued exactly as an onboarding
 // without approval is (Handler.issue), under the partner id and secret version id the
-// onboarding reserved, and marked collected in the same transaction. Of two pick-ups with
+// onboarding reserved, and marked collected in the same transaction, which also records
+// Credential Picked Up (method "onboarding") after Partner Onboarded and Credential Issued. Of two pick-ups with
 // different keys, both converge on the one secret and one commits; the other is refused.
 func (h *Handler) handlePickup(ctx context.Context, span *tracing.Span, req lambdaevents.APIGatewayProxyRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	idemKey, err := idempotencyKey(req)
@@ -169,7 +170,15 @@ func (a *attempt) pickUp(ctx context.Context, o Onboarding) (lambdaevents.APIGat
 		changes = append(changes, change{item: it})
 	}
 	changes = append(changes, change{item: types.TransactWriteItem{Update: a.ids.completion(c, now, iss.Response.StatusCode, iss.Stored, iss.SecretARN)}})
-	records, err := a.commit(ctx, iss.Details, changes)
+	// The key is handed out in this answer: the pick-up is recorded with the partner's
+	// onboarding and its key, after them on its chain.
+	details := append(iss.Details, &events.CredentialPickedUp{
+		Meta:         events.NewMeta(c.PartnerID, events.Actor{Kind: events.ActorPartner, ID: c.PartnerID}, now),
+		KeyID:        string(iss.Key.ID()),
+		Method:       events.PickedUpOnboarding,
+		OnboardingID: o.ID,
+	})
+	records, err := a.commit(ctx, details, changes)
 	if err != nil {
 		return none, err
 	}

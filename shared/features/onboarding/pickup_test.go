@@ -71,13 +71,22 @@ func TestPickUp(t *testing.T) {
 	}
 
 	records := f.records(o.PartnerID)
-	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued}; !slices.Equal(detailTypes(records), want) {
+	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued, events.TypeCredentialPickedUp}; !slices.Equal(detailTypes(records), want) {
 		t.Fatalf("outbox %v, want %v", detailTypes(records), want)
 	}
 	ev, _ := records[2].Event()
 	po := ev.(*events.PartnerOnboarded)
 	if po.Tier != "premium" || po.Identity.Method != events.ProofInvite || po.Justification != pt.Justification || po.Actor.ID != o.PartnerID {
 		t.Errorf("Partner Onboarded %+v", po)
+	}
+	ev, _ = records[4].Event()
+	picked := ev.(*events.CredentialPickedUp)
+	if picked.KeyID != got.KeyID || picked.Method != events.PickedUpOnboarding || picked.OnboardingID != o.ID ||
+		picked.Actor != (events.Actor{Kind: events.ActorPartner, ID: o.PartnerID}) || !picked.Time.Equal(now) {
+		t.Errorf("Credential Picked Up %+v", picked)
+	}
+	if strings.Contains(string(records[4].Detail), got.APIKey) || strings.Contains(string(records[4].Detail), token.Reveal()) {
+		t.Error("the pick-up record holds the key or the pick-up token")
 	}
 
 	// A replay with the key shows the key again, creating nothing.
@@ -94,7 +103,7 @@ func TestPickUp(t *testing.T) {
 	if !f.secretExists(o.PartnerID) {
 		t.Error("a refused pick-up deleted the partner's secret")
 	}
-	if c := f.counts(); c != (counts{Invites: 1, Partners: 1, Credentials: 1, Idempotency: 3, Outbox: 5, Secrets: 1, Onboardings: 1}) {
+	if c := f.counts(); c != (counts{Invites: 1, Partners: 1, Credentials: 1, Idempotency: 3, Outbox: 6, Secrets: 1, Onboardings: 1}) {
 		t.Errorf("counts %+v", c)
 	}
 	if strings.Contains(f.dump(), got.APIKey) || strings.Contains(f.dump(), token.Reveal()) {

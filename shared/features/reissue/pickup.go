@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/openapi"
 	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
@@ -23,6 +24,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/shared/stores/replacements"
 )
@@ -38,10 +40,10 @@ const (
 const maxPickupBodyBytes = 1 << 10
 
 // PickupDynamoDBAPI is the part of the DynamoDB client the pick-up uses: the replacement and
-// the key's registry entry, read consistently, and the replacement's collection.
+// the key's registry entry, read consistently, and the replacement's collection committed with
+// its record (the outbox's reads and transaction).
 type PickupDynamoDBAPI interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	outbox.DynamoDBAPI // GetItem, Query, TransactWriteItems
 }
 
 var _ PickupDynamoDBAPI = (*dynamodb.Client)(nil)
@@ -57,6 +59,7 @@ var _ SecretReader = (*secretsmanager.Client)(nil)
 type PickupTables struct {
 	Replacements string `env:"REPLACEMENTS_TABLE"`
 	Credentials  string `env:"CREDENTIALS_TABLE"`
+	Outbox       string `env:"OUTBOX_TABLE"`
 }
 
 // PickupHandler answers POST /v1/replacements/{replacementId}/pickup (no authorizer: the
@@ -65,7 +68,9 @@ type PickupTables struct {
 // already or expired, a key that is no longer live (revoked again meanwhile) — is the same 403
 // replacement-pickup-invalid. The key is read from the secret version its registry entry
 // names, then the replacement is marked collected, conditioned on it still waiting with that
-// token: of two pick-ups, one is answered the key. Build it once per cold start.
+// token, in one outbox transaction with Credential Picked Up (method "replacement") on the
+// partner's chain: of two pick-ups, one is answered the key, and no key is answered without its
+// record (a commit that fails is a 500, the key not shown). Build it once per cold start.
 type PickupHandler struct {
 	DB      PickupDynamoDBAPI
 	Secrets SecretReader
@@ -165,17 +170,26 @@ func (h *PickupHandler) pickUp(ctx context.Context, span *tracing.Span, req lamb
 	case key.ID() != e.KeyID || !e.Verifier.Matches(key):
 		return none, fmt.Errorf("replacement %s: version %s of secret %s holds another key than %s", id, r.SecretVersionID, r.SecretARN, e.KeyID)
 	}
-	if _, err := h.DB.UpdateItem(ctx, replacements.Collect(h.Tables.Replacements, r, now)); err != nil {
-		if _, lost := errors.AsType[*types.ConditionalCheckFailedException](err); lost {
-			return none, invalidPickup(fmt.Errorf("replacement %s was collected by another pick-up, or expired, meanwhile", id))
+	picked := &events.CredentialPickedUp{
+		Meta:          events.NewMeta(r.PartnerID, events.Actor{Kind: events.ActorPartner, ID: r.PartnerID}, now),
+		KeyID:         r.KeyID,
+		Method:        events.PickedUpReplacement,
+		ReplacementID: r.ID,
+	}
+	rec, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, r.PartnerID, picked,
+		[]types.TransactWriteItem{replacements.Collect(h.Tables.Replacements, r, now)})
+	if err != nil {
+		if _, lost := errors.AsType[*outbox.StateChangeError](err); lost {
+			return none, invalidPickup(fmt.Errorf("replacement %s was collected by another pick-up, or expired, meanwhile: %w", id, err))
 		}
-		return none, fmt.Errorf("replacement %s: mark it collected: %w", id, err)
+		return none, fmt.Errorf("replacement %s: mark it collected with its record: %w", id, err)
 	}
 	body, err := json.Marshal(Collected{PartnerID: r.PartnerID, KeyID: string(key.ID()), APIKey: key.Plaintext().Reveal(), ExpiresAt: e.NotAfter})
 	if err != nil {
 		return none, fmt.Errorf("replacement %s: encode the answer: %w", id, err)
 	}
-	slog.InfoContext(ctx, "replacement collected", "replacementId", id, "partnerId", r.PartnerID, "keyId", r.KeyID, "revocationId", r.RevocationID)
+	slog.InfoContext(ctx, "replacement collected", "replacementId", id, "partnerId", r.PartnerID, "keyId", r.KeyID, "revocationId", r.RevocationID,
+		"eventId", picked.EventID, "outboxSeq", rec.Seq)
 	return lambdaevents.APIGatewayProxyResponse{
 		StatusCode: http.StatusOK,
 		Headers: map[string]string{

@@ -13,13 +13,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/domain/pickuptoken"
+	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secretsmanagertest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/reissue"
+	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 	"github.com/lanyardhq/lanyard/shared/stores/replacements"
 )
@@ -48,6 +52,8 @@ func newFixture(t *testing.T) *fixture {
 	db := dynamodbtest.NewDynamoDB()
 	db.CreateTable("credentials", dynamodbtest.KeyAttr{Name: registry.PartitionKey, Type: types.ScalarAttributeTypeS}, nil)
 	db.CreateTable("replacements", dynamodbtest.KeyAttr{Name: replacements.PartitionKey, Type: types.ScalarAttributeTypeS}, nil)
+	db.CreateTable("outbox", dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: types.ScalarAttributeTypeS},
+		&dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: types.ScalarAttributeTypeN})
 	sm := secretsmanagertest.New(secretsmanagertest.Options{})
 	fx := &fixture{t: t, c: secrettest.Plant(t), db: db, now: t0}
 	key, err := credential.Generate(credential.EnvTest, nil)
@@ -83,7 +89,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put, pickup}}); err != nil {
 		t.Fatal(err)
 	}
-	fx.h = &reissue.PickupHandler{DB: db, Secrets: sm, Tables: reissue.PickupTables{Replacements: "replacements", Credentials: "credentials"},
+	fx.h = &reissue.PickupHandler{DB: db, Secrets: sm, Tables: reissue.PickupTables{Replacements: "replacements", Credentials: "credentials", Outbox: "outbox"},
 		SecretPrefix: prefix, Now: func() time.Time { return fx.now }}
 	return fx
 }
@@ -133,6 +139,64 @@ func TestPickUpOnce(t *testing.T) {
 	r, _, err := replacements.Get(t.Context(), fx.db, "replacements", fx.r.ID)
 	if err != nil || r.Status != replacements.StatusCollected || !r.CollectedAt.Equal(t0) {
 		t.Errorf("after the pick-up: %+v, %v", r, err)
+	}
+
+	// The pick-up is recorded once, on the partner's chain, in the transaction that marked the
+	// replacement collected: neither the key nor the token is in the record.
+	recs, err := (&outbox.Store{DB: fx.db, Table: "outbox"}).Records(t.Context(), partnerA)
+	if err != nil || len(recs) != 1 || recs[0].DetailType != events.TypeCredentialPickedUp {
+		t.Fatalf("records %+v, %v: want one Credential Picked Up", recs, err)
+	}
+	var picked events.CredentialPickedUp
+	if err := json.Unmarshal(recs[0].Detail, &picked); err != nil {
+		t.Fatal(err)
+	}
+	want := events.CredentialPickedUp{Meta: picked.Meta, KeyID: string(fx.key.ID()), Method: events.PickedUpReplacement, ReplacementID: fx.r.ID}
+	if picked != want || picked.Actor != (events.Actor{Kind: events.ActorPartner, ID: partnerA}) || !picked.Time.Equal(t0) {
+		t.Errorf("recorded %+v, want %+v by the partner at %s", picked, want, t0)
+	}
+	fx.c.CheckText("the pick-up record", string(recs[0].Detail))
+	for _, v := range []string{fx.token, pickuptoken.Hash(secret.New(fx.token))} {
+		if strings.Contains(string(recs[0].Detail), v) {
+			t.Error("the record holds the pick-up token or its hash")
+		}
+	}
+	if n := fx.db.Calls("TransactWriteItems"); n != 2 { // the fixture's own, and the pick-up's
+		t.Errorf("%d TransactWriteItems calls", n)
+	}
+}
+
+// A pick-up whose record does not commit is not carried out: the replacement still waits, no
+// record exists, the partner gets a 500 without the key, and the same token collects it once
+// DynamoDB answers again.
+func TestPickUpFailsClosed(t *testing.T) {
+	t.Parallel()
+	for _, f := range ddbfault.Faults() {
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			fx := newFixture(t)
+			failing := &ddbfault.Fake{DynamoDB: fx.db, Fault: &f}
+			fx.h.DB = failing
+			resp := fx.pickUp(fx.r.ID, fx.token)
+			if resp.StatusCode != http.StatusInternalServerError || strings.Contains(resp.Body, fx.key.Plaintext().Reveal()) || strings.Contains(resp.Body, "apiKey") {
+				t.Errorf("answer %d %s, want a 500 without the key", resp.StatusCode, resp.Body)
+			}
+			if failing.Calls.Load() != 1 {
+				t.Errorf("%d transactions failed, want 1", failing.Calls.Load())
+			}
+			r, _, err := replacements.Get(t.Context(), fx.db, "replacements", fx.r.ID)
+			if err != nil || r.Status != replacements.StatusWaiting {
+				t.Errorf("replacement %+v, %v: want it still waiting", r, err)
+			}
+			if recs, err := (&outbox.Store{DB: fx.db, Table: "outbox"}).Records(t.Context(), partnerA); err != nil || len(recs) != 0 {
+				t.Errorf("records %+v, %v: want none", recs, err)
+			}
+
+			failing.Fault = nil
+			if resp := fx.pickUp(fx.r.ID, fx.token); resp.StatusCode != http.StatusOK {
+				t.Errorf("the pick-up once DynamoDB answers: %d %s", resp.StatusCode, resp.Body)
+			}
+		})
 	}
 }
 

@@ -7,8 +7,13 @@
 //     plaintext, read from the partner's secret in Secrets Manager, its key id and the end of
 //     its validity window — whether the request was made with the current key or with the
 //     previous one within its grace, and while a previous key is still accepted, that key's id,
-//     grace deadline and (once acknowledged) retirement time. Idempotent: it reads, never
-//     writes; the answer is marked Cache-Control: no-store.
+//     grace deadline and (once acknowledged) retirement time. The answer is marked
+//     Cache-Control: no-store. The pick-up of a rotated key is a decision recorded once per key:
+//     the first GET made with the previous key commits Credential Picked Up (method "rotation")
+//     with a pickedUpAt marker on the current key's registry entry, in one transaction, before
+//     the key is answered (a commit that fails answers a 500 without the key). Every other GET
+//     only reads: one made with the current key (the partner holds it already) and any after the
+//     marker.
 //   - POST /v1/credentials/ack (partner key, any scope): the partner confirms it switched to
 //     the current key, and must say so with it: acknowledging with the previous key is refused
 //     (409). The previous key's retirement time becomes min(now + the tier's drain window, its
@@ -23,8 +28,7 @@
 // is complete, and between finishSecret's commit and its move of AWSCURRENT only the registry
 // is right (the authorizer already accepts the new key). Only a secret under the partner
 // secrets' prefix is read, and the value read must be that key: its key id and its SHA-256
-// must match the registry entry. The pick-up is a read, not a lifecycle decision: it is logged
-// (partner, key ids, which key asked), not committed to the outbox.
+// must match the registry entry.
 //
 // # Retirement (Retirer, function "retirement", on a schedule)
 //

@@ -266,6 +266,9 @@ func (h *Handler) current(ctx context.Context, span *tracing.Span, req lambdaeve
 	if err != nil {
 		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("pick up the current key of partner %s: %w", k.partner.PartnerID, err)
 	}
+	if err := h.recordPickUp(ctx, k, now); err != nil {
+		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("pick up the current key of partner %s: %w", k.partner.PartnerID, err)
+	}
 	body, err := json.Marshal(Current{
 		KeyID:       string(key.ID()),
 		APIKey:      key.Plaintext().Reveal(),
@@ -279,6 +282,43 @@ func (h *Handler) current(ctx context.Context, span *tracing.Span, req lambdaeve
 	slog.InfoContext(ctx, "current key picked up", "partnerId", k.partner.PartnerID, "keyId", string(key.ID()),
 		"callerKeyId", string(k.caller.KeyID), "callerKey", k.callerKey)
 	return jsonResponse(http.StatusOK, body), nil
+}
+
+// recordPickUp records, once per key, that the partner collected the key a rotation made
+// current: the first GET made with its previous key (which proves the partner may not hold the
+// current key yet) while the current key is not marked picked up. Credential Picked Up (method
+// "rotation") commits with the marker on the key's entry (registry.PickUp) in one transaction;
+// the key is answered only once both are committed. A GET made with the current key, or after
+// the marker, records nothing and costs no write. A concurrent GET that committed the marker
+// first is read back: the pick-up is recorded, and the key is answered.
+func (h *Handler) recordPickUp(ctx context.Context, k keys, now time.Time) error {
+	if k.callerKey != CallerPrevious || !k.current.PickedUpAt.IsZero() {
+		return nil
+	}
+	pid := k.partner.PartnerID
+	ev := &events.CredentialPickedUp{
+		Meta:        events.NewMeta(pid, events.Actor{Kind: events.ActorPartner, ID: pid}, now),
+		KeyID:       string(k.current.KeyID),
+		Method:      events.PickedUpRotation,
+		CallerKeyID: string(k.caller.KeyID),
+	}
+	rec, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, pid, ev, []types.TransactWriteItem{
+		registry.PickUp(h.Tables.Credentials, k.current.KeyID, now),
+	})
+	var changed *outbox.StateChangeError
+	switch {
+	case errors.As(err, &changed):
+		e, rerr := (&registry.Store{DB: h.DB, Table: h.Tables.Credentials}).Get(ctx, k.current.KeyID)
+		if rerr != nil || e.Status != registry.StatusActive || e.PickedUpAt.IsZero() {
+			return fmt.Errorf("record the pick-up of key %s: %w (read again: status %s, picked up at %s, %w)", k.current.KeyID, err, e.Status, e.PickedUpAt, rerr)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("record the pick-up of key %s: %w", k.current.KeyID, err)
+	}
+	slog.InfoContext(ctx, "rotated key picked up: recorded", "partnerId", pid, "keyId", string(k.current.KeyID),
+		"callerKeyId", string(k.caller.KeyID), "eventId", ev.EventID, "outboxSeq", rec.Seq)
+	return nil
 }
 
 // currentKey reads the current key from the secret version its registry entry names, and

@@ -15,6 +15,8 @@ import (
 
 	"github.com/lanyardhq/lanyard/events"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
+	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
+	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/authorizer"
 	"github.com/lanyardhq/lanyard/shared/features/rollover"
@@ -62,7 +64,8 @@ func (fx *fixture) ack(key credential.Key) rollover.Acknowledgement {
 
 // The current key is picked up with the previous key within its grace, or with the current
 // key, and the answer is the same each time; before any rotation the only key is the current
-// one. Picking up writes nothing.
+// one. The first pick-up with the previous key is recorded (Credential Picked Up, with the key's
+// pickedUpAt marker); every other pick-up writes nothing.
 func TestPickUp(t *testing.T) {
 	c := secrettest.Plant(t)
 	fx := newFixture(t, c)
@@ -81,9 +84,10 @@ func TestPickUp(t *testing.T) {
 	rotatedAt := fx.clock.Now()
 	key1 := fx.rotate(p)
 	fx.clock.Advance(time.Hour)
-	before := fx.tables()
+	pickedAt := fx.clock.Now()
+	var before map[string][]dynamodbtest.Item
 	wantPrevious := &rollover.PreviousKey{KeyID: string(key0.ID()), GraceUntil: rotatedAt.Add(grace)}
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name   string
 		key    credential.Key
 		caller string
@@ -106,8 +110,19 @@ func TestPickUp(t *testing.T) {
 				t.Errorf("answer\n%+v\nwant\n%+v", got, want)
 			}
 		})
+		if i == 0 {
+			before = fx.tables()
+		}
 	}
-	fx.unchanged("picking up", before)
+	fx.unchanged("picking up again", before)
+	picked := ofType[*events.CredentialPickedUp](fx.records(p))
+	if len(picked) != 1 || picked[0].KeyID != string(key1.ID()) || picked[0].Method != events.PickedUpRotation ||
+		picked[0].CallerKeyID != string(key0.ID()) || !picked[0].Time.Equal(pickedAt) || picked[0].Actor != (events.Actor{Kind: events.ActorPartner, ID: p.id}) {
+		t.Errorf("pick-ups recorded: %+v, want one of key %s with key %s", picked, key1.ID(), key0.ID())
+	}
+	if e := fx.entry(key1.ID()); !e.PickedUpAt.Equal(pickedAt) {
+		t.Errorf("key %s marked picked up at %s, want %s", key1.ID(), e.PickedUpAt, pickedAt)
+	}
 
 	t.Run("the key picked up authorizes", func(t *testing.T) {
 		defer fx.use(t)()
@@ -483,5 +498,42 @@ func TestPreviousKeyAfterTheCurrentKeyIsRevoked(t *testing.T) {
 			t.Errorf("%s %s with the previous key: %d %s, want 403 access-denied", rt.method, rt.resource, r.status, typ)
 		}
 		c.CheckText("answer", r.body)
+	}
+}
+
+// A rotated key's first pick-up whose record does not commit is not answered: a 500 without the
+// key, no record, no marker; the next pick-up is recorded and answered.
+func TestRotationPickUpFailsClosed(t *testing.T) {
+	for _, f := range ddbfault.Faults() {
+		t.Run(f.Name, func(t *testing.T) {
+			c := secrettest.Plant(t)
+			fx := newFixture(t, c)
+			p := fx.p
+			key0 := p.key(0)
+			key1 := fx.rotate(p)
+			failing := &ddbfault.Fake{DynamoDB: fx.db.DynamoDB, Fault: &f}
+			fx.h.DB = failing
+			r := fx.call(key0, http.MethodGet, rollover.CurrentResource, "")
+			if r.status != http.StatusInternalServerError || strings.Contains(r.body, key1.Plaintext().Reveal()) || strings.Contains(r.body, "apiKey") {
+				t.Errorf("answer %d %s, want a 500 without the key", r.status, r.body)
+			}
+			if failing.Calls.Load() != 1 {
+				t.Errorf("%d failed transactions, want 1", failing.Calls.Load())
+			}
+			if e := fx.entry(key1.ID()); !e.PickedUpAt.IsZero() {
+				t.Error("the key is marked picked up")
+			}
+			if picked := ofType[*events.CredentialPickedUp](fx.records(p)); len(picked) != 0 {
+				t.Errorf("%d pick-ups recorded", len(picked))
+			}
+
+			failing.Fault = nil
+			if got := fx.pickUp(key0); got.KeyID != string(key1.ID()) {
+				t.Errorf("picked up %s, want %s", got.KeyID, key1.ID())
+			}
+			if picked := ofType[*events.CredentialPickedUp](fx.records(p)); len(picked) != 1 {
+				t.Errorf("%d pick-ups recorded, want 1", len(picked))
+			}
+		})
 	}
 }

@@ -14,13 +14,18 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/google/uuid"
+
+	"github.com/lanyardhq/lanyard/events"
 
 	"github.com/lanyardhq/lanyard/shared/domain/partnersecret"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 )
 
@@ -50,11 +55,32 @@ var _ AdminSecretsAPI = (*secretsmanager.Client)(nil)
 // (Handler) with the four steps, as on a scheduled rotation, so the new key, the registry's
 // moves and Credential Rotated are exactly a scheduled rotation's. Build it once per cold
 // start; it is safe for concurrent use.
+//
+// The request is a decision of its own, recorded before it is acted on:
+//
+//  1. the partner is read, and the secret described: a rotation Secrets Manager would refuse
+//     (one in progress, no rotation function, the secret scheduled for deletion) is 409
+//     without a record — nothing was decided;
+//  2. Credential Rotation Requested (the requester, the secret, the new version's id, taken
+//     here as the rotation's ClientRequestToken) commits on the partner's chain, conditioned
+//     on the partner still being active with that secret. A commit that fails is a 500 and
+//     nothing is started: no rotation runs without its record;
+//  3. RotateSecret with that token. Should Secrets Manager refuse or fail it after all (a
+//     rotation that started in between, an outage), the request is followed on the chain by
+//     Credential Rotation Failed for the same version (step createSecret), so the record never
+//     stands for a rotation that was not started; the caller gets the 409 or 500. Otherwise the
+//     rotation's own records (Credential Rotated, or Credential Rotation Failed) name the same
+//     version.
+//
+// DynamoDB calls: the partner's GetItem, the head's GetItem and the record's TransactWriteItems
+// (before the request was recorded: the GetItem alone).
 type AdminHandler struct {
-	// DB reads the partners table.
-	DB partners.GetItemAPI
+	// DB reads the partners table and writes the outbox.
+	DB outbox.DynamoDBAPI
+	// OutboxTable records each request.
 	// Secrets starts the rotation.
-	Secrets AdminSecretsAPI
+	Secrets     AdminSecretsAPI
+	OutboxTable string
 	// PartnersTable names the partners table.
 	PartnersTable string
 	// SecretPrefix starts every partner secret's name ("lanyard/partners/"): the secret a
@@ -125,10 +151,30 @@ func (h *AdminHandler) rotate(ctx context.Context, req lambdaevents.APIGatewayPr
 		return none, fmt.Errorf("rotate the key of partner %s: its item names secret %s, not one named %s", id, p.SecretARN, partnersecret.Name(h.SecretPrefix, id))
 	}
 
-	slog.InfoContext(ctx, "on-demand rotation requested", "partner", id, "secret", p.SecretARN, "caller", by)
+	if err := h.precheck(ctx, id, p.SecretARN); err != nil {
+		return none, err
+	}
+	now := h.now()
+	version := uuid.NewString()
+	store := &outbox.Store{DB: h.DB, Table: h.OutboxTable}
+	actor := events.Actor{Kind: events.ActorOps, ID: by}
+	rec, err := store.Commit(ctx, id, &events.CredentialRotationRequested{
+		Meta: events.NewMeta(id, actor, now), SecretARN: p.SecretARN, VersionID: version,
+	}, []types.TransactWriteItem{partners.StillActive(h.PartnersTable, id, p.SecretARN)})
+	if _, changed := errors.AsType[*outbox.StateChangeError](err); changed {
+		return none, problem.Conflict.Newf("Partner %s changed while its rotation was requested: only an active partner's key is rotated. Retry.", id).
+			WithCause(fmt.Errorf("record the rotation of partner %s: %w", id, err))
+	}
+	if err != nil {
+		return none, fmt.Errorf("rotate the key of partner %s: record the request: %w", id, err)
+	}
+	slog.InfoContext(ctx, "on-demand rotation requested", "partner", id, "secret", p.SecretARN, "caller", by, "version", version, "outboxSeq", rec.Seq)
 	// No rotation rules and no function: the secret's own are kept, and RotateImmediately
-	// defaults to true. The SDK supplies the ClientRequestToken.
-	out, err := h.Secrets.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(p.SecretARN)})
+	// defaults to true. The version recorded is the ClientRequestToken.
+	out, err := h.Secrets.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(p.SecretARN), ClientRequestToken: aws.String(version)})
+	if err != nil {
+		h.recordNotStarted(ctx, id, p.SecretARN, version, actor, err)
+	}
 	var invalid *smtypes.InvalidRequestException
 	switch {
 	case errors.As(err, &invalid):
@@ -157,6 +203,34 @@ func (h *AdminHandler) rotate(ctx context.Context, req lambdaevents.APIGatewayPr
 		},
 		Body: string(body),
 	}, nil
+}
+
+// precheck describes the secret and refuses, with refusal's 409, a rotation Secrets Manager
+// would refuse: one in progress, no rotation function, the secret scheduled for deletion.
+func (h *AdminHandler) precheck(ctx context.Context, id, arn string) error {
+	desc, err := h.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return fmt.Errorf("rotate the key of partner %s: describe secret %s: %w", id, arn, err)
+	}
+	if stalePending(desc.VersionIdsToStages) == "" && desc.DeletedDate == nil && aws.ToString(desc.RotationLambdaARN) != "" {
+		return nil
+	}
+	return h.refusal(ctx, id, arn, errors.New("refused before the request: the secret's state forbids a rotation"))
+}
+
+// recordNotStarted follows a recorded request whose RotateSecret failed with Credential
+// Rotation Failed for its version, so the chain does not claim a rotation that never started.
+// Its own failure is logged: the request's record stands, and Secrets Manager names no such
+// version.
+func (h *AdminHandler) recordNotStarted(ctx context.Context, id, arn, version string, actor events.Actor, cause error) {
+	_, err := (&outbox.Store{DB: h.DB, Table: h.OutboxTable}).Commit(ctx, id, &events.CredentialRotationFailed{
+		Meta: events.NewMeta(id, actor, h.now()), SecretARN: arn, VersionID: version, Step: events.StepCreateSecret,
+		Reason: "Secrets Manager did not start the rotation ops requested",
+	}, nil)
+	if err != nil {
+		slog.ErrorContext(ctx, "a requested rotation that did not start could not be recorded as failed",
+			"partner", id, "secret", arn, "version", version, "cause", cause.Error(), "error", err.Error())
+	}
 }
 
 // refusal is the 409 for a RotateSecret that Secrets Manager refused with

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,12 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/lanyardhq/lanyard/api"
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/rotation"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -45,7 +49,7 @@ func rotateRequest(id string) lambdaevents.APIGatewayProxyRequest {
 
 // admin is the on-demand rotation handler over the fixture's partners table and secrets.
 func (fx *fixture) admin() *rotation.AdminHandler {
-	return &rotation.AdminHandler{DB: fx.db, Secrets: fx.sm, PartnersTable: testTables.Partners, SecretPrefix: testSecretPrefix, Now: fx.clock.Now}
+	return &rotation.AdminHandler{DB: fx.db, Secrets: fx.sm, PartnersTable: testTables.Partners, OutboxTable: testTables.Outbox, SecretPrefix: testSecretPrefix, Now: fx.clock.Now}
 }
 
 func (fx *fixture) adminHandle(h *rotation.AdminHandler, req lambdaevents.APIGatewayProxyRequest) lambdaevents.APIGatewayProxyResponse {
@@ -205,64 +209,67 @@ func TestRotateOnDemandRefusals(t *testing.T) {
 		detail string
 		// dbFails: every DynamoDB call fails.
 		dbFails bool
+		// notStarted: the request was recorded, then RotateSecret failed: the chain holds the
+		// request and the failure for its version, and nothing else changed.
+		notStarted bool
 	}{
 		{"unknown partner", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			return fx.admin(), rotateRequest(partners.NewID())
-		}, problem.NotFound, "", false},
+		}, problem.NotFound, "", false, false},
 		{"an account claim is no partner", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			putAccountClaim(fx)
 			return fx.admin(), rotateRequest(partners.AccountKeyPrefix + "123456789012")
-		}, problem.NotFound, "", false},
+		}, problem.NotFound, "", false, false},
 		{"malformed partner id", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			return fx.admin(), rotateRequest(strings.ToUpper(fx.partnerID))
-		}, problem.NotFound, "", false},
+		}, problem.NotFound, "", false, false},
 		{"no partner id", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			req := rotateRequest(fx.partnerID)
 			req.PathParameters = nil
 			return fx.admin(), req
-		}, problem.NotFound, "", false},
+		}, problem.NotFound, "", false, false},
 		{"another route", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			req := rotateRequest(fx.partnerID)
 			req.Resource = "/v1/admin/partners/{partnerId}"
 			return fx.admin(), req
-		}, problem.NotFound, "", false},
+		}, problem.NotFound, "", false, false},
 		{"another method", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			req := rotateRequest(fx.partnerID)
 			req.HTTPMethod = "GET"
 			return fx.admin(), req
-		}, problem.NotFound, "", false},
+		}, problem.NotFound, "", false, false},
 		{"partner not active", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			setStatus(fx, fx.partnerID, "suspended")
 			return fx.admin(), rotateRequest(fx.partnerID)
-		}, problem.Conflict, "is suspended: only an active partner's key is rotated", false},
+		}, problem.Conflict, "is suspended: only an active partner's key is rotated", false, false},
 		{"no rotation function", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			id, _ := addPartner(fx, "sandbox", partners.StatusActive, false)
 			return fx.admin(), rotateRequest(id)
-		}, problem.Conflict, "has no rotation function: switch rotation on with `lanyard rotation enable p-", false},
+		}, problem.Conflict, "has no rotation function: switch rotation on with `lanyard rotation enable p-", false, false},
 		{"secret scheduled for deletion", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			if _, err := fx.sm.DeleteSecret(fx.t.Context(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(fx.secretARN)}); err != nil {
 				fx.t.Fatal(err)
 			}
 			return fx.admin(), rotateRequest(fx.partnerID)
-		}, problem.Conflict, "is scheduled for deletion", false},
+		}, problem.Conflict, "is scheduled for deletion", false, false},
 		{"a refusal the description does not explain", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			h := fx.admin()
 			h.Secrets = failingSecrets{AdminSecretsAPI: fx.sm, err: invalidRequest("something else")}
 			return h, rotateRequest(fx.partnerID)
-		}, problem.Conflict, "Secrets Manager refused to start a rotation of partner p-", false},
+		}, problem.Conflict, "Secrets Manager refused to start a rotation of partner p-", false, true},
 		{"the partner names a secret outside the prefix", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			_, other := addPartner(fx, "sandbox", partners.StatusActive, true)
 			setSecret(fx, fx.partnerID, other)
 			return fx.admin(), rotateRequest(fx.partnerID)
-		}, problem.Internal, "", false},
+		}, problem.Internal, "", false, false},
 		{"Secrets Manager fails", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			h := fx.admin()
 			h.Secrets = failingSecrets{AdminSecretsAPI: fx.sm, err: errors.New("connection reset")}
 			return h, rotateRequest(fx.partnerID)
-		}, problem.Internal, "", false},
+		}, problem.Internal, "", false, true},
 		{"DynamoDB fails", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			return fx.admin(), rotateRequest(fx.partnerID)
-		}, problem.Internal, "", true},
+		}, problem.Internal, "", true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,6 +286,10 @@ func TestRotateOnDemandRefusals(t *testing.T) {
 			}
 			if tc.want == problem.Internal && detail != problem.Internal.DefaultDetail() {
 				t.Errorf("a 500 says %q", detail)
+			}
+			if tc.notStarted {
+				checkNotStarted(t, fx)
+				delete(before.Tables, testTables.Outbox)
 			}
 			fx.unchanged(tc.name, before)
 			if len(fx.errs) > 0 {
@@ -323,5 +334,76 @@ func updatePartner(fx *fixture, id, attr, value string) {
 	})
 	if err != nil {
 		fx.t.Fatalf("update partner %s: %v", id, err)
+	}
+}
+
+// checkNotStarted checks the partner's chain ends with a rotation request followed by its
+// failure to start, for the same version.
+func checkNotStarted(t *testing.T, fx *fixture) {
+	t.Helper()
+	recs, err := (&outbox.Store{DB: fx.db, Table: testTables.Outbox}).Records(t.Context(), fx.partnerID)
+	if err != nil || len(recs) < 2 {
+		t.Fatalf("records %d, %v", len(recs), err)
+	}
+	var req events.CredentialRotationRequested
+	var failed events.CredentialRotationFailed
+	last := recs[len(recs)-2:]
+	if last[0].DetailType != events.TypeCredentialRotationRequested || last[1].DetailType != events.TypeCredentialRotationFailed ||
+		json.Unmarshal(last[0].Detail, &req) != nil || json.Unmarshal(last[1].Detail, &failed) != nil {
+		t.Fatalf("the chain ends with %s, %s: want the request and its failure", last[0].DetailType, last[1].DetailType)
+	}
+	if req.VersionID == "" || failed.VersionID != req.VersionID || failed.Step != events.StepCreateSecret || req.Actor != (events.Actor{Kind: events.ActorOps, ID: opsARN}) {
+		t.Errorf("request %+v, failure %+v", req, failed)
+	}
+}
+
+// The request is recorded before the rotation starts, as the version the rotation then
+// creates; a request whose record does not commit starts nothing and is answered 500.
+func TestRotateOnDemandIsRecorded(t *testing.T) {
+	c := secrettest.Plant(t)
+	fx := newFixture(t, c)
+	resp := fx.adminHandle(fx.admin(), rotateRequest(fx.partnerID))
+	var started rotation.Started
+	if err := json.Unmarshal([]byte(resp.Body), &started); err != nil || resp.StatusCode != 202 {
+		t.Fatalf("rotation: %d %v", resp.StatusCode, err)
+	}
+	fx.converged(started.VersionID, fx.key0, fx.version0, start)
+	recs, err := (&outbox.Store{DB: fx.db, Table: testTables.Outbox}).Records(t.Context(), fx.partnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var req events.CredentialRotationRequested
+	for _, r := range recs {
+		kinds = append(kinds, r.DetailType)
+		if r.DetailType == events.TypeCredentialRotationRequested {
+			if err := json.Unmarshal(r.Detail, &req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if i := slices.Index(kinds, events.TypeCredentialRotationRequested); i < 0 || i > slices.Index(kinds, events.TypeCredentialRotated) {
+		t.Errorf("records %v: want the request before the rotation", kinds)
+	}
+	if req.VersionID != started.VersionID || req.SecretARN != fx.secretARN || req.Actor != (events.Actor{Kind: events.ActorOps, ID: opsARN}) {
+		t.Errorf("request %+v, want version %s by %s", req, started.VersionID, opsARN)
+	}
+
+	for _, f := range ddbfault.Faults() {
+		t.Run(f.Name, func(t *testing.T) {
+			fx := newFixture(t, c)
+			before := fx.snapshot()
+			h := fx.admin()
+			failing := &ddbfault.Fake{DynamoDB: fx.db, Fault: &f}
+			h.DB = failing
+			wantProblem(t, fx.adminHandle(h, rotateRequest(fx.partnerID)), problem.Internal)
+			if failing.Calls.Load() != 1 {
+				t.Errorf("%d failed transactions, want 1", failing.Calls.Load())
+			}
+			fx.unchanged("a request whose record did not commit", before)
+			if len(fx.errs) > 0 {
+				t.Errorf("a rotation ran: %v", fx.errs)
+			}
+		})
 	}
 }

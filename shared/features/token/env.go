@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 )
 
 // The token function's environment.
@@ -22,6 +23,8 @@ const (
 	EnvStageARN = "PARTNER_API_ARN"
 	// EnvCredentialsTable is the key registry's table name (read only).
 	EnvCredentialsTable = "CREDENTIALS_TABLE"
+	// EnvOutboxTable is the outbox table's name: each exchange's record.
+	EnvOutboxTable = "OUTBOX_TABLE"
 )
 
 // Config is the token function's configuration (shared/platform/lambdastart reads it).
@@ -29,6 +32,7 @@ type Config struct {
 	RoleARN          string `env:"PARTNER_ACCESS_ROLE_ARN"`
 	StageARN         string `env:"PARTNER_API_ARN"`
 	CredentialsTable string `env:"CREDENTIALS_TABLE"`
+	OutboxTable      string `env:"OUTBOX_TABLE"`
 }
 
 // FromEnv builds the handler of the token function from its environment (getenv is
@@ -38,7 +42,7 @@ type Config struct {
 func FromEnv(getenv func(string) string, cfg aws.Config, pol *policy.Policy, stsOptions ...func(*sts.Options)) (*Handler, error) {
 	var missing []string
 	env := map[string]string{}
-	for _, name := range []string{EnvRoleARN, EnvStageARN, EnvCredentialsTable} {
+	for _, name := range []string{EnvRoleARN, EnvStageARN, EnvCredentialsTable, EnvOutboxTable} {
 		env[name] = getenv(name)
 		if env[name] == "" {
 			missing = append(missing, name)
@@ -47,19 +51,23 @@ func FromEnv(getenv func(string) string, cfg aws.Config, pol *policy.Policy, sts
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("token function: environment variables must be set: %s", strings.Join(missing, ", "))
 	}
-	return New(Config{RoleARN: env[EnvRoleARN], StageARN: env[EnvStageARN], CredentialsTable: env[EnvCredentialsTable]}, cfg, pol, stsOptions...)
+	return New(Config{RoleARN: env[EnvRoleARN], StageARN: env[EnvStageARN], CredentialsTable: env[EnvCredentialsTable], OutboxTable: env[EnvOutboxTable]}, cfg, pol, stsOptions...)
 }
 
 // New builds the handler of the token function from its configuration c, with clients from
-// cfg, and checks it (Check).
+// cfg, and checks it (Check). It takes the environment's lane (NewLane): call it once per cold
+// start.
 func New(c Config, cfg aws.Config, pol *policy.Policy, stsOptions ...func(*sts.Options)) (*Handler, error) {
 	if pol == nil {
 		return nil, errors.New("token function: no policy")
 	}
+	db := dynamodb.NewFromConfig(cfg)
 	h := &Handler{
 		STS:              sts.NewFromConfig(cfg, stsOptions...),
-		DB:               dynamodb.NewFromConfig(cfg),
+		DB:               db,
 		CredentialsTable: c.CredentialsTable,
+		Outbox:           &outbox.Store{DB: db, Table: c.OutboxTable},
+		Lane:             NewLane(),
 		RoleARN:          c.RoleARN,
 		StageARN:         c.StageARN,
 		Policy:           pol,

@@ -65,6 +65,12 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	if err != nil {
 		return fail(fmt.Errorf("token exchange for partner %s: %w", partnerID, err))
 	}
+	// No credentials without their record: a session whose record did not commit is never
+	// answered (the package doc says why it is not revoked either).
+	rec, err := h.record(ctx, r, creds.Expiration, h.now())
+	if err != nil {
+		return fail(problem.Unavailable.New("").WithCause(fmt.Errorf("token exchange for partner %s: record the exchange (session %s not answered): %w", partnerID, creds.AccessKeyID, err)))
+	}
 	body, err := json.Marshal(Response{
 		AccessKeyID:     creds.AccessKeyID,
 		SecretAccessKey: creds.SecretAccessKey.Reveal(),
@@ -77,7 +83,7 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	slog.InfoContext(ctx, "token issued",
 		"partnerId", r.partnerID, "keyId", r.keyID, "tier", r.tier, "scopes", r.scopes,
 		"accessKeyId", creds.AccessKeyID, "expiration", creds.Expiration, "durationSeconds", int(r.duration/time.Second),
-		"policyRevision", h.Policy.Revision)
+		"policyRevision", h.Policy.Revision, "chain", rec.Chain, "outboxSeq", rec.Seq)
 	return lambdaevents.APIGatewayProxyResponse{
 		StatusCode: 200,
 		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},

@@ -356,6 +356,8 @@ func TestCheck(t *testing.T) {
 		{"stage ARN of a method", func(h *token.Handler) { h.StageARN = stageARN + "/GET/v1/orders" }, "not an execute-api stage ARN"},
 		{"stage ARN without a stage", func(h *token.Handler) { h.StageARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5" }, "not an execute-api stage ARN"},
 		{"no table", func(h *token.Handler) { h.CredentialsTable = "" }, "no credentials table"},
+		{"no outbox", func(h *token.Handler) { h.Outbox = nil }, "no outbox table"},
+		{"no lane", func(h *token.Handler) { h.Lane = "" }, "the lane is not a UUID"},
 		{"no STS", func(h *token.Handler) { h.STS = nil }, "no STS or DynamoDB client"},
 		{"no policy", func(h *token.Handler) { h.Policy = nil }, "no policy"},
 	}
@@ -386,14 +388,19 @@ func TestFromEnv(t *testing.T) {
 	}
 	cfg := aws.Config{Region: "eu-west-1"}
 	full := map[string]string{
-		token.EnvRoleARN: roleARN, token.EnvStageARN: stageARN, token.EnvCredentialsTable: credentialsTable,
+		token.EnvRoleARN: roleARN, token.EnvStageARN: stageARN, token.EnvCredentialsTable: credentialsTable, token.EnvOutboxTable: outboxTable,
 	}
 	h, err := token.FromEnv(func(k string) string { return full[k] }, cfg, pol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.RoleARN != roleARN || h.StageARN != stageARN || h.CredentialsTable != credentialsTable || h.STS == nil || h.DB == nil || h.Now == nil {
+	if h.RoleARN != roleARN || h.StageARN != stageARN || h.CredentialsTable != credentialsTable || h.STS == nil || h.DB == nil || h.Now == nil ||
+		h.Outbox == nil || h.Outbox.Table != outboxTable {
 		t.Errorf("handler %+v", h)
+	}
+	// Each cold start takes a lane of its own.
+	if h2, err := token.FromEnv(func(k string) string { return full[k] }, cfg, pol); err != nil || h2.Lane == h.Lane {
+		t.Errorf("two cold starts took lanes %s and %s (%v)", h.Lane, h2.Lane, err)
 	}
 	_, err = token.FromEnv(func(k string) string {
 		if k == token.EnvCredentialsTable {
@@ -404,7 +411,7 @@ func TestFromEnv(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "PARTNER_ACCESS_ROLE_ARN, PARTNER_API_ARN") {
 		t.Errorf("missing variables: %v", err)
 	}
-	bad := map[string]string{token.EnvRoleARN: roleARN, token.EnvStageARN: "not-an-arn", token.EnvCredentialsTable: credentialsTable}
+	bad := map[string]string{token.EnvRoleARN: roleARN, token.EnvStageARN: "not-an-arn", token.EnvCredentialsTable: credentialsTable, token.EnvOutboxTable: outboxTable}
 	if _, err := token.FromEnv(func(k string) string { return bad[k] }, cfg, pol); err == nil || strings.Contains(err.Error(), "not-an-arn") {
 		t.Errorf("malformed stage ARN: %v (the value must not be repeated)", err)
 	}

@@ -24,11 +24,14 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/features/token"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
 const (
 	credentialsTable = "credentials"
+	outboxTable      = "outbox"
+	lane             = "0193a4b2-7c1d-7e8f-9a0b-1c2d3e4f5a6b"
 	roleARN          = "arn:aws:iam::123456789012:role/lanyard-PartnerAccessRole-1A2B3C4D5E6F"
 	stageARN         = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
 	partnerID        = "p-abcdefghijklmnopqrstuvwxyz"
@@ -111,9 +114,12 @@ func fixture(t *testing.T, e registry.Entry) (*token.Handler, *fakeSTS, *dynamod
 	if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 		t.Fatal(err)
 	}
+	db.CreateTable(outboxTable, dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: "S"}, &dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: "N"})
+	db.CreateIndex(outboxTable, outbox.ChainsIndex, dynamodbtest.KeyAttr{Name: "owner", Type: "S"}, &dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: "S"})
 	f := &fakeSTS{}
 	h := &token.Handler{
 		STS: f, DB: db, CredentialsTable: credentialsTable,
+		Outbox: &outbox.Store{DB: db, Table: outboxTable}, Lane: lane,
 		RoleARN: roleARN, StageARN: stageARN, Policy: pol,
 		Now: func() time.Time { return now },
 	}

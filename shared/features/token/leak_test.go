@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/token"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
@@ -18,7 +19,7 @@ func TestNoCredentialSecretsInLogsErrorsOrTraces(t *testing.T) {
 	c := secrettest.Plant(t)
 	secretKey, sessionToken := c.New("secret-access-key"), c.New("session-token")
 
-	h, f, _ := fixture(t, entry("premium", "orders:read", "webhooks:write"))
+	h, f, db := fixture(t, entry("premium", "orders:read", "webhooks:write"))
 	f.secretKey, f.sessionToken = secretKey.Reveal(), sessionToken.Reveal()
 	resp, err := h.Handle(t.Context(), tokenRequest("{}"))
 	c.CheckError(err)
@@ -38,7 +39,16 @@ func TestNoCredentialSecretsInLogsErrorsOrTraces(t *testing.T) {
 		c.CheckText("credentials as "+verb, fmt.Sprintf(verb, creds))
 	}
 
-	// Failures after STS answered, and refusals: nothing secret in the problem or the log.
+	// Failures after STS answered — the record not committed, STS failing — and refusals:
+	// nothing secret in the problem or the log.
+	throttled := ddbfault.Faults()[0]
+	h.Outbox.DB = &ddbfault.Fake{DynamoDB: db, Fault: &throttled}
+	resp, err = h.Handle(t.Context(), tokenRequest(""))
+	c.CheckError(err)
+	c.CheckText("problem body", resp.Body)
+	if resp.StatusCode != 503 {
+		t.Errorf("record not committed: %d", resp.StatusCode)
+	}
 	f.err = errThrottled
 	resp, err = h.Handle(t.Context(), tokenRequest(""))
 	c.CheckError(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/fakes/itemtest"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
 	"github.com/lanyardhq/lanyard/shared/features/token"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
@@ -81,8 +82,10 @@ func TestExchangeAgainstLocalStackSTS(t *testing.T) {
 			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(credentialsTable), Item: itemtest.Must(e.Item())(t)}); err != nil {
 				t.Fatal(err)
 			}
+			db.CreateTable(outboxTable, dynamodbtest.KeyAttr{Name: outbox.PartitionKey, Type: "S"}, &dynamodbtest.KeyAttr{Name: outbox.SortKey, Type: "N"})
 			h := &token.Handler{
 				STS: env.STS, DB: db, CredentialsTable: credentialsTable,
+				Outbox: &outbox.Store{DB: db, Table: outboxTable}, Lane: token.NewLane(),
 				RoleARN: aws.ToString(created.Role.Arn), StageARN: "arn:aws:execute-api:" + harness.Region + ":" + harness.Account + ":lanyardit1/local",
 				Policy: pol, Now: time.Now,
 			}

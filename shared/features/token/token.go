@@ -25,6 +25,35 @@
 //
 // The secret access key and the session token are secrets: they are held as secret.Value and
 // revealed only into the response body.
+//
+// # Every exchange is recorded
+//
+// An exchange is AssumeRole → commit Token Exchanged (the partner, the key used, the role session
+// name, the session's expiry and scopes; never the credentials) to the outbox → answer with the
+// credentials. When the commit fails, the credentials are not answered: the partner gets 503
+// unavailable and retries. The session STS made exists then but no one ever received it: its
+// credentials lived in this function's memory only, and it expires with the tier's session
+// duration (an hour at most), so nothing is revoked. (A commit whose outcome is unknown — a
+// timeout — may leave a record of an exchange whose credentials were not answered; never the
+// reverse.)
+//
+// Exchanges do not go on the partner's lifecycle chain but on exchange lanes
+// (outbox.ExchangeChain): every commit to one chain is conditioned on its head item, so one chain
+// takes its decisions one after another, each waiting for the previous one's round trips (a
+// transaction of some 10–20 ms, plus a head read and a retry after every conflict). A premium
+// partner may exchange 200 times a second (its usage plan's rate in topology/lanyard.go, bursts of
+// 400): on one chain those exchanges would queue behind each other and behind the partner's
+// lifecycle decisions (a revocation among them), and conflict with one another. A lane is one
+// execution environment of this function instead, named by a UUIDv7 taken at cold start (Lane):
+// Lambda runs one request at a time in an environment, so no two writers ever share a lane, and
+// the environment keeps the head it last committed (outbox.Lane) — an exchange's record is one
+// TransactWriteItems call, with no head read and no conflict. Exchanges scale out with the
+// environments Lambda starts, each chained on its own; a partner's exchange history is the union
+// of its lanes (outbox.Store.Chains lists them), each lane gap-free and hash-chained. An
+// environment keeps one lane per partner it has served (a small map: one head each).
+//
+// An exchange makes two DynamoDB calls: the registry read (GetItem) and the record's
+// transaction (TransactWriteItems).
 package token
 
 import (
@@ -35,15 +64,20 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/google/uuid"
+
+	"github.com/lanyardhq/lanyard/events"
 
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/domain/sessiontag"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/registry"
 )
 
@@ -92,12 +126,17 @@ type Credentials struct {
 }
 
 // Handler answers POST /v1/token. Build it once per cold start (FromEnv); it is safe for
-// concurrent use.
+// concurrent use (a lane's commits are serialized).
 type Handler struct {
 	STS STSAPI
 	// DB reads the key registry, the table CredentialsTable.
 	DB               registry.GetItemAPI
 	CredentialsTable string
+	// Outbox records each exchange, on the lane Lane of the partner (outbox.ExchangeChain).
+	Outbox *outbox.Store
+	// Lane names this execution environment's exchange lanes: a UUIDv7 taken at cold start
+	// (NewLane).
+	Lane string
 	// RoleARN is the partner-access role's ARN.
 	RoleARN string
 	// StageARN is the partner API stage's execute-api ARN, the grants' base:
@@ -107,6 +146,54 @@ type Handler struct {
 	Policy *policy.Policy
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// lanes are the partners' exchange lanes in this environment, by partner id (lanesMu).
+	lanes map[string]*lane
+}
+
+// lanesMu guards every Handler's lanes: held only to find or add a lane.
+var lanesMu sync.Mutex
+
+// lane is one partner's exchange lane in this environment; mu serializes its commits (Lambda
+// never runs two at once in an environment; a local runner or a test may).
+type lane struct {
+	mu sync.Mutex
+	outbox.Lane
+}
+
+// NewLane returns a new lane id: a UUIDv7, unique to the execution environment that takes it at
+// cold start, and ordered by the time it was taken.
+func NewLane() string { return uuid.Must(uuid.NewV7()).String() }
+
+// laneOf returns the partner's exchange lane in this environment.
+func (h *Handler) laneOf(partnerID string) *lane {
+	lanesMu.Lock()
+	defer lanesMu.Unlock()
+	if h.lanes == nil {
+		h.lanes = map[string]*lane{}
+	}
+	l, ok := h.lanes[partnerID]
+	if !ok {
+		l = &lane{Lane: outbox.Lane{Store: h.Outbox, Chain: outbox.ExchangeChain(partnerID, h.Lane)}}
+		h.lanes[partnerID] = l
+	}
+	return l
+}
+
+// record commits Token Exchanged for the exchange r, whose session expires at expiresAt, on the
+// partner's lane.
+func (h *Handler) record(ctx context.Context, r request, expiresAt, now time.Time) (outbox.Record, error) {
+	l := h.laneOf(r.partnerID)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Commit(ctx, &events.TokenExchanged{
+		Meta:            events.NewMeta(r.partnerID, events.Actor{Kind: events.ActorPartner, ID: r.partnerID}, now),
+		KeyID:           r.keyID,
+		Tier:            r.tier,
+		RoleSessionName: SessionName(r.partnerID),
+		ExpiresAt:       expiresAt.UTC(),
+		Scopes:          r.scopes,
+	}, nil)
 }
 
 // Check refuses a configuration that could not work: ARNs of the wrong shape, or a tier whose
@@ -119,6 +206,12 @@ func (h *Handler) Check() error {
 	}
 	if h.CredentialsTable == "" {
 		problems = append(problems, "no credentials table")
+	}
+	if h.Outbox == nil || h.Outbox.DB == nil || h.Outbox.Table == "" {
+		problems = append(problems, "no outbox table")
+	}
+	if _, err := uuid.Parse(h.Lane); err != nil {
+		problems = append(problems, "the lane is not a UUID")
 	}
 	if h.Policy == nil {
 		return errors.New("token exchange: no policy")

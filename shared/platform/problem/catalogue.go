@@ -147,6 +147,12 @@ var (
 	// Conflict: the request conflicts with the resource's current state (409).
 	Conflict = Type{anchor: "conflict", status: 409, title: "Conflict",
 		detail: "The request conflicts with the current state of the resource."}
+	// Unavailable: the decision's audit record could not be committed (DynamoDB throttled,
+	// failed or cancelled the transaction), so the decision was not carried out and nothing was
+	// handed out; retrying is safe (503). Its detail is fixed.
+	Unavailable = Type{anchor: "unavailable", status: 503, title: "Service Unavailable",
+		detail: "The request could not be recorded, so it was not carried out and nothing was issued. Retry shortly.",
+		fixed:  true}
 )
 
 // GatewayResponse is a problem API Gateway (and `lanyard local`'s front) answers with when a
@@ -182,6 +188,7 @@ func Types() []Type {
 		Validation, UnsupportedMediaType, MissingIdempotencyKey, IdempotencyKeyReused,
 		IdempotencyInFlight, ReplayWindowClosed, InviteInvalid, IdentityProofInvalid, AccountNotAllowed, PrincipalNotAllowed, PickupInvalid,
 		ReplacementPickupInvalid, ScopesNotAllowed, RevocationRequestInvalid, AdminRevocationInvalid, IntrospectionRequestInvalid, NotFound, Conflict,
+		Unavailable,
 	}
 }
 

@@ -44,6 +44,8 @@ func normalize(p Problem) Problem {
 		p.Status = t.status
 	case t == BadRequest && p.Status < 500, t == Internal && p.Status >= 500:
 		// the status classes API Gateway's DEFAULT_4XX and DEFAULT_5XX answer with
+	case t.status >= 500 && p.Status == t.status:
+		// a 5xx type of its own (Unavailable), answered with its status
 	case p.Status >= 500:
 		t = Internal
 	default:

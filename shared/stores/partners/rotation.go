@@ -213,3 +213,18 @@ func stillKeys(current, previous, pending credential.KeyID) (string, map[string]
 	}
 	return cond, names, values
 }
+
+// StillActive is the transaction item that checks the partner is still active and still names
+// secretARN as its secret, as the caller read it.
+func StillActive(table, partnerID, secretARN string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                aws.String(table),
+		Key:                      Key(partnerID),
+		ConditionExpression:      aws.String("#status = :active AND #secret = :secret"),
+		ExpressionAttributeNames: map[string]string{"#status": attrStatus, "#secret": attrSecretARN},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":active": str(string(StatusActive)),
+			":secret": str(secretARN),
+		},
+	}}
+}

@@ -75,6 +75,7 @@ const (
 	AttrAcknowledgedAt  = "acknowledgedAt"
 	AttrRetireAt        = "retireAt"
 	AttrGraceWarnedAt   = "graceWarnedAt"
+	AttrPickedUpAt      = "pickedUpAt"
 	AttrFlushPending    = "flushPending"
 	AttrSecretARN       = "secretArn"
 	AttrSecretVersionID = "secretVersionId"
@@ -138,6 +139,10 @@ type Entry struct {
 	// GraceWarnedAt is when ops were warned that this unacknowledged previous key's grace is
 	// ending; zero until then.
 	GraceWarnedAt time.Time
+	// PickedUpAt is when the partner first collected this key, made current by a rotation, with
+	// its previous key (GET /v1/credentials/current): the marker that records that pick-up
+	// once. Zero until then, and for keys handed out otherwise.
+	PickedUpAt time.Time
 	// FlushPending says the key was retired and the authorizer cache has not been flushed
 	// since: a flush is still owed.
 	FlushPending    bool
@@ -216,6 +221,7 @@ type item struct {
 	AcknowledgedAt  *attrtime.Time `dynamodbav:"acknowledgedAt,omitempty"`
 	RetireAt        *attrtime.Time `dynamodbav:"retireAt,omitempty"`
 	GraceWarnedAt   *attrtime.Time `dynamodbav:"graceWarnedAt,omitempty"`
+	PickedUpAt      *attrtime.Time `dynamodbav:"pickedUpAt,omitempty"`
 	FlushPending    bool           `dynamodbav:"flushPending,omitempty"`
 	SecretARN       string         `dynamodbav:"secretArn"`
 	SecretVersionID string         `dynamodbav:"secretVersionId"`
@@ -232,7 +238,7 @@ func (e Entry) Item() (map[string]types.AttributeValue, error) {
 		Tier: e.Tier, Status: e.Status, NotBefore: attrtime.Of(e.NotBefore), NotAfter: attrtime.Of(e.NotAfter),
 		GraceUntil: attrtime.Opt(e.GraceUntil), RetiredAt: attrtime.Opt(e.RetiredAt), RevokedAt: attrtime.Opt(e.RevokedAt),
 		AcknowledgedAt: attrtime.Opt(e.AcknowledgedAt), RetireAt: attrtime.Opt(e.RetireAt),
-		GraceWarnedAt: attrtime.Opt(e.GraceWarnedAt), FlushPending: e.FlushPending,
+		GraceWarnedAt: attrtime.Opt(e.GraceWarnedAt), PickedUpAt: attrtime.Opt(e.PickedUpAt), FlushPending: e.FlushPending,
 		SecretARN: e.SecretARN, SecretVersionID: e.SecretVersionID, CreatedAt: attrtime.Of(e.CreatedAt),
 	})
 	if err != nil {
@@ -317,6 +323,7 @@ func EntryFromItem(item map[string]types.AttributeValue) (Entry, error) {
 	e.AcknowledgedAt = when(AttrAcknowledgedAt, false)
 	e.RetireAt = when(AttrRetireAt, false)
 	e.GraceWarnedAt = when(AttrGraceWarnedAt, false)
+	e.PickedUpAt = when(AttrPickedUpAt, false)
 	switch v := item[AttrFlushPending].(type) {
 	case nil:
 	case *types.AttributeValueMemberBOOL:

@@ -106,6 +106,13 @@ func WarnGraceEnding(table string, id credential.KeyID, at time.Time) types.Tran
 	return update(table, id, StatusPrevious, "", map[string]time.Time{AttrGraceWarnedAt: at}, false, AttrGraceWarnedAt, AttrAcknowledgedAt)
 }
 
+// PickUp is the transaction item that marks active key id as collected by its partner at at
+// (pickedUpAt): the marker that makes a rotation's pick-up recorded once. It fails its condition
+// unless the key is registered, active and not picked up yet.
+func PickUp(table string, id credential.KeyID, at time.Time) types.TransactWriteItem {
+	return update(table, id, StatusActive, "", map[string]time.Time{AttrPickedUpAt: at}, false, AttrPickedUpAt)
+}
+
 // RetireDue is Retire for a previous key whose retirement time or grace has come: it also
 // sets flushPending, the marker that the authorizer cache still owes a flush for it, which
 // FlushDone clears once the flush is done. It fails its condition unless the key is

@@ -216,9 +216,9 @@ func Get(ctx context.Context, db GetItemAPI, table, id string) (r Replacement, f
 
 // Collect is the update that marks replacement r collected at now: only if it is still
 // waiting, has not expired at now, and holds the token hash and key r holds. Of two pick-ups,
-// one passes the condition.
-func Collect(table string, r Replacement, now time.Time) *dynamodb.UpdateItemInput {
-	return &dynamodb.UpdateItemInput{
+// one passes the condition. It goes into the transaction that records the pick-up.
+func Collect(table string, r Replacement, now time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
 		TableName:        aws.String(table),
 		Key:              Key(r.ID),
 		UpdateExpression: aws.String("SET #status = :collected, #collectedAt = :at"),
@@ -233,7 +233,7 @@ func Collect(table string, r Replacement, now time.Time) *dynamodb.UpdateItemInp
 			":at": str(attrtime.Format(now)), ":now": num(now.UnixMilli()),
 			":hash": str(r.PickupTokenHash), ":key": str(r.KeyID),
 		},
-	}
+	}}
 }
 
 func str(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }

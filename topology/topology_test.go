@@ -80,6 +80,11 @@ func TestValidateRefusesBrokenDeclarations(t *testing.T) {
 			c.Name = "second"
 			tp.Consumers = append(tp.Consumers, c)
 		}, `enforcer "gateway" must be kebab-case and declared once`},
+		{"every detail type and some named", func(tp *topology.Topology) { tp.Consumers[0].AllDetailTypes = true }, "AllDetailTypes and DetailTypes are exclusive"},
+		{"no detail type", func(tp *topology.Topology) { tp.Consumers[0].DetailTypes = nil }, `consumer "revocations": consumes no detail type`},
+		{"enforcer of every detail type", func(tp *topology.Topology) {
+			tp.Consumers[0].Enforcer, tp.Consumers[0].DetailTypes, tp.Consumers[0].AllDetailTypes = "gateway", nil, true
+		}, `enforcer "gateway" takes every detail type`},
 		{"authorizer TTL over an hour", func(tp *topology.Topology) { tp.Authorizer.ResultTTL = 2 * time.Hour }, "outside 0–1 h"},
 		{"dependents-only route that is not aws-iam", func(tp *topology.Topology) { tp.Routes[0].DependentsOnly = true }, "only an aws-iam route can be restricted to the dependents"},
 		{"dependent with a wildcard", func(tp *topology.Topology) { tp.Dependents = []string{"arn:aws:iam::111122223333:role/*"} }, "no wildcards"},
@@ -236,5 +241,22 @@ func TestGatewayEnforcerWaitsWhatThePolicyAndTheAuthorizerSay(t *testing.T) {
 	}
 	if !found {
 		t.Error("no consumer feeds revocation-gateway")
+	}
+}
+
+// A consumer of every detail type validates without naming one, and says so.
+func TestConsumerOfEveryDetailType(t *testing.T) {
+	t.Parallel()
+	tp := topologytest.Sample()
+	tp.Consumers[0].DetailTypes, tp.Consumers[0].AllDetailTypes = nil, true
+	if err := tp.Validate("..", events.Known); err != nil {
+		t.Fatalf("a consumer of every detail type: %v", err)
+	}
+	if got := tp.Consumers[0].Takes(); got != "every Lanyard event" {
+		t.Errorf("Takes() = %q", got)
+	}
+	named := topology.Consumer{DetailTypes: []string{"Credential Revoked", "Credential Issued"}}
+	if got := named.Takes(); got != "Credential Issued, Credential Revoked" {
+		t.Errorf("Takes() = %q", got)
 	}
 }

@@ -30,7 +30,8 @@ const MinVisibilityFactor = 6
 const enforcerDetailType = "Credential Revoked"
 
 // Validate checks the declaration is consistent: names unique and well formed, every reference
-// resolves, every consumed detail type is known (knownDetailType says which are), route paths
+// resolves, every consumed detail type is known (knownDetailType says which are) and a consumer
+// names its detail types or takes them all (AllDetailTypes), never both, route paths
 // well formed and unique per method, every stream has a consumer and every consumer a stream,
 // each queue's visibility timeout at least MinVisibilityFactor times its function's
 // timeout, revocation enforcers declared once and taking Credential Revoked alone, and every
@@ -180,7 +181,12 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 		}
 		queues[c.Name], queues[c.DLQName()] = true, true
 		f, ok := fn("consumer "+c.Name, c.Function)
-		if len(c.DetailTypes) == 0 {
+		switch {
+		case c.AllDetailTypes && len(c.DetailTypes) > 0:
+			bad("consumer %q: takes every detail type and names some: AllDetailTypes and DetailTypes are exclusive", c.Name)
+		case c.AllDetailTypes && c.Enforcer != "":
+			bad("consumer %q: enforcer %q takes every detail type: an enforcer takes %q alone", c.Name, c.Enforcer, enforcerDetailType)
+		case len(c.DetailTypes) == 0 && !c.AllDetailTypes:
 			bad("consumer %q: consumes no detail type", c.Name)
 		}
 		for _, dt := range c.DetailTypes {

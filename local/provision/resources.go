@@ -283,8 +283,13 @@ func (p *Provisioner) queuePolicy(r *Result, c topology.Consumer) string {
 	return string(b)
 }
 
-// eventPattern is the rule pattern of a consumer: Lanyard's source and its detail types.
+// eventPattern is the rule pattern of a consumer: Lanyard's source and its detail types, or the
+// source alone for a consumer of every detail type (AllDetailTypes), as in AWS.
 func eventPattern(c topology.Consumer) string {
+	if c.AllDetailTypes {
+		b, _ := json.Marshal(map[string][]string{"source": {events.Source}})
+		return string(b)
+	}
 	types := slices.Clone(c.DetailTypes)
 	slices.Sort(types)
 	b, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": types})

@@ -7,6 +7,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,50 @@ type Meta struct {
 	PartnerID string    `json:"partnerId"`
 	Actor     Actor     `json:"actor"`
 	Time      time.Time `json:"time"`
+	// Record says where the event's audit record sits in the outbox. It is never set on an
+	// event being committed (the stored detail, which the record's hash covers, has none): the
+	// relay adds it to the detail it puts on the bus (WithRecord). Nil for an event that did
+	// not come from the outbox.
+	Record *RecordRef `json:"record,omitempty"`
+}
+
+// RecordRef is an outbox record's place in its hash chain.
+type RecordRef struct {
+	Chain    string `json:"chain"`
+	Seq      int64  `json:"seq"`
+	PrevHash string `json:"prevHash"`
+	Hash     string `json:"hash"`
+}
+
+// WithRecord returns detail, a JSON object as Marshal produced it, with a "record" member
+// holding ref put first; the other members stay byte for byte. It refuses a detail that is
+// not an object or that already has a record.
+func WithRecord(detail json.RawMessage, ref RecordRef) (json.RawMessage, error) {
+	var probe struct {
+		Record json.RawMessage `json:"record"`
+	}
+	if err := json.Unmarshal(detail, &probe); err != nil {
+		return nil, fmt.Errorf("add the record to a detail: %w", err)
+	}
+	if probe.Record != nil {
+		return nil, errors.New("add the record to a detail: it has one already")
+	}
+	rest := bytes.TrimLeft(detail, " \t\r\n")
+	if len(rest) == 0 || rest[0] != '{' {
+		return nil, errors.New("add the record to a detail: not a JSON object")
+	}
+	rest = rest[1:]
+	r, err := json.Marshal(ref)
+	if err != nil {
+		return nil, fmt.Errorf("add the record to a detail: %w", err)
+	}
+	out := make([]byte, 0, len(detail)+len(r)+12)
+	out = append(out, `{"record":`...)
+	out = append(out, r...)
+	if t := bytes.TrimLeft(rest, " \t\r\n"); len(t) > 0 && t[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...), nil
 }
 
 // NewMeta gives an event its id (a UUIDv7: unique, and ordered by creation time), partner id,

@@ -749,8 +749,12 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 				continue
 			}
 			checkKeys(what+": index "+idx.Name, g["KeySchema"], idx.PartitionKey, idx.SortKey)
-			if pm, _ := g["Projection"].(map[string]any); pm["ProjectionType"] != "ALL" {
-				miss("%s: index %s does not project ALL", what, idx.Name)
+			want := "ALL"
+			if idx.KeysOnly {
+				want = "KEYS_ONLY"
+			}
+			if pm, _ := g["Projection"].(map[string]any); pm["ProjectionType"] != want {
+				miss("%s: index %s does not project %s", what, idx.Name, want)
 			}
 		}
 		if tb.TTLAttribute != "" {

@@ -99,6 +99,9 @@ func newTable(scope constructs.Construct, decl topology.Table, key awskms.IKey) 
 			PartitionKey:   partition,
 			ProjectionType: awsdynamodb.ProjectionType_ALL,
 		}
+		if idx.KeysOnly {
+			gsi.ProjectionType = awsdynamodb.ProjectionType_KEYS_ONLY
+		}
 		if idx.SortKey != nil {
 			if gsi.SortKey, err = attribute(*idx.SortKey); err != nil {
 				return nil, fmt.Errorf("table %q: index %q: sort key: %w", decl.Name, idx.Name, err)

@@ -306,10 +306,16 @@ func Lanyard() *Topology {
 				OnFailureQueue: "outbox-relay-failures"},
 		},
 		Tables: []Table{
-			// Every lifecycle decision's audit record, hash-chained per partner (shared/stores/outbox):
-			// seq 0 is the partner's chain head, 1, 2, … its records.
-			{Name: "outbox", PartitionKey: Attr{Name: "partnerId", Type: AttrString},
-				SortKey: &Attr{Name: "seq", Type: AttrNumber}, Stream: StreamNewImage},
+			// Every decision's audit record, hash-chained per chain (shared/stores/outbox): a
+			// partner's lifecycle chain, its token exchange lanes, the ops chain. Seq 0 is the
+			// chain's head, 1, 2, … its records. "chains" lists an owner's chains (heads only);
+			// "audit-pending" holds the records not yet in the audit log.
+			{Name: "outbox", PartitionKey: Attr{Name: "chain", Type: AttrString},
+				SortKey: &Attr{Name: "seq", Type: AttrNumber}, Stream: StreamNewImage,
+				Indexes: []Index{
+					{Name: "chains", PartitionKey: Attr{Name: "owner", Type: AttrString}, SortKey: &Attr{Name: "chain", Type: AttrString}, KeysOnly: true},
+					{Name: "audit-pending", PartitionKey: Attr{Name: "auditPending", Type: AttrString}, SortKey: &Attr{Name: "committedAt", Type: AttrNumber}, KeysOnly: true},
+				}},
 			// The partners (shared/features/partner).
 			{Name: "partners", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},
 			// The key registry: key id → SHA-256 verifier, partner, scopes, status, validity

@@ -344,6 +344,9 @@ type Index struct {
 	Name         string
 	PartitionKey Attr
 	SortKey      *Attr
+	// KeysOnly projects only the keys into the index (the table's and the index's); otherwise
+	// it projects every attribute.
+	KeysOnly bool
 }
 
 // StreamView is what a table's stream records carry; empty means no stream.

@@ -139,9 +139,13 @@ func (p *Provisioner) tables(ctx context.Context, t *topology.Topology, r *Resul
 			KeySchema:            keySchema(tb.PartitionKey, tb.SortKey),
 		}
 		for _, ix := range tb.Indexes {
+			projection := ddbtypes.ProjectionTypeAll
+			if ix.KeysOnly {
+				projection = ddbtypes.ProjectionTypeKeysOnly
+			}
 			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
 				IndexName: aws.String(ix.Name), KeySchema: keySchema(ix.PartitionKey, ix.SortKey),
-				Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+				Projection: &ddbtypes.Projection{ProjectionType: projection},
 			})
 		}
 		if tb.Stream != topology.StreamNone {

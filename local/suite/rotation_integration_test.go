@@ -409,14 +409,14 @@ func rotationFailures(ctx context.Context, prefix, table string, partners ...str
 			if err != nil {
 				return nil, err
 			}
-			if rec.DetailType != events.TypeCredentialRotationFailed || len(partners) > 0 && !slices.Contains(partners, rec.PartnerID) {
+			if rec.DetailType != events.TypeCredentialRotationFailed || len(partners) > 0 && !slices.Contains(partners, rec.Chain) {
 				continue
 			}
 			var f events.CredentialRotationFailed
 			if err := json.Unmarshal(rec.Detail, &f); err != nil {
-				return nil, fmt.Errorf("outbox record %s/%d: %w", rec.PartnerID, rec.Seq, err)
+				return nil, fmt.Errorf("outbox record %s/%d: %w", rec.Chain, rec.Seq, err)
 			}
-			out = append(out, fmt.Sprintf("partner %s: %s failed (%s), version %s", rec.PartnerID, f.Step, f.Reason, f.VersionID))
+			out = append(out, fmt.Sprintf("partner %s: %s failed (%s), version %s", rec.Chain, f.Step, f.Reason, f.VersionID))
 		}
 	}
 	return out, nil

@@ -34,8 +34,8 @@
 // the bus accepted its event, and records the mapping gives up on stay unmarked in the table
 // and located in the on-failure queue.
 //
-// Order is not preserved across partners or on the bus (EventBridge does not keep it); a
-// partner's records go out in seq order within a batch.
+// Order is not preserved across chains or on the bus (EventBridge does not keep it); a chain's
+// records go out in seq order within a batch.
 package relay
 
 import (
@@ -129,7 +129,7 @@ func (r *Relay) Process(ctx context.Context, ev lambdaevents.DynamoDBEvent) (Res
 	for _, k := range keys {
 		item, ok := current[k]
 		if !ok {
-			slog.WarnContext(ctx, "outbox record in the stream is no longer in the table", "partner", k.partner, "seq", k.seq)
+			slog.WarnContext(ctx, "outbox record in the stream is no longer in the table", "chain", k.chain, "seq", k.seq)
 			res.Skipped++
 			continue
 		}
@@ -148,8 +148,8 @@ func (r *Relay) Process(ctx context.Context, ev lambdaevents.DynamoDBEvent) (Res
 		pending = append(pending, rec)
 	}
 
-	for _, group := range byPartner(pending) {
-		n, err := r.publishPartner(ctx, group)
+	for _, group := range byChain(pending) {
+		n, err := r.publishChain(ctx, group)
 		res.Published += n
 		if err != nil {
 			errs = append(errs, err)
@@ -170,7 +170,7 @@ func batchError(res Result, errs []error) error {
 
 // key locates an outbox record.
 type key struct {
-	partner string
+	chain string
 	seq     int64
 }
 
@@ -214,7 +214,7 @@ func streamKey(keys map[string]lambdaevents.DynamoDBAttributeValue) (key, error)
 	if err != nil {
 		return key{}, err
 	}
-	return key{partner: p.String(), seq: seq}, nil
+	return key{chain: p.String(), seq: seq}, nil
 }
 
 // read reads the records with consistent reads, by key.
@@ -223,7 +223,7 @@ func (r *Relay) read(ctx context.Context, keys []key) (map[key]map[string]types.
 	for chunk := range slices.Chunk(keys, maxBatchGet) {
 		req := make([]map[string]types.AttributeValue, 0, len(chunk))
 		for _, k := range chunk {
-			req = append(req, outbox.Key(k.partner, k.seq))
+			req = append(req, outbox.Key(k.chain, k.seq))
 		}
 		for round := 1; len(req) > 0; round++ {
 			if round > batchGetRounds {
@@ -259,7 +259,7 @@ func (r *Relay) read(ctx context.Context, keys []key) (map[key]map[string]types.
 // detail must decode as its event.
 func check(rec outbox.Record) error {
 	if rec.ComputeHash() != rec.Hash {
-		return fmt.Errorf("outbox record %s/%d: its hash does not recompute; not published", rec.PartnerID, rec.Seq)
+		return fmt.Errorf("outbox record %s/%d: its hash does not recompute; not published", rec.Chain, rec.Seq)
 	}
 	if _, err := rec.Event(); err != nil {
 		return fmt.Errorf("%w; not published", err)
@@ -267,16 +267,16 @@ func check(rec outbox.Record) error {
 	return nil
 }
 
-// byPartner groups records by partner, partners in order of first appearance, each partner's
+// byChain groups records by chain, chains in order of first appearance, each chain's
 // records in seq order.
-func byPartner(recs []outbox.Record) [][]outbox.Record {
+func byChain(recs []outbox.Record) [][]outbox.Record {
 	var order []string
 	groups := map[string][]outbox.Record{}
 	for _, rec := range recs {
-		if _, ok := groups[rec.PartnerID]; !ok {
-			order = append(order, rec.PartnerID)
+		if _, ok := groups[rec.Chain]; !ok {
+			order = append(order, rec.Chain)
 		}
-		groups[rec.PartnerID] = append(groups[rec.PartnerID], rec)
+		groups[rec.Chain] = append(groups[rec.Chain], rec)
 	}
 	out := make([][]outbox.Record, 0, len(order))
 	for _, p := range order {
@@ -287,10 +287,10 @@ func byPartner(recs []outbox.Record) [][]outbox.Record {
 	return out
 }
 
-// publishPartner puts one partner's records on the bus and marks those accepted, in a span
-// annotated with the partner. It returns how many it published and marked.
-func (r *Relay) publishPartner(ctx context.Context, recs []outbox.Record) (int, error) {
-	partner := recs[0].PartnerID
+// publishChain puts one chain's records on the bus and marks those accepted, in a span
+// annotated with the chain's partner. It returns how many it published and marked.
+func (r *Relay) publishChain(ctx context.Context, recs []outbox.Record) (int, error) {
+	partner := outbox.ChainOwner(recs[0].Chain)
 	ctx, span := tracing.Start(ctx, "outbox-relay")
 	span.Annotate("partner", partner)
 	published := 0
@@ -311,28 +311,34 @@ func (r *Relay) publishPartner(ctx context.Context, recs []outbox.Record) (int, 
 func (r *Relay) publish(ctx context.Context, recs []outbox.Record) (int, error) {
 	entries := make([]ebtypes.PutEventsRequestEntry, len(recs))
 	for i, rec := range recs {
+		// The event tells its consumers where its record sits (the audit writer copies it to the
+		// audit log); the stored detail, which the hash covers, stays as it is.
+		detail, err := events.WithRecord(rec.Detail, events.RecordRef{Chain: rec.Chain, Seq: rec.Seq, PrevHash: rec.PrevHash, Hash: rec.Hash})
+		if err != nil {
+			return 0, fmt.Errorf("event %s (%s/%d): %w", rec.EventID, rec.Chain, rec.Seq, err)
+		}
 		entries[i] = ebtypes.PutEventsRequestEntry{
 			EventBusName: aws.String(r.Bus),
 			Source:       aws.String(events.Source),
 			DetailType:   aws.String(rec.DetailType),
-			Detail:       aws.String(string(rec.Detail)),
+			Detail:       aws.String(string(detail)),
 			Time:         aws.Time(rec.Time),
 			Resources:    []string{},
 		}
 	}
 	out, err := r.Events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 	if err != nil {
-		return 0, fmt.Errorf("put %d events of partner %s (seq %d–%d) on the bus: %w", len(recs), recs[0].PartnerID, recs[0].Seq, recs[len(recs)-1].Seq, err)
+		return 0, fmt.Errorf("put %d events of chain %s (seq %d–%d) on the bus: %w", len(recs), recs[0].Chain, recs[0].Seq, recs[len(recs)-1].Seq, err)
 	}
 	if len(out.Entries) != len(recs) {
-		return 0, fmt.Errorf("put %d events of partner %s on the bus: %d result entries", len(recs), recs[0].PartnerID, len(out.Entries))
+		return 0, fmt.Errorf("put %d events of chain %s on the bus: %d result entries", len(recs), recs[0].Chain, len(out.Entries))
 	}
 	published := 0
 	var errs []error
 	for i, result := range out.Entries {
 		rec := recs[i]
 		if code := aws.ToString(result.ErrorCode); code != "" || aws.ToString(result.EventId) == "" {
-			errs = append(errs, fmt.Errorf("event %s (%s/%d) refused by the bus: %s %s", rec.EventID, rec.PartnerID, rec.Seq, code, aws.ToString(result.ErrorMessage)))
+			errs = append(errs, fmt.Errorf("event %s (%s/%d) refused by the bus: %s %s", rec.EventID, rec.Chain, rec.Seq, code, aws.ToString(result.ErrorMessage)))
 			continue
 		}
 		if err := r.mark(ctx, rec, aws.ToString(result.EventId)); err != nil {
@@ -347,15 +353,15 @@ func (r *Relay) publish(ctx context.Context, recs []outbox.Record) (int, error) 
 // mark records that rec's event is on the bus. A record marked meanwhile (an earlier delivery
 // of the batch that was still running) is not an error: the event is on the bus either way.
 func (r *Relay) mark(ctx context.Context, rec outbox.Record, busEventID string) error {
-	_, err := r.DB.UpdateItem(ctx, outbox.MarkPublished(r.Table, rec.PartnerID, rec.Seq, r.Now(), busEventID))
+	_, err := r.DB.UpdateItem(ctx, outbox.MarkPublished(r.Table, rec.Chain, rec.Seq, r.Now(), busEventID))
 	var marked *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &marked):
 		slog.WarnContext(ctx, "outbox record was marked published by another delivery; its event went out twice",
-			"partner", rec.PartnerID, "seq", rec.Seq, "eventId", rec.EventID, "busEventId", busEventID)
+			"chain", rec.Chain, "seq", rec.Seq, "eventId", rec.EventID, "busEventId", busEventID)
 		return nil
 	case err != nil:
-		return fmt.Errorf("mark event %s (%s/%d) published as %s: %w", rec.EventID, rec.PartnerID, rec.Seq, busEventID, err)
+		return fmt.Errorf("mark event %s (%s/%d) published as %s: %w", rec.EventID, rec.Chain, rec.Seq, busEventID, err)
 	}
 	return nil
 }

@@ -137,13 +137,18 @@ func TestPublishesEachRecordWithItsEventAndMarksIt(t *testing.T) {
 	// Partners in the order they appear, each partner's records in seq order.
 	for i, want := range []outbox.Record{a1, a2, b1} {
 		e := got[i].Entry
-		if aws.ToString(e.EventBusName) != bus || aws.ToString(e.Source) != events.Source || aws.ToString(e.DetailType) != want.DetailType ||
-			aws.ToString(e.Detail) != string(want.Detail) || !aws.ToTime(e.Time).Equal(want.Time) || e.Resources == nil || len(e.Resources) != 0 {
-			t.Errorf("entry %d: %+v, want the event of %s/%d", i, e, want.PartnerID, want.Seq)
+		// The published detail is the stored one with the record's place in its chain added.
+		wantDetail, err := events.WithRecord(want.Detail, events.RecordRef{Chain: want.Chain, Seq: want.Seq, PrevHash: want.PrevHash, Hash: want.Hash})
+		if err != nil {
+			t.Fatal(err)
 		}
-		rec := f.record(t, want.PartnerID, want.Seq)
+		if aws.ToString(e.EventBusName) != bus || aws.ToString(e.Source) != events.Source || aws.ToString(e.DetailType) != want.DetailType ||
+			aws.ToString(e.Detail) != string(wantDetail) || !aws.ToTime(e.Time).Equal(want.Time) || e.Resources == nil || len(e.Resources) != 0 {
+			t.Errorf("entry %d: %+v, want the event of %s/%d", i, e, want.Chain, want.Seq)
+		}
+		rec := f.record(t, want.Chain, want.Seq)
 		if !rec.PublishedAt.Equal(f.now) || rec.BusEventID != got[i].EventID {
-			t.Errorf("record %s/%d marked at %v as %q, want %v as %q", want.PartnerID, want.Seq, rec.PublishedAt, rec.BusEventID, f.now, got[i].EventID)
+			t.Errorf("record %s/%d marked at %v as %q, want %v as %q", want.Chain, want.Seq, rec.PublishedAt, rec.BusEventID, f.now, got[i].EventID)
 		}
 	}
 

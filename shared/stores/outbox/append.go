@@ -29,7 +29,7 @@ const maxEvents = 10
 
 // Append builds the next record of head's chain for the event d, and the two transaction items
 // that commit it to table: the Put of the record (only if no item has its key) and the Update
-// of the head (only if the head is still the one read: absent for a partner's first record,
+// of the head (only if the head is still the one read: absent for a chain's first record,
 // otherwise at head.Seq with head.Hash). It does no I/O; the caller adds its own state changes
 // to the same TransactWriteItems call (Store.Commit does all of it).
 func Append(table string, head Head, d events.Detail) (Record, []types.TransactWriteItem, error) {
@@ -50,10 +50,10 @@ func AppendAll(table string, head Head, ds ...events.Detail) ([]Record, []types.
 		return nil, nil, errors.New("outbox append: no event")
 	case len(ds) > maxEvents:
 		return nil, nil, fmt.Errorf("outbox append: %d events, at most %d per decision", len(ds), maxEvents)
-	case head.PartnerID == "":
-		return nil, nil, errors.New("outbox append: the head names no partner")
+	case head.Chain == "":
+		return nil, nil, errors.New("outbox append: the head names no chain")
 	case head.Seq < 0 || !wellFormedHash(head.Hash) || (head.Seq == 0) != (head.Hash == GenesisHash):
-		return nil, nil, fmt.Errorf("outbox append: malformed head of partner %s (seq %d, hash %q)", head.PartnerID, head.Seq, head.Hash)
+		return nil, nil, fmt.Errorf("outbox append: malformed head of chain %s (seq %d, hash %q)", head.Chain, head.Seq, head.Hash)
 	}
 	records := make([]Record, 0, len(ds))
 	items := make([]types.TransactWriteItem, 0, len(ds)+1)
@@ -67,6 +67,9 @@ func AppendAll(table string, head Head, ds ...events.Detail) ([]Record, []types.
 		if err != nil {
 			return nil, nil, fmt.Errorf("outbox append: %w", err)
 		}
+		// Not in the hash: where the record waits for the audit log (MarkAudited clears it).
+		item[attrAuditPending] = &types.AttributeValueMemberS{Value: auditShard(r.Chain)}
+		item[attrCommittedAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.Time.UnixMilli(), 10)}
 		records = append(records, r)
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:                aws.String(table),
@@ -74,19 +77,20 @@ func AppendAll(table string, head Head, ds ...events.Detail) ([]Record, []types.
 			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames: map[string]string{"#pk": PartitionKey},
 		}})
-		prev = Head{PartnerID: r.PartnerID, Seq: r.Seq, Hash: r.Hash}
+		prev = Head{Chain: r.Chain, Seq: r.Seq, Hash: r.Hash}
 	}
 
 	update := &types.Update{
 		TableName:        aws.String(table),
-		Key:              Key(head.PartnerID, HeadSeq),
-		UpdateExpression: aws.String("SET #headSeq = :seq, #headHash = :hash"),
+		Key:              Key(head.Chain, HeadSeq),
+		UpdateExpression: aws.String("SET #headSeq = :seq, #headHash = :hash, #owner = :owner"),
 		ExpressionAttributeNames: map[string]string{
-			"#headSeq": attrHeadSeq, "#headHash": attrHeadHash,
+			"#headSeq": attrHeadSeq, "#headHash": attrHeadHash, "#owner": attrOwner,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":seq":  &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.Seq, 10)},
-			":hash": &types.AttributeValueMemberS{Value: prev.Hash},
+			":seq":   &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.Seq, 10)},
+			":hash":  &types.AttributeValueMemberS{Value: prev.Hash},
+			":owner": &types.AttributeValueMemberS{Value: ChainOwner(head.Chain)},
 		},
 	}
 	if head.Seq == 0 {
@@ -102,22 +106,19 @@ func AppendAll(table string, head Head, ds ...events.Detail) ([]Record, []types.
 
 // next builds the record that follows prev for the event d.
 func next(prev Head, d events.Detail) (Record, error) {
-	if d == nil {
-		return Record{}, errors.New("outbox append: no event")
+	if err := checkChain(prev.Chain, d); err != nil {
+		return Record{}, fmt.Errorf("outbox append: %w", err)
 	}
 	detailType, detail, err := events.Marshal(d)
 	if err != nil {
 		return Record{}, fmt.Errorf("outbox append: %w", err)
 	}
 	m := d.Header()
-	switch {
-	case m.PartnerID != prev.PartnerID:
-		return Record{}, fmt.Errorf("outbox append: event %s is for partner %q, the head for %q", m.EventID, m.PartnerID, prev.PartnerID)
-	case m.Time.IsZero():
+	if m.Time.IsZero() {
 		return Record{}, fmt.Errorf("outbox append: event %s has no time", m.EventID)
 	}
 	r := Record{
-		PartnerID:  prev.PartnerID,
+		Chain:      prev.Chain,
 		Seq:        prev.Seq + 1,
 		EventID:    m.EventID,
 		DetailType: detailType,

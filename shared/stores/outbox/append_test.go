@@ -16,7 +16,7 @@ import (
 func TestAppendFirstRecord(t *testing.T) {
 	t.Parallel()
 	d := onboarded("p-1", at(0))
-	rec, items, err := outbox.Append("tbl", outbox.Head{PartnerID: "p-1", Seq: 0, Hash: outbox.GenesisHash}, d)
+	rec, items, err := outbox.Append("tbl", outbox.Head{Chain: "p-1", Seq: 0, Hash: outbox.GenesisHash}, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestAppendFirstRecord(t *testing.T) {
 		t.Fatalf("items %+v, want a Put then an Update", items)
 	}
 	put, upd := items[0].Put, items[1].Update
-	if aws.ToString(put.TableName) != "tbl" || aws.ToString(put.ConditionExpression) != "attribute_not_exists(#pk)" || put.ExpressionAttributeNames["#pk"] != "partnerId" {
+	if aws.ToString(put.TableName) != "tbl" || aws.ToString(put.ConditionExpression) != "attribute_not_exists(#pk)" || put.ExpressionAttributeNames["#pk"] != "chain" {
 		t.Errorf("put %+v", put)
 	}
 	if got, err := outbox.RecordFromItem(put.Item); err != nil || !sameRecord(got, rec) {
@@ -51,7 +51,7 @@ func TestAppendFirstRecord(t *testing.T) {
 
 func TestAppendNextRecordIsGuardedByTheHeadRead(t *testing.T) {
 	t.Parallel()
-	head := outbox.Head{PartnerID: "p-1", Seq: 41, Hash: strings.Repeat("ab", 32)}
+	head := outbox.Head{Chain: "p-1", Seq: 41, Hash: strings.Repeat("ab", 32)}
 	rec, items, err := outbox.Append("tbl", head, issued("p-1", at(0)))
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestAppendNextRecordIsGuardedByTheHeadRead(t *testing.T) {
 
 func TestAppendRefuses(t *testing.T) {
 	t.Parallel()
-	genesis := outbox.Head{PartnerID: "p-1", Hash: outbox.GenesisHash}
+	genesis := outbox.Head{Chain: "p-1", Hash: outbox.GenesisHash}
 	noID := onboarded("p-1", at(0))
 	noID.EventID = ""
 	noTime := onboarded("p-1", at(0))
@@ -87,10 +87,10 @@ func TestAppendRefuses(t *testing.T) {
 		{"another partner's event", genesis, onboarded("p-2", at(0)), `for partner "p-2"`},
 		{"no event id", genesis, noID, "no eventId"},
 		{"no time", genesis, noTime, "no time"},
-		{"head without partner", outbox.Head{Hash: outbox.GenesisHash}, onboarded("", at(0)), "names no partner"},
-		{"head at 0 with a hash", outbox.Head{PartnerID: "p-1", Hash: strings.Repeat("a", 64)}, onboarded("p-1", at(0)), "malformed head"},
-		{"head past 0 with the genesis hash", outbox.Head{PartnerID: "p-1", Seq: 3, Hash: outbox.GenesisHash}, onboarded("p-1", at(0)), "malformed head"},
-		{"head hash not hex", outbox.Head{PartnerID: "p-1", Seq: 3, Hash: strings.Repeat("G", 64)}, onboarded("p-1", at(0)), "malformed head"},
+		{"head without partner", outbox.Head{Hash: outbox.GenesisHash}, onboarded("", at(0)), "names no chain"},
+		{"head at 0 with a hash", outbox.Head{Chain: "p-1", Hash: strings.Repeat("a", 64)}, onboarded("p-1", at(0)), "malformed head"},
+		{"head past 0 with the genesis hash", outbox.Head{Chain: "p-1", Seq: 3, Hash: outbox.GenesisHash}, onboarded("p-1", at(0)), "malformed head"},
+		{"head hash not hex", outbox.Head{Chain: "p-1", Seq: 3, Hash: strings.Repeat("G", 64)}, onboarded("p-1", at(0)), "malformed head"},
 	}
 	for _, c := range cases {
 		_, _, err := outbox.Append("tbl", c.head, c.d)

@@ -158,7 +158,7 @@ func wantHead(t *testing.T, s *outbox.Store, partner string, seq int64, hash str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head != (outbox.Head{PartnerID: partner, Seq: seq, Hash: hash}) {
+	if head != (outbox.Head{Chain: partner, Seq: seq, Hash: hash}) {
 		t.Errorf("head %+v, want seq %d hash %s", head, seq, hash)
 	}
 }
@@ -208,7 +208,7 @@ func scenarios() []scenario {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, items, err := outbox.Append(b.outbox, outbox.Head{PartnerID: p, Hash: outbox.GenesisHash}, issued(p, at(time.Second)))
+			_, items, err := outbox.Append(b.outbox, outbox.Head{Chain: p, Hash: outbox.GenesisHash}, issued(p, at(time.Second)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,7 +234,7 @@ func scenarios() []scenario {
 				t.Fatal(err)
 			}
 			// Right seq, wrong hash: the record's own Put would succeed on its own.
-			forged := outbox.Head{PartnerID: p, Seq: 1, Hash: outbox.GenesisHash[:63] + "1"}
+			forged := outbox.Head{Chain: p, Seq: 1, Hash: outbox.GenesisHash[:63] + "1"}
 			_, items, err := outbox.Append(b.outbox, forged, issued(p, at(time.Second)))
 			if err != nil {
 				t.Fatal(err)

@@ -38,7 +38,7 @@ func TestRecordItemGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			head := outbox.Head{PartnerID: d.Header().PartnerID, Seq: 0, Hash: outbox.GenesisHash}
+			head := outbox.Head{Chain: d.Header().PartnerID, Seq: 0, Hash: outbox.GenesisHash}
 			r, items, err := outbox.Append("outbox", head, d)
 			if err != nil {
 				t.Fatal(err)
@@ -58,7 +58,7 @@ func TestPublishedRecordAndNextHeadGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := outbox.Head{PartnerID: d.Header().PartnerID, Seq: 41, Hash: strings.Repeat("ab", 32)}
+	head := outbox.Head{Chain: d.Header().PartnerID, Seq: 41, Hash: strings.Repeat("ab", 32)}
 	r, items, err := outbox.Append("outbox", head, d)
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 
 // Key attributes of the outbox table; the topology's declaration of table "outbox" must match.
 const (
-	PartitionKey = "partnerId" // S
-	SortKey      = "seq"       // N: 0 is the chain head, 1, 2, … the records
+	PartitionKey = "chain" // S: the chain id (ChainOf)
+	SortKey      = "seq"   // N: 0 is the chain head, 1, 2, … the records
 )
 
 // Attribute names of records and heads.
@@ -35,6 +35,12 @@ const (
 	attrBusEventID  = "busEventId"
 	attrHeadSeq     = "headSeq"
 	attrHeadHash    = "headHash"
+	attrOwner       = "owner"
+	// attrAuditPending and attrCommittedAt key the audit-pending index: a record carries them
+	// until the audit writer has written it (MarkAudited); attrAuditedAt says when it did.
+	attrAuditPending = "auditPending"
+	attrCommittedAt  = "committedAt"
+	attrAuditedAt    = "auditedAt"
 )
 
 // Names of the attributes the relay writes when it has published a record.
@@ -43,18 +49,20 @@ const (
 	AttrBusEventID  = attrBusEventID
 )
 
-// HeadSeq is the sort key of a partner's chain head.
+// HeadSeq is the sort key of a chain's head.
 const HeadSeq = 0
 
-// GenesisHash is the prevHash of a partner's first record.
+// GenesisHash is the prevHash of a chain's first record.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // EncodingVersion names the canonical encoding; it is the first field hashed.
 const EncodingVersion = "lanyard.outbox.v1"
 
-// Record is one entry of a partner's audit chain: one lifecycle decision and its event.
+// Record is one entry of an audit chain: one decision and its event.
 type Record struct {
-	PartnerID  string
+	// Chain is the chain's id: the partner id for its lifecycle chain (ExchangeChain,
+	// OpsChain for the others).
+	Chain      string
 	Seq        int64
 	EventID    string
 	DetailType string
@@ -71,12 +79,12 @@ type Record struct {
 	BusEventID  string
 }
 
-// Head is a partner's chain head: the seq and hash of the latest record, or 0 and GenesisHash
-// when the partner has none yet.
+// Head is a chain's head: the seq and hash of the latest record, or 0 and GenesisHash when the
+// chain has none yet.
 type Head struct {
-	PartnerID string
-	Seq       int64
-	Hash      string
+	Chain string
+	Seq   int64
+	Hash  string
 }
 
 // FormatTime renders a record time as it is stored and hashed: RFC 3339 in UTC, with the
@@ -88,7 +96,7 @@ func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 func (r Record) Canonical() []byte {
 	fields := []string{
 		EncodingVersion,
-		r.PartnerID,
+		r.Chain,
 		strconv.FormatInt(r.Seq, 10),
 		r.EventID,
 		r.DetailType,
@@ -113,29 +121,29 @@ func (r Record) ComputeHash() string {
 }
 
 // Event decodes the record's detail into its Go type and checks it is the record's event: same
-// detail type, event id and partner.
+// detail type, event id, and the partner that owns the record's chain (ChainOwner).
 func (r Record) Event() (events.Detail, error) {
 	env, err := json.Marshal(events.Envelope{
 		Version: "0", ID: r.EventID, DetailType: r.DetailType, Source: events.Source,
 		Time: r.Time, Resources: []string{}, Detail: r.Detail,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outbox record %s/%d: encode its envelope: %w", r.PartnerID, r.Seq, err)
+		return nil, fmt.Errorf("outbox record %s/%d: encode its envelope: %w", r.Chain, r.Seq, err)
 	}
 	_, d, err := events.Decode(env)
 	if err != nil {
-		return nil, fmt.Errorf("outbox record %s/%d: %w", r.PartnerID, r.Seq, err)
+		return nil, fmt.Errorf("outbox record %s/%d: %w", r.Chain, r.Seq, err)
 	}
-	if m := d.Header(); m.EventID != r.EventID || m.PartnerID != r.PartnerID {
-		return nil, fmt.Errorf("outbox record %s/%d: its detail is event %s of partner %q, not event %s", r.PartnerID, r.Seq, m.EventID, m.PartnerID, r.EventID)
+	if m := d.Header(); m.EventID != r.EventID || m.PartnerID != ChainOwner(r.Chain) {
+		return nil, fmt.Errorf("outbox record %s/%d: its detail is event %s of partner %q, not event %s of chain %s", r.Chain, r.Seq, m.EventID, m.PartnerID, r.EventID, r.Chain)
 	}
 	return d, nil
 }
 
-// Key is the outbox table key of a partner's record seq (HeadSeq: the head).
-func Key(partnerID string, seq int64) map[string]types.AttributeValue {
+// Key is the outbox table key of a chain's record seq (HeadSeq: the head).
+func Key(chain string, seq int64) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		PartitionKey: &types.AttributeValueMemberS{Value: partnerID},
+		PartitionKey: &types.AttributeValueMemberS{Value: chain},
 		SortKey:      &types.AttributeValueMemberN{Value: strconv.FormatInt(seq, 10)},
 	}
 }
@@ -143,7 +151,7 @@ func Key(partnerID string, seq int64) map[string]types.AttributeValue {
 // item is a record as the outbox table holds it. The hash chain covers these values: the
 // goldens in testdata hold them byte for byte.
 type item struct {
-	PartnerID   string         `dynamodbav:"partnerId"`
+	Chain       string         `dynamodbav:"chain"`
 	Seq         int64          `dynamodbav:"seq"`
 	EventID     string         `dynamodbav:"eventId"`
 	DetailType  string         `dynamodbav:"detailType"`
@@ -158,12 +166,12 @@ type item struct {
 // Item renders the record as its outbox table item.
 func (r Record) Item() (map[string]types.AttributeValue, error) {
 	m, err := attributevalue.MarshalMap(item{
-		PartnerID: r.PartnerID, Seq: r.Seq, EventID: r.EventID, DetailType: r.DetailType, Detail: string(r.Detail),
+		Chain: r.Chain, Seq: r.Seq, EventID: r.EventID, DetailType: r.DetailType, Detail: string(r.Detail),
 		Time: attrtime.Of(r.Time), PrevHash: r.PrevHash, Hash: r.Hash,
 		PublishedAt: attrtime.Opt(r.PublishedAt), BusEventID: r.BusEventID,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outbox item %s/%d: %w", r.PartnerID, r.Seq, err)
+		return nil, fmt.Errorf("outbox item %s/%d: %w", r.Chain, r.Seq, err)
 	}
 	return m, nil
 }
@@ -171,14 +179,14 @@ func (r Record) Item() (map[string]types.AttributeValue, error) {
 // RecordFromItem reads a record from its outbox table item. It stays hand-written: its errors
 // name the attribute that is missing or of another type.
 func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
-	partner, seq, err := KeyOf(item)
+	chain, seq, err := KeyOf(item)
 	if err != nil {
 		return Record{}, err
 	}
 	if seq == HeadSeq {
-		return Record{}, fmt.Errorf("outbox item %s/%d is the chain head, not a record", partner, seq)
+		return Record{}, fmt.Errorf("outbox item %s/%d is the chain head, not a record", chain, seq)
 	}
-	r := Record{PartnerID: partner, Seq: seq}
+	r := Record{Chain: chain, Seq: seq}
 	rd := itemread.New(item)
 	str := rd.String
 	r.EventID = str(attrEventID, true)
@@ -200,12 +208,12 @@ func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
 		}
 	}
 	if err := rd.Err(); err != nil {
-		return Record{}, fmt.Errorf("outbox record %s/%d: %w", partner, seq, err)
+		return Record{}, fmt.Errorf("outbox record %s/%d: %w", chain, seq, err)
 	}
 	return r, nil
 }
 
-// KeyOf reads the partner id and seq of an outbox item (or of its key).
+// KeyOf reads the chain id and seq of an outbox item (or of its key).
 func KeyOf(item map[string]types.AttributeValue) (string, int64, error) {
 	p, ok := item[PartitionKey].(*types.AttributeValueMemberS)
 	if !ok || p.Value == "" {
@@ -213,11 +221,11 @@ func KeyOf(item map[string]types.AttributeValue) (string, int64, error) {
 	}
 	s, ok := item[SortKey].(*types.AttributeValueMemberN)
 	if !ok {
-		return "", 0, fmt.Errorf("outbox item of partner %s without a number %s", p.Value, SortKey)
+		return "", 0, fmt.Errorf("outbox item of chain %s without a number %s", p.Value, SortKey)
 	}
 	seq, err := ParseSeq(s.Value)
 	if err != nil {
-		return "", 0, fmt.Errorf("outbox item of partner %s: %w", p.Value, err)
+		return "", 0, fmt.Errorf("outbox item of chain %s: %w", p.Value, err)
 	}
 	return p.Value, seq, nil
 }
@@ -231,21 +239,21 @@ func ParseSeq(n string) (int64, error) {
 	return seq, nil
 }
 
-// headFromItem reads a partner's chain head; a missing item is the empty chain.
-func headFromItem(partnerID string, item map[string]types.AttributeValue) (Head, error) {
+// headFromItem reads a chain's head; a missing item is the empty chain.
+func headFromItem(chain string, item map[string]types.AttributeValue) (Head, error) {
 	if item == nil {
-		return Head{PartnerID: partnerID, Seq: 0, Hash: GenesisHash}, nil
+		return Head{Chain: chain, Seq: 0, Hash: GenesisHash}, nil
 	}
 	n, ok := item[attrHeadSeq].(*types.AttributeValueMemberN)
 	h, ok2 := item[attrHeadHash].(*types.AttributeValueMemberS)
 	if !ok || !ok2 {
-		return Head{}, fmt.Errorf("outbox head of partner %s: %s or %s missing", partnerID, attrHeadSeq, attrHeadHash)
+		return Head{}, fmt.Errorf("outbox head of chain %s: %s or %s missing", chain, attrHeadSeq, attrHeadHash)
 	}
 	seq, err := ParseSeq(n.Value)
 	if err != nil || seq == 0 || !wellFormedHash(h.Value) {
-		return Head{}, fmt.Errorf("outbox head of partner %s: malformed (%s %q, %s %q)", partnerID, attrHeadSeq, n.Value, attrHeadHash, h.Value)
+		return Head{}, fmt.Errorf("outbox head of chain %s: malformed (%s %q, %s %q)", chain, attrHeadSeq, n.Value, attrHeadHash, h.Value)
 	}
-	return Head{PartnerID: partnerID, Seq: seq, Hash: h.Value}, nil
+	return Head{Chain: chain, Seq: seq, Hash: h.Value}, nil
 }
 
 // wellFormedHash reports whether h is 64 lowercase hex digits.

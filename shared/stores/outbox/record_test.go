@@ -22,7 +22,7 @@ import (
 func TestCanonicalEncodingVector(t *testing.T) {
 	t.Parallel()
 	r := outbox.Record{
-		PartnerID:  "p-acme",
+		Chain:      "p-acme",
 		Seq:        1,
 		EventID:    "019ab0c4-1f2e-7d3c-8b4a-5e6f7a8b9c01",
 		DetailType: "Partner Onboarded",
@@ -46,10 +46,10 @@ func TestCanonicalEncodingVector(t *testing.T) {
 // fields apart.
 func TestCanonicalEncodingKeepsFieldsApart(t *testing.T) {
 	t.Parallel()
-	base := outbox.Record{PartnerID: "p-1", Seq: 1, EventID: "e", DetailType: "d", Detail: json.RawMessage(`{}`), PrevHash: outbox.GenesisHash,
+	base := outbox.Record{Chain: "p-1", Seq: 1, EventID: "e", DetailType: "d", Detail: json.RawMessage(`{}`), PrevHash: outbox.GenesisHash,
 		Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	shifted := base
-	shifted.PartnerID, shifted.EventID = "p-1e", ""
+	shifted.Chain, shifted.EventID = "p-1e", ""
 	if base.ComputeHash() == shifted.ComputeHash() {
 		t.Error("moving a byte from eventId into partnerId kept the hash")
 	}
@@ -98,7 +98,7 @@ func TestKeysMatchTheDeclaration(t *testing.T) {
 
 func TestRecordItemRoundTrip(t *testing.T) {
 	t.Parallel()
-	rec, _, err := outbox.Append("outbox", outbox.Head{PartnerID: "p-1", Hash: outbox.GenesisHash}, onboarded("p-1", at(0)))
+	rec, _, err := outbox.Append("outbox", outbox.Head{Chain: "p-1", Hash: outbox.GenesisHash}, onboarded("p-1", at(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestRecordItemRoundTrip(t *testing.T) {
 
 func TestRecordFromItemRefusesWhatIsNotARecord(t *testing.T) {
 	t.Parallel()
-	rec, _, err := outbox.Append("outbox", outbox.Head{PartnerID: "p-1", Hash: outbox.GenesisHash}, onboarded("p-1", at(0)))
+	rec, _, err := outbox.Append("outbox", outbox.Head{Chain: "p-1", Hash: outbox.GenesisHash}, onboarded("p-1", at(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestRecordFromItemRefusesWhatIsNotARecord(t *testing.T) {
 		want   string
 	}{
 		"the head":         {func(i map[string]types.AttributeValue) { i["seq"] = &types.AttributeValueMemberN{Value: "0"} }, "chain head"},
-		"no partner":       {func(i map[string]types.AttributeValue) { delete(i, "partnerId") }, "partnerId"},
+		"no chain":         {func(i map[string]types.AttributeValue) { delete(i, "chain") }, "chain"},
 		"seq not a number": {func(i map[string]types.AttributeValue) { i["seq"] = &types.AttributeValueMemberS{Value: "1"} }, "number seq"},
 		"negative seq":     {func(i map[string]types.AttributeValue) { i["seq"] = &types.AttributeValueMemberN{Value: "-1"} }, "from 0 up"},
 		"no hash":          {func(i map[string]types.AttributeValue) { delete(i, "hash") }, "hash missing"},
@@ -147,7 +147,7 @@ func TestRecordFromItemRefusesWhatIsNotARecord(t *testing.T) {
 
 func TestRecordEventDecodesItsOwnEvent(t *testing.T) {
 	t.Parallel()
-	rec, _, err := outbox.Append("outbox", outbox.Head{PartnerID: "p-1", Hash: outbox.GenesisHash}, onboarded("p-1", at(0)))
+	rec, _, err := outbox.Append("outbox", outbox.Head{Chain: "p-1", Hash: outbox.GenesisHash}, onboarded("p-1", at(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestRecordEventDecodesItsOwnEvent(t *testing.T) {
 
 // sameRecord compares records, times by instant.
 func sameRecord(a, b outbox.Record) bool {
-	return a.PartnerID == b.PartnerID && a.Seq == b.Seq && a.EventID == b.EventID && a.DetailType == b.DetailType &&
+	return a.Chain == b.Chain && a.Seq == b.Seq && a.EventID == b.EventID && a.DetailType == b.DetailType &&
 		string(a.Detail) == string(b.Detail) && a.Time.Equal(b.Time) && a.PrevHash == b.PrevHash && a.Hash == b.Hash &&
 		a.PublishedAt.Equal(b.PublishedAt) && a.BusEventID == b.BusEventID
 }

@@ -27,9 +27,9 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 // DefaultMaxAttempts is how many times Commit tries a decision whose head keeps moving.
 const DefaultMaxAttempts = 8
 
-// ErrConflict is returned by Commit when every attempt found the partner's head moved by
-// another decision.
-var ErrConflict = errors.New("the partner's outbox head kept moving")
+// ErrConflict is returned by Commit when every attempt found the chain's head moved by another
+// decision.
+var ErrConflict = errors.New("the outbox chain's head kept moving")
 
 // StateChangeError is returned by Commit when the condition of one of the caller's own state
 // changes failed: the decision does not hold, nothing was written, and Commit does not retry.
@@ -57,28 +57,28 @@ type Store struct {
 	Backoff func(n int) time.Duration
 }
 
-// Head reads the partner's chain head with a consistent read: Seq 0 and GenesisHash when the
-// partner has no record yet.
-func (s *Store) Head(ctx context.Context, partnerID string) (Head, error) {
+// Head reads the chain's head with a consistent read: Seq 0 and GenesisHash when the chain has
+// no record yet.
+func (s *Store) Head(ctx context.Context, chain string) (Head, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.Table),
-		Key:            Key(partnerID, HeadSeq),
+		Key:            Key(chain, HeadSeq),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return Head{}, fmt.Errorf("read the outbox head of partner %s: %w", partnerID, err)
+		return Head{}, fmt.Errorf("read the outbox head of chain %s: %w", chain, err)
 	}
-	return headFromItem(partnerID, out.Item)
+	return headFromItem(chain, out.Item)
 }
 
-// Records reads the partner's records in seq order with consistent reads.
-func (s *Store) Records(ctx context.Context, partnerID string) ([]Record, error) {
+// Records reads the chain's records in seq order with consistent reads.
+func (s *Store) Records(ctx context.Context, chain string) ([]Record, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.Table),
 		KeyConditionExpression:   aws.String("#pk = :pk AND #seq >= :first"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey, "#seq": SortKey},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":    &types.AttributeValueMemberS{Value: partnerID},
+			":pk":    &types.AttributeValueMemberS{Value: chain},
 			":first": &types.AttributeValueMemberN{Value: "1"},
 		},
 		ConsistentRead: aws.Bool(true),
@@ -88,7 +88,7 @@ func (s *Store) Records(ctx context.Context, partnerID string) ([]Record, error)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read the outbox records of partner %s: %w", partnerID, err)
+			return nil, fmt.Errorf("read the outbox records of chain %s: %w", chain, err)
 		}
 		for _, item := range page.Items {
 			r, err := RecordFromItem(item)
@@ -101,15 +101,20 @@ func (s *Store) Records(ctx context.Context, partnerID string) ([]Record, error)
 	return out, nil
 }
 
-// VerifyPartner reads the partner's head and records and checks the chain ends at the head
-// (VerifyHead).
+// VerifyPartner verifies a partner's lifecycle chain (VerifyChain of the partner id).
 func (s *Store) VerifyPartner(ctx context.Context, partnerID string) error {
+	return s.VerifyChain(ctx, partnerID)
+}
+
+// VerifyChain reads the chain's head and records and checks the chain ends at the head
+// (VerifyHead).
+func (s *Store) VerifyChain(ctx context.Context, chain string) error {
 	for attempt := 1; ; attempt++ {
-		head, err := s.Head(ctx, partnerID)
+		head, err := s.Head(ctx, chain)
 		if err != nil {
 			return err
 		}
-		records, err := s.Records(ctx, partnerID)
+		records, err := s.Records(ctx, chain)
 		if err != nil {
 			return err
 		}
@@ -125,10 +130,10 @@ func (s *Store) VerifyPartner(ctx context.Context, partnerID string) error {
 // maxVerifyReads bounds VerifyPartner's reads of a chain that decisions keep extending.
 const maxVerifyReads = 5
 
-// Commit records the decision d of partner partnerID in one transaction with stateChanges (at
-// most MaxStateChanges items, none of them on the outbox table's items of that partner): it
-// reads the head, appends (Append), and writes everything with TransactWriteItems. When
-// another decision of the partner moved the head first (the outbox items' conditions failed,
+// Commit records the decision d on chain in one transaction with stateChanges (at most
+// MaxStateChanges items, none of them on the outbox table's items of that chain): it reads the
+// head, appends (Append), and writes everything with TransactWriteItems. d must be for the
+// chain's owner (ChainOwner). When another decision on the chain moved the head first (the outbox items' conditions failed,
 // or the transaction met a conflicting one in flight) it reads the head again and retries,
 // after a backoff, up to MaxAttempts times; then it returns an error wrapping ErrConflict.
 // When a condition of the caller's own state changes fails it returns a *StateChangeError
@@ -139,8 +144,8 @@ const maxVerifyReads = 5
 // cancellation (a timeout after the SDK's own retries) leaves the outcome unknown: the decision
 // may have been committed. A caller that tries again builds a new event, and its state
 // changes' conditions are what keep one decision from being recorded twice.
-func (s *Store) Commit(ctx context.Context, partnerID string, d events.Detail, stateChanges []types.TransactWriteItem) (Record, error) {
-	records, err := s.CommitAll(ctx, partnerID, []events.Detail{d}, stateChanges)
+func (s *Store) Commit(ctx context.Context, chain string, d events.Detail, stateChanges []types.TransactWriteItem) (Record, error) {
+	records, err := s.CommitAll(ctx, chain, []events.Detail{d}, stateChanges)
 	if err != nil {
 		return Record{}, err
 	}
@@ -148,42 +153,42 @@ func (s *Store) Commit(ctx context.Context, partnerID string, d events.Detail, s
 }
 
 // CommitAll is Commit for a decision that records several events (onboarding: Partner
-// Onboarded, then Credential Issued): they take consecutive seqs of the partner's chain in the
-// order given, in the one transaction with stateChanges (at most MaxStateChanges+1-len(ds)
+// Onboarded, then Credential Issued): they take consecutive seqs of the chain in the order
+// given, in the one transaction with stateChanges (at most MaxStateChanges+1-len(ds)
 // items). A *StateChangeError's Index still indexes stateChanges.
-func (s *Store) CommitAll(ctx context.Context, partnerID string, ds []events.Detail, stateChanges []types.TransactWriteItem) ([]Record, error) {
-	return s.commitAll(ctx, partnerID, nil, ds, stateChanges)
+func (s *Store) CommitAll(ctx context.Context, chain string, ds []events.Detail, stateChanges []types.TransactWriteItem) ([]Record, error) {
+	return s.commitAll(ctx, chain, nil, ds, stateChanges)
 }
 
-// CommitFrom is Commit for a caller that has read the partner's chain head already, with a
+// CommitFrom is Commit for a caller that has read the chain's head already, with a
 // consistent read (HeadKey, HeadFromItem), together with its other reads: the first attempt
 // appends after that head instead of reading it again; an attempt after a conflict reads it
 // afresh, as Commit does.
 func (s *Store) CommitFrom(ctx context.Context, head Head, d events.Detail, stateChanges []types.TransactWriteItem) (Record, error) {
-	records, err := s.commitAll(ctx, head.PartnerID, &head, []events.Detail{d}, stateChanges)
+	records, err := s.commitAll(ctx, head.Chain, &head, []events.Detail{d}, stateChanges)
 	if err != nil {
 		return Record{}, err
 	}
 	return records[0], nil
 }
 
-// HeadKey is the key of the item holding partnerID's chain head.
-func HeadKey(partnerID string) map[string]types.AttributeValue { return Key(partnerID, HeadSeq) }
+// HeadKey is the key of the item holding chain's head.
+func HeadKey(chain string) map[string]types.AttributeValue { return Key(chain, HeadSeq) }
 
-// HeadFromItem reads partnerID's chain head from its item as a read of HeadKey returned it
-// (nil: the partner has no record yet).
-func HeadFromItem(partnerID string, item map[string]types.AttributeValue) (Head, error) {
-	return headFromItem(partnerID, item)
+// HeadFromItem reads chain's head from its item as a read of HeadKey returned it (nil: the
+// chain has no record yet).
+func HeadFromItem(chain string, item map[string]types.AttributeValue) (Head, error) {
+	return headFromItem(chain, item)
 }
 
-func (s *Store) commitAll(ctx context.Context, partnerID string, read *Head, ds []events.Detail, stateChanges []types.TransactWriteItem) ([]Record, error) {
+func (s *Store) commitAll(ctx context.Context, chain string, read *Head, ds []events.Detail, stateChanges []types.TransactWriteItem) ([]Record, error) {
 	outboxItems := len(ds) + 1
 	if len(stateChanges) > maxItems-outboxItems {
 		return nil, fmt.Errorf("outbox commit: %d state changes, at most %d fit in a transaction with %d events", len(stateChanges), maxItems-outboxItems, len(ds))
 	}
 	for _, d := range ds {
-		if d == nil || d.Header().PartnerID != partnerID {
-			return nil, fmt.Errorf("outbox commit: an event is not for partner %s", partnerID)
+		if err := checkChain(chain, d); err != nil {
+			return nil, fmt.Errorf("outbox commit: %w", err)
 		}
 	}
 	attempts := s.MaxAttempts
@@ -192,11 +197,11 @@ func (s *Store) commitAll(ctx context.Context, partnerID string, read *Head, ds 
 	}
 	for attempt := 1; ; attempt++ {
 		var head Head
-		if attempt == 1 && read != nil && read.PartnerID == partnerID {
+		if attempt == 1 && read != nil && read.Chain == chain {
 			head = *read
 		} else {
 			var err error
-			if head, err = s.Head(ctx, partnerID); err != nil {
+			if head, err = s.Head(ctx, chain); err != nil {
 				return nil, fmt.Errorf("outbox commit: %w", err)
 			}
 		}
@@ -210,9 +215,9 @@ func (s *Store) commitAll(ctx context.Context, partnerID string, read *Head, ds 
 			return recs, nil
 		}
 		first, last := recs[0], recs[len(recs)-1]
-		what := fmt.Sprintf("outbox commit of %s %s as seq %d of partner %s", first.DetailType, first.EventID, first.Seq, partnerID)
+		what := fmt.Sprintf("outbox commit of %s %s as seq %d of chain %s", first.DetailType, first.EventID, first.Seq, chain)
 		if len(recs) > 1 {
-			what = fmt.Sprintf("outbox commit of %d events (%s … %s) as seq %d–%d of partner %s", len(recs), first.DetailType, last.DetailType, first.Seq, last.Seq, partnerID)
+			what = fmt.Sprintf("outbox commit of %d events (%s … %s) as seq %d–%d of chain %s", len(recs), first.DetailType, last.DetailType, first.Seq, last.Seq, chain)
 		}
 		retry, stateErr := classify(err, outboxItems)
 		switch {
@@ -266,10 +271,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 // MarkPublished is the update that records a record's event as on the bus, at at, under the
 // bus's event id. It fails its condition when the record is gone or already marked (an
 // earlier delivery of the same stream batch got there first).
-func MarkPublished(table, partnerID string, seq int64, at time.Time, busEventID string) *dynamodb.UpdateItemInput {
+func MarkPublished(table, chain string, seq int64, at time.Time, busEventID string) *dynamodb.UpdateItemInput {
 	return &dynamodb.UpdateItemInput{
 		TableName:           aws.String(table),
-		Key:                 Key(partnerID, seq),
+		Key:                 Key(chain, seq),
 		UpdateExpression:    aws.String("SET #publishedAt = :at, #busEventId = :id"),
 		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#publishedAt)"),
 		ExpressionAttributeNames: map[string]string{

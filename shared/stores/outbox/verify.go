@@ -2,18 +2,18 @@ package outbox
 
 import "fmt"
 
-// ChainError says where a partner's chain is broken: Seq is the first seq that does not hold.
+// ChainError says where a chain is broken: Seq is the first seq that does not hold.
 type ChainError struct {
-	PartnerID string
-	Seq       int64
-	Reason    string
+	Chain  string
+	Seq    int64
+	Reason string
 }
 
 func (e *ChainError) Error() string {
-	return fmt.Sprintf("outbox chain of partner %s broken at seq %d: %s", e.PartnerID, e.Seq, e.Reason)
+	return fmt.Sprintf("outbox chain %s broken at seq %d: %s", e.Chain, e.Seq, e.Reason)
 }
 
-// Verify checks one partner's chain, records in seq order: every record is the partner's, seq
+// Verify checks one chain, records in seq order: every record is the chain's, seq
 // runs 1, 2, 3 … without a gap or a repeat, each hash recomputes from the record's canonical
 // encoding, and each prevHash is the hash of the record before (GenesisHash for the first).
 // It returns a *ChainError naming the first broken seq, or nil. An empty chain is valid; a
@@ -22,16 +22,16 @@ func Verify(records []Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	partner := records[0].PartnerID
+	chain := records[0].Chain
 	prev := GenesisHash
 	for i, r := range records {
 		want := int64(i) + 1
 		broken := func(seq int64, format string, args ...any) error {
-			return &ChainError{PartnerID: partner, Seq: seq, Reason: fmt.Sprintf(format, args...)}
+			return &ChainError{Chain: chain, Seq: seq, Reason: fmt.Sprintf(format, args...)}
 		}
 		switch {
-		case r.PartnerID != partner:
-			return broken(want, "the record in its place belongs to partner %q", r.PartnerID)
+		case r.Chain != chain:
+			return broken(want, "the record in its place belongs to chain %q", r.Chain)
 		case r.Seq > want:
 			return broken(want, "missing (the next record is seq %d)", r.Seq)
 		case r.Seq < want:
@@ -59,17 +59,17 @@ func VerifyHead(head Head, records []Record) error {
 	last := GenesisHash
 	if n > 0 {
 		last = records[n-1].Hash
-		if records[0].PartnerID != head.PartnerID {
-			return &ChainError{PartnerID: head.PartnerID, Seq: 1, Reason: fmt.Sprintf("the records belong to partner %q", records[0].PartnerID)}
+		if records[0].Chain != head.Chain {
+			return &ChainError{Chain: head.Chain, Seq: 1, Reason: fmt.Sprintf("the records belong to chain %q", records[0].Chain)}
 		}
 	}
 	switch {
 	case head.Seq > n:
-		return &ChainError{PartnerID: head.PartnerID, Seq: n + 1, Reason: fmt.Sprintf("missing (the head is at seq %d)", head.Seq)}
+		return &ChainError{Chain: head.Chain, Seq: n + 1, Reason: fmt.Sprintf("missing (the head is at seq %d)", head.Seq)}
 	case head.Seq < n:
-		return &ChainError{PartnerID: head.PartnerID, Seq: head.Seq + 1, Reason: fmt.Sprintf("the record is past the head (at seq %d)", head.Seq)}
+		return &ChainError{Chain: head.Chain, Seq: head.Seq + 1, Reason: fmt.Sprintf("the record is past the head (at seq %d)", head.Seq)}
 	case head.Hash != last:
-		return &ChainError{PartnerID: head.PartnerID, Seq: n, Reason: "the head's hash is not the hash of the last record"}
+		return &ChainError{Chain: head.Chain, Seq: n, Reason: "the head's hash is not the hash of the last record"}
 	}
 	return nil
 }

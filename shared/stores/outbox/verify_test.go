@@ -14,7 +14,7 @@ import (
 // chain builds n records of a partner by appending, as Commit would.
 func chain(t *testing.T, partner string, n int) []outbox.Record {
 	t.Helper()
-	head := outbox.Head{PartnerID: partner, Hash: outbox.GenesisHash}
+	head := outbox.Head{Chain: partner, Hash: outbox.GenesisHash}
 	var out []outbox.Record
 	for i := range n {
 		rec, _, err := outbox.Append("tbl", head, issued(partner, at(time.Duration(i)*time.Second)))
@@ -22,7 +22,7 @@ func chain(t *testing.T, partner string, n int) []outbox.Record {
 			t.Fatal(err)
 		}
 		out = append(out, rec)
-		head = outbox.Head{PartnerID: partner, Seq: rec.Seq, Hash: rec.Hash}
+		head = outbox.Head{Chain: partner, Seq: rec.Seq, Hash: rec.Hash}
 	}
 	return out
 }
@@ -56,9 +56,9 @@ func TestVerify(t *testing.T) {
 			return r
 		}, 1, "genesis"},
 		{"another partner's record", func(r []outbox.Record) []outbox.Record {
-			r[3].PartnerID = "p-2"
+			r[3].Chain = "p-2"
 			return r
-		}, 4, `belongs to partner "p-2"`},
+		}, 4, `belongs to chain "p-2"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestVerify(t *testing.T) {
 				return
 			}
 			var ce *outbox.ChainError
-			if !errors.As(err, &ce) || ce.Seq != c.seq || ce.PartnerID != "p-1" || !strings.Contains(ce.Reason, c.because) {
+			if !errors.As(err, &ce) || ce.Seq != c.seq || ce.Chain != "p-1" || !strings.Contains(ce.Reason, c.because) {
 				t.Fatalf("Verify: %v, want broken at seq %d because %q", err, c.seq, c.because)
 			}
 		})
@@ -81,11 +81,11 @@ func TestVerify(t *testing.T) {
 func TestVerifyHead(t *testing.T) {
 	t.Parallel()
 	recs := chain(t, "p-1", 3)
-	head := outbox.Head{PartnerID: "p-1", Seq: 3, Hash: recs[2].Hash}
+	head := outbox.Head{Chain: "p-1", Seq: 3, Hash: recs[2].Hash}
 	if err := outbox.VerifyHead(head, recs); err != nil {
 		t.Fatalf("VerifyHead: %v", err)
 	}
-	if err := outbox.VerifyHead(outbox.Head{PartnerID: "p-1", Hash: outbox.GenesisHash}, nil); err != nil {
+	if err := outbox.VerifyHead(outbox.Head{Chain: "p-1", Hash: outbox.GenesisHash}, nil); err != nil {
 		t.Fatalf("VerifyHead of an empty chain: %v", err)
 	}
 	cases := []struct {
@@ -96,9 +96,9 @@ func TestVerifyHead(t *testing.T) {
 	}{
 		{"the last record missing", head, recs[:2], 3},
 		{"every record missing", head, nil, 1},
-		{"a record past the head", outbox.Head{PartnerID: "p-1", Seq: 2, Hash: recs[1].Hash}, recs, 3},
-		{"the head's hash is another", outbox.Head{PartnerID: "p-1", Seq: 3, Hash: recs[1].Hash}, recs, 3},
-		{"another partner's head", outbox.Head{PartnerID: "p-2", Seq: 3, Hash: recs[2].Hash}, recs, 1},
+		{"a record past the head", outbox.Head{Chain: "p-1", Seq: 2, Hash: recs[1].Hash}, recs, 3},
+		{"the head's hash is another", outbox.Head{Chain: "p-1", Seq: 3, Hash: recs[1].Hash}, recs, 3},
+		{"another partner's head", outbox.Head{Chain: "p-2", Seq: 3, Hash: recs[2].Hash}, recs, 1},
 	}
 	for _, c := range cases {
 		var ce *outbox.ChainError

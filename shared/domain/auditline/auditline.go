@@ -105,20 +105,13 @@ func Decision(detailType string) string {
 // ErrNotAuditable matches (errors.Is) the refusals of FromEvent: the event cannot become a line.
 var ErrNotAuditable = errors.New("event cannot be audited")
 
-// detailHead is what FromEvent reads of any detail, whatever its type.
+// detailHead is what FromEvent reads of any detail, whatever its type: the Meta, its record
+// included, and the members a justification is taken from.
 type detailHead struct {
 	events.Meta
-	Record        *recordRef      `json:"record"`
 	Justification json.RawMessage `json:"justification"`
 	Reason        json.RawMessage `json:"reason"`
 	Note          json.RawMessage `json:"note"`
-}
-
-type recordRef struct {
-	Chain    string `json:"chain"`
-	Seq      int64  `json:"seq"`
-	PrevHash string `json:"prevHash"`
-	Hash     string `json:"hash"`
 }
 
 // FromEvent builds the line of a Lanyard event as a rule target receives it. It reads the

@@ -40,6 +40,8 @@ type Policy struct {
 	Onboarding Onboarding `json:"onboarding"`
 	// Revocation holds how long the enforcers have to prove a revocation.
 	Revocation Revocation `json:"revocation"`
+	// Audit configures the audit log.
+	Audit Audit `json:"audit"`
 	// Scopes is the catalog of every scope a tier may grant.
 	Scopes []Scope `json:"scopes"`
 	// Tiers are the tiers partners are admitted to, names unique.
@@ -84,6 +86,17 @@ type Revocation struct {
 	// RecoveryWindowInDays). Revoked is final in the registry, so a restored secret serves
 	// forensics, never a key: the shortest window keeps the retired plaintext least long.
 	SecretRecoveryWindow Duration `json:"secretRecoveryWindow"`
+}
+
+// Audit configures the audit log (the audit writer).
+type Audit struct {
+	// WriterLagBudget is how long a committed decision may wait for its audit line before the
+	// audit writer counts as behind (its AuditWriterBehind metric is 1). A healthy writer lags
+	// by seconds (the relay, EventBridge and SQS); a delivery that fails once comes back after
+	// its queue's visibility timeout (3 minutes: six times the writer's 30 s timeout), and the
+	// lag is measured once a minute. Five minutes outlasts one retried delivery, so a single
+	// failure does not raise it, and a writer that keeps failing is flagged within six minutes.
+	WriterLagBudget Duration `json:"writerLagBudget"`
 }
 
 // SecretRecoveryDays is SecretRecoveryWindow in days.

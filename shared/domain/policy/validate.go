@@ -27,6 +27,8 @@ const (
 	maxKeyCacheTTL      = 5 * time.Minute     // revocation cannot reach an instance's memory
 	maxReplayWindow     = time.Hour           // a key shown again to a retry: minutes, not hours
 	maxRevocationBudget = time.Hour           // a stall is an alarm, not a report
+	minWriterLagBudget  = time.Minute         // the lag is measured once a minute
+	maxWriterLagBudget  = time.Hour           // an alarm, not a report
 	minRecoveryWindow   = 7 * 24 * time.Hour  // DeleteSecret's RecoveryWindowInDays floor
 	maxRecoveryWindow   = 30 * 24 * time.Hour // and ceiling
 	minSessionDuration  = 15 * time.Minute    // AssumeRole DurationSeconds floor
@@ -60,6 +62,10 @@ func (p *Policy) Validate() error {
 
 	if w := p.Revocation.SecretRecoveryWindow.Std(); w < minRecoveryWindow || w > maxRecoveryWindow || w%(24*time.Hour) != 0 {
 		ps.add("/revocation/secretRecoveryWindow", "%s is not whole days from %s to %s: Secrets Manager's DeleteSecret RecoveryWindowInDays is 7 to 30", p.Revocation.SecretRecoveryWindow, Duration(minRecoveryWindow), Duration(maxRecoveryWindow))
+	}
+
+	if b := p.Audit.WriterLagBudget.Std(); b < minWriterLagBudget || b > maxWriterLagBudget {
+		ps.add("/audit/writerLagBudget", "%s is outside %s to %s: the audit writer's lag is measured once a minute, and being behind is an alarm, not a report", p.Audit.WriterLagBudget, Duration(minWriterLagBudget), Duration(maxWriterLagBudget))
 	}
 
 	catalog := map[string]bool{}

@@ -502,6 +502,11 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					}
 				}
 				continue
+			case topology.ValueAuditLog:
+				if want := topology.AuditLogGroupName("lanyard"); got != want {
+					miss("%s: want the audit log group %q, template has %v", what, want, got)
+				}
+				continue
 			default:
 				miss("%s: unknown value kind %q", what, v.Kind)
 				continue

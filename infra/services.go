@@ -425,6 +425,10 @@ func (e environment) bind(f *Function) error {
 					Actions: jsii.Strings(granted...), Resources: &[]*string{arn},
 				}))
 			}
+		case topology.ValueAuditLog:
+			// The audit log group's name; the group, its key and the grants on it are declared
+			// with the audit log.
+			value = jsii.String(topology.AuditLogGroupName("lanyard"))
 		default:
 			return fmt.Errorf("%s: unknown value kind %q", where, v.Kind)
 		}

@@ -1,6 +1,7 @@
 package topology_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +259,40 @@ func TestConsumerOfEveryDetailType(t *testing.T) {
 	named := topology.Consumer{DetailTypes: []string{"Credential Revoked", "Credential Issued"}}
 	if got := named.Takes(); got != "Credential Issued, Credential Revoked" {
 		t.Errorf("Takes() = %q", got)
+	}
+}
+
+// The audit writer takes every detail type through its consumer, is the audit log's writer,
+// measures its lag every minute, and the policy's lag budget outlasts one retried delivery (the
+// queue's visibility timeout) and the minute between measures.
+func TestAuditWriterDeclaration(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := topology.Lanyard()
+	if top.AuditLog == nil || top.AuditLog.Writer != "audit-writer" {
+		t.Fatalf("audit log %+v, want written by audit-writer", top.AuditLog)
+	}
+	fn, ok := top.Function("audit-writer")
+	if !ok || fn.Env["AUDIT_LOG"] != topology.AuditLogName(topology.AccessReadWrite) ||
+		fn.Env["OUTBOX_TABLE"] != topology.TableName("outbox", topology.AccessReadWrite) {
+		t.Fatalf("audit-writer %+v", fn)
+	}
+	var consumer *topology.Consumer
+	for i, c := range top.Consumers {
+		if c.Function == fn.Name {
+			consumer = &top.Consumers[i]
+		}
+	}
+	if consumer == nil || !consumer.AllDetailTypes || len(consumer.DetailTypes) != 0 || consumer.Enforcer != "" {
+		t.Fatalf("audit consumer %+v, want every detail type", consumer)
+	}
+	if got := top.Triggers(fn.Name); !slices.Contains(got, "schedule audit-lag") || !slices.Contains(got, "consumer audit") {
+		t.Errorf("audit-writer triggers %v", got)
+	}
+	if budget := p.Audit.WriterLagBudget.Std(); budget <= consumer.VisibilityTimeout+time.Minute {
+		t.Errorf("writerLagBudget %s does not outlast the audit queue's visibility timeout %s and a minute", budget, consumer.VisibilityTimeout)
 	}
 }

@@ -86,6 +86,14 @@ func TestValidateRefusesBrokenDeclarations(t *testing.T) {
 		{"enforcer of every detail type", func(tp *topology.Topology) {
 			tp.Consumers[0].Enforcer, tp.Consumers[0].DetailTypes, tp.Consumers[0].AllDetailTypes = "gateway", nil, true
 		}, `enforcer "gateway" takes every detail type`},
+		{"audit log value without an audit log", func(tp *topology.Topology) {
+			tp.Functions[0].Env["AUDIT_LOG"] = topology.AuditLogName(topology.AccessRead)
+		}, `function "probe": AUDIT_LOG names the audit log, and none is declared`},
+		{"audit log writer undeclared", func(tp *topology.Topology) { tp.AuditLog = &topology.AuditLog{Writer: "ghost"} }, `audit log writer: function "ghost" is not declared`},
+		{"audit log writer that may not write", func(tp *topology.Topology) {
+			tp.AuditLog = &topology.AuditLog{Writer: "recorder"}
+			tp.Functions[1].Env["AUDIT_LOG"] = topology.AuditLogName(topology.AccessRead)
+		}, `audit log: its writer "recorder" may not write it`},
 		{"authorizer TTL over an hour", func(tp *topology.Topology) { tp.Authorizer.ResultTTL = 2 * time.Hour }, "outside 0–1 h"},
 		{"dependents-only route that is not aws-iam", func(tp *topology.Topology) { tp.Routes[0].DependentsOnly = true }, "only an aws-iam route can be restricted to the dependents"},
 		{"dependent with a wildcard", func(tp *topology.Topology) { tp.Dependents = []string{"arn:aws:iam::111122223333:role/*"} }, "no wildcards"},

@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,6 +70,10 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 			case ValueTable:
 				if _, ok := t.Table(v.Name); !ok {
 					bad("function %q: %s names undeclared table %q", f.Name, k, v.Name)
+				}
+			case ValueAuditLog:
+				if t.AuditLog == nil {
+					bad("function %q: %s names the audit log, and none is declared", f.Name, k)
 				}
 			case ValueFunction:
 				if _, ok := t.Function(v.Name); !ok {
@@ -242,6 +247,11 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 
 	if r := t.SecretRotation; r != nil {
 		fn("secret rotation", r.Function)
+	}
+	if a := t.AuditLog; a != nil {
+		if f, ok := fn("audit log writer", a.Writer); ok && !slices.Contains(slices.Collect(maps.Values(f.Env)), AuditLogName(AccessReadWrite)) {
+			bad("audit log: its writer %q may not write it (no AuditLogName(read-write) in its environment)", a.Writer)
+		}
 	}
 
 	roles := map[string]bool{}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -298,4 +299,39 @@ func eventPattern(c topology.Consumer) string {
 	slices.Sort(types)
 	b, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": types})
 	return string(b)
+}
+
+// auditLog creates the audit log group (topology.AuditLogGroupName of the prefix) encrypted
+// with the deployment's key, when the topology declares one. A group that exists with another
+// key (or none) gets the deployment's key (AssociateKmsKey), as in AWS; it is never deleted
+// and created again, which would lose its lines.
+func (p *Provisioner) auditLog(ctx context.Context, t *topology.Topology, r *Result) error {
+	if t.AuditLog == nil {
+		return nil
+	}
+	group := topology.AuditLogGroupName(p.Options.Prefix)
+	r.AuditLog = group
+	out, err := p.Clients.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(group)})
+	if err != nil {
+		return fmt.Errorf("describe log group %s: %w", group, err)
+	}
+	for _, g := range out.LogGroups {
+		if aws.ToString(g.LogGroupName) != group {
+			continue
+		}
+		if aws.ToString(g.KmsKeyId) == r.KeyARN {
+			r.record("log group", group, Unchanged, "")
+			return nil
+		}
+		if _, err := p.Clients.Logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(group), KmsKeyId: aws.String(r.KeyARN)}); err != nil {
+			return fmt.Errorf("log group %s exists with another key and cannot take the deployment's (remove it with `lanyard local down`): %w", group, err)
+		}
+		r.record("log group", group, Updated, "encrypted with the deployment's key")
+		return nil
+	}
+	if _, err := p.Clients.Logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(group), KmsKeyId: aws.String(r.KeyARN)}); err != nil {
+		return fmt.Errorf("create log group %s: %w", group, err)
+	}
+	r.record("log group", group, Created, "audit log, encrypted with the deployment's key")
+	return nil
 }

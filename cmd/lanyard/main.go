@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -68,5 +69,6 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	root.AddCommand(newOnboardingCmd(out))
 	root.AddCommand(newRotateCmd(out), newRotationCmd(out, awsRotationClients), newRevokeCmd(out))
 	root.AddCommand(newRevocationCmd(out, awsRevocationClients))
+	root.AddCommand(newAuditCmd(out, awsOutboxClients, time.Now))
 	return root
 }

@@ -24,7 +24,6 @@ var auditNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // pendingIndex answers the audit-pending index's queries: the oldest entry of each shard.
 type pendingIndex struct {
 	outbox.DynamoDBAPI
-	table  string
 	oldest map[string]outbox.Unaudited // by shard
 	target *rotationTarget
 	tables []string

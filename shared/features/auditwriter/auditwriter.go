@@ -8,8 +8,11 @@
 // its queue. For each SQS batch it makes at most three calls:
 //
 //  1. one consistent BatchGetItem of the outbox records the batch's events name (Meta.Record,
-//     which the relay adds), projecting their keys and auditedAt: a record that has auditedAt
-//     was written already, and its event is skipped;
+//     which the relay adds), projecting their keys, eventId, hash and auditedAt: a record that
+//     has auditedAt was written already, and its event is skipped; an event whose record holds
+//     another event id or hash is not the record's (only the relay puts events on the bus, but
+//     a line claiming a place in a chain it does not hold must never enter the audit log, nor
+//     mark the real record written): it fails, and ends in the dead-letter queue;
 //  2. one PutLogEvents of the lines not yet written, into this execution environment's own log
 //     stream (created once, at cold start, with CreateLogStream; a stream that exists already
 //     is taken as it is), sorted by time as PutLogEvents requires;
@@ -225,9 +228,12 @@ func (w *Writer) Write(ctx context.Context, batch lambdaevents.SQSEvent) (lambda
 			switch {
 			case err != nil || !known:
 				fail(e, "its outbox record could not be read", err)
-			case st == recordAudited:
+			case st.state == recordAudited && st.matches(e.line):
 				res.Skipped++
-			case st == recordMissing:
+			case st.state != recordMissing && !st.matches(e.line):
+				fail(e, "its outbox record is another event's", fmt.Errorf("event %s names outbox record %s/%d, which holds event %s",
+					e.line.EventID, e.ref.chain, e.ref.seq, st.eventID))
+			case st.state == recordMissing:
 				slog.WarnContext(ctx, "audit writer: the outbox holds no record of the event; written unmarked",
 					"eventId", e.line.EventID, "chain", e.ref.chain, "seq", e.ref.seq)
 				toWrite = append(toWrite, e)
@@ -305,16 +311,28 @@ func timestamp(at, now time.Time) time.Time {
 	return at
 }
 
-type recordState int
+type auditState int
 
 const (
-	recordPending recordState = iota // in the outbox, not yet written
-	recordAudited                    // written already (auditedAt)
-	recordMissing                    // not in the outbox
+	recordPending auditState = iota // in the outbox, not yet written
+	recordAudited                   // written already (auditedAt)
+	recordMissing                   // not in the outbox
 )
 
-// audited reads the records' auditedAt with one consistent BatchGetItem (per 100 keys). A key
-// DynamoDB left unprocessed is absent from the answer, so its event fails and comes again.
+// recordState is what the writer reads of an outbox record.
+type recordState struct {
+	state         auditState
+	eventID, hash string
+}
+
+// matches says the record is the line's event's.
+func (s recordState) matches(l auditline.Line) bool {
+	return s.eventID == l.EventID && s.hash == l.Hash
+}
+
+// audited reads the records' event id, hash and auditedAt with one consistent BatchGetItem (per
+// 100 keys). A key DynamoDB left unprocessed is absent from the answer, so its event fails and
+// comes again.
 func (w *Writer) audited(ctx context.Context, refs []ref) (map[ref]recordState, error) {
 	state := map[ref]recordState{}
 	for chunk := range slices.Chunk(refs, maxBatchGet) {
@@ -324,17 +342,18 @@ func (w *Writer) audited(ctx context.Context, refs []ref) (map[ref]recordState, 
 		}
 		out, err := w.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 			w.Table: {
-				Keys:                     keys,
-				ConsistentRead:           aws.Bool(true),
-				ProjectionExpression:     aws.String("#pk, #sk, #audited"),
-				ExpressionAttributeNames: map[string]string{"#pk": outbox.PartitionKey, "#sk": outbox.SortKey, "#audited": outbox.AttrAuditedAt},
+				Keys:                 keys,
+				ConsistentRead:       aws.Bool(true),
+				ProjectionExpression: aws.String("#pk, #sk, #event, #hash, #audited"),
+				ExpressionAttributeNames: map[string]string{"#pk": outbox.PartitionKey, "#sk": outbox.SortKey,
+					"#event": outbox.AttrEventID, "#hash": outbox.AttrHash, "#audited": outbox.AttrAuditedAt},
 			},
 		}})
 		if err != nil {
 			return nil, fmt.Errorf("read the audit state of %d outbox records: %w", len(chunk), err)
 		}
 		for _, r := range chunk {
-			state[r] = recordMissing
+			state[r] = recordState{state: recordMissing}
 		}
 		if un, ok := out.UnprocessedKeys[w.Table]; ok {
 			for _, k := range un.Keys {
@@ -349,11 +368,11 @@ func (w *Writer) audited(ctx context.Context, refs []ref) (map[ref]recordState, 
 			if err != nil {
 				return nil, err
 			}
+			st := recordState{state: recordPending, eventID: stringAttr(item, outbox.AttrEventID), hash: stringAttr(item, outbox.AttrHash)}
 			if _, ok := item[outbox.AttrAuditedAt]; ok {
-				state[ref{chain, seq}] = recordAudited
-			} else {
-				state[ref{chain, seq}] = recordPending
+				st.state = recordAudited
 			}
+			state[ref{chain, seq}] = st
 		}
 	}
 	return state, nil
@@ -439,4 +458,11 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+func stringAttr(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
 }

@@ -88,7 +88,7 @@ func TestWriteBatchOnceInThreeCalls(t *testing.T) {
 	var want []string
 	for i, off := range []time.Duration{20 * time.Second, 0, 10 * time.Second} {
 		d, ref := revoked(t, "p-"+string(rune('a'+i)), t0.Add(off), int64(i+1))
-		r.db.add(ref.Chain, ref.Seq)
+		r.db.add(d, ref)
 		bodies = append(bodies, message(t, d, ref))
 		want = append(want, d.Header().EventID)
 	}
@@ -165,7 +165,7 @@ func TestFailuresFailTheirMessagesOnly(t *testing.T) {
 			t.Parallel()
 			r := newRig(t)
 			d, ref := revoked(t, "p-a", t0, 1)
-			r.db.add("p-a", 1)
+			r.db.add(d, ref)
 			plain, _ := revoked(t, "p-z", t0, 0)
 			tc.setup(r)
 			resp, _ := r.w.Write(context.Background(), batchOf(message(t, d, ref), message(t, d, ref), message(t, plain, nil), `{"detail-type":`))
@@ -192,7 +192,7 @@ func TestRecordMissingFromTheOutboxIsWrittenUnmarked(t *testing.T) {
 	r := newRig(t)
 	ghost, ghostRef := revoked(t, "p-ghost", t0, 9)
 	d, ref := revoked(t, "p-a", t0, 1)
-	r.db.add("p-a", 1)
+	r.db.add(d, ref)
 	resp, res := r.w.Write(context.Background(), batchOf(message(t, ghost, ghostRef), message(t, d, ref)))
 	if got := failedIDs(resp); len(got) != 0 {
 		t.Fatalf("failed %v", got)
@@ -212,8 +212,8 @@ func TestRejectedLinesComeAgain(t *testing.T) {
 	r.logs.reject = &logstypes.RejectedLogEventsInfo{TooNewLogEventStartIndex: aws.Int32(1)}
 	a, aRef := revoked(t, "p-a", t0, 1)
 	b, bRef := revoked(t, "p-b", t0.Add(time.Second), 1)
-	r.db.add("p-a", 1)
-	r.db.add("p-b", 1)
+	r.db.add(a, aRef)
+	r.db.add(b, bRef)
 	resp, _ := r.w.Write(context.Background(), batchOf(message(t, a, aRef), message(t, b, bRef)))
 	if got := failedIDs(resp); !slices.Equal(got, []string{"m2"}) {
 		t.Errorf("failed %v, want [m2]", got)
@@ -233,7 +233,7 @@ func TestTimestampsWithinWhatOneCallTakes(t *testing.T) {
 	old, oldRef := revoked(t, "p-a", t0.Add(-30*24*time.Hour), 1)
 	ahead, _ := revoked(t, "p-b", t0.Add(5*time.Hour), 0)
 	now, _ := revoked(t, "p-c", t0, 0)
-	r.db.add("p-a", 1)
+	r.db.add(old, oldRef)
 	resp, res := r.w.Write(context.Background(), batchOf(message(t, old, oldRef), message(t, ahead, nil), message(t, now, nil)))
 	if got := failedIDs(resp); len(got) != 0 || res.Written != 3 {
 		t.Fatalf("failed %v, result %+v", got, res)
@@ -268,5 +268,39 @@ func TestStreamNamesDiffer(t *testing.T) {
 	a, b := auditwriter.StreamName(t0), auditwriter.StreamName(t0)
 	if a == b || !strings.HasPrefix(a, "audit-writer/2026/11/23/") {
 		t.Errorf("stream names %q %q", a, b)
+	}
+}
+
+// An event naming an outbox record that holds another event (or another hash) is not written
+// and does not mark the record: a line never claims a place in a chain it does not hold.
+func TestEventNamingAnotherRecordIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		audited bool
+	}{{"record pending", false}, {"record audited", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t)
+			real, ref := revoked(t, "p-a", t0, 1)
+			r.db.add(real, ref)
+			if tc.audited {
+				r.w.Write(context.Background(), batchOf(message(t, real, ref)))
+			}
+			before := len(r.logs.messages(group, stream))
+			forged, _ := revoked(t, "p-a", t0, 0)
+			forgedHash := *ref
+			forgedHash.Hash = strings.Repeat("e", 64)
+			resp, res := r.w.Write(context.Background(), batchOf(message(t, forged, ref), message(t, real, &forgedHash)))
+			if got := failedIDs(resp); !slices.Equal(got, []string{"m1", "m2"}) {
+				t.Errorf("failed %v, want both", got)
+			}
+			if n := len(r.logs.messages(group, stream)); n != before || res.Written != 0 || res.Marked != 0 {
+				t.Errorf("%d lines (before %d), result %+v", n, before, res)
+			}
+			if _, marked := r.db.auditedAt("p-a", 1); marked != tc.audited {
+				t.Errorf("the real record marked %v", marked)
+			}
+		})
 	}
 }

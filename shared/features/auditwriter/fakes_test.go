@@ -101,7 +101,7 @@ func (f *fakeLogs) messages(group, stream string) []string {
 }
 
 // fakeOutbox models the outbox records' audit state: BatchGetItem (consistent, projecting the
-// keys and auditedAt, at most 100 distinct keys) and TransactWriteItems of MarkAudited items,
+// keys, eventId, hash and auditedAt, at most 100 distinct keys) and TransactWriteItems of MarkAudited items,
 // all or nothing, each conditioned on its record existing.
 type fakeOutbox struct {
 	table string
@@ -120,12 +120,16 @@ func newFakeOutbox(table string) *fakeOutbox {
 
 func refKey(chain string, seq int64) string { return chain + "/" + strconv.FormatInt(seq, 10) }
 
-func (f *fakeOutbox) add(chain string, seq int64) {
+// add stores d's record at ref, not yet audited.
+func (f *fakeOutbox) add(d events.Detail, ref *events.RecordRef) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	item := outbox.Key(chain, seq)
+	item := outbox.Key(ref.Chain, ref.Seq)
 	item["auditPending"] = &types.AttributeValueMemberS{Value: "3"}
-	f.records[refKey(chain, seq)] = item
+	item[outbox.AttrEventID] = &types.AttributeValueMemberS{Value: d.Header().EventID}
+	item[outbox.AttrHash] = &types.AttributeValueMemberS{Value: ref.Hash}
+	item["detail"] = &types.AttributeValueMemberS{Value: "{}"}
+	f.records[refKey(ref.Chain, ref.Seq)] = item
 }
 
 func (f *fakeOutbox) auditedAt(chain string, seq int64) (string, bool) {
@@ -155,8 +159,8 @@ func (f *fakeOutbox) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemIn
 	for _, p := range strings.Split(aws.ToString(req.ProjectionExpression), ",") {
 		names[req.ExpressionAttributeNames[strings.TrimSpace(p)]] = true
 	}
-	if !names[outbox.PartitionKey] || !names[outbox.SortKey] || !names[outbox.AttrAuditedAt] || len(names) != 3 {
-		return nil, fmt.Errorf("fake: projection %q %v, want the keys and auditedAt", aws.ToString(req.ProjectionExpression), req.ExpressionAttributeNames)
+	if !names[outbox.PartitionKey] || !names[outbox.SortKey] || !names[outbox.AttrEventID] || !names[outbox.AttrHash] || !names[outbox.AttrAuditedAt] || len(names) != 5 {
+		return nil, fmt.Errorf("fake: projection %q %v, want the keys, eventId, hash and auditedAt", aws.ToString(req.ProjectionExpression), req.ExpressionAttributeNames)
 	}
 	if len(req.Keys) == 0 || len(req.Keys) > 100 {
 		return nil, fmt.Errorf("fake: %d keys", len(req.Keys))

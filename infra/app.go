@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -182,6 +184,21 @@ func NewStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, 
 	s.Foundation = NewFoundationStack(app, "LanyardFoundation", &FoundationStackProps{
 		StackProps: awscdk.StackProps{Env: env, Description: jsii.String("Lanyard: event bus, archive and customer-managed KMS key")},
 	})
+	if s.Foundation.DataProtection, err = NewKeyDataProtection(s.Foundation.Stack, "KeyDataProtection"); err != nil {
+		return Stacks{}, err
+	}
+	var auditLog awslogs.ILogGroup
+	if top.AuditLog != nil {
+		pol, err := policy.Default()
+		if err != nil {
+			return Stacks{}, fmt.Errorf("audit log: %w", err)
+		}
+		a, err := NewAuditLog(s.Foundation.Stack, "AuditLog", &AuditLogProps{Key: s.Foundation.Key, RetentionDays: pol.Audit.RetentionDays})
+		if err != nil {
+			return Stacks{}, err
+		}
+		s.Foundation.AuditLog, auditLog = a, a.Group
+	}
 	tables := map[string]awsdynamodb.ITable{}
 	if len(top.Tables) > 0 {
 		ts, err := NewTablesStack(app, "LanyardTables", &TablesStackProps{
@@ -207,6 +224,7 @@ func NewStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, 
 		Key:        s.Foundation.Key,
 		Bus:        s.Foundation.Bus,
 		Tables:     tables,
+		AuditLog:   auditLog,
 		Code:       code,
 	})
 	if err != nil {

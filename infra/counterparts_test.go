@@ -503,10 +503,16 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 				}
 				continue
 			case topology.ValueAuditLog:
-				if want := topology.AuditLogGroupName("lanyard"); got != want {
-					miss("%s: want the audit log group %q, template has %v", what, want, got)
+				id, ok := c.targetOf(got, "AWS::Logs::LogGroup")
+				if !ok {
+					miss("%s: is not the name of the audit log group", what)
+					continue
 				}
-				continue
+				target = ref{ID: id, Attr: "Arn"}
+				actions = map[topology.Access][]string{
+					topology.AccessRead:      AuditLogReadActions,
+					topology.AccessReadWrite: AuditLogWriteActions,
+				}[v.Access]
 			default:
 				miss("%s: unknown value kind %q", what, v.Kind)
 				continue

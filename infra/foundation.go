@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -26,6 +27,12 @@ type FoundationStack struct {
 	Key     awskms.Key
 	Bus     awsevents.EventBus
 	Archive awsevents.Archive
+	// AuditLog is the audit log group and its saved queries (NewStacks adds them when the
+	// topology declares one; nil otherwise).
+	AuditLog *AuditLog
+	// DataProtection is the account's data protection policy masking partner keys in every log
+	// group (NewStacks adds it).
+	DataProtection awslogs.CfnAccountPolicy
 }
 
 // NewFoundationStack defines the foundation stack.

@@ -94,7 +94,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 			allowed[k] = append(allowed[k], actions...)
 		}
 		var keyID string
-		decrypts, encrypts := false, false
+		decrypts, encrypts, readsAudit := false, false, false
 		if lg, ok := c.targetOf(prop(fn, "LoggingConfig", "LogGroup"), "AWS::Logs::LogGroup"); ok {
 			allow(lg, "Arn", "", logWrite...)
 		}
@@ -157,6 +157,18 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 					topology.AccessRetire:        SecretsRetireActions,
 				}[v.Access]
 				allow(secretsResource, "", "", actions...)
+			case topology.ValueAuditLog:
+				for id, r := range c.resources {
+					if r.Type == "AWS::Logs::LogGroup" && prop(r, "LogGroupName") == AuditLogGroupName {
+						switch v.Access {
+						case topology.AccessRead:
+							allow(id, "Arn", "", AuditLogReadActions...)
+							readsAudit = true
+						case topology.AccessReadWrite:
+							allow(id, "Arn", "", AuditLogWriteActions...)
+						}
+					}
+				}
 			case topology.ValueKey:
 				decrypts = decrypts || v.Access != topology.AccessNone
 				encrypts = encrypts || v.Access == topology.AccessReadWrite
@@ -200,6 +212,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 		for _, g := range c.grantsOf(role) {
 			switch {
 			case g.Any && slices.Contains(xrayActions, g.Action):
+			case g.Any && readsAudit && slices.Contains(AuditLogStopActions, g.Action):
 			case g.Any:
 				excess = append(excess, fmt.Sprintf("function %s: %s on *", f.Name, g.Action))
 			case isSecretsARN(g.Resource.ID) && slices.Contains(allowed[secretsResource+"."], g.Action):

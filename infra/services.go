@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -34,6 +35,8 @@ type ServicesStackProps struct {
 	Bus awsevents.IEventBus
 	// Tables are the declared tables by name (tables stack).
 	Tables map[string]awsdynamodb.ITable
+	// AuditLog is the audit log group (foundation stack), nil when the topology declares none.
+	AuditLog awslogs.ILogGroup
 	// Code is each function's deployment package; its error should name the function
 	// (FunctionPackage's does).
 	Code func(fn topology.Function) (awslambda.Code, error)
@@ -199,7 +202,7 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 
 	// Environments last: every table, queue, plan and role a value may name exists by now.
 	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans,
-		roles: s.Roles, stageARN: stageARN, functions: lambdas, dependents: top.Dependents}
+		roles: s.Roles, stageARN: stageARN, functions: lambdas, dependents: top.Dependents, auditLog: props.AuditLog}
 	if s.API != nil {
 		env.authorizerCacheARN = stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("apigateway"), Account: jsii.String(""), Resource: jsii.String("/restapis"),
@@ -277,13 +280,16 @@ type environment struct {
 	functions          map[string]awslambda.IFunction
 	// dependents are the declared dependents' ARNs (topology.ValueDependents).
 	dependents []string
+	// auditLog is the audit log group (topology.ValueAuditLog), nil when none is declared.
+	auditLog awslogs.ILogGroup
 }
 
 // bind sets each of the function's environment variables and grants its role the declared
 // access: table read → read data, read-write → read and write data; bus with any access → put
 // events; key read → decrypt, read-write → encrypt and decrypt; queue read → consume,
 // read-write → send and consume; secrets read → SecretsReadActions, read-write → also
-// SecretsWriteActions, on the secrets under SecretsPrefix. An error names the function, the
+// SecretsWriteActions, on the secrets under SecretsPrefix; audit log read-write →
+// AuditLogWriteActions, read → AuditLogReadActions (and AuditLogStopActions). An error names the function, the
 // variable and the value it cannot resolve.
 func (e environment) bind(f *Function) error {
 	names := make([]string, 0, len(f.Decl.Env))
@@ -426,9 +432,31 @@ func (e environment) bind(f *Function) error {
 				}))
 			}
 		case topology.ValueAuditLog:
-			// The audit log group's name; the group, its key and the grants on it are declared
-			// with the audit log.
-			value = jsii.String(topology.AuditLogGroupName("lanyard"))
+			if e.auditLog == nil {
+				return fmt.Errorf("%s: no audit log is declared", where)
+			}
+			value = e.auditLog.LogGroupName()
+			var granted []string
+			switch v.Access {
+			case topology.AccessNone:
+			case topology.AccessRead:
+				granted = AuditLogReadActions
+			case topology.AccessReadWrite:
+				granted = AuditLogWriteActions
+			default:
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
+			}
+			if len(granted) > 0 {
+				// The group's Arn attribute ends in ":*", which covers its streams.
+				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions: jsii.Strings(granted...), Resources: &[]*string{e.auditLog.LogGroupArn()},
+				}))
+			}
+			if v.Access == topology.AccessRead {
+				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions: jsii.Strings(AuditLogStopActions...), Resources: jsii.Strings("*"),
+				}))
+			}
 		default:
 			return fmt.Errorf("%s: unknown value kind %q", where, v.Kind)
 		}

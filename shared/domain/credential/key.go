@@ -22,8 +22,11 @@ const Prefix = "lnyd"
 const KeyLength = 70
 
 // ScannerPattern is a regular expression (RE2, POSIX ERE and PCRE alike) that matches a key, for
-// secret scanners and log data protection policies. It does not check the checksum.
-const ScannerPattern = `lnyd_(live|test|locl)_k[a-z2-7]{20}_[0-9A-Za-z]{38}`
+// secret scanners and log data protection policies. It does not check the checksum. It spells
+// each environment's key out as an alternative of its own rather than grouping the environments,
+// because a CloudWatch Logs custom data identifier's regex may hold no parenthesis (and at most
+// 200 characters); anchor it as ^(?:ScannerPattern)$.
+const ScannerPattern = `lnyd_live_k[a-z2-7]{20}_[0-9A-Za-z]{38}|lnyd_test_k[a-z2-7]{20}_[0-9A-Za-z]{38}|lnyd_locl_k[a-z2-7]{20}_[0-9A-Za-z]{38}`
 
 // The parts of a key, as offsets into it.
 const (

@@ -19,7 +19,7 @@ const (
 	keyChars = base62 + "_"
 )
 
-var scanner = regexp.MustCompile(`^` + credential.ScannerPattern + `$`)
+var scanner = regexp.MustCompile(`^(?:` + credential.ScannerPattern + `)$`)
 
 // sequence is a deterministic byte source: 0, 1, 2, … wrapping at 256.
 type sequence struct{ next byte }

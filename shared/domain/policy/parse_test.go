@@ -78,6 +78,11 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"recovery window over 30 days", []edit{set("/revocation/secretRecoveryWindow", "744h")}, "/revocation/secretRecoveryWindow: 744h is not whole days"},
 		{"recovery window of part of a day", []edit{set("/revocation/secretRecoveryWindow", "200h")}, "/revocation/secretRecoveryWindow: 200h is not whole days"},
 
+		// The audit log's retention is one CloudWatch Logs allows.
+		{"audit missing", []edit{del("/audit")}, "/audit: required field missing"},
+		{"retention CloudWatch does not allow", []edit{set("/audit/retentionDays", 42)}, "/audit/retentionDays: "},
+		{"retention that never ends", []edit{set("/audit/retentionDays", 0)}, "/audit/retentionDays: "},
+
 		// Windows against each other and against the authorizer.
 		{"drain shorter than the authorizer's caches", []edit{set("/authorizer/keyCacheTtl", "30s"), set("/tiers/1/rotation/drainWindow", "5m")},
 			"/tiers/1/rotation/drainWindow: tier standard: 5m is shorter than the authorizer's caches, /authorizer/cacheTtl 5m + /authorizer/keyCacheTtl 30s = 5m30s"},

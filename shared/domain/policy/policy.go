@@ -40,7 +40,7 @@ type Policy struct {
 	Onboarding Onboarding `json:"onboarding"`
 	// Revocation holds how long the enforcers have to prove a revocation.
 	Revocation Revocation `json:"revocation"`
-	// Audit configures the audit log.
+	// Audit configures the audit log group.
 	Audit Audit `json:"audit"`
 	// Scopes is the catalog of every scope a tier may grant.
 	Scopes []Scope `json:"scopes"`
@@ -88,8 +88,19 @@ type Revocation struct {
 	SecretRecoveryWindow Duration `json:"secretRecoveryWindow"`
 }
 
-// Audit configures the audit log (the audit writer).
+// SecretRecoveryDays is SecretRecoveryWindow in days.
+func (r Revocation) SecretRecoveryDays() int64 {
+	return int64(r.SecretRecoveryWindow.Std() / (24 * time.Hour))
+}
+
+// Audit configures the audit log group (topology.AuditLog).
 type Audit struct {
+	// RetentionDays is how long the audit log group keeps each line, in days: one of the values
+	// CloudWatch Logs allows (AuditRetentionDays). 400 days (13 months) keeps a full year of
+	// decisions queryable, plus the month a yearly review or a year-on-year comparison reaches
+	// back into; what must outlive it belongs to the audit export to S3 (Object Lock), not to
+	// CloudWatch Logs, whose storage is dearer and whose queries scan what they keep.
+	RetentionDays int `json:"retentionDays"`
 	// WriterLagBudget is how long a committed decision may wait for its audit line before the
 	// audit writer counts as behind (its AuditWriterBehind metric is 1). A healthy writer lags
 	// by seconds (the relay, EventBridge and SQS); a delivery that fails once comes back after
@@ -99,10 +110,10 @@ type Audit struct {
 	WriterLagBudget Duration `json:"writerLagBudget"`
 }
 
-// SecretRecoveryDays is SecretRecoveryWindow in days.
-func (r Revocation) SecretRecoveryDays() int64 {
-	return int64(r.SecretRecoveryWindow.Std() / (24 * time.Hour))
-}
+// AuditRetentionDays are the retention periods CloudWatch Logs accepts for a log group
+// (PutRetentionPolicy's retentionInDays), in days. A group that never expires is not one of
+// them: the audit log keeps what its queries need, the export keeps the rest.
+var AuditRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 // Onboarding configures POST /v1/partners and the pick-up (POST
 // /v1/onboardings/{onboardingId}/pickup).

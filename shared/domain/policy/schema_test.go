@@ -123,3 +123,38 @@ func TestGoPatternsMatchSchema(t *testing.T) {
 		t.Errorf("grantAction enum %v, Go %v", enum, grantActions)
 	}
 }
+
+// The schema's audit retention values are AuditRetentionDays, and Validate holds a policy built
+// in Go to them too.
+func TestAuditRetentionDaysMatchSchema(t *testing.T) {
+	t.Parallel()
+	props, _ := schemaDoc(t)["properties"].(map[string]any)
+	audit, _ := props["audit"].(map[string]any)
+	ap, _ := audit["properties"].(map[string]any)
+	rd, _ := ap["retentionDays"].(map[string]any)
+	enum, _ := rd["enum"].([]any)
+	var days []int
+	for _, v := range enum {
+		f, _ := v.(float64)
+		days = append(days, int(f))
+	}
+	if !slices.Equal(days, AuditRetentionDays) {
+		t.Errorf("schema retentionDays enum %v, Go %v", enum, AuditRetentionDays)
+	}
+	p, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []int{0, 2, 366, 3654, -1} {
+		p.Audit.RetentionDays = d
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "/audit/retentionDays:") {
+			t.Errorf("retention %d days: Validate = %v", d, err)
+		}
+	}
+	for _, d := range AuditRetentionDays {
+		p.Audit.RetentionDays = d
+		if err := p.Validate(); err != nil {
+			t.Errorf("retention %d days: %v", d, err)
+		}
+	}
+}

@@ -3,6 +3,9 @@ package policy
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,6 +67,9 @@ func (p *Policy) Validate() error {
 		ps.add("/revocation/secretRecoveryWindow", "%s is not whole days from %s to %s: Secrets Manager's DeleteSecret RecoveryWindowInDays is 7 to 30", p.Revocation.SecretRecoveryWindow, Duration(minRecoveryWindow), Duration(maxRecoveryWindow))
 	}
 
+	if !slices.Contains(AuditRetentionDays, p.Audit.RetentionDays) {
+		ps.add("/audit/retentionDays", "%d is not a retention CloudWatch Logs allows (%s days)", p.Audit.RetentionDays, joinInts(AuditRetentionDays))
+	}
 	if b := p.Audit.WriterLagBudget.Std(); b < minWriterLagBudget || b > maxWriterLagBudget {
 		ps.add("/audit/writerLagBudget", "%s is outside %s to %s: the audit writer's lag is measured once a minute, and being behind is an alarm, not a report", p.Audit.WriterLagBudget, Duration(minWriterLagBudget), Duration(maxWriterLagBudget))
 	}
@@ -251,4 +257,12 @@ func checkLimit(ps *problems, at string, l Limit) {
 	if l.Window <= 0 || l.Window.Std() > maxAnomalyWindow {
 		ps.add(at+"/window", "%s is outside 1s to %s", l.Window, Duration(maxAnomalyWindow))
 	}
+}
+
+func joinInts(ns []int) string {
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, strconv.Itoa(n))
+	}
+	return strings.Join(out, ", ")
 }

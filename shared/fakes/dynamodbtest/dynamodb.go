@@ -691,13 +691,16 @@ func (d *DynamoDB) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*
 
 // queryIndex answers a Query on a global secondary index: its items in index key order (ties in
 // table key order), eventually consistent in DynamoDB, so a consistent read is refused as
-// DynamoDB refuses it. Limit and ExclusiveStartKey are outside the subset.
+// DynamoDB refuses it. Limit is taken (a page of that many items, with the last one's keys as
+// LastEvaluatedKey when more match); ExclusiveStartKey is outside the subset.
 func (d *DynamoDB) queryIndex(in *dynamodb.QueryInput) (*dynamodb.QueryOutput, error) {
 	switch {
 	case in.FilterExpression != nil || in.ProjectionExpression != nil || in.KeyConditions != nil || in.Select != "":
 		return nil, unsupported("Query filters, projections, Select and legacy KeyConditions")
-	case in.Limit != nil || in.ExclusiveStartKey != nil:
-		return nil, unsupported("Limit and ExclusiveStartKey on an index")
+	case in.ExclusiveStartKey != nil:
+		return nil, unsupported("ExclusiveStartKey on an index")
+	case in.Limit != nil && *in.Limit < 1:
+		return nil, validation("Limit must be at least 1")
 	case aws.ToBool(in.ConsistentRead):
 		return nil, validation("Consistent reads are not supported on global secondary indexes")
 	case in.KeyConditionExpression == nil:
@@ -736,9 +739,20 @@ func (d *DynamoDB) queryIndex(in *dynamodb.QueryInput) (*dynamodb.QueryOutput, e
 	}
 	out := &dynamodb.QueryOutput{}
 	for _, it := range items {
-		if cond.eval(it) {
-			out.Items = append(out.Items, cloneItem(it))
+		if !cond.eval(it) {
+			continue
 		}
+		if in.Limit != nil && len(out.Items) == int(*in.Limit) {
+			last := out.Items[len(out.Items)-1]
+			out.LastEvaluatedKey = Item{}
+			for _, k := range []*KeyAttr{&t.pk, t.sk, &idx.pk, idx.sk} {
+				if k != nil {
+					out.LastEvaluatedKey[k.Name] = last[k.Name]
+				}
+			}
+			break
+		}
+		out.Items = append(out.Items, cloneItem(it))
 	}
 	out.Count = int32(len(out.Items)) //nolint:gosec // bounded by the items of an in-memory table
 	out.ScannedCount = out.Count

@@ -171,7 +171,7 @@ func batchError(res Result, errs []error) error {
 // key locates an outbox record.
 type key struct {
 	chain string
-	seq     int64
+	seq   int64
 }
 
 // candidates returns, in stream order and once each, the keys of the outbox records in ev

@@ -6,7 +6,7 @@
 // nor DynamoDB Local can delay one call of one invocation: the fault is SDK middleware in the
 // function, not a fake of the service.
 //
-// Everything but this file is compiled only with the faultinject build tag: `scripts/build.sh
+// Everything but this file and apierror.go is compiled only with the faultinject build tag: `scripts/build.sh
 // local` builds with it, so the zips `lanyard local` and the integration tests deploy carry the
 // injector, switched off; the Lambda build does not, and a check in that build (and a test
 // here) fails if a function links this package without the tag.
@@ -48,6 +48,15 @@
 // invocation's context does (its deadline). The function logs PauseMessage as the pause
 // begins; CloudWatch gets an invocation's lines when it ends, so a test cannot watch for it
 // while the invocation is held.
+//
+// # AWS API errors in-process (APIFaults)
+//
+// APIFaults is the other half, for tests that drive handler code in their own process against
+// DynamoDB Local: SDK middleware on a client that answers chosen calls (the Nth call an
+// APIRule matches, once or from then on) with an AWS API error — a throttle, a 500, a
+// cancelled transaction — unsent, every attempt of the call, so the client's retryer sees it as
+// it would the service's answer. It is compiled with the faultinject or the integration tag
+// (apierror.go); no function wires it.
 //
 // # Wiring
 //

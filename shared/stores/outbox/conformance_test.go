@@ -66,6 +66,13 @@ func newFakeBackend(t *testing.T) (backend, *dynamodbtest.DynamoDB) {
 	db := dynamodbtest.NewDynamoDB()
 	sk := dynamodbtest.KeyAttr{Name: decl.SortKey.Name, Type: types.ScalarAttributeType(decl.SortKey.Type)}
 	db.CreateTable("outbox", dynamodbtest.KeyAttr{Name: decl.PartitionKey.Name, Type: types.ScalarAttributeType(decl.PartitionKey.Type)}, &sk)
+	for _, ix := range decl.Indexes {
+		var isk *dynamodbtest.KeyAttr
+		if ix.SortKey != nil {
+			isk = &dynamodbtest.KeyAttr{Name: ix.SortKey.Name, Type: types.ScalarAttributeType(ix.SortKey.Type)}
+		}
+		db.CreateIndex("outbox", ix.Name, dynamodbtest.KeyAttr{Name: ix.PartitionKey.Name, Type: types.ScalarAttributeType(ix.PartitionKey.Type)}, isk)
+	}
 	db.CreateTable("state", dynamodbtest.KeyAttr{Name: "pk", Type: types.ScalarAttributeTypeS}, nil)
 	return backend{db: db, outbox: "outbox", state: "state"}, db
 }
@@ -164,7 +171,7 @@ func wantHead(t *testing.T, s *outbox.Store, partner string, seq int64, hash str
 }
 
 func scenarios() []scenario {
-	return []scenario{
+	return append(chainScenarios(), []scenario{
 		{"commit writes the record, the head and the state change together", func(t *testing.T, b backend) {
 			ctx := t.Context()
 			s := &outbox.Store{DB: b.db, Table: b.outbox}
@@ -587,7 +594,7 @@ func scenarios() []scenario {
 				}
 			}
 		}},
-	}
+	}...)
 }
 
 // countingDB counts transactions, and those cancelled.

@@ -4,6 +4,7 @@ package outbox_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
+	"github.com/lanyardhq/lanyard/topology"
 )
 
 // The scenarios the fake answers (conformance_test.go), against DynamoDB Local: the check
@@ -25,13 +27,28 @@ func TestScenariosOnDynamoDBLocal(t *testing.T) {
 	}
 	decl := outboxDeclaration(t)
 	b := backend{db: env.DynamoDB, outbox: harness.Name("lanyard-outbox"), state: harness.Name("lanyard-state"), local: true}
-	createTable(t, env, b.outbox, []types.AttributeDefinition{
+	var gsis []types.GlobalSecondaryIndex
+	attrs := []types.AttributeDefinition{
 		{AttributeName: aws.String(decl.PartitionKey.Name), AttributeType: types.ScalarAttributeType(decl.PartitionKey.Type)},
 		{AttributeName: aws.String(decl.SortKey.Name), AttributeType: types.ScalarAttributeType(decl.SortKey.Type)},
-	})
+	}
+	for _, ix := range decl.Indexes {
+		ks := []types.KeySchemaElement{{AttributeName: aws.String(ix.PartitionKey.Name), KeyType: types.KeyTypeHash}}
+		attrs = addAttr(attrs, ix.PartitionKey.Name, ix.PartitionKey.Type)
+		if ix.SortKey != nil {
+			ks = append(ks, types.KeySchemaElement{AttributeName: aws.String(ix.SortKey.Name), KeyType: types.KeyTypeRange})
+			attrs = addAttr(attrs, ix.SortKey.Name, ix.SortKey.Type)
+		}
+		projection := types.ProjectionTypeAll
+		if ix.KeysOnly {
+			projection = types.ProjectionTypeKeysOnly
+		}
+		gsis = append(gsis, types.GlobalSecondaryIndex{IndexName: aws.String(ix.Name), KeySchema: ks, Projection: &types.Projection{ProjectionType: projection}})
+	}
+	createTable(t, env, b.outbox, attrs[:2], gsis, attrs[2:]...)
 	createTable(t, env, b.state, []types.AttributeDefinition{
 		{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
-	})
+	}, nil)
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -40,9 +57,18 @@ func TestScenariosOnDynamoDBLocal(t *testing.T) {
 	}
 }
 
-// createTable creates an on-demand table keyed by attrs (partition key, then sort key) and
-// deletes it when the test ends.
-func createTable(t *testing.T, env *harness.Env, name string, attrs []types.AttributeDefinition) {
+func addAttr(attrs []types.AttributeDefinition, name string, typ topology.AttrType) []types.AttributeDefinition {
+	for _, a := range attrs {
+		if aws.ToString(a.AttributeName) == name {
+			return attrs
+		}
+	}
+	return append(attrs, types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeType(typ)})
+}
+
+// createTable creates an on-demand table keyed by attrs (partition key, then sort key), with
+// the indexes gsis (whose other key attributes are more), and deletes it when the test ends.
+func createTable(t *testing.T, env *harness.Env, name string, attrs []types.AttributeDefinition, gsis []types.GlobalSecondaryIndex, more ...types.AttributeDefinition) {
 	t.Helper()
 	ctx := t.Context()
 	schema := []types.KeySchemaElement{{AttributeName: attrs[0].AttributeName, KeyType: types.KeyTypeHash}}
@@ -50,7 +76,8 @@ func createTable(t *testing.T, env *harness.Env, name string, attrs []types.Attr
 		schema = append(schema, types.KeySchemaElement{AttributeName: attrs[1].AttributeName, KeyType: types.KeyTypeRange})
 	}
 	if _, err := env.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(name), AttributeDefinitions: attrs, KeySchema: schema, BillingMode: types.BillingModePayPerRequest,
+		TableName: aws.String(name), AttributeDefinitions: append(slices.Clone(attrs), more...), KeySchema: schema, BillingMode: types.BillingModePayPerRequest,
+		GlobalSecondaryIndexes: gsis,
 	}); err != nil {
 		t.Fatalf("create table %s: %v", name, err)
 	}

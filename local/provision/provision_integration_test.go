@@ -25,6 +25,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/provision"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )
@@ -91,8 +92,10 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	}
 	// The audit log group, encrypted with the deployment's key.
 	groups, err := env.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(topology.AuditLogGroupName(p.Options.Prefix))})
-	if err != nil || len(groups.LogGroups) != 1 || aws.ToString(groups.LogGroups[0].KmsKeyId) != first.KeyARN {
-		t.Errorf("audit log group %+v, %v; want one, encrypted with %s", groups, err, first.KeyARN)
+	pol, _ := policy.Default()
+	if err != nil || len(groups.LogGroups) != 1 || aws.ToString(groups.LogGroups[0].KmsKeyId) != first.KeyARN ||
+		aws.ToInt32(groups.LogGroups[0].RetentionInDays) != int32(pol.Audit.RetentionDays) {
+		t.Errorf("audit log group %+v, %v; want one, encrypted with %s, kept %d days", groups, err, first.KeyARN, pol.Audit.RetentionDays)
 	}
 	probeFn, err := env.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(first.Functions["probe"])})
 	if err != nil {

@@ -94,7 +94,7 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	groups, err := env.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(topology.AuditLogGroupName(p.Options.Prefix))})
 	pol, _ := policy.Default()
 	if err != nil || len(groups.LogGroups) != 1 || aws.ToString(groups.LogGroups[0].KmsKeyId) != first.KeyARN ||
-		aws.ToInt32(groups.LogGroups[0].RetentionInDays) != int32(pol.Audit.RetentionDays) {
+		int(aws.ToInt32(groups.LogGroups[0].RetentionInDays)) != pol.Audit.RetentionDays {
 		t.Errorf("audit log group %+v, %v; want one, encrypted with %s, kept %d days", groups, err, first.KeyARN, pol.Audit.RetentionDays)
 	}
 	probeFn, err := env.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(first.Functions["probe"])})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -315,7 +316,11 @@ func (p *Provisioner) auditLog(ctx context.Context, t *topology.Topology, r *Res
 	if err != nil {
 		return err
 	}
-	retention := int32(pol.Audit.RetentionDays)
+	days := pol.Audit.RetentionDays
+	if days < 1 || days > math.MaxInt32 {
+		return fmt.Errorf("the policy's audit.retentionDays %d is not a retention", days)
+	}
+	retention := int32(days)
 	group := topology.AuditLogGroupName(p.Options.Prefix)
 	r.AuditLog = group
 	out, err := p.Clients.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(group)})

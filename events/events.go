@@ -145,6 +145,16 @@ func DetailTypes() []string {
 // Known reports whether t is a Lanyard detail type.
 func Known(t string) bool { _, ok := registry[t]; return ok }
 
+// New returns a new, empty value of the Go type of detail type t (false when t is unknown), for
+// code that reads the types themselves, such as the audit line's field list.
+func New(t string) (Detail, bool) {
+	newDetail, ok := registry[t]
+	if !ok {
+		return nil, false
+	}
+	return newDetail(), true
+}
+
 // Envelope is the EventBridge event as a rule target (an SQS queue, a function) receives it.
 type Envelope struct {
 	Version    string          `json:"version"`

@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -65,13 +64,16 @@ func NewConsumer(scope constructs.Construct, id string, props *ConsumerProps) *C
 	delivery := newDeadLetterQueue(c, "DeliveryDeadLetterQueue", "", props.Key)
 	allowEventBridgeToEncrypt(props.Key)
 
+	// A consumer of every detail type is matched by the source alone, so a detail type added
+	// later reaches it without a change to the rule.
+	pattern := &awsevents.EventPattern{Source: jsii.Strings(events.Source)}
+	if !decl.AllDetailTypes {
+		pattern.DetailType = jsii.Strings(decl.DetailTypes...)
+	}
 	rule := awsevents.NewRule(c, jsii.String("Rule"), &awsevents.RuleProps{
-		Description: jsii.String("Lanyard consumer " + decl.Name + ": " + strings.Join(decl.DetailTypes, ", ")),
-		EventBus:    props.Bus,
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings(events.Source),
-			DetailType: jsii.Strings(decl.DetailTypes...),
-		},
+		Description:  jsii.String("Lanyard consumer " + decl.Name + ": " + decl.Takes()),
+		EventBus:     props.Bus,
+		EventPattern: pattern,
 	})
 	rule.AddTarget(awseventstargets.NewSqsQueue(queue, &awseventstargets.SqsQueueProps{
 		DeadLetterQueue: delivery,

@@ -502,6 +502,17 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					}
 				}
 				continue
+			case topology.ValueAuditLog:
+				id, ok := c.targetOf(got, "AWS::Logs::LogGroup")
+				if !ok {
+					miss("%s: is not the name of the audit log group", what)
+					continue
+				}
+				target = ref{ID: id, Attr: "Arn"}
+				actions = map[topology.Access][]string{
+					topology.AccessRead:      AuditLogReadActions,
+					topology.AccessReadWrite: AuditLogWriteActions,
+				}[v.Access]
 			default:
 				miss("%s: unknown value kind %q", what, v.Kind)
 				continue

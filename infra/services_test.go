@@ -193,6 +193,9 @@ func TestMissingCounterpartsReportsWhatIsNotBuilt(t *testing.T) {
 		{"consumer detail types", func(tp *topology.Topology) {
 			tp.Consumers[0].DetailTypes = append(tp.Consumers[0].DetailTypes, events.TypeCredentialRotated)
 		}, "consumer revocations: rule matches detail types"},
+		{"consumer of every detail type", func(tp *topology.Topology) {
+			tp.Consumers[0].DetailTypes, tp.Consumers[0].AllDetailTypes = nil, true
+		}, "consumer revocations: rule matches detail types"},
 		{"consumer redrive", func(tp *topology.Topology) { tp.Consumers[0].MaxReceiveCount = 5 }, "consumer revocations: queue maxReceiveCount"},
 		{"consumer visibility", func(tp *topology.Topology) { tp.Consumers[0].VisibilityTimeout = time.Hour }, "consumer revocations: queue visibility timeout"},
 		{"consumer batch", func(tp *topology.Topology) { tp.Consumers[0].BatchSize = 5 }, "consumer revocations: batch size"},

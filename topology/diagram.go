@@ -59,9 +59,7 @@ func (t *Topology) Mermaid() string {
 		w("  bus{{\"event bus\"}}")
 	}
 	for _, c := range t.Consumers {
-		types := append([]string(nil), c.DetailTypes...)
-		sort.Strings(types)
-		w("  bus -- \"%s\" --> %s[/\"queue %s<br/>DLQ after %d\"/]", strings.Join(types, ", "), id("queue", c.Name), c.Name, c.MaxReceiveCount)
+		w("  bus -- \"%s\" --> %s[/\"queue %s<br/>DLQ after %d\"/]", c.Takes(), id("queue", c.Name), c.Name, c.MaxReceiveCount)
 		w("  %s --> %s", id("queue", c.Name), id("fn", c.Function))
 	}
 	for _, tb := range t.Tables {

@@ -74,3 +74,12 @@ func TestReplaceDiagramNeedsMarkers(t *testing.T) {
 		t.Fatalf("got %q, %v", got, err)
 	}
 }
+
+func TestMermaidShowsAConsumerOfEveryDetailType(t *testing.T) {
+	t.Parallel()
+	tp := topologytest.Sample()
+	tp.Consumers[0].DetailTypes, tp.Consumers[0].AllDetailTypes = nil, true
+	if d, want := tp.Mermaid(), `bus -- "every Lanyard event" --> queue_revocations`; !strings.Contains(d, want) {
+		t.Errorf("diagram lacks %s\n%s", want, d)
+	}
+}

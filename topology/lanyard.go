@@ -30,6 +30,11 @@ func gatewayResponses() []GatewayResponse {
 // keeps the two equal.
 const AuthorizerResultTTL = 5 * time.Minute
 
+// AuditWriterTimeout is the audit writer's timeout: a batch is three calls; its queue's
+// visibility timeout is six times it (3 minutes), which the policy's audit.writerLagBudget
+// outlasts.
+const AuditWriterTimeout = 30 * time.Second
+
 // Lanyard is the production declaration. Each function, route, consumer and table of the suite
 // is added here as it lands; the tests check every entry has its code and its CDK counterpart.
 func Lanyard() *Topology {
@@ -230,6 +235,15 @@ func Lanyard() *Topology {
 					"REVOCATIONS_TABLE": TableName("revocations", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 				}},
+			// Writes every event on the bus to the audit log group, one line each, and marks its
+			// outbox record audited (shared/features/auditwriter); every minute (the audit-lag
+			// schedule) writes how long the oldest record not yet written has waited, as EMF
+			// metrics against the policy's audit.writerLagBudget.
+			{Name: "audit-writer", Main: "functions/audit-writer", MemoryMB: 256, Timeout: AuditWriterTimeout,
+				Env: map[string]Value{
+					"OUTBOX_TABLE": TableName("outbox", AccessReadWrite),
+					"AUDIT_LOG":    AuditLogName(AccessReadWrite),
+				}},
 			// POST /v1/introspect: RFC 7662 introspection of a partner key for the deployment's
 			// dependents (shared/features/introspect). It reads the key registry and nothing
 			// else, and admits only the declared dependents.
@@ -287,6 +301,8 @@ func Lanyard() *Topology {
 			// Stalls revocations past their budget and completes those whose last report's
 			// event was lost.
 			{Name: "revocation-check", Function: "revocation-tracker", Expression: "rate(1 minute)"},
+			// Measures the audit writer's lag (the oldest record not yet in the audit log).
+			{Name: "audit-lag", Function: "audit-writer", Expression: "rate(1 minute)"},
 		},
 		Consumers: []Consumer{
 			// A failed record comes back after the visibility timeout, and goes to the DLQ
@@ -306,7 +322,14 @@ func Lanyard() *Topology {
 			// that keeps failing goes to the DLQ, and the scheduled check still settles it.
 			{Name: "revocation-tracker", Function: "revocation-tracker", DetailTypes: []string{"Revocation Enforced"},
 				BatchSize: 10, VisibilityTimeout: 3 * time.Minute, MaxReceiveCount: 5},
+			// Every detail type, those added later included (the rule matches the source alone).
+			// A record that keeps failing goes to the DLQ after its fifth receive; its outbox
+			// record stays in the audit-pending index, so the lag shows it.
+			{Name: "audit", Function: "audit-writer", AllDetailTypes: true,
+				BatchSize: 10, VisibilityTimeout: MinVisibilityFactor * AuditWriterTimeout, MaxReceiveCount: 5},
 		},
+		// Every decision's line goes to the audit log group through the audit writer.
+		AuditLog: &AuditLog{Writer: "audit-writer"},
 		StreamConsumers: []StreamConsumer{
 			// Retried batches skip records already published; bisection isolates a malformed
 			// record, which ends up located in the on-failure queue.

@@ -7,7 +7,11 @@
 // This package imports neither of them.
 package topology
 
-import "time"
+import (
+	"sort"
+	"strings"
+	"time"
+)
 
 // Authorization says how API Gateway admits a request to a route.
 type Authorization string
@@ -279,6 +283,10 @@ type Consumer struct {
 	Name        string // names the rule and the queue
 	Function    string
 	DetailTypes []string
+	// AllDetailTypes subscribes the consumer by the bus source alone (events.Source): every
+	// Lanyard detail type reaches it, those added later included, without a change here. It
+	// excludes DetailTypes, and an enforcer never takes it.
+	AllDetailTypes bool
 	// BatchSize and BatchingWindow shape the event source mapping.
 	BatchSize      int32
 	BatchingWindow time.Duration
@@ -412,6 +420,17 @@ func (t *Topology) Table(name string) (Table, bool) {
 		}
 	}
 	return Table{}, false
+}
+
+// Takes says in words what the consumer takes: its detail types, sorted and joined by ", ", or
+// "every Lanyard event" (AllDetailTypes).
+func (c Consumer) Takes() string {
+	if c.AllDetailTypes {
+		return "every Lanyard event"
+	}
+	types := append([]string(nil), c.DetailTypes...)
+	sort.Strings(types)
+	return strings.Join(types, ", ")
 }
 
 // DLQName is the name of a consumer's dead-letter queue.

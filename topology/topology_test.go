@@ -1,6 +1,7 @@
 package topology_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,19 @@ func TestValidateRefusesBrokenDeclarations(t *testing.T) {
 			c.Name = "second"
 			tp.Consumers = append(tp.Consumers, c)
 		}, `enforcer "gateway" must be kebab-case and declared once`},
+		{"every detail type and some named", func(tp *topology.Topology) { tp.Consumers[0].AllDetailTypes = true }, "AllDetailTypes and DetailTypes are exclusive"},
+		{"no detail type", func(tp *topology.Topology) { tp.Consumers[0].DetailTypes = nil }, `consumer "revocations": consumes no detail type`},
+		{"enforcer of every detail type", func(tp *topology.Topology) {
+			tp.Consumers[0].Enforcer, tp.Consumers[0].DetailTypes, tp.Consumers[0].AllDetailTypes = "gateway", nil, true
+		}, `enforcer "gateway" takes every detail type`},
+		{"audit log value without an audit log", func(tp *topology.Topology) {
+			tp.Functions[0].Env["AUDIT_LOG"] = topology.AuditLogName(topology.AccessRead)
+		}, `function "probe": AUDIT_LOG names the audit log, and none is declared`},
+		{"audit log writer undeclared", func(tp *topology.Topology) { tp.AuditLog = &topology.AuditLog{Writer: "ghost"} }, `audit log writer: function "ghost" is not declared`},
+		{"audit log writer that may not write", func(tp *topology.Topology) {
+			tp.AuditLog = &topology.AuditLog{Writer: "recorder"}
+			tp.Functions[1].Env["AUDIT_LOG"] = topology.AuditLogName(topology.AccessRead)
+		}, `audit log: its writer "recorder" may not write it`},
 		{"authorizer TTL over an hour", func(tp *topology.Topology) { tp.Authorizer.ResultTTL = 2 * time.Hour }, "outside 0–1 h"},
 		{"dependents-only route that is not aws-iam", func(tp *topology.Topology) { tp.Routes[0].DependentsOnly = true }, "only an aws-iam route can be restricted to the dependents"},
 		{"dependent with a wildcard", func(tp *topology.Topology) { tp.Dependents = []string{"arn:aws:iam::111122223333:role/*"} }, "no wildcards"},
@@ -236,5 +250,57 @@ func TestGatewayEnforcerWaitsWhatThePolicyAndTheAuthorizerSay(t *testing.T) {
 	}
 	if !found {
 		t.Error("no consumer feeds revocation-gateway")
+	}
+}
+
+// A consumer of every detail type validates without naming one, and says so.
+func TestConsumerOfEveryDetailType(t *testing.T) {
+	t.Parallel()
+	tp := topologytest.Sample()
+	tp.Consumers[0].DetailTypes, tp.Consumers[0].AllDetailTypes = nil, true
+	if err := tp.Validate("..", events.Known); err != nil {
+		t.Fatalf("a consumer of every detail type: %v", err)
+	}
+	if got := tp.Consumers[0].Takes(); got != "every Lanyard event" {
+		t.Errorf("Takes() = %q", got)
+	}
+	named := topology.Consumer{DetailTypes: []string{"Credential Revoked", "Credential Issued"}}
+	if got := named.Takes(); got != "Credential Issued, Credential Revoked" {
+		t.Errorf("Takes() = %q", got)
+	}
+}
+
+// The audit writer takes every detail type through its consumer, is the audit log's writer,
+// measures its lag every minute, and the policy's lag budget outlasts one retried delivery (the
+// queue's visibility timeout) and the minute between measures.
+func TestAuditWriterDeclaration(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := topology.Lanyard()
+	if top.AuditLog == nil || top.AuditLog.Writer != "audit-writer" {
+		t.Fatalf("audit log %+v, want written by audit-writer", top.AuditLog)
+	}
+	fn, ok := top.Function("audit-writer")
+	if !ok || fn.Env["AUDIT_LOG"] != topology.AuditLogName(topology.AccessReadWrite) ||
+		fn.Env["OUTBOX_TABLE"] != topology.TableName("outbox", topology.AccessReadWrite) {
+		t.Fatalf("audit-writer %+v", fn)
+	}
+	var consumer *topology.Consumer
+	for i, c := range top.Consumers {
+		if c.Function == fn.Name {
+			consumer = &top.Consumers[i]
+		}
+	}
+	if consumer == nil || !consumer.AllDetailTypes || len(consumer.DetailTypes) != 0 || consumer.Enforcer != "" {
+		t.Fatalf("audit consumer %+v, want every detail type", consumer)
+	}
+	if got := top.Triggers(fn.Name); !slices.Contains(got, "schedule audit-lag") || !slices.Contains(got, "consumer audit") {
+		t.Errorf("audit-writer triggers %v", got)
+	}
+	if budget := p.Audit.WriterLagBudget.Std(); budget <= consumer.VisibilityTimeout+time.Minute {
+		t.Errorf("writerLagBudget %s does not outlast the audit queue's visibility timeout %s and a minute", budget, consumer.VisibilityTimeout)
 	}
 }

@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,7 +31,8 @@ const MinVisibilityFactor = 6
 const enforcerDetailType = "Credential Revoked"
 
 // Validate checks the declaration is consistent: names unique and well formed, every reference
-// resolves, every consumed detail type is known (knownDetailType says which are), route paths
+// resolves, every consumed detail type is known (knownDetailType says which are) and a consumer
+// names its detail types or takes them all (AllDetailTypes), never both, route paths
 // well formed and unique per method, every stream has a consumer and every consumer a stream,
 // each queue's visibility timeout at least MinVisibilityFactor times its function's
 // timeout, revocation enforcers declared once and taking Credential Revoked alone, and every
@@ -68,6 +70,10 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 			case ValueTable:
 				if _, ok := t.Table(v.Name); !ok {
 					bad("function %q: %s names undeclared table %q", f.Name, k, v.Name)
+				}
+			case ValueAuditLog:
+				if t.AuditLog == nil {
+					bad("function %q: %s names the audit log, and none is declared", f.Name, k)
 				}
 			case ValueFunction:
 				if _, ok := t.Function(v.Name); !ok {
@@ -180,7 +186,12 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 		}
 		queues[c.Name], queues[c.DLQName()] = true, true
 		f, ok := fn("consumer "+c.Name, c.Function)
-		if len(c.DetailTypes) == 0 {
+		switch {
+		case c.AllDetailTypes && len(c.DetailTypes) > 0:
+			bad("consumer %q: takes every detail type and names some: AllDetailTypes and DetailTypes are exclusive", c.Name)
+		case c.AllDetailTypes && c.Enforcer != "":
+			bad("consumer %q: enforcer %q takes every detail type: an enforcer takes %q alone", c.Name, c.Enforcer, enforcerDetailType)
+		case len(c.DetailTypes) == 0 && !c.AllDetailTypes:
 			bad("consumer %q: consumes no detail type", c.Name)
 		}
 		for _, dt := range c.DetailTypes {
@@ -236,6 +247,11 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 
 	if r := t.SecretRotation; r != nil {
 		fn("secret rotation", r.Function)
+	}
+	if a := t.AuditLog; a != nil {
+		if f, ok := fn("audit log writer", a.Writer); ok && !slices.Contains(slices.Collect(maps.Values(f.Env)), AuditLogName(AccessReadWrite)) {
+			bad("audit log: its writer %q may not write it (no AuditLogName(read-write) in its environment)", a.Writer)
+		}
 	}
 
 	roles := map[string]bool{}

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -68,6 +69,9 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	root.AddCommand(newOnboardingCmd(out))
 	root.AddCommand(newRotateCmd(out), newRotationCmd(out, awsRotationClients), newRevokeCmd(out))
 	root.AddCommand(newRevocationCmd(out, awsRevocationClients))
-	root.AddCommand(newAuditCmd(out, awsAuditClients))
+	// The audit log: the saved queries, and how far behind the outbox its writer is.
+	audit := newAuditCmd(out, awsAuditClients)
+	audit.AddCommand(newAuditLagCmd(out, awsOutboxClients, time.Now))
+	root.AddCommand(audit)
 	return root
 }

@@ -30,6 +30,12 @@ type revocationClients func(ctx context.Context, t rotationTarget) (revocations.
 // locally, DynamoDB Local's endpoint with LocalStack's test credentials, as `lanyard local`
 // uses them.
 func awsRevocationClients(ctx context.Context, t rotationTarget) (revocations.ScanAPI, error) {
+	return targetDynamoDB(ctx, t)
+}
+
+// targetDynamoDB is the DynamoDB client of a target: in AWS, the default chain's; locally,
+// DynamoDB Local's.
+func targetDynamoDB(ctx context.Context, t rotationTarget) (*dynamodb.Client, error) {
 	if !t.Local {
 		cfg, err := awsconfig.Load(ctx)
 		if err != nil {
@@ -51,15 +57,25 @@ func awsRevocationClients(ctx context.Context, t rotationTarget) (revocations.Sc
 // revocationIDShape is a revocation id: "rev-" and a UUID (shared/features/revoke).
 var revocationIDShape = regexp.MustCompile(`^rev-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// revocationFlags are the flags that say where the revocations table is.
+// revocationFlags are the flags that say where the revocations table is (or, with declared
+// set, another declared table).
 type revocationFlags struct {
 	table, prefix string
 	target        rotationTarget
+	// declared is the table's declared name; "" is "revocations".
+	declared string
+}
+
+func (f *revocationFlags) name() string {
+	if f.declared == "" {
+		return "revocations"
+	}
+	return f.declared
 }
 
 func (f *revocationFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.table, "table", "", "the revocations table's name (AWS: tagged lanyard:table=revocations)")
+	fs.StringVar(&f.table, "table", "", "the "+f.name()+" table's name (AWS: tagged lanyard:table="+f.name()+")")
 	fs.StringVar(&f.prefix, "prefix", "", "the name prefix of a lanyard local deployment (e.g. lanyard): its table and servers")
 	fs.StringVar(&f.target.LocalStackURL, "localstack", "http://127.0.0.1:"+envOr("LANYARD_LOCALSTACK_PORT", "4566"), "with --prefix: LocalStack endpoint")
 	fs.StringVar(&f.target.DynamoDBURL, "dynamodb", "http://127.0.0.1:"+envOr("LANYARD_DYNAMODB_PORT", "8000"), "with --prefix: DynamoDB Local endpoint")
@@ -76,7 +92,7 @@ func (f *revocationFlags) resolve(cmd *cobra.Command) (string, rotationTarget, e
 	case f.prefix != "":
 		t := f.target
 		t.Local = true
-		return provision.Options{Prefix: f.prefix}.Name("revocations"), t, nil
+		return provision.Options{Prefix: f.prefix}.Name(f.name()), t, nil
 	case strings.TrimSpace(f.table) == "":
 		return "", rotationTarget{}, usageError{errors.New("--table is required (or --prefix for `lanyard local`); see --help to find it")}
 	}

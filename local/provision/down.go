@@ -43,7 +43,8 @@ type Teardown struct {
 // created while it ran (partner secrets, partner API keys in its usage plans), by name, so a
 // deployment that failed half way is removed too: rules and their targets first (scheduled
 // rules stop firing), then event source mappings, functions and their log groups, queues,
-// tables, roles, usage plans with their API keys, partner secrets, the bus, the key's alias.
+// tables, roles, usage plans with their API keys, the audit log group, partner secrets, the
+// bus, the key's alias.
 // The key itself can only be scheduled for deletion (KeyDeletionDays at least): it is Kept.
 // What is already gone is skipped; a second Down removes nothing. Every deletion is tried, and
 // the errors are joined.
@@ -86,6 +87,11 @@ func Down(ctx context.Context, c Clients, t *topology.Topology, prefix string) (
 	}
 	if len(t.UsagePlans) > 0 {
 		d.usagePlans(ctx, o, t)
+	}
+	if t.AuditLog != nil {
+		group := topology.AuditLogGroupName(prefix)
+		_, err := c.Logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(group)})
+		d.done("log group", group, err)
 	}
 	d.secrets(ctx, o.SecretsPrefix())
 	// DeleteEventBus answers a bus that is not there as deleted: look first.

@@ -68,6 +68,11 @@ func (p *Provisioner) environment(t *topology.Topology, f topology.Function, r *
 				return nil, fmt.Errorf("function %s: %s needs the region and account of the functions", f.Name, k)
 			}
 			env[k] = "arn:aws:lambda:" + p.Options.Region + ":" + p.Options.Account + ":function:" + p.Options.Name(v.Name)
+		case topology.ValueAuditLog:
+			if r.AuditLog == "" {
+				return nil, fmt.Errorf("function %s: %s names the audit log, and none is declared", f.Name, k)
+			}
+			env[k] = r.AuditLog
 		case topology.ValueAPIStage:
 			if p.Options.APIStageARN == "" {
 				return nil, fmt.Errorf("function %s: %s needs the API's stage ARN, and none was given", f.Name, k)

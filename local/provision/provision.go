@@ -1,5 +1,5 @@
 // Package provision creates the declared topology in LocalStack and DynamoDB Local, idempotently:
-// the KMS key, the bus, tables, queues with their DLQs and redrive, functions from the
+// the KMS key, the bus, the audit log group (encrypted with the key), tables, queues with their DLQs and redrive, functions from the
 // `make build-local` zips with their environment, rules and targets, SQS event source mappings
 // and schedules. A second run changes nothing and says so; changed function code or
 // configuration is updated in place.
@@ -55,8 +55,11 @@ type Result struct {
 	Queues     map[string]string `json:"queues"`     // local queue name → URL
 	Roles      map[string]string `json:"roles"`      // declared name → role ARN
 	UsagePlans map[string]string `json:"usagePlans"` // declared name → usage plan id
-	Streams    []Stream          `json:"-"`
-	Changes    []Change          `json:"changes"`
+	// AuditLog is the audit log group's name (topology.AuditLogGroupName), when one is
+	// declared.
+	AuditLog string   `json:"auditLog,omitempty"`
+	Streams  []Stream `json:"-"`
+	Changes  []Change `json:"changes"`
 
 	busARN    string
 	queueARNs map[string]string // local queue name → ARN
@@ -127,6 +130,7 @@ func (p *Provisioner) Apply(ctx context.Context, t *topology.Topology) (*Result,
 	}{
 		{"key", p.key},
 		{"bus", p.bus},
+		{"audit log", p.auditLog},
 		{"tables", p.tables},
 		{"queues", p.queues},
 		{"roles", p.roles},

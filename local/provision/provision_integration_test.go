@@ -25,6 +25,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/local/provision"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/topology"
 	"github.com/lanyardhq/lanyard/topology/topologytest"
 )
@@ -69,7 +70,7 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 	if n := actions(first); n[provision.Created] == 0 || n[provision.Updated] != 0 {
 		t.Fatalf("first apply should only create: %+v", first.Changes)
 	}
-	for _, kind := range []string{"key", "bus", "table", "queue", "function", "rule", "event source mapping", "schedule", "role", "usage-plan"} {
+	for _, kind := range []string{"key", "bus", "log group", "table", "queue", "function", "rule", "event source mapping", "schedule", "role", "usage-plan"} {
 		found := false
 		for _, c := range first.Changes {
 			found = found || c.Kind == kind
@@ -85,8 +86,16 @@ func TestApplyIsIdempotentAndUpdatesInPlace(t *testing.T) {
 		t.Fatalf("recorder function: %v", err)
 	}
 	vars := fn.Configuration.Environment.Variables
-	if vars["RECORDER_TABLE"] != first.Tables["deliveries"] || vars["EVENT_BUS"] != first.Bus || vars["AWS_ENDPOINT_URL_DYNAMODB"] != env.DynamoDBURL {
+	if vars["RECORDER_TABLE"] != first.Tables["deliveries"] || vars["EVENT_BUS"] != first.Bus || vars["AWS_ENDPOINT_URL_DYNAMODB"] != env.DynamoDBURL ||
+		vars["AUDIT_LOG"] != topology.AuditLogGroupName(p.Options.Prefix) {
 		t.Errorf("recorder environment not resolved: %v", vars)
+	}
+	// The audit log group, encrypted with the deployment's key.
+	groups, err := env.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(topology.AuditLogGroupName(p.Options.Prefix))})
+	pol, _ := policy.Default()
+	if err != nil || len(groups.LogGroups) != 1 || aws.ToString(groups.LogGroups[0].KmsKeyId) != first.KeyARN ||
+		int(aws.ToInt32(groups.LogGroups[0].RetentionInDays)) != pol.Audit.RetentionDays {
+		t.Errorf("audit log group %+v, %v; want one, encrypted with %s, kept %d days", groups, err, first.KeyARN, pol.Audit.RetentionDays)
 	}
 	probeFn, err := env.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(first.Functions["probe"])})
 	if err != nil {
@@ -153,6 +162,8 @@ func sampleWithAccess(t *testing.T, env *harness.Env) (*topology.Topology, *prov
 	tp.Functions[0].Env["ACCESS_ROLE"] = topology.RoleARN("probe-access", true)
 	tp.Functions[0].Env["USAGE_PLANS"] = topology.UsagePlanIDs(true)
 	tp.Functions[0].Env["DEPLOYMENT"] = topology.DeploymentID()
+	tp.AuditLog = &topology.AuditLog{Writer: "recorder"}
+	tp.Functions[1].Env["AUDIT_LOG"] = topology.AuditLogName(topology.AccessReadWrite)
 	codeDir := t.TempDir()
 	for _, f := range tp.Functions {
 		src := filepath.Join(env.Root, "bin", "local", filepath.Base(f.Main), "function.zip")
@@ -286,10 +297,12 @@ func remaining(t *testing.T, env *harness.Env, prefix, keyName string) []string 
 	for _, b := range buses.EventBuses {
 		named("bus", aws.ToString(b.Name))
 	}
-	groups, err := env.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/aws/lambda/" + prefix + "-")})
-	check("log groups", err)
-	for _, g := range groups.LogGroups {
-		left = append(left, "log group "+aws.ToString(g.LogGroupName))
+	for _, groupPrefix := range []string{"/aws/lambda/" + prefix + "-", "/" + prefix + "/"} {
+		groups, err := env.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(groupPrefix)})
+		check("log groups", err)
+		for _, g := range groups.LogGroups {
+			left = append(left, "log group "+aws.ToString(g.LogGroupName))
+		}
 	}
 	roles := iam.NewListRolesPaginator(env.IAM, &iam.ListRolesInput{})
 	for roles.HasMorePages() {

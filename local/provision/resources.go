@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -20,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -287,10 +290,79 @@ func (p *Provisioner) queuePolicy(r *Result, c topology.Consumer) string {
 	return string(b)
 }
 
-// eventPattern is the rule pattern of a consumer: Lanyard's source and its detail types.
+// eventPattern is the rule pattern of a consumer: Lanyard's source and its detail types, or the
+// source alone for a consumer of every detail type (AllDetailTypes), as in AWS.
 func eventPattern(c topology.Consumer) string {
+	if c.AllDetailTypes {
+		b, _ := json.Marshal(map[string][]string{"source": {events.Source}})
+		return string(b)
+	}
 	types := slices.Clone(c.DetailTypes)
 	slices.Sort(types)
 	b, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": types})
 	return string(b)
+}
+
+// auditLog creates the audit log group (topology.AuditLogGroupName of the prefix) encrypted
+// with the deployment's key and kept for the policy's audit.retentionDays, when the topology
+// declares one. A group that exists with another key (or none) gets the deployment's key
+// (AssociateKmsKey), as in AWS, and another retention the policy's; it is never deleted and
+// created again, which would lose its lines.
+func (p *Provisioner) auditLog(ctx context.Context, t *topology.Topology, r *Result) error {
+	if t.AuditLog == nil {
+		return nil
+	}
+	pol, err := policy.Default()
+	if err != nil {
+		return err
+	}
+	days := pol.Audit.RetentionDays
+	if days < 1 || days > math.MaxInt32 {
+		return fmt.Errorf("the policy's audit.retentionDays %d is not a retention", days)
+	}
+	retention := int32(days)
+	group := topology.AuditLogGroupName(p.Options.Prefix)
+	r.AuditLog = group
+	out, err := p.Clients.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(group)})
+	if err != nil {
+		return fmt.Errorf("describe log group %s: %w", group, err)
+	}
+	keep := func() error {
+		if _, err := p.Clients.Logs.PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{LogGroupName: aws.String(group), RetentionInDays: aws.Int32(retention)}); err != nil {
+			return fmt.Errorf("set the retention of log group %s: %w", group, err)
+		}
+		return nil
+	}
+	for _, g := range out.LogGroups {
+		if aws.ToString(g.LogGroupName) != group {
+			continue
+		}
+		var changed []string
+		if aws.ToString(g.KmsKeyId) != r.KeyARN {
+			if _, err := p.Clients.Logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(group), KmsKeyId: aws.String(r.KeyARN)}); err != nil {
+				return fmt.Errorf("log group %s exists with another key and cannot take the deployment's (remove it with `lanyard local down`): %w", group, err)
+			}
+			changed = append(changed, "encrypted with the deployment's key")
+		}
+		if aws.ToInt32(g.RetentionInDays) != retention {
+			if err := keep(); err != nil {
+				return err
+			}
+			changed = append(changed, fmt.Sprintf("kept %d days", retention))
+		}
+		if len(changed) == 0 {
+			r.record("log group", group, Unchanged, "")
+		} else {
+			r.record("log group", group, Updated, strings.Join(changed, ", "))
+		}
+		return nil
+	}
+	if _, err := p.Clients.Logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(group), KmsKeyId: aws.String(r.KeyARN)}); err != nil {
+		return fmt.Errorf("create log group %s: %w", group, err)
+	}
+	if err := keep(); err != nil {
+		return err
+	}
+	r.record("log group", group, Created, fmt.Sprintf("audit log, the deployment's key, kept %d days", retention))
+	return nil
 }

@@ -69,6 +69,10 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"revocation budget over an hour", []edit{set("/revocation/budget", "2h")}, "/revocation/budget: 2h is outside"},
 		{"zero revocation budget", []edit{set("/revocation/budget", "0s")}, "/revocation/budget: 0s is outside"},
 		// The secret's recovery window is Secrets Manager's: whole days, 7 to 30.
+		{"audit missing", []edit{del("/audit")}, "/audit: required field missing"},
+		{"writer lag budget missing", []edit{del("/audit/writerLagBudget")}, "/audit/writerLagBudget: required field missing"},
+		{"writer lag budget under a minute", []edit{set("/audit/writerLagBudget", "30s")}, "/audit/writerLagBudget: 30s is outside 1m to 1h"},
+		{"writer lag budget over an hour", []edit{set("/audit/writerLagBudget", "2h")}, "/audit/writerLagBudget: 2h is outside 1m to 1h"},
 		{"recovery window missing", []edit{del("/revocation/secretRecoveryWindow")}, "/revocation/secretRecoveryWindow: required field missing"},
 		{"recovery window under a week", []edit{set("/revocation/secretRecoveryWindow", "144h")}, "/revocation/secretRecoveryWindow: 144h is not whole days from 168h to 720h"},
 		{"recovery window over 30 days", []edit{set("/revocation/secretRecoveryWindow", "744h")}, "/revocation/secretRecoveryWindow: 744h is not whole days"},

@@ -101,6 +101,13 @@ type Audit struct {
 	// back into; what must outlive it belongs to the audit export to S3 (Object Lock), not to
 	// CloudWatch Logs, whose storage is dearer and whose queries scan what they keep.
 	RetentionDays int `json:"retentionDays"`
+	// WriterLagBudget is how long a committed decision may wait for its audit line before the
+	// audit writer counts as behind (its AuditWriterBehind metric is 1). A healthy writer lags
+	// by seconds (the relay, EventBridge and SQS); a delivery that fails once comes back after
+	// its queue's visibility timeout (3 minutes: six times the writer's 30 s timeout), and the
+	// lag is measured once a minute. Five minutes outlasts one retried delivery, so a single
+	// failure does not raise it, and a writer that keeps failing is flagged within six minutes.
+	WriterLagBudget Duration `json:"writerLagBudget"`
 }
 
 // AuditRetentionDays are the retention periods CloudWatch Logs accepts for a log group

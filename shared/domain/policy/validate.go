@@ -30,6 +30,8 @@ const (
 	maxKeyCacheTTL      = 5 * time.Minute     // revocation cannot reach an instance's memory
 	maxReplayWindow     = time.Hour           // a key shown again to a retry: minutes, not hours
 	maxRevocationBudget = time.Hour           // a stall is an alarm, not a report
+	minWriterLagBudget  = time.Minute         // the lag is measured once a minute
+	maxWriterLagBudget  = time.Hour           // an alarm, not a report
 	minRecoveryWindow   = 7 * 24 * time.Hour  // DeleteSecret's RecoveryWindowInDays floor
 	maxRecoveryWindow   = 30 * 24 * time.Hour // and ceiling
 	minSessionDuration  = 15 * time.Minute    // AssumeRole DurationSeconds floor
@@ -67,6 +69,9 @@ func (p *Policy) Validate() error {
 
 	if !slices.Contains(AuditRetentionDays, p.Audit.RetentionDays) {
 		ps.add("/audit/retentionDays", "%d is not a retention CloudWatch Logs allows (%s days)", p.Audit.RetentionDays, joinInts(AuditRetentionDays))
+	}
+	if b := p.Audit.WriterLagBudget.Std(); b < minWriterLagBudget || b > maxWriterLagBudget {
+		ps.add("/audit/writerLagBudget", "%s is outside %s to %s: the audit writer's lag is measured once a minute, and being behind is an alarm, not a report", p.Audit.WriterLagBudget, Duration(minWriterLagBudget), Duration(maxWriterLagBudget))
 	}
 
 	catalog := map[string]bool{}

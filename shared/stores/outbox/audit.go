@@ -17,9 +17,12 @@ import (
 // removes the first, so the index holds only what the audit writer still owes.
 const AuditPendingIndex = "audit-pending"
 
-// Names of the audit attributes of a record, for the writer's reads.
+// Names of the audit attributes of a record, and of those the writer checks its event against,
+// for the writer's reads.
 const (
 	AttrAuditedAt = attrAuditedAt
+	AttrEventID   = attrEventID
+	AttrHash      = attrHash
 )
 
 // MarkAudited is the transaction item that records chain's record seq as written to the audit

@@ -61,7 +61,7 @@ func TestEveryDetailTypeHasItsDecision(t *testing.T) {
 func TestDecisionOfAnUnknownTypeIsNeverEmpty(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"Token Exchanged":    "token-exchanged",
+		"Keys Counted":       "keys-counted",
 		"  Odd   Spacing ":   "odd-spacing",
 		"":                   "unknown",
 		"Credential Revoked": "revoked",

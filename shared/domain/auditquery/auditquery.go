@@ -21,6 +21,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lanyardhq/lanyard/events"
+	"github.com/lanyardhq/lanyard/shared/domain/auditline"
 )
 
 // MaxRows is the most rows Logs Insights returns for one query (and the highest limit).
@@ -128,16 +131,6 @@ func All() []Query {
 	return out
 }
 
-// Detail types the queries select. TypeTokenExchanged is the detail type of a token exchange's
-// record; TypeOnboardingRefusals is the aggregate lines' (auditline.TypeOnboardingRefusals).
-const (
-	TypeCredentialRotationFailed = "Credential Rotation Failed" //nolint:gosec // G101: a detail type's name, not a credential
-	TypeRevocationCompleted      = "Revocation Completed"
-	TypeRevocationStalled        = "Revocation Stalled"
-	TypeTokenExchanged           = "Token Exchanged"
-	TypeOnboardingRefusals       = "Onboarding Refusals"
-)
-
 // lineFields are the fields a listing of decisions shows (and @message, which holds them all).
 var lineFields = []string{"@timestamp", "@message", "eventId", "time", "partnerId", "detailType", "decision", "actor.kind", "actor.id", "justification", "chain", "seq"}
 
@@ -167,7 +160,7 @@ var saved = []Query{
 		Name:        "failed-rotations",
 		Description: "Failed rotations: the partner, the step that failed and why, newest first, each once.",
 		Fields:      []string{"@timestamp", "@message", "eventId", "time", "partnerId", "detail.step", "justification", "detail.secretArn"},
-		Filter:      []string{`detailType = "` + TypeCredentialRotationFailed + `"`},
+		Filter:      []string{`detailType = "` + events.TypeCredentialRotationFailed + `"`},
 		Stats:       []string{"count(*) as copies, min(@timestamp) as at, latest(justification) as why by eventId, time, partnerId, detail.step, detail.secretArn"},
 		Sort:        "at desc",
 		Limit:       MaxRows,
@@ -176,7 +169,7 @@ var saved = []Query{
 		Name:        "revocations",
 		Description: "Revocations with their time to enforce: each revocation completed (every enforcer reported) or stalled (past the policy's budget), slowest first, each once.",
 		Fields:      []string{"@timestamp", "@message", "eventId", "partnerId", "decision", "detail.revocationId", "detail.revokedAt", "detail.timeToEnforceMs"},
-		Filter:      []string{`detailType in ["` + TypeRevocationCompleted + `", "` + TypeRevocationStalled + `"]`},
+		Filter:      []string{`detailType in ["` + events.TypeRevocationCompleted + `", "` + events.TypeRevocationStalled + `"]`},
 		Stats:       []string{"count(*) as copies, max(detail.timeToEnforceMs) as enforcedInMs by eventId, partnerId, decision, detail.revocationId, detail.revokedAt"},
 		Sort:        "enforcedInMs desc",
 		Limit:       MaxRows,
@@ -185,7 +178,7 @@ var saved = []Query{
 		Name:        "refusals-by-reason",
 		Description: "Refused onboardings by reason: the sum of the aggregate lines' counts (one line per window and reason, each counted once), most refused first.",
 		Fields:      []string{"@timestamp", "@message", "eventId", "justification", "`count`", "windowStart", "windowEnd"},
-		Filter:      []string{`detailType = "` + TypeOnboardingRefusals + `"`},
+		Filter:      []string{`detailType = "` + auditline.TypeOnboardingRefusals + `"`},
 		Stats: []string{
 			"latest(`count`) as refused by eventId, justification",
 			"sum(refused) as refusals by justification",
@@ -197,7 +190,7 @@ var saved = []Query{
 		Name:        "exchanges-by-partner",
 		Description: "Token exchanges by partner: how many each partner made (each once) and its first and last, most first.",
 		Fields:      []string{"@timestamp", "@message", "eventId", "time", "partnerId", "chain", "seq"},
-		Filter:      []string{`detailType = "` + TypeTokenExchanged + `"`},
+		Filter:      []string{`detailType = "` + events.TypeTokenExchanged + `"`},
 		Stats: []string{
 			"min(@timestamp) as at by eventId, partnerId",
 			"count(*) as exchanges, min(at) as firstAt, max(at) as lastAt by partnerId",

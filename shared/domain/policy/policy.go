@@ -40,6 +40,8 @@ type Policy struct {
 	Onboarding Onboarding `json:"onboarding"`
 	// Revocation holds how long the enforcers have to prove a revocation.
 	Revocation Revocation `json:"revocation"`
+	// Audit holds what the audit log is written with.
+	Audit Audit `json:"audit"`
 	// Scopes is the catalog of every scope a tier may grant.
 	Scopes []Scope `json:"scopes"`
 	// Tiers are the tiers partners are admitted to, names unique.
@@ -89,6 +91,14 @@ type Revocation struct {
 // SecretRecoveryDays is SecretRecoveryWindow in days.
 func (r Revocation) SecretRecoveryDays() int64 {
 	return int64(r.SecretRecoveryWindow.Std() / (24 * time.Hour))
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// RefusalWindow is the window refused onboardings are counted in: each closed window's
+	// count per reason becomes one audit line. Refused onboardings are unauthenticated and
+	// may come in floods, so they are counted, not chained.
+	RefusalWindow Duration `json:"refusalWindow"`
 }
 
 // Onboarding configures POST /v1/partners and the pick-up (POST

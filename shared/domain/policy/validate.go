@@ -27,6 +27,8 @@ const (
 	maxKeyCacheTTL      = 5 * time.Minute     // revocation cannot reach an instance's memory
 	maxReplayWindow     = time.Hour           // a key shown again to a retry: minutes, not hours
 	maxRevocationBudget = time.Hour           // a stall is an alarm, not a report
+	minRefusalWindow    = time.Minute         // the aggregator runs once a minute
+	maxRefusalWindow    = time.Hour           // a flood is reported within the hour
 	minRecoveryWindow   = 7 * 24 * time.Hour  // DeleteSecret's RecoveryWindowInDays floor
 	maxRecoveryWindow   = 30 * 24 * time.Hour // and ceiling
 	minSessionDuration  = 15 * time.Minute    // AssumeRole DurationSeconds floor
@@ -60,6 +62,10 @@ func (p *Policy) Validate() error {
 
 	if w := p.Revocation.SecretRecoveryWindow.Std(); w < minRecoveryWindow || w > maxRecoveryWindow || w%(24*time.Hour) != 0 {
 		ps.add("/revocation/secretRecoveryWindow", "%s is not whole days from %s to %s: Secrets Manager's DeleteSecret RecoveryWindowInDays is 7 to 30", p.Revocation.SecretRecoveryWindow, Duration(minRecoveryWindow), Duration(maxRecoveryWindow))
+	}
+
+	if w := p.Audit.RefusalWindow.Std(); w < minRefusalWindow || w > maxRefusalWindow || w%time.Minute != 0 || time.Hour%w != 0 {
+		ps.add("/audit/refusalWindow", "%s is not whole minutes from %s to %s dividing an hour evenly: the windows refusals are counted in start on the clock's minutes", p.Audit.RefusalWindow, Duration(minRefusalWindow), Duration(maxRefusalWindow))
 	}
 
 	catalog := map[string]bool{}

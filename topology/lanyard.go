@@ -63,6 +63,8 @@ func Lanyard() *Topology {
 					"USAGE_PLANS":       UsagePlanIDs(true),
 					"ONBOARDINGS_TABLE": TableName("onboardings", AccessReadWrite),
 					"LANYARD_SERVER_ID": DeploymentID(),
+					// Each request refused after its shape check adds 1 to its window's count.
+					"REFUSALS_TABLE": TableName("refusals", AccessReadWrite),
 					// Each new partner's secret rotates on its tier's schedule through it.
 					"ROTATION_FUNCTION_ARN": FunctionARN("rotation", true),
 				}},
@@ -343,6 +345,11 @@ func Lanyard() *Topology {
 			// (its latest revocation), and the set's version and writer lease
 			// (shared/stores/stsdenies).
 			{Name: "sts-denies", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},
+			// Refused onboardings counted by window and reason, each count spread over shards, until
+			// the audit-refusals function has written each closed window to the audit log, and its
+			// cursor (shared/stores/refusals); purged days after the window.
+			{Name: "refusals", PartitionKey: Attr{Name: "window", Type: AttrString},
+				SortKey: &Attr{Name: "reason", Type: AttrString}, TTLAttribute: "purgeAt"},
 		},
 	}
 	// The tracker waits for a report of every enforcer declared (none: a revocation completes

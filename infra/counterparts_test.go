@@ -502,6 +502,16 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					}
 				}
 				continue
+			case topology.ValueAuditLog:
+				if got != AuditLogGroupName {
+					miss("%s: want the audit log group %q, template has %v", what, AuditLogGroupName, got)
+				}
+				if v.Access == topology.AccessReadWrite && !slices.ContainsFunc(grants, func(g grant) bool {
+					return g.Action == "logs:PutLogEvents" && isAuditLogARN(g.Resource.ID)
+				}) {
+					miss("%s: role %s may not put events to the audit log group", what, role)
+				}
+				continue
 			default:
 				miss("%s: unknown value kind %q", what, v.Kind)
 				continue

@@ -60,6 +60,15 @@ func isEnrollARN(printed string) bool {
 	return false
 }
 
+// auditLogResource stands for the audit log group and its streams in the allowed map.
+const auditLogResource = "audit-log"
+
+// isAuditLogARN reports whether an unresolved policy resource (printed) is the audit log
+// group's ARN with its streams, and nothing wider.
+func isAuditLogARN(printed string) bool {
+	return strings.Contains(printed, ":logs:") && strings.Contains(printed, ":log-group:"+AuditLogGroupName+":*")
+}
+
 // revokedSessionsResource stands for the sts enforcer's managed policies in the allowed map.
 const revokedSessionsResource = "revoked-sessions"
 
@@ -157,6 +166,10 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 					topology.AccessRetire:        SecretsRetireActions,
 				}[v.Access]
 				allow(secretsResource, "", "", actions...)
+			case topology.ValueAuditLog:
+				if v.Access == topology.AccessReadWrite {
+					allow(auditLogResource, "", "", AuditLogWriteActions...)
+				}
 			case topology.ValueKey:
 				decrypts = decrypts || v.Access != topology.AccessNone
 				encrypts = encrypts || v.Access == topology.AccessReadWrite
@@ -207,6 +220,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 				slices.Contains(allowed[apiKeysResource+"."], g.Action):
 			case isEnrollARN(g.Resource.ID) && slices.Contains(allowed[usagePlansResource+"."], g.Action):
 			case isRevokedSessionsARN(g.Resource.ID) && slices.Contains(allowed[revokedSessionsResource+"."], g.Action):
+			case isAuditLogARN(g.Resource.ID) && slices.Contains(allowed[auditLogResource+"."], g.Action):
 			case strings.Contains(g.Resource.ID, "/cache/authorizers]") && slices.Contains(allowed[authorizerCacheResource+"."], g.Action):
 			case !slices.Contains(allowed[g.Resource.ID+"."+g.Resource.Attr+g.Suffix], g.Action):
 				excess = append(excess, fmt.Sprintf("function %s: %s on %s.%s%s", f.Name, g.Action, g.Resource.ID, g.Resource.Attr, g.Suffix))

@@ -279,6 +279,13 @@ type environment struct {
 	dependents []string
 }
 
+// AuditLogGroupName is the audit log group's name in AWS.
+var AuditLogGroupName = topology.AuditLogGroupName("lanyard")
+
+// AuditLogWriteActions are what writing to the audit log group takes: a log stream of one's
+// own, and events put to it.
+var AuditLogWriteActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+
 // bind sets each of the function's environment variables and grants its role the declared
 // access: table read → read data, read-write → read and write data; bus with any access → put
 // events; key read → decrypt, read-write → encrypt and decrypt; queue read → consume,
@@ -424,6 +431,23 @@ func (e environment) bind(f *Function) error {
 				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 					Actions: jsii.Strings(granted...), Resources: &[]*string{arn},
 				}))
+			}
+		case topology.ValueAuditLog:
+			name := AuditLogGroupName
+			value = jsii.String(name)
+			switch v.Access {
+			case topology.AccessNone:
+			case topology.AccessReadWrite:
+				// The group and its streams: create one, put events to it.
+				arn := awscdk.Stack_Of(role).FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+					ResourceName: jsii.String(name + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+				})
+				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions: jsii.Strings(AuditLogWriteActions...), Resources: &[]*string{arn},
+				}))
+			default:
+				return fmt.Errorf("%s: unknown access %q", where, v.Access)
 			}
 		default:
 			return fmt.Errorf("%s: unknown value kind %q", where, v.Kind)

@@ -224,6 +224,14 @@ func Lanyard() *Topology {
 					"REVOCATIONS_TABLE": TableName("revocations", AccessReadWrite),
 					"OUTBOX_TABLE":      TableName("outbox", AccessReadWrite),
 				}},
+			// Writes the counts of refused onboardings to the audit log: one line per reason for
+			// each window closed since its cursor (shared/features/refusalaudit), every minute
+			// (the audit-refusals schedule). Two overlapping runs advance the cursor once.
+			{Name: "audit-refusals", Main: "functions/audit-refusals", MemoryMB: 128, Timeout: 60 * time.Second,
+				Env: map[string]Value{
+					"REFUSALS_TABLE":  TableName("refusals", AccessReadWrite),
+					"AUDIT_LOG_GROUP": AuditLogName(AccessReadWrite),
+				}},
 			// POST /v1/introspect: RFC 7662 introspection of a partner key for the deployment's
 			// dependents (shared/features/introspect). It reads the key registry and nothing
 			// else, and admits only the declared dependents.
@@ -281,6 +289,8 @@ func Lanyard() *Topology {
 			// Stalls revocations past their budget and completes those whose last report's
 			// event was lost.
 			{Name: "revocation-check", Function: "revocation-tracker", Expression: "rate(1 minute)"},
+			// Writes each closed window of refused onboardings to the audit log.
+			{Name: "audit-refusals", Function: "audit-refusals", Expression: "rate(1 minute)"},
 		},
 		Consumers: []Consumer{
 			// A failed record comes back after the visibility timeout, and goes to the DLQ

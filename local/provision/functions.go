@@ -61,6 +61,8 @@ func (p *Provisioner) environment(t *topology.Topology, f topology.Function, r *
 			env[k] = p.Options.Prefix
 		case topology.ValueDependents:
 			env[k] = strings.Join(t.Dependents, ",")
+		case topology.ValueAuditLog:
+			env[k] = topology.AuditLogGroupName(p.Options.Prefix)
 		case topology.ValueFunction:
 			// Lambda's ARN is known before the function exists: the one declared after it is
 			// named here too.

@@ -22,8 +22,8 @@ import (
 	"github.com/lanyardhq/lanyard/integration/harness"
 	"github.com/lanyardhq/lanyard/shared/domain/auditline"
 	"github.com/lanyardhq/lanyard/shared/domain/pickuptoken"
-	"github.com/lanyardhq/lanyard/shared/features/onboarding"
 	"github.com/lanyardhq/lanyard/shared/fakes/secrettest"
+	"github.com/lanyardhq/lanyard/shared/features/onboarding"
 	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 	"github.com/lanyardhq/lanyard/topology"
 )

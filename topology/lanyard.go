@@ -70,6 +70,8 @@ func Lanyard() *Topology {
 					"USAGE_PLANS":       UsagePlanIDs(true),
 					"ONBOARDINGS_TABLE": TableName("onboardings", AccessReadWrite),
 					"LANYARD_SERVER_ID": DeploymentID(),
+					// Each request refused after its shape check adds 1 to its window's count.
+					"REFUSALS_TABLE": TableName("refusals", AccessReadWrite),
 					// Each new partner's secret rotates on its tier's schedule through it.
 					"ROTATION_FUNCTION_ARN": FunctionARN("rotation", true),
 				}},
@@ -244,6 +246,14 @@ func Lanyard() *Topology {
 					"OUTBOX_TABLE": TableName("outbox", AccessReadWrite),
 					"AUDIT_LOG":    AuditLogName(AccessReadWrite),
 				}},
+			// Writes the counts of refused onboardings to the audit log: one line per reason for
+			// each window closed since its cursor (shared/features/refusalaudit), every minute
+			// (the audit-refusals schedule). Two overlapping runs advance the cursor once.
+			{Name: "audit-refusals", Main: "functions/audit-refusals", MemoryMB: 128, Timeout: 60 * time.Second,
+				Env: map[string]Value{
+					"REFUSALS_TABLE": TableName("refusals", AccessReadWrite),
+					"AUDIT_LOG":      AuditLogName(AccessReadWrite),
+				}},
 			// POST /v1/introspect: RFC 7662 introspection of a partner key for the deployment's
 			// dependents (shared/features/introspect). It reads the key registry and nothing
 			// else, and admits only the declared dependents.
@@ -303,6 +313,8 @@ func Lanyard() *Topology {
 			{Name: "revocation-check", Function: "revocation-tracker", Expression: "rate(1 minute)"},
 			// Measures the audit writer's lag (the oldest record not yet in the audit log).
 			{Name: "audit-lag", Function: "audit-writer", Expression: "rate(1 minute)"},
+			// Writes each closed window of refused onboardings to the audit log.
+			{Name: "audit-refusals", Function: "audit-refusals", Expression: "rate(1 minute)"},
 		},
 		Consumers: []Consumer{
 			// A failed record comes back after the visibility timeout, and goes to the DLQ
@@ -380,6 +392,11 @@ func Lanyard() *Topology {
 			// (its latest revocation), and the set's version and writer lease
 			// (shared/stores/stsdenies).
 			{Name: "sts-denies", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},
+			// Refused onboardings counted by window and reason, each count spread over shards, until
+			// the audit-refusals function has written each closed window to the audit log, and its
+			// cursor (shared/stores/refusals); purged days after the window.
+			{Name: "refusals", PartitionKey: Attr{Name: "window", Type: AttrString},
+				SortKey: &Attr{Name: "reason", Type: AttrString}, TTLAttribute: "purgeAt"},
 		},
 	}
 	// The tracker waits for a report of every enforcer declared (none: a revocation completes

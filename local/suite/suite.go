@@ -56,6 +56,9 @@
 //     authorizer after its registry read (LANYARD_FAULT), which would slow every other test.
 //   - TestFailingEnforcerDeadLettersAndTheRevocationStalls: a gateway enforcer that cannot
 //     flush, one receive per message, and a 5-second revocation budget.
+//   - TestRefusedOnboardingsBecomeAggregateAuditLines: 5-second refusal windows
+//     (LANYARD_REFUSAL_WINDOW on onboarding and audit-refusals), and counts of refused
+//     onboardings no other test adds to.
 //   - TestScheduleFiresItsFunction: adds a schedule to the sample.
 //   - TestEventReachesExactlyTheMatchingConsumers: adds a consumer, its function and its
 //     table to the sample, and checks each consumer got exactly its event.

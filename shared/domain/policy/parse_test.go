@@ -54,6 +54,14 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"duration as number", []edit{set("/tiers/0/keyLifetime", 720)}, "/tiers/0/keyLifetime: got number, want string"},
 		{"zero drain window", []edit{set("/tiers/1/rotation/drainWindow", "0s")}, "/tiers/1/rotation/drainWindow: must be longer than 0s"},
 
+		// The refusal window: from a minute to an hour, on the clock's minutes.
+		{"audit missing", []edit{del("/audit")}, "/audit: required field missing"},
+		{"refusal window missing", []edit{del("/audit/refusalWindow")}, "/audit/refusalWindow: required field missing"},
+		{"refusal window under a minute", []edit{set("/audit/refusalWindow", "30s")}, "/audit/refusalWindow: 30s is not whole minutes from 1m to 1h"},
+		{"refusal window over an hour", []edit{set("/audit/refusalWindow", "2h")}, "/audit/refusalWindow: 2h is not whole minutes from 1m to 1h"},
+		{"refusal window not dividing an hour", []edit{set("/audit/refusalWindow", "7m")}, "/audit/refusalWindow: 7m is not whole minutes from 1m to 1h dividing an hour evenly"},
+		{"refusal window of part of a minute", []edit{set("/audit/refusalWindow", "1m30s")}, "/audit/refusalWindow: 1m30s is not whole minutes from 1m to 1h dividing an hour evenly"},
+
 		// The onboarding replay window: minutes, not hours.
 		{"onboarding missing", []edit{del("/onboarding")}, "/onboarding: required field missing"},
 		{"replay window missing", []edit{del("/onboarding/replayWindow")}, "/onboarding/replayWindow: required field missing"},

@@ -108,6 +108,10 @@ type Audit struct {
 	// lag is measured once a minute. Five minutes outlasts one retried delivery, so a single
 	// failure does not raise it, and a writer that keeps failing is flagged within six minutes.
 	WriterLagBudget Duration `json:"writerLagBudget"`
+	// RefusalWindow is the window refused onboardings are counted in: each closed window's
+	// count per reason becomes one audit line. Refused onboardings are unauthenticated and
+	// may come in floods, so they are counted, not chained.
+	RefusalWindow Duration `json:"refusalWindow"`
 }
 
 // AuditRetentionDays are the retention periods CloudWatch Logs accepts for a log group

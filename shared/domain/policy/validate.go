@@ -32,6 +32,8 @@ const (
 	maxRevocationBudget = time.Hour           // a stall is an alarm, not a report
 	minWriterLagBudget  = time.Minute         // the lag is measured once a minute
 	maxWriterLagBudget  = time.Hour           // an alarm, not a report
+	minRefusalWindow    = time.Minute         // the aggregator runs once a minute
+	maxRefusalWindow    = time.Hour           // a flood is reported within the hour
 	minRecoveryWindow   = 7 * 24 * time.Hour  // DeleteSecret's RecoveryWindowInDays floor
 	maxRecoveryWindow   = 30 * 24 * time.Hour // and ceiling
 	minSessionDuration  = 15 * time.Minute    // AssumeRole DurationSeconds floor
@@ -72,6 +74,9 @@ func (p *Policy) Validate() error {
 	}
 	if b := p.Audit.WriterLagBudget.Std(); b < minWriterLagBudget || b > maxWriterLagBudget {
 		ps.add("/audit/writerLagBudget", "%s is outside %s to %s: the audit writer's lag is measured once a minute, and being behind is an alarm, not a report", p.Audit.WriterLagBudget, Duration(minWriterLagBudget), Duration(maxWriterLagBudget))
+	}
+	if w := p.Audit.RefusalWindow.Std(); w < minRefusalWindow || w > maxRefusalWindow || w%time.Minute != 0 || time.Hour%w != 0 {
+		ps.add("/audit/refusalWindow", "%s is not whole minutes from %s to %s dividing an hour evenly: the windows refusals are counted in start on the clock's minutes", p.Audit.RefusalWindow, Duration(minRefusalWindow), Duration(maxRefusalWindow))
 	}
 
 	catalog := map[string]bool{}

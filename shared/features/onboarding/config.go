@@ -14,6 +14,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/features/stsproof"
 	"github.com/lanyardhq/lanyard/shared/features/usage"
+	"github.com/lanyardhq/lanyard/shared/stores/refusals"
 )
 
 // Config is the onboarding function's configuration (shared/platform/lambdastart reads it).
@@ -33,6 +34,10 @@ type Config struct {
 	UsagePlans string `env:"USAGE_PLANS"`
 	// The function new partners' secrets rotate through.
 	RotationFunctionARN string `env:"ROTATION_FUNCTION_ARN"`
+	// The table refused onboardings are counted in (shared/stores/refusals), and the window
+	// length when it overrides the policy's audit.refusalWindow (tests).
+	RefusalsTable string        `env:"REFUSALS_TABLE"`
+	RefusalWindow time.Duration `env:"LANYARD_REFUSAL_WINDOW,optional"`
 	// The environment new keys are minted for.
 	KeyEnvironment credential.Environment `env:"LANYARD_KEY_ENVIRONMENT,default=live"`
 	// Where identity requests are verified: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else
@@ -55,9 +60,15 @@ func New(c Config, cfg aws.Config, pol *policy.Policy) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the usage plans partners are enrolled in: %w", err)
 	}
+	window, err := refusals.ResolveWindow(pol.Audit.RefusalWindow.Std(), c.RefusalWindow)
+	if err != nil {
+		return nil, fmt.Errorf("the window refused onboardings are counted in: %w", err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
 	return &Handler{
-		DB:      dynamodb.NewFromConfig(cfg),
-		Secrets: secretsmanager.NewFromConfig(cfg),
+		DB:       db,
+		Refusals: &refusals.Counter{DB: db, Table: c.RefusalsTable, Window: window, Now: time.Now},
+		Secrets:  secretsmanager.NewFromConfig(cfg),
 		Tables: Tables{Invites: c.InvitesTable, Partners: c.PartnersTable, Credentials: c.CredentialsTable,
 			Idempotency: c.IdempotencyTable, Outbox: c.OutboxTable, Onboardings: c.OnboardingsTable},
 		Identity: &stsproof.Verifier{ServerID: c.ServerID, Endpoint: stsEndpoint, Now: time.Now, HTTP: &http.Client{

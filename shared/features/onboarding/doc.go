@@ -44,6 +44,13 @@
 //     onboarding (below) and the completion of the idempotency record with the 202 answer:
 //     {onboardingId, status: pending, pickupToken, expiresAt}.
 //
+// Every request refused after step 1 (and, for a pick-up, after the same checks of its header,
+// content type, body and onboarding id's form) — an answer with a 4xx problem, a replayed
+// refusal included — adds 1 to its window's count under its problem type's anchor
+// (Handler.Refusals: one UpdateItem to the refusals table, shared/stores/refusals), which the
+// audit-refusals function writes to the audit log once the window has closed. A count that
+// fails or times out is logged and changes nothing of the answer.
+//
 // The key lives in memory and in Secrets Manager only: never in DynamoDB (the registry holds its
 // SHA-256, the idempotency record the answer without it), a log, an error or a trace. The same
 // holds for the invite code, the pick-up token and the identity request (its Authorization

@@ -23,11 +23,13 @@ import (
 	"github.com/lanyardhq/lanyard/shared/features/usage"
 	"github.com/lanyardhq/lanyard/shared/platform/apigw"
 	"github.com/lanyardhq/lanyard/shared/platform/problem"
+	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/platform/tracing"
 	"github.com/lanyardhq/lanyard/shared/stores/invites"
 	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
+	"github.com/lanyardhq/lanyard/shared/stores/refusals"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client onboarding uses: the outbox's reads and
@@ -98,7 +100,22 @@ type Handler struct {
 	// Lease is how long a claim is held before another attempt may take it over; zero means
 	// DefaultLease. Keep it above the function's timeout.
 	Lease time.Duration
+	// Refusals counts each well-formed request refused (countRefusal); nil counts nothing.
+	Refusals RefusalCounter
+	// RefusalCountTimeout bounds one count; zero means DefaultRefusalCountTimeout.
+	RefusalCountTimeout time.Duration
 }
+
+// RefusalCounter counts refused onboardings by reason (refusals.Counter: one UpdateItem each).
+type RefusalCounter interface {
+	Add(ctx context.Context, reason string) error
+}
+
+var _ RefusalCounter = (*refusals.Counter)(nil)
+
+// DefaultRefusalCountTimeout bounds one refusal's count, so a slow table delays a refusal by
+// that much at most, never into the function's timeout.
+const DefaultRefusalCountTimeout = 2 * time.Second
 
 func (h *Handler) now() time.Time {
 	now := time.Now
@@ -179,11 +196,19 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	if err != nil {
 		return refused(ctx, "", err), nil
 	}
+	resp, err := h.onboardWellFormed(ctx, span, idemKey, cr)
+	h.countRefusal(ctx, resp, err)
+	return resp, err
+}
 
+// onboardWellFormed answers an onboarding whose request passed the shape check: the header,
+// the content type and the body.
+func (h *Handler) onboardWellFormed(ctx context.Context, span *tracing.Span, idemKey secret.Value, cr createRequest) (lambdaevents.APIGatewayProxyResponse, error) {
 	// The record is kept under the proof: the invite code's hash, or the AWS account STS
 	// verifies — asked before the record is read, so that a replay proves the identity again.
 	scope := proofScope{}
 	var verified stsproof.Identity
+	var err error
 	if cr.IdentityRequest == nil {
 		scope = inviteScope(cr.InviteCode)
 	} else {
@@ -217,6 +242,47 @@ func (h *Handler) handle(ctx context.Context, span *tracing.Span, req lambdaeven
 	return a.run(ctx, func(ctx context.Context) (lambdaevents.APIGatewayProxyResponse, error) {
 		return a.onboard(ctx, cr, verified)
 	})
+}
+
+// countRefusal counts the answer to a well-formed request when it refuses it (a 4xx problem),
+// by the problem's type (its anchor in docs/problems.md: invite-invalid,
+// identity-proof-invalid, pickup-invalid, …). A replayed refusal counts again: it is one more
+// refused request. A count that fails is logged, with the reason and the error (which name the
+// table and the window, never the request), and the answer stays what it was: counting never
+// turns a refusal into a fault or an acceptance.
+func (h *Handler) countRefusal(ctx context.Context, resp lambdaevents.APIGatewayProxyResponse, err error) {
+	if h.Refusals == nil || err != nil || resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		return
+	}
+	reason := RefusalReason(resp)
+	timeout := h.RefusalCountTimeout
+	if timeout <= 0 {
+		timeout = DefaultRefusalCountTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if cerr := h.Refusals.Add(ctx, reason); cerr != nil {
+		slog.WarnContext(ctx, "onboarding refusal not counted", "reason", reason, "error", cerr)
+	}
+}
+
+// ReasonUnknown is the reason of a refusal whose body names no catalogue problem type (none
+// does: every refusal is rendered by problem.Response).
+const ReasonUnknown = "unknown"
+
+// RefusalReason is the reason a refusal is counted under: its problem type's anchor.
+func RefusalReason(resp lambdaevents.APIGatewayProxyResponse) string {
+	var p struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal([]byte(resp.Body), &p) != nil {
+		return ReasonUnknown
+	}
+	t, ok := problem.Lookup(p.Type)
+	if !ok {
+		return ReasonUnknown
+	}
+	return t.Anchor()
 }
 
 // isRefusal says err carries a 4xx problem for the client.

@@ -98,6 +98,14 @@ func (h *Handler) handlePickup(ctx context.Context, span *tracing.Span, req lamb
 	if !ValidOnboardingID(id) {
 		return refused(ctx, "", errPickupInvalid(errors.New("the onboarding id is malformed"))), nil
 	}
+	resp, err := h.pickUpWellFormed(ctx, span, idemKey, id, token)
+	h.countRefusal(ctx, resp, err)
+	return resp, err
+}
+
+// pickUpWellFormed answers a pick-up whose request passed the shape check: the header, the
+// content type, the body and the onboarding id's form.
+func (h *Handler) pickUpWellFormed(ctx context.Context, span *tracing.Span, idemKey secret.Value, id string, token secret.Value) (lambdaevents.APIGatewayProxyResponse, error) {
 	now := h.now()
 	o, found, err := onboardings.Get(ctx, h.DB, h.Tables.Onboardings, id)
 	switch {

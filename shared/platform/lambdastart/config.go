@@ -12,12 +12,13 @@ import (
 
 // Platform reports whether name is a platform-wide variable: one that Lambda, the AWS SDK or
 // `lanyard local` sets for every function (AWS_*, LANYARD_KEY_ENVIRONMENT, LANYARD_LOG_LEVEL,
-// and the test overrides LANYARD_FAULT and LANYARD_REVOCATION_BUDGET), rather than one the
+// and the test overrides LANYARD_FAULT, LANYARD_REVOCATION_BUDGET and LANYARD_REFUSAL_WINDOW),
+// rather than one the
 // function's topology entry gives it. A configuration may read them; the topology never
 // declares them.
 func Platform(name string) bool {
 	switch name {
-	case KeyEnvironmentVar, "LANYARD_LOG_LEVEL", "LANYARD_FAULT", RevocationBudgetVar:
+	case KeyEnvironmentVar, "LANYARD_LOG_LEVEL", "LANYARD_FAULT", RevocationBudgetVar, RefusalWindowVar:
 		return true
 	}
 	return strings.HasPrefix(name, "AWS_")
@@ -27,6 +28,11 @@ func Platform(name string) bool {
 // Go duration), for tests that need a revocation to stall within seconds; AWS deployments
 // leave it unset.
 const RevocationBudgetVar = "LANYARD_REVOCATION_BUDGET"
+
+// RefusalWindowVar overrides the policy's audit.refusalWindow (a Go duration) in the functions
+// that count refused onboardings and write their counts, for tests that need windows of
+// seconds; AWS deployments leave it unset.
+const RefusalWindowVar = "LANYARD_REFUSAL_WINDOW"
 
 // KeyEnvironmentVar names the key environment a deployment mints and accepts keys for
 // (live, test or locl; live when unset). `lanyard local` sets it; AWS deployments leave it

@@ -128,7 +128,7 @@ func TestPlatform(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]bool{
 		"AWS_REGION": true, "AWS_ENDPOINT_URL_STS": true, "LANYARD_KEY_ENVIRONMENT": true, "LANYARD_LOG_LEVEL": true,
-		"LANYARD_FAULT": true, "LANYARD_REVOCATION_BUDGET": true, "CREDENTIALS_TABLE": false, "LANYARD_SERVER_ID": false,
+		"LANYARD_FAULT": true, "LANYARD_REVOCATION_BUDGET": true, "LANYARD_REFUSAL_WINDOW": true, "CREDENTIALS_TABLE": false, "LANYARD_SERVER_ID": false,
 	} {
 		if Platform(name) != want {
 			t.Errorf("Platform(%s) = %v", name, !want)

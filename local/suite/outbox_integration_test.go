@@ -189,8 +189,13 @@ func TestOutboxDecisionsReachTheBusOnce(t *testing.T) {
 			continue
 		}
 		e := envs[0]
-		if e.Source != events.Source || e.DetailType != r.DetailType || len(e.Resources) != 0 || !sameJSON(e.Detail, r.Detail) {
-			t.Errorf("event %s arrived as %+v, want source %s, detail type %s, detail %s", r.EventID, e, events.Source, r.DetailType, r.Detail)
+		// The detail as stored, with the record's place in its chain the relay adds.
+		published, err := events.WithRecord(r.Detail, events.RecordRef{Chain: r.Chain, Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Source != events.Source || e.DetailType != r.DetailType || len(e.Resources) != 0 || !sameJSON(e.Detail, published) {
+			t.Errorf("event %s arrived as %+v, want source %s, detail type %s, detail %s", r.EventID, e, events.Source, r.DetailType, published)
 		}
 		if d := e.Time.Sub(r.Time); d < -time.Second || d > time.Second {
 			t.Errorf("event %s: envelope time %s, want the decision's %s", r.EventID, e.Time, r.Time)

@@ -348,6 +348,7 @@ type logLine struct {
 	Message string `json:"message"`
 	Step    string `json:"step"`
 	Partner string `json:"partner"`
+	Skipped int    `json:"skipped"` // the audit writer's batch lines
 }
 
 // functionLogLines reads the JSON lines the deployed function fn wrote to CloudWatch Logs.

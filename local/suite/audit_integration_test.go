@@ -238,6 +238,41 @@ func TestPartnerLifeReachesTheAuditLog(t *testing.T) {
 		t.Errorf("the event delivered again has %d lines, %d before", got, before)
 	}
 
+	// Ops read the same through the CLI: the partner's history, each decision once (LocalStack
+	// runs no saved query; the CLI reads the lines and collapses copies itself), and the writer's
+	// lag, within its budget.
+	lanyard := lanyardCLI(t)
+	var history struct {
+		Rows []map[string]string `json:"rows"`
+	}
+	if err := json.Unmarshal(lanyard("audit", "query", "partner-history", "--partner", ob.PartnerID, "--prefix", prefix, "-o", "json"), &history); err != nil {
+		t.Fatalf("lanyard audit query -o json: %v", err)
+	}
+	rows := map[string]int{}
+	for _, row := range history.Rows {
+		if row["partnerId"] != ob.PartnerID {
+			t.Errorf("lanyard audit query --partner %s answered a row of %q", ob.PartnerID, row["partnerId"])
+		}
+		rows[row["eventId"]]++
+	}
+	for _, recs := range records {
+		for _, r := range recs {
+			if rows[r.EventID] != 1 {
+				t.Errorf("lanyard audit query partner-history shows %s %s %d times, want once", r.DetailType, r.EventID, rows[r.EventID])
+			}
+		}
+	}
+	var lag struct {
+		LagSeconds float64 `json:"lagSeconds"`
+		Behind     bool    `json:"behind"`
+	}
+	if err := json.Unmarshal(lanyard("audit", "lag", "--prefix", prefix, "-o", "json"), &lag); err != nil {
+		t.Fatalf("lanyard audit lag -o json: %v", err)
+	}
+	if lag.Behind {
+		t.Errorf("lanyard audit lag: behind its budget (%.0f s)", lag.LagSeconds)
+	}
+
 	// The invite, on the ops chain, names the partner to be, never its code.
 	ops, _ := auditLines(t, group, events.AllPartners)
 	invited := false

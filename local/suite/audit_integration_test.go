@@ -3,6 +3,7 @@
 package suite_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,13 +30,13 @@ import (
 
 // auditLines reads every line of the audit log group that concerns partner, and every message
 // of the group (for the canaries).
-func auditLines(t *testing.T, group, partner string) (map[string][]auditline.Line, string) {
+func auditLines(ctx context.Context, t *testing.T, group, partner string) (map[string][]auditline.Line, string) {
 	t.Helper()
 	byEvent := map[string][]auditline.Line{}
 	var all strings.Builder
 	p := cloudwatchlogs.NewFilterLogEventsPaginator(env.Logs, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group)})
 	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			t.Fatalf("read the audit log group %s: %v", group, err)
 		}
@@ -139,7 +140,7 @@ func TestPartnerLifeReachesTheAuditLog(t *testing.T) {
 		records = map[string][]outbox.Record{}
 		seen := map[string]bool{}
 		var missing []string
-		lines, all = auditLines(t, group, ob.PartnerID)
+		lines, all = auditLines(ctx, t, group, ob.PartnerID)
 		for _, c := range chains {
 			recs, err := store.Records(ctx, c)
 			if err != nil {
@@ -233,7 +234,7 @@ func TestPartnerLifeReachesTheAuditLog(t *testing.T) {
 	harness.Eventually(t, time.Minute, func() (bool, string) {
 		return skippedBatches(t, s) > skippedBefore, "the audit writer has not skipped the event delivered again"
 	})
-	lines, all = auditLines(t, group, ob.PartnerID)
+	lines, all = auditLines(ctx, t, group, ob.PartnerID)
 	if got := len(lines[rec.EventID]); got != before {
 		t.Errorf("the event delivered again has %d lines, %d before", got, before)
 	}
@@ -274,7 +275,7 @@ func TestPartnerLifeReachesTheAuditLog(t *testing.T) {
 	}
 
 	// The invite, on the ops chain, names the partner to be, never its code.
-	ops, _ := auditLines(t, group, events.AllPartners)
+	ops, _ := auditLines(ctx, t, group, events.AllPartners)
 	invited := false
 	for _, ls := range ops {
 		l := ls[0]

@@ -147,7 +147,7 @@ func TestVerifyToken(t *testing.T) {
 		{"the active key", genuine, true, active.ID(), nil},
 		{"a key unknown to the registry", unknown.Plaintext().Reveal(), false, unknown.ID(), registry.ErrNotFound},
 		{"the key id's secret forged", forgeSecret(t, active).Plaintext().Reveal(), false, active.ID(), registry.ErrMismatch},
-		{"a wrong checksum", genuine[:len(genuine)-1] + "x", false, "", registry.ErrMalformed},
+		{"a wrong checksum", genuine[:len(genuine)-1] + otherThan(genuine[len(genuine)-1:]), false, "", registry.ErrMalformed},
 		{"not a key at all", "hello", false, "", registry.ErrMalformed},
 		{"the key id alone", string(active.ID()), false, "", registry.ErrMalformed},
 	} {
@@ -165,4 +165,12 @@ func TestVerifyToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherThan is a one-character string that is not c: a key's last character changed for sure.
+func otherThan(c string) string {
+	if c == "x" {
+		return "y"
+	}
+	return "x"
 }

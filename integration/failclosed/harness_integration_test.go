@@ -20,14 +20,15 @@
 // setup that prepares one fresh subject with the clean client (w.DB) and returns the act: the
 // decision as its caller makes it, through w.Faulty, judged by an outcome (ok, answered,
 // failed, refused …). The harness first runs the act without faults to learn its DynamoDB
-// calls, then once per call and fault.
+// calls, then once per call and fault. A decision that is its record alone (recordOnly), one
+// each act makes anew (repeatable), one that records its failure instead (failureRecords) and
+// a failure's own record (failureReport) say so in their row. The faults are ddbfault's.
 package failclosed
 
 import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -41,9 +42,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
+	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
 	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 	"github.com/lanyardhq/lanyard/shared/platform/faultinject"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -200,41 +201,6 @@ type fault struct {
 	err func(op string, input any) error
 }
 
-func apiError(status int, code, msg string, f smithy.ErrorFault) func(string, any) error {
-	return func(string, any) error {
-		return faultinject.ResponseError(status, &smithy.GenericAPIError{Code: code, Message: msg, Fault: f})
-	}
-}
-
-// cancelled is a TransactionCanceledException whose first item (the outbox's, in a decision's
-// commit) failed for reason, the others None, as DynamoDB reports it. In an outage that began
-// with it, the calls after it that are not transactions get a 500.
-func cancelled(reason string) func(string, any) error {
-	return func(op string, input any) error {
-		in, ok := input.(*dynamodb.TransactWriteItemsInput)
-		if !ok {
-			return internalError(op, input)
-		}
-		n := max(len(in.TransactItems), 1)
-		reasons := make([]types.CancellationReason, n)
-		codes := make([]string, n)
-		for i := range reasons {
-			codes[i] = "None"
-			if i == 0 {
-				codes[i] = reason
-			}
-			reasons[i] = types.CancellationReason{Code: aws.String(codes[i])}
-			if codes[i] != "None" {
-				reasons[i].Message = aws.String("injected")
-			}
-		}
-		return faultinject.ResponseError(http.StatusBadRequest, &types.TransactionCanceledException{
-			Message:             aws.String("Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]"),
-			CancellationReasons: reasons,
-		})
-	}
-}
-
 // clear deletes every item of declared table decl, for a decision that reads a whole table
 // (a scan, an index of open items), so each run makes the same calls.
 func (w *world) clear(t *testing.T, decl string) {
@@ -258,18 +224,14 @@ func (w *world) clear(t *testing.T, decl string) {
 	}
 }
 
-func internalError(string, any) error {
-	return faultinject.ResponseError(http.StatusInternalServerError, &types.InternalServerError{Message: aws.String("Internal server error")})
-}
-
+// faults are DynamoDB's failures (ddbfault), each answered by APIFaults at every attempt of
+// a failing call.
 var faults = []fault{
-	{name: "throttled", err: apiError(http.StatusBadRequest, "ThrottlingException", "Rate of requests exceeds the allowed throughput.", smithy.FaultClient)},
-	{name: "throughput-exceeded", err: func(string, any) error {
-		return faultinject.ResponseError(http.StatusBadRequest, &types.ProvisionedThroughputExceededException{Message: aws.String("The level of configured provisioned throughput for the table was exceeded.")})
-	}},
-	{name: "internal-error", err: internalError},
-	{name: "cancelled-condition", tx: true, err: cancelled("ConditionalCheckFailed")},
-	{name: "cancelled-conflict", tx: true, err: cancelled("TransactionConflict")},
+	{name: "throttled", err: ddbfault.Throttling().Answer},
+	{name: "throughput-exceeded", err: ddbfault.ThroughputExceeded().Answer},
+	{name: "internal-error", err: ddbfault.InternalServerError().Answer},
+	{name: "cancelled-condition", tx: true, err: ddbfault.Cancelled("ConditionalCheckFailed").Answer},
+	{name: "cancelled-conflict", tx: true, err: ddbfault.Cancelled("TransactionConflict").Answer},
 }
 
 // snapshot is every item of the decision's tables, by table then key, rendered comparably.

@@ -10,6 +10,7 @@ package ddbfault
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -93,7 +94,7 @@ func Cancelled(reason string) Fault {
 // HTTPStatus is the status DynamoDB answers err (a Fault's) with: 500 for an internal server
 // error, 400 for the others.
 func HTTPStatus(err error) int {
-	if _, ok := err.(*types.InternalServerError); ok {
+	if _, ok := errors.AsType[*types.InternalServerError](err); ok {
 		return http.StatusInternalServerError
 	}
 	return http.StatusBadRequest

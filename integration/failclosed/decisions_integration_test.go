@@ -3,11 +3,13 @@
 package failclosed
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,8 +49,11 @@ const onboardingRetry = onboarding.DefaultLease + time.Second
 
 var onboardingTables = []string{"invites", "partners", "credentials", "idempotency", "onboardings"}
 
-// The decisions on main, each a row (see the package comment for how to add one).
-var decisions = []decision{
+// Every decision, each a row (see the package comment for how to add one).
+var decisions = slices.Concat(lifecycleDecisions, recordedDecisions)
+
+// The decisions of a partner's lifecycle and of revocation's enforcement.
+var lifecycleDecisions = []decision{
 	{
 		name: "onboarding by invite", tables: onboardingTables, side: []string{"idempotency"}, retryAfter: onboardingRetry,
 		records: []string{events.TypePartnerOnboarded, events.TypeCredentialIssued},
@@ -283,7 +288,7 @@ type invited struct{ name, code string }
 func issueInvite(t *testing.T, w *world, tier string) invited {
 	t.Helper()
 	name := fmt.Sprintf("Acme %d", partnerNames.Add(1))
-	code, _, err := (&invite.Store{DB: w.DB, Table: w.Table("invites"), Now: w.Now}).Issue(t.Context(), name, tier, time.Hour, opsARN)
+	code, _, err := (&invite.Store{DB: w.DB, Table: w.Table("invites"), Outbox: &outbox.Store{DB: w.DB, Table: w.Table("outbox")}, Now: w.Now}).Issue(t.Context(), name, tier, time.Hour, opsARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,10 +318,16 @@ func decide(t *testing.T, w *world, resource string) act {
 	if err := json.Unmarshal([]byte(resp.Body), &p); err != nil {
 		t.Fatal(err)
 	}
-	admin := &onboarding.AdminHandler{DB: w.Faulty, Tables: onboardingTablesOf(w), Now: w.Now}
+	return decideWith(t, w, w.Faulty, p.OnboardingID, resource)
+}
+
+// decideWith is ops' decision (resource: approve or deny) on onboarding id, through db.
+func decideWith(t *testing.T, w *world, db *dynamodb.Client, id, res string) act {
+	t.Helper()
+	admin := &onboarding.AdminHandler{DB: db, Tables: onboardingTablesOf(w), Now: w.Now}
 	req := lambdaevents.APIGatewayProxyRequest{
-		HTTPMethod: http.MethodPost, Resource: resource, Path: "/v1/admin/onboardings/" + p.OnboardingID,
-		PathParameters: map[string]string{onboarding.OnboardingIDParameter: p.OnboardingID},
+		HTTPMethod: http.MethodPost, Resource: res, Path: "/v1/admin/onboardings/" + id,
+		PathParameters: map[string]string{onboarding.OnboardingIDParameter: id},
 		Headers:        map[string]string{"Content-Type": "application/json"}, Body: `{"reason":"checked"}`,
 		RequestContext: lambdaevents.APIGatewayProxyRequestContext{
 			Identity: lambdaevents.APIGatewayRequestIdentity{UserArn: opsARN, Caller: "AROAEXAMPLE:jane", AccountID: "123456789012"},
@@ -326,42 +337,74 @@ func decide(t *testing.T, w *world, resource string) act {
 }
 
 // seeded is a partner written straight into the tables: its current key, and its previous one
-// when asked.
+// when asked, and the secret its current key is registered in.
 type seeded struct {
-	id       string
-	current  credential.Key
-	previous credential.Key
+	id            string
+	current       credential.Key
+	previous      credential.Key
+	secretARN     string
+	secretVersion string
 }
 
 // seedPartner writes an active partner with a current key and, when withPrevious, a previous
 // key accepted until graceUntil (not acknowledged), as a finished rotation leaves them.
 func seedPartner(t *testing.T, w *world, withPrevious bool, graceUntil time.Time) seeded {
 	t.Helper()
+	return seedPartnerIn(t, w, seeding{withPrevious: withPrevious, graceUntil: graceUntil})
+}
+
+// seeding says how seedPartnerIn seeds a partner.
+type seeding struct {
+	// withPrevious: a previous key accepted until graceUntil (not acknowledged).
+	withPrevious bool
+	graceUntil   time.Time
+	// secretPrefix: the current key is put in a secret of LocalStack's Secrets Manager under
+	// it (generation generation when above 1); empty: the partner's secret is only named.
+	secretPrefix string
+	generation   int
+	// status is the partner's; empty means active.
+	status string
+}
+
+// seedPartnerIn writes a partner as s says.
+func seedPartnerIn(t *testing.T, w *world, s seeding) seeded {
+	t.Helper()
 	ctx := t.Context()
 	now := w.Now().UTC().Truncate(time.Millisecond)
 	p := seeded{id: partners.NewID()}
-	put := func(status registry.Status) credential.Key {
-		k, err := credential.Generate(credential.EnvLocal, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+	current, err := credential.Generate(credential.EnvLocal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.secretARN, p.secretVersion = "arn:aws:secretsmanager:us-east-1:000000000000:secret:lanyard/partners/"+p.id+"-AbCdEf", "v-"+string(current.ID())
+	if s.secretPrefix != "" {
+		p.secretARN, p.secretVersion = createPartnerSecret(t, w, s.secretPrefix, p.id, s.generation, current)
+	}
+	put := func(k credential.Key, status registry.Status) credential.Key {
 		e := registry.Entry{KeyID: k.ID(), PartnerID: p.id, Verifier: credential.NewVerifier(k), Scopes: []string{"orders:read"}, Tier: "standard",
 			Status: status, NotBefore: now.Add(-200 * time.Hour), NotAfter: now.Add(90 * 24 * time.Hour), CreatedAt: now.Add(-200 * time.Hour),
-			SecretARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:lanyard/partners/" + p.id, SecretVersionID: "v-" + string(k.ID())}
+			SecretARN: p.secretARN, SecretVersionID: "v-" + string(k.ID())}
 		if status == registry.StatusPrevious {
-			e.GraceUntil = graceUntil
+			e.GraceUntil = s.graceUntil
+		} else {
+			e.SecretVersionID = p.secretVersion
 		}
 		if _, err := w.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.Table("credentials")), Item: itemtest.Must(e.Item())(t)}); err != nil {
 			t.Fatal(err)
 		}
 		return k
 	}
-	p.current = put(registry.StatusActive)
+	p.current = put(current, registry.StatusActive)
+	status := cmp.Or(s.status, partners.StatusActive)
 	item := itemtest.Must(partners.Partner{PartnerID: p.id, PartnerName: fmt.Sprintf("Acme %d", partnerNames.Add(1)), Tier: "standard",
-		Scopes: []string{"orders:read"}, Status: partners.StatusActive, KeyID: string(p.current.ID()),
-		SecretARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:lanyard/partners/" + p.id, IdentityMethod: partners.IdentityMethodInvite, CreatedAt: now}.Item())(t)
-	if withPrevious {
-		p.previous = put(registry.StatusPrevious)
+		Scopes: []string{"orders:read"}, Status: status, KeyID: string(p.current.ID()),
+		SecretARN: p.secretARN, IdentityMethod: partners.IdentityMethodInvite, CreatedAt: now}.Item())(t)
+	if s.withPrevious {
+		previous, err := credential.Generate(credential.EnvLocal, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.previous = put(previous, registry.StatusPrevious)
 		item[partners.AttrPreviousKeyID] = &types.AttributeValueMemberS{Value: string(p.previous.ID())}
 	}
 	if _, err := w.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.Table("partners")), Item: item}); err != nil {

@@ -20,14 +20,15 @@
 // setup that prepares one fresh subject with the clean client (w.DB) and returns the act: the
 // decision as its caller makes it, through w.Faulty, judged by an outcome (ok, answered,
 // failed, refused …). The harness first runs the act without faults to learn its DynamoDB
-// calls, then once per call and fault.
+// calls, then once per call and fault. A decision that is its record alone (recordOnly), one
+// each act makes anew (repeatable), one that records its failure instead (failureRecords) and
+// a failure's own record (failureReport) say so in their row. The faults are ddbfault's.
 package failclosed
 
 import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -41,9 +42,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/lanyardhq/lanyard/integration/harness"
+	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
 	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 	"github.com/lanyardhq/lanyard/shared/platform/faultinject"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -65,6 +66,22 @@ type decision struct {
 	// retryAfter is how long a caller told of a failure waits before it tries again, when the
 	// decision says so (an idempotency lease): the world's clock (w.Now) moves on that much.
 	retryAfter time.Duration
+	// recordOnly: the decision changes no state but its record (a token exchange, a rotation
+	// request): what it gates is the caller's answer, a success only once the record landed,
+	// and any effect outside DynamoDB, which the row's act checks.
+	recordOnly bool
+	// repeatable: every act is a new decision (another exchange, another invite): the caller
+	// tries again only when it was told of a failure.
+	repeatable bool
+	// failureRecords are what the decision records instead, with their own state change, when
+	// its caller is told it failed (a rotation step's Credential Rotation Failed); a retry may
+	// then land the decision after them.
+	failureRecords []string
+	// failureReport: the decision is a failure's record (a rotation step that fails): its
+	// caller is told of the failure (ok: the act's error reached it) whether or not the
+	// record lands, and calls again (Secrets Manager retries the step); what landed is judged
+	// alone, and the retry must land it once.
+	failureReport bool
 }
 
 // act makes the decision through w.Faulty and says what its caller was told.
@@ -184,41 +201,6 @@ type fault struct {
 	err func(op string, input any) error
 }
 
-func apiError(status int, code, msg string, f smithy.ErrorFault) func(string, any) error {
-	return func(string, any) error {
-		return faultinject.ResponseError(status, &smithy.GenericAPIError{Code: code, Message: msg, Fault: f})
-	}
-}
-
-// cancelled is a TransactionCanceledException whose first item (the outbox's, in a decision's
-// commit) failed for reason, the others None, as DynamoDB reports it. In an outage that began
-// with it, the calls after it that are not transactions get a 500.
-func cancelled(reason string) func(string, any) error {
-	return func(op string, input any) error {
-		in, ok := input.(*dynamodb.TransactWriteItemsInput)
-		if !ok {
-			return internalError(op, input)
-		}
-		n := max(len(in.TransactItems), 1)
-		reasons := make([]types.CancellationReason, n)
-		codes := make([]string, n)
-		for i := range reasons {
-			codes[i] = "None"
-			if i == 0 {
-				codes[i] = reason
-			}
-			reasons[i] = types.CancellationReason{Code: aws.String(codes[i])}
-			if codes[i] != "None" {
-				reasons[i].Message = aws.String("injected")
-			}
-		}
-		return faultinject.ResponseError(http.StatusBadRequest, &types.TransactionCanceledException{
-			Message:             aws.String("Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]"),
-			CancellationReasons: reasons,
-		})
-	}
-}
-
 // clear deletes every item of declared table decl, for a decision that reads a whole table
 // (a scan, an index of open items), so each run makes the same calls.
 func (w *world) clear(t *testing.T, decl string) {
@@ -242,18 +224,14 @@ func (w *world) clear(t *testing.T, decl string) {
 	}
 }
 
-func internalError(string, any) error {
-	return faultinject.ResponseError(http.StatusInternalServerError, &types.InternalServerError{Message: aws.String("Internal server error")})
-}
-
+// faults are DynamoDB's failures (ddbfault), each answered by APIFaults at every attempt of
+// a failing call.
 var faults = []fault{
-	{name: "throttled", err: apiError(http.StatusBadRequest, "ThrottlingException", "Rate of requests exceeds the allowed throughput.", smithy.FaultClient)},
-	{name: "throughput-exceeded", err: func(string, any) error {
-		return faultinject.ResponseError(http.StatusBadRequest, &types.ProvisionedThroughputExceededException{Message: aws.String("The level of configured provisioned throughput for the table was exceeded.")})
-	}},
-	{name: "internal-error", err: internalError},
-	{name: "cancelled-condition", tx: true, err: cancelled("ConditionalCheckFailed")},
-	{name: "cancelled-conflict", tx: true, err: cancelled("TransactionConflict")},
+	{name: "throttled", err: ddbfault.Throttling().Answer},
+	{name: "throughput-exceeded", err: ddbfault.ThroughputExceeded().Answer},
+	{name: "internal-error", err: ddbfault.InternalServerError().Answer},
+	{name: "cancelled-condition", tx: true, err: ddbfault.Cancelled("ConditionalCheckFailed").Answer},
+	{name: "cancelled-conflict", tx: true, err: ddbfault.Cancelled("TransactionConflict").Answer},
 }
 
 // snapshot is every item of the decision's tables, by table then key, rendered comparably.
@@ -383,21 +361,27 @@ func (d delta) detailTypes() []string {
 }
 
 // check fails t unless the delta is a whole decision or none: records and state changes
-// together, and when records, exactly the decision's.
-func (d delta) check(t *testing.T, dec decision, when string) (landed bool) {
+// together, and when records, one of the sequences want (the decision's, or its failure's).
+// It says whether the decision's own records landed.
+func (d delta) check(t *testing.T, dec decision, when string, want ...[]string) (landed bool) {
 	t.Helper()
 	switch {
 	case len(d.records) == 0 && len(d.state) > 0:
 		t.Errorf("%s: state changed without its record: %v", when, d.state)
-	case len(d.records) > 0 && len(d.state) == 0:
+	case len(d.records) > 0 && len(d.state) == 0 && !dec.recordOnly:
 		t.Errorf("%s: recorded %v without its state change", when, d.detailTypes())
-	case len(d.records) > 0 && !sameRecords(d.detailTypes(), dec.records):
-		t.Errorf("%s: recorded %v, want %v or nothing (a half decision)", when, d.detailTypes(), dec.records)
+	case dec.recordOnly && len(d.state) > 0:
+		t.Errorf("%s: a decision that is its record alone changed state: %v", when, d.state)
+	case len(d.records) > 0 && !slices.ContainsFunc(want, func(w []string) bool { return sameRecords(d.detailTypes(), w) }):
+		t.Errorf("%s: recorded %v, want one of %v or nothing (a half decision)", when, d.detailTypes(), want)
 	case (len(d.records) == 0) != (len(d.heads) == 0):
 		t.Errorf("%s: %d records added, chain heads %v moved", when, len(d.records), d.heads)
 	}
-	return len(d.records) > 0
+	return sameRecords(d.detailTypes(), dec.records)
 }
+
+// stated says whether the delta holds the state change a landed decision makes.
+func (d delta) stated(dec decision) bool { return dec.recordOnly || len(d.state) > 0 }
 
 func sameRecords(got, want []string) bool { return slices.Equal(got, want) }
 
@@ -455,7 +439,7 @@ func discover(t *testing.T, w *world, d decision) []string {
 		t.Fatalf("without a fault the decision failed: %s", out.what)
 	}
 	dl := diff(t, d, before, take(t, w))
-	if !dl.check(t, d, "without a fault") || len(dl.state) == 0 {
+	if !dl.check(t, d, "without a fault", d.records) || !dl.stated(d) {
 		t.Fatalf("without a fault: recorded %v, state %v; want %v recorded with its state change", dl.detailTypes(), dl.state, d.records)
 	}
 	verify(t, w, dl)
@@ -474,28 +458,39 @@ func run(t *testing.T, w *world, d decision, rule faultinject.APIRule) {
 	w.Faults.Clear()
 	injected := w.Faults.Injected()
 	dl := diff(t, d, before, take(t, w))
-	landed := dl.check(t, d, "under the fault")
+	want := [][]string{d.records}
+	if !out.ok && len(d.failureRecords) > 0 {
+		want = append(want, d.failureRecords)
+	}
+	landed := dl.check(t, d, "under the fault", want...)
 	switch {
 	case injected == 0:
 		t.Fatalf("the fault never fired (calls %v): the decision's calls are not deterministic", w.Faults.Calls())
+	case d.failureReport:
+		// Told of the failure either way: what landed is judged alone.
 	case out.ok && !landed:
 		t.Errorf("the caller was told %s, and nothing was decided (records %v, state %v)", out.what, dl.detailTypes(), dl.state)
-	case !rule.Once && !landed && out.ok:
-		t.Errorf("under an outage the caller was told %s", out.what)
 	}
 	t.Logf("under the fault (%d attempts failed): %s; landed %t", injected, out.what, landed)
 
 	// The fault cleared: the caller tries again and the decision lands, once. When it landed
 	// already, the retry may be refused (the key is revoked now) but must not record it again.
+	// A repeatable decision is tried again only when its caller was told of a failure.
 	if !out.ok {
 		w.skew.Add(int64(d.retryAfter))
 	}
-	again := a(t.Context())
-	if !again.ok && !landed {
-		t.Fatalf("after the fault cleared the decision failed: %s", again.what)
+	if !d.repeatable || !out.ok {
+		again := a(t.Context())
+		if !again.ok && !landed {
+			t.Fatalf("after the fault cleared the decision failed: %s", again.what)
+		}
 	}
 	dl = diff(t, d, before, take(t, w))
-	if !dl.check(t, d, "after the retry") || len(dl.state) == 0 {
+	want = [][]string{d.records}
+	if len(d.failureRecords) > 0 {
+		want = append(want, append(slices.Clone(d.failureRecords), d.records...))
+	}
+	if dl.check(t, d, "after the retry", want...); len(dl.records) == 0 || !dl.stated(d) {
 		t.Errorf("after the retry: recorded %v, state %v; want %v once with its state change", dl.detailTypes(), dl.state, d.records)
 	}
 	verify(t, w, dl)

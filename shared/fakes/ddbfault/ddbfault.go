@@ -1,27 +1,32 @@
-// Package ddbfault makes DynamoDB's TransactWriteItems fail as DynamoDB fails it under load or
-// in an outage — throttled, a 500, or the transaction cancelled — so a test can show that a
-// decision whose record does not commit is not carried out, and that its caller is told.
+// Package ddbfault is the one definition of how DynamoDB fails a call under load or in an
+// outage — throttled, throughput exceeded, a 500, a transaction cancelled — for tests that show
+// a decision whose record does not commit is not carried out, and that its caller is told.
 //
-// Against DynamoDB Local, Option adds an SDK middleware to a client; over the repository's
-// fake (dynamodbtest), Fake wraps it. Either way the failing call is never applied.
+// Against DynamoDB Local, a Fault answers the calls faultinject.APIFaults fails (Fault.Answer,
+// built with the integration or faultinject tag): SDK middleware, inside the client's retry
+// loop. Over the repository's in-memory fake (dynamodbtest), Fake fails its TransactWriteItems.
+// Either way the failing call is never applied.
 package ddbfault
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/lanyardhq/lanyard/shared/fakes/dynamodbtest"
 )
 
-// Fault is one way a TransactWriteItems call fails. Err builds the error for a call of n items.
+// Fault is one way DynamoDB fails a call. Err builds the API error DynamoDB answers the call
+// (its operation and input) with; HTTPStatus says the status it comes with.
 type Fault struct {
 	Name string
-	Err  func(n int) error
+	Err  func(op string, input any) error
 }
 
 // Faults are the failures every decision is tested under: DynamoDB throttling the call (what
@@ -29,46 +34,70 @@ type Fault struct {
 // transaction cancelled for a reason that is none of the caller's conditions (its first item
 // throttled: "ThrottlingError"; the others "None").
 func Faults() []Fault {
-	return []Fault{
-		{Name: "throttling", Err: func(int) error {
-			return &types.ThrottlingException{Message: aws.String("Rate of requests exceeds the allowed throughput.")}
-		}},
-		{Name: "internal server error", Err: func(int) error {
-			return &types.InternalServerError{Message: aws.String("Internal server error")}
-		}},
-		{Name: "transaction cancelled", Err: func(n int) error {
-			reasons := make([]types.CancellationReason, max(n, 1))
-			for i := range reasons {
-				reasons[i] = types.CancellationReason{Code: aws.String("None")}
-			}
-			reasons[0] = types.CancellationReason{Code: aws.String("ThrottlingError"), Message: aws.String("Throughput exceeds the current capacity for one or more global secondary indexes.")}
-			return &types.TransactionCanceledException{
-				Message:             aws.String("Transaction cancelled, please refer cancellation reasons for specific reasons"),
-				CancellationReasons: reasons,
-			}
-		}},
-	}
+	return []Fault{Throttling(), InternalServerError(), Cancelled("ThrottlingError")}
 }
 
-// Option is a client option that fails every TransactWriteItems call of the client with f's
-// error, before it is signed or sent (the front of the Initialize step: outside the SDK's
-// retries). Calls counts the calls failed.
-func Option(f Fault, calls *atomic.Int64) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("LanyardDynamoDBFault",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					tw, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput)
-					if !ok {
-						return next.HandleInitialize(ctx, in)
-					}
-					if calls != nil {
-						calls.Add(1)
-					}
-					return middleware.InitializeOutput{}, middleware.Metadata{}, f.Err(len(tw.TransactItems))
-				}), middleware.Before)
-		})
+// Throttling is DynamoDB's ThrottlingException (400), which the SDK retries.
+func Throttling() Fault {
+	return Fault{Name: "throttling", Err: func(string, any) error {
+		return &types.ThrottlingException{Message: aws.String("Rate of requests exceeds the allowed throughput.")}
+	}}
+}
+
+// ThroughputExceeded is DynamoDB's ProvisionedThroughputExceededException (400), which the SDK
+// retries.
+func ThroughputExceeded() Fault {
+	return Fault{Name: "throughput exceeded", Err: func(string, any) error {
+		return &types.ProvisionedThroughputExceededException{Message: aws.String("The level of configured provisioned throughput for the table was exceeded.")}
+	}}
+}
+
+// InternalServerError is DynamoDB's 500, which the SDK retries.
+func InternalServerError() Fault {
+	return Fault{Name: "internal server error", Err: internalError}
+}
+
+func internalError(string, any) error {
+	return &types.InternalServerError{Message: aws.String("Internal server error")}
+}
+
+// Cancelled is a TransactionCanceledException (400, not retried by the SDK) whose first item
+// (the outbox's, in a decision's commit) failed for reason, the others None, as DynamoDB
+// reports it. A call that is not a TransactWriteItems (in an outage that began with one) gets
+// a 500.
+func Cancelled(reason string) Fault {
+	return Fault{Name: "transaction cancelled", Err: func(op string, input any) error {
+		in, ok := input.(*dynamodb.TransactWriteItemsInput)
+		if !ok {
+			return internalError(op, input)
+		}
+		n := max(len(in.TransactItems), 1)
+		reasons := make([]types.CancellationReason, n)
+		codes := make([]string, n)
+		for i := range reasons {
+			codes[i] = "None"
+			if i == 0 {
+				codes[i] = reason
+			}
+			reasons[i] = types.CancellationReason{Code: aws.String(codes[i])}
+			if codes[i] != "None" {
+				reasons[i].Message = aws.String("injected")
+			}
+		}
+		return &types.TransactionCanceledException{
+			Message:             aws.String("Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]"),
+			CancellationReasons: reasons,
+		}
+	}}
+}
+
+// HTTPStatus is the status DynamoDB answers err (a Fault's) with: 500 for an internal server
+// error, 400 for the others.
+func HTTPStatus(err error) int {
+	if _, ok := errors.AsType[*types.InternalServerError](err); ok {
+		return http.StatusInternalServerError
 	}
+	return http.StatusBadRequest
 }
 
 // Fake is the repository's DynamoDB fake with every TransactWriteItems call failing with
@@ -85,5 +114,5 @@ func (f *Fake) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWrit
 		return f.DynamoDB.TransactWriteItems(ctx, in, opts...)
 	}
 	f.Calls.Add(1)
-	return nil, f.Fault.Err(len(in.TransactItems))
+	return nil, f.Fault.Err("TransactWriteItems", in)
 }

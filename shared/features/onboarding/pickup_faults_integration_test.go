@@ -6,7 +6,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/fakes/ddbfault"
 	"github.com/lanyardhq/lanyard/shared/features/invite"
+	"github.com/lanyardhq/lanyard/shared/platform/faultinject"
 	"github.com/lanyardhq/lanyard/shared/platform/secret"
 	"github.com/lanyardhq/lanyard/shared/stores/onboardings"
 	"github.com/lanyardhq/lanyard/shared/stores/outbox"
@@ -87,14 +87,16 @@ func TestPickUpFailsClosedOnDynamoDBLocal(t *testing.T) {
 				return detailTypes(recs)
 			}
 
-			var failed atomic.Int64
-			failing := handler(dynamodb.New(env.DynamoDB.Options(), ddbfault.Option(f, &failed)))
+			faults := &faultinject.APIFaults{}
+			failing := handler(dynamodb.New(env.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, faults.Install) }))
+			faults.Arm(faultinject.APIRule{Match: func(op string, _ any) bool { return op == "TransactWriteItems" }, At: 1, Err: f.Answer})
 			resp, _ = failing.Handle(ctx, pickupRequest("faults-pick", p.OnboardingID, token))
+			faults.Clear()
 			if resp.StatusCode < 500 || strings.Contains(resp.Body, "apiKey") || strings.Contains(resp.Body, "lnyd_") {
 				t.Errorf("answer %d %s, want a 5xx without a key", resp.StatusCode, resp.Body)
 			}
-			if failed.Load() != 1 {
-				t.Errorf("%d transactions failed, want 1", failed.Load())
+			if n := countOf(faults.Calls(), "TransactWriteItems"); n != 1 || faults.Injected() == 0 {
+				t.Errorf("%d transactions, %d attempts failed: want 1 transaction, failed", n, faults.Injected())
 			}
 			if cur, _, _ := onboardings.Get(ctx, env.DynamoDB, tables.Onboardings, p.OnboardingID); cur.Status != StatusApproved {
 				t.Errorf("onboarding %s after the failed pick-up, want approved", cur.Status)
@@ -117,4 +119,14 @@ func TestPickUpFailsClosedOnDynamoDBLocal(t *testing.T) {
 			}
 		})
 	}
+}
+
+func countOf(ops []string, op string) int {
+	n := 0
+	for _, o := range ops {
+		if o == op {
+			n++
+		}
+	}
+	return n
 }

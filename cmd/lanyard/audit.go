@@ -15,17 +15,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/local/suite"
 	"github.com/lanyardhq/lanyard/shared/domain/auditquery"
-	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/topology"
 )
@@ -51,20 +47,12 @@ type auditClients func(ctx context.Context, t auditTarget) (auditLogsAPI, error)
 // awsAuditClients: in AWS, the operator's credentials and region from the default chain;
 // locally, LocalStack's endpoint with its test credentials, as `lanyard local` uses them.
 func awsAuditClients(ctx context.Context, t auditTarget) (auditLogsAPI, error) {
-	if !t.Local {
-		cfg, err := awsconfig.Load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return cloudwatchlogs.NewFromConfig(cfg), nil
-	}
-	cfg, err := awsconfig.Load(ctx,
-		config.WithRegion(suite.Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
-		config.WithBaseEndpoint(t.LocalStackURL),
-	)
+	cfg, err := targetConfig(ctx, t.Local, t.LocalStackURL)
 	if err != nil {
 		return nil, err
+	}
+	if !t.Local {
+		return cloudwatchlogs.NewFromConfig(cfg), nil
 	}
 	return cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
 		o.APIOptions = append(o.APIOptions, addResultValuesAsStrings)

@@ -9,14 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
 	"github.com/lanyardhq/lanyard/local/provision"
-	"github.com/lanyardhq/lanyard/local/suite"
-	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
 	"github.com/lanyardhq/lanyard/shared/stores/partners"
 	"github.com/lanyardhq/lanyard/shared/stores/revocations"
 	"github.com/lanyardhq/lanyard/topology"
@@ -36,20 +32,12 @@ func awsRevocationClients(ctx context.Context, t rotationTarget) (revocations.Sc
 // targetDynamoDB is the DynamoDB client of a target: in AWS, the default chain's; locally,
 // DynamoDB Local's.
 func targetDynamoDB(ctx context.Context, t rotationTarget) (*dynamodb.Client, error) {
-	if !t.Local {
-		cfg, err := awsconfig.Load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return dynamodb.NewFromConfig(cfg), nil
-	}
-	cfg, err := awsconfig.Load(ctx,
-		config.WithRegion(suite.Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
-		config.WithBaseEndpoint(t.LocalStackURL),
-	)
+	cfg, err := targetConfig(ctx, t.Local, t.LocalStackURL)
 	if err != nil {
 		return nil, err
+	}
+	if !t.Local {
+		return dynamodb.NewFromConfig(cfg), nil
 	}
 	return provision.LocalDynamoDB(cfg, t.DynamoDBURL), nil
 }

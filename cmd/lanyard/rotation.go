@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -36,20 +37,12 @@ type rotationClients func(ctx context.Context, t rotationTarget) (rotation.Enabl
 // locally, LocalStack's and DynamoDB Local's endpoints with their test credentials, as `lanyard
 // local` uses them.
 func awsRotationClients(ctx context.Context, t rotationTarget) (rotation.EnableDynamoDBAPI, rotation.EnableSecretsAPI, error) {
-	if !t.Local {
-		cfg, err := awsconfig.Load(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		return dynamodb.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), nil
-	}
-	cfg, err := awsconfig.Load(ctx,
-		config.WithRegion(suite.Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
-		config.WithBaseEndpoint(t.LocalStackURL),
-	)
+	cfg, err := targetConfig(ctx, t.Local, t.LocalStackURL)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !t.Local {
+		return dynamodb.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), nil
 	}
 	return provision.LocalDynamoDB(cfg, t.DynamoDBURL), secretsmanager.NewFromConfig(cfg), nil
 }
@@ -209,4 +202,18 @@ func enableLine(r rotation.Result) string {
 		more = append(more, oneLine(r.Detail, 300))
 	}
 	return strings.TrimRight(fmt.Sprintf("%-28s  %-10s  %s", oneLine(r.PartnerID, 60), what, strings.Join(more, ", ")), " ")
+}
+
+// targetConfig is the AWS configuration of a command's target: in AWS, the operator's
+// credentials and region from the default chain; locally, LocalStack's endpoint with its test
+// credentials, as `lanyard local` uses them.
+func targetConfig(ctx context.Context, local bool, localStackURL string) (aws.Config, error) {
+	if !local {
+		return awsconfig.Load(ctx)
+	}
+	return awsconfig.Load(ctx,
+		config.WithRegion(suite.Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
+		config.WithBaseEndpoint(localStackURL),
+	)
 }

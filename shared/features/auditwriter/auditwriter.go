@@ -8,19 +8,19 @@
 // its queue. For each SQS batch it makes at most three calls:
 //
 //  1. one consistent BatchGetItem of the outbox records the batch's events name (Meta.Record,
-//     which the relay adds), projecting their keys, eventId, hash and auditedAt: a record that
-//     has auditedAt was written already, and its event is skipped; an event whose record holds
-//     another event id or hash is not the record's (only the relay puts events on the bus, but
-//     a line claiming a place in a chain it does not hold must never enter the audit log, nor
-//     mark the real record written): it fails, and ends in the dead-letter queue;
+//     which the relay adds): a record that has auditedAt was written already, and its event is
+//     skipped; an event whose record holds another event id or hash, whose record is not in the
+//     outbox, or that names no record, is not a record's (only the relay puts events on the
+//     bus, but whoever else can put events on it must never get a line into the audit log nor
+//     mark a real record written): it fails, and ends in the dead-letter queue, where ops see
+//     it. The line is built from the record as the outbox holds it (its hash recomputed), not
+//     from the event: an event that names a real record but carries other content writes the
+//     record's own line, never its own;
 //  2. one PutLogEvents of the lines not yet written, into this execution environment's own log
 //     stream (created once, at cold start, with CreateLogStream; a stream that exists already
 //     is taken as it is), sorted by time as PutLogEvents requires;
 //  3. one TransactWriteItems of outbox.MarkAudited for the records of the lines written, which
 //     takes them out of the outbox's audit-pending index.
-//
-// An event that did not come from the outbox (no Meta.Record) is written, with nothing to read
-// or mark. A record the outbox does not hold is written too, unmarked, with a warning.
 //
 // A record that cannot be decoded fails alone; a failed read fails the events it would have
 // decided, a failed write the events of its lines, a failed mark the events of its records:
@@ -200,12 +200,15 @@ func (w *Writer) Write(ctx context.Context, batch lambdaevents.SQSEvent) (lambda
 			res.Failed++
 			continue
 		}
-		if first, ok := byEvent[e.line.EventID]; ok {
+		// One entry per event and place: a copy that names another record (or none) stays an
+		// entry of its own, judged on its own.
+		k := e.line.EventID + "|" + e.line.Chain + "|" + strconv.FormatInt(e.line.Seq, 10) + "|" + e.line.Hash
+		if first, ok := byEvent[k]; ok {
 			first.messageIDs = append(first.messageIDs, rec.MessageId)
 			continue
 		}
 		e.messageIDs = []string{rec.MessageId}
-		byEvent[e.line.EventID] = e
+		byEvent[k] = e
 		entries = append(entries, e)
 	}
 
@@ -217,33 +220,38 @@ func (w *Writer) Write(ctx context.Context, batch lambdaevents.SQSEvent) (lambda
 		}
 	}
 	var toWrite []*entry
+	var state map[ref]recordState
+	var readErr error
 	if len(refs) > 0 {
-		state, err := w.audited(ctx, refs)
-		for _, e := range entries {
-			if e.ref == nil {
-				toWrite = append(toWrite, e)
+		state, readErr = w.audited(ctx, refs)
+	}
+	for _, e := range entries {
+		if e.ref == nil {
+			fail(e, "it names no outbox record", errors.New("only the outbox relay's events, which name their record, reach the audit log"))
+			continue
+		}
+		st, known := state[*e.ref]
+		switch {
+		case readErr != nil || !known:
+			fail(e, "its outbox record could not be read", readErr)
+		case st.state == recordMissing:
+			fail(e, "the outbox holds no such record", fmt.Errorf("event %s names outbox record %s/%d, which does not exist", e.line.EventID, e.ref.chain, e.ref.seq))
+		case st.err != nil:
+			fail(e, "its outbox record does not verify", st.err)
+		case !st.matches(e.line):
+			fail(e, "its outbox record is another event's", fmt.Errorf("event %s names outbox record %s/%d, which holds event %s",
+				e.line.EventID, e.ref.chain, e.ref.seq, st.rec.EventID))
+		case st.state == recordAudited:
+			res.Skipped++
+		default:
+			// The line as the outbox holds the record, whatever else the event carried.
+			if err := e.fromRecord(st.rec, now); err != nil {
+				fail(e, "its outbox record has no audit line", err)
 				continue
 			}
-			st, known := state[*e.ref]
-			switch {
-			case err != nil || !known:
-				fail(e, "its outbox record could not be read", err)
-			case st.state == recordAudited && st.matches(e.line):
-				res.Skipped++
-			case st.state != recordMissing && !st.matches(e.line):
-				fail(e, "its outbox record is another event's", fmt.Errorf("event %s names outbox record %s/%d, which holds event %s",
-					e.line.EventID, e.ref.chain, e.ref.seq, st.eventID))
-			case st.state == recordMissing:
-				slog.WarnContext(ctx, "audit writer: the outbox holds no record of the event; written unmarked",
-					"eventId", e.line.EventID, "chain", e.ref.chain, "seq", e.ref.seq)
-				toWrite = append(toWrite, e)
-			default:
-				e.mark = true
-				toWrite = append(toWrite, e)
-			}
+			e.mark = true
+			toWrite = append(toWrite, e)
 		}
-	} else {
-		toWrite = entries
 	}
 
 	// Write: the lines, in time order.
@@ -300,6 +308,30 @@ func decode(body string, now time.Time) (*entry, error) {
 	return e, nil
 }
 
+// fromRecord sets the entry's line, message and timestamp from its outbox record as stored.
+func (e *entry) fromRecord(rec outbox.Record, now time.Time) error {
+	detail, err := events.WithRecord(rec.Detail, events.RecordRef{Chain: rec.Chain, Seq: rec.Seq, PrevHash: rec.PrevHash, Hash: rec.Hash})
+	if err != nil {
+		return fmt.Errorf("outbox record %s/%d: %w", rec.Chain, rec.Seq, err)
+	}
+	line, err := auditline.FromEvent(events.Envelope{
+		Version: "0", ID: rec.EventID, DetailType: rec.DetailType, Source: events.Source,
+		Time: rec.Time, Resources: []string{}, Detail: detail,
+	})
+	if err != nil {
+		return fmt.Errorf("outbox record %s/%d: %w", rec.Chain, rec.Seq, err)
+	}
+	msg, err := line.Message()
+	if err != nil {
+		return err
+	}
+	if len(msg)+perEventBytes > maxPutBytes {
+		return fmt.Errorf("the audit line of event %s is %d bytes, over what one log event holds", line.EventID, len(msg))
+	}
+	e.line, e.message, e.at = line, msg, timestamp(line.At(), now)
+	return nil
+}
+
 // timestamp is the log event's time: the decision's, within what one PutLogEvents call takes.
 func timestamp(at, now time.Time) time.Time {
 	switch {
@@ -321,17 +353,18 @@ const (
 
 // recordState is what the writer reads of an outbox record.
 type recordState struct {
-	state         auditState
-	eventID, hash string
+	state auditState
+	rec   outbox.Record
+	err   error // the record does not decode, or its hash does not recompute
 }
 
 // matches says the record is the line's event's.
 func (s recordState) matches(l auditline.Line) bool {
-	return s.eventID == l.EventID && s.hash == l.Hash
+	return s.rec.EventID == l.EventID && s.rec.Hash == l.Hash
 }
 
-// audited reads the records' event id, hash and auditedAt with one consistent BatchGetItem (per
-// 100 keys). A key DynamoDB left unprocessed is absent from the answer, so its event fails and
+// audited reads the records (whole, to build their lines from them) and their auditedAt with
+// one consistent BatchGetItem (per 100 keys). A key DynamoDB left unprocessed is absent from the answer, so its event fails and
 // comes again.
 func (w *Writer) audited(ctx context.Context, refs []ref) (map[ref]recordState, error) {
 	state := map[ref]recordState{}
@@ -342,11 +375,8 @@ func (w *Writer) audited(ctx context.Context, refs []ref) (map[ref]recordState, 
 		}
 		out, err := w.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 			w.Table: {
-				Keys:                 keys,
-				ConsistentRead:       aws.Bool(true),
-				ProjectionExpression: aws.String("#pk, #sk, #event, #hash, #audited"),
-				ExpressionAttributeNames: map[string]string{"#pk": outbox.PartitionKey, "#sk": outbox.SortKey,
-					"#event": outbox.AttrEventID, "#hash": outbox.AttrHash, "#audited": outbox.AttrAuditedAt},
+				Keys:           keys,
+				ConsistentRead: aws.Bool(true),
 			},
 		}})
 		if err != nil {
@@ -368,9 +398,12 @@ func (w *Writer) audited(ctx context.Context, refs []ref) (map[ref]recordState, 
 			if err != nil {
 				return nil, err
 			}
-			st := recordState{state: recordPending, eventID: stringAttr(item, outbox.AttrEventID), hash: stringAttr(item, outbox.AttrHash)}
+			st := recordState{state: recordPending}
 			if _, ok := item[outbox.AttrAuditedAt]; ok {
 				st.state = recordAudited
+			}
+			if st.rec, st.err = outbox.RecordFromItem(item); st.err == nil && st.rec.ComputeHash() != st.rec.Hash {
+				st.err = fmt.Errorf("outbox record %s/%d: its hash does not recompute", chain, seq)
 			}
 			state[ref{chain, seq}] = st
 		}
@@ -458,11 +491,4 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-func stringAttr(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
 }

@@ -78,9 +78,10 @@ func eventIDs(ls []auditline.Line) []string {
 	return out
 }
 
-// A batch of three outbox events (out of time order) and one that did not come from the
-// outbox: three calls, four lines in time order, three records marked; the same batch again
-// reads once and writes only the event it cannot know it wrote.
+// A batch of three outbox events (out of time order) and one that names no outbox record:
+// three calls, three lines in time order built from the records, three records marked, the
+// event without a record refused (it comes again, and ends in the DLQ); the same batch again
+// reads once and writes nothing.
 func TestWriteBatchOnceInThreeCalls(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
@@ -88,7 +89,7 @@ func TestWriteBatchOnceInThreeCalls(t *testing.T) {
 	var want []string
 	for i, off := range []time.Duration{20 * time.Second, 0, 10 * time.Second} {
 		d, ref := revoked(t, "p-"+string(rune('a'+i)), t0.Add(off), int64(i+1))
-		r.db.add(d, ref)
+		r.db.add(t, d, ref)
 		bodies = append(bodies, message(t, d, ref))
 		want = append(want, d.Header().EventID)
 	}
@@ -96,17 +97,17 @@ func TestWriteBatchOnceInThreeCalls(t *testing.T) {
 	bodies = append(bodies, message(t, plain, nil))
 
 	resp, res := r.w.Write(context.Background(), batchOf(bodies...))
-	if got := failedIDs(resp); len(got) != 0 {
-		t.Fatalf("failures %v", got)
+	if got := failedIDs(resp); !slices.Equal(got, []string{"m4"}) {
+		t.Fatalf("failures %v, want the event without a record (m4)", got)
 	}
 	if calls := r.calls.take(); calls["BatchGetItem"] != 1 || calls["PutLogEvents"] != 1 || calls["TransactWriteItems"] != 1 || len(calls) != 3 {
 		t.Errorf("calls %v, want one BatchGetItem, one PutLogEvents, one TransactWriteItems", calls)
 	}
-	if res.Written != 4 || res.Marked != 3 || res.Skipped != 0 {
+	if res.Written != 3 || res.Marked != 3 || res.Skipped != 0 {
 		t.Errorf("result %+v", res)
 	}
 	got := lines(t, r.logs.messages(group, stream))
-	wantOrder := []string{want[1], plain.Header().EventID, want[2], want[0]}
+	wantOrder := []string{want[1], want[2], want[0]}
 	if !slices.Equal(eventIDs(got), wantOrder) {
 		t.Errorf("lines %v, want in time order %v", eventIDs(got), wantOrder)
 	}
@@ -116,19 +117,19 @@ func TestWriteBatchOnceInThreeCalls(t *testing.T) {
 			t.Errorf("record %s/%d auditedAt %q %v", chain, i, at, ok)
 		}
 	}
-	if l := got[0]; l.Chain != "p-b" || l.Seq != 2 || l.Hash != strings.Repeat("f", 64) || l.Decision != "revoked" || l.Justification != "requested" {
+	if l := got[0]; l.Chain != "p-b" || l.Seq != 2 || l.Hash == "" || l.Decision != "revoked" || l.Justification != "requested" {
 		t.Errorf("line %+v", l)
 	}
 
-	// Again: the outbox events are skipped; the one without a record is written again.
+	// Again: the outbox events are skipped; the one without a record is refused again.
 	resp, res = r.w.Write(context.Background(), batchOf(bodies...))
-	if got := failedIDs(resp); len(got) != 0 {
+	if got := failedIDs(resp); !slices.Equal(got, []string{"m4"}) {
 		t.Fatalf("failures %v", got)
 	}
-	if calls := r.calls.take(); calls["BatchGetItem"] != 1 || calls["PutLogEvents"] != 1 || calls["TransactWriteItems"] != 0 {
-		t.Errorf("calls %v on the second delivery", calls)
+	if calls := r.calls.take(); calls["BatchGetItem"] != 1 || len(calls) != 1 {
+		t.Errorf("calls %v on the second delivery, want one BatchGetItem", calls)
 	}
-	if res.Skipped != 3 || res.Written != 1 || res.Marked != 0 {
+	if res.Skipped != 3 || res.Written != 0 || res.Marked != 0 {
 		t.Errorf("second delivery %+v", res)
 	}
 
@@ -137,8 +138,8 @@ func TestWriteBatchOnceInThreeCalls(t *testing.T) {
 	if calls := r.calls.take(); calls["BatchGetItem"] != 1 || len(calls) != 1 {
 		t.Errorf("calls %v for a batch written already, want one BatchGetItem", calls)
 	}
-	if n := len(r.logs.messages(group, stream)); n != 5 {
-		t.Errorf("%d lines in the stream, want 5", n)
+	if n := len(r.logs.messages(group, stream)); n != 3 {
+		t.Errorf("%d lines in the stream, want 3", n)
 	}
 }
 
@@ -150,22 +151,22 @@ func TestFailuresFailTheirMessagesOnly(t *testing.T) {
 		name  string
 		setup func(r *rig)
 		// want: the failed message ids (m1: outbox event, m2: its duplicate, m3: not from the
-		// outbox, m4: malformed), lines written, records marked.
+		// outbox, refused, m4: malformed), lines written, records marked.
 		want    []string
 		written int
 		marked  bool
 	}{
-		{"nothing fails but the malformed record", func(*rig) {}, []string{"m4"}, 2, true},
-		{"the read fails: the outbox event comes again", func(r *rig) { r.db.failGet = boom }, []string{"m1", "m2", "m4"}, 1, false},
-		{"a key left unprocessed comes again", func(r *rig) { r.db.unprocessed["p-a/1"] = true }, []string{"m1", "m2", "m4"}, 1, false},
+		{"nothing fails but the malformed record and the event without one", func(*rig) {}, []string{"m3", "m4"}, 1, true},
+		{"the read fails: the outbox event comes again", func(r *rig) { r.db.failGet = boom }, []string{"m1", "m2", "m3", "m4"}, 0, false},
+		{"a key left unprocessed comes again", func(r *rig) { r.db.unprocessed["p-a/1"] = true }, []string{"m1", "m2", "m3", "m4"}, 0, false},
 		{"the write fails: every line comes again", func(r *rig) { r.logs.failPut = boom }, []string{"m1", "m2", "m3", "m4"}, 0, false},
-		{"the mark fails: the line is written and comes again", func(r *rig) { r.db.failTransact = boom }, []string{"m1", "m2", "m4"}, 2, false},
+		{"the mark fails: the line is written and comes again", func(r *rig) { r.db.failTransact = boom }, []string{"m1", "m2", "m3", "m4"}, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t)
 			d, ref := revoked(t, "p-a", t0, 1)
-			r.db.add(d, ref)
+			r.db.add(t, d, ref)
 			plain, _ := revoked(t, "p-z", t0, 0)
 			tc.setup(r)
 			resp, _ := r.w.Write(context.Background(), batchOf(message(t, d, ref), message(t, d, ref), message(t, plain, nil), `{"detail-type":`))
@@ -185,19 +186,19 @@ func TestFailuresFailTheirMessagesOnly(t *testing.T) {
 	}
 }
 
-// A record the outbox does not hold is written and left unmarked (a mark would fail its
-// condition and cancel the others').
-func TestRecordMissingFromTheOutboxIsWrittenUnmarked(t *testing.T) {
+// An event naming a record the outbox does not hold is refused (only the relay's events, which
+// name records the outbox holds, reach the audit log); the others of its batch are written.
+func TestRecordMissingFromTheOutboxIsRefused(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	ghost, ghostRef := revoked(t, "p-ghost", t0, 9)
 	d, ref := revoked(t, "p-a", t0, 1)
-	r.db.add(d, ref)
+	r.db.add(t, d, ref)
 	resp, res := r.w.Write(context.Background(), batchOf(message(t, ghost, ghostRef), message(t, d, ref)))
-	if got := failedIDs(resp); len(got) != 0 {
-		t.Fatalf("failed %v", got)
+	if got := failedIDs(resp); !slices.Equal(got, []string{"m1"}) {
+		t.Fatalf("failed %v, want the ghost's m1", got)
 	}
-	if res.Written != 2 || res.Marked != 1 {
+	if res.Written != 1 || res.Marked != 1 {
 		t.Errorf("result %+v", res)
 	}
 	if _, ok := r.db.auditedAt("p-a", 1); !ok {
@@ -212,8 +213,8 @@ func TestRejectedLinesComeAgain(t *testing.T) {
 	r.logs.reject = &logstypes.RejectedLogEventsInfo{TooNewLogEventStartIndex: aws.Int32(1)}
 	a, aRef := revoked(t, "p-a", t0, 1)
 	b, bRef := revoked(t, "p-b", t0.Add(time.Second), 1)
-	r.db.add(a, aRef)
-	r.db.add(b, bRef)
+	r.db.add(t, a, aRef)
+	r.db.add(t, b, bRef)
 	resp, _ := r.w.Write(context.Background(), batchOf(message(t, a, aRef), message(t, b, bRef)))
 	if got := failedIDs(resp); !slices.Equal(got, []string{"m2"}) {
 		t.Errorf("failed %v, want [m2]", got)
@@ -231,10 +232,12 @@ func TestTimestampsWithinWhatOneCallTakes(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	old, oldRef := revoked(t, "p-a", t0.Add(-30*24*time.Hour), 1)
-	ahead, _ := revoked(t, "p-b", t0.Add(5*time.Hour), 0)
-	now, _ := revoked(t, "p-c", t0, 0)
-	r.db.add(old, oldRef)
-	resp, res := r.w.Write(context.Background(), batchOf(message(t, old, oldRef), message(t, ahead, nil), message(t, now, nil)))
+	ahead, aheadRef := revoked(t, "p-b", t0.Add(5*time.Hour), 1)
+	now, nowRef := revoked(t, "p-c", t0, 1)
+	r.db.add(t, old, oldRef)
+	r.db.add(t, ahead, aheadRef)
+	r.db.add(t, now, nowRef)
+	resp, res := r.w.Write(context.Background(), batchOf(message(t, old, oldRef), message(t, ahead, aheadRef), message(t, now, nowRef)))
 	if got := failedIDs(resp); len(got) != 0 || res.Written != 3 {
 		t.Fatalf("failed %v, result %+v", got, res)
 	}
@@ -283,7 +286,7 @@ func TestEventNamingAnotherRecordIsRefused(t *testing.T) {
 			t.Parallel()
 			r := newRig(t)
 			real, ref := revoked(t, "p-a", t0, 1)
-			r.db.add(real, ref)
+			r.db.add(t, real, ref)
 			if tc.audited {
 				r.w.Write(context.Background(), batchOf(message(t, real, ref)))
 			}
@@ -302,5 +305,26 @@ func TestEventNamingAnotherRecordIsRefused(t *testing.T) {
 				t.Errorf("the real record marked %v", marked)
 			}
 		})
+	}
+}
+
+// An event that names a real record but carries other content (anyone who may put events on
+// the bus could send one) writes the record's own line, built from the outbox, and marks it;
+// never its own content.
+func TestLineIsBuiltFromTheRecordNotTheEvent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	real, ref := revoked(t, "p-a", t0, 1)
+	r.db.add(t, real, ref)
+	forged := *real.(*events.CredentialRevoked)
+	forged.Actor = events.Actor{Kind: events.ActorPartner, ID: "p-a"}
+	forged.Note = "nothing to see"
+	resp, res := r.w.Write(context.Background(), batchOf(message(t, &forged, ref)))
+	if got := failedIDs(resp); len(got) != 0 || res.Written != 1 {
+		t.Fatalf("failed %v, result %+v", got, res)
+	}
+	got := lines(t, r.logs.messages(group, stream))
+	if l := got[0]; l.Actor.Kind != events.ActorOps || strings.Contains(string(l.Detail), "nothing to see") || !strings.Contains(string(l.Detail), "ticket OPS-1") {
+		t.Errorf("line %+v, want the record's own content", l)
 	}
 }

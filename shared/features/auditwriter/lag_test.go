@@ -91,8 +91,9 @@ func TestHandlerDispatches(t *testing.T) {
 	mw, _ := metrics.New(&buf, "Lanyard")
 	h := &auditwriter.Handler{Writer: r.w, Lag: &auditwriter.LagCheck{Outbox: fakePending{}, Budget: time.Minute, Metrics: mw, Function: "audit-writer"}}
 
-	plain, _ := revoked(t, "p-z", t0, 0)
-	batch, _ := json.Marshal(batchOf(message(t, plain, nil)))
+	d, ref := revoked(t, "p-z", t0, 1)
+	r.db.add(t, d, ref)
+	batch, _ := json.Marshal(batchOf(message(t, d, ref)))
 	if _, err := h.Handle(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}

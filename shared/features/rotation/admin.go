@@ -172,7 +172,10 @@ func (h *AdminHandler) rotate(ctx context.Context, req lambdaevents.APIGatewayPr
 	// No rotation rules and no function: the secret's own are kept, and RotateImmediately
 	// defaults to true. The version recorded is the ClientRequestToken.
 	out, err := h.Secrets.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(p.SecretARN), ClientRequestToken: aws.String(version)})
-	if err != nil {
+	if refusedOutright(err) {
+		// Secrets Manager refused the request: the rotation did not start. Any other error
+		// (a 5xx, a timeout) leaves it unknown — it may have started — so nothing is recorded
+		// for it here: the rotation function records what becomes of that version.
 		h.recordNotStarted(ctx, id, p.SecretARN, version, actor, err)
 	}
 	var invalid *smtypes.InvalidRequestException
@@ -203,6 +206,14 @@ func (h *AdminHandler) rotate(ctx context.Context, req lambdaevents.APIGatewayPr
 		},
 		Body: string(body),
 	}, nil
+}
+
+// refusedOutright says RotateSecret refused the request itself, so no rotation started.
+func refusedOutright(err error) bool {
+	var invalid *smtypes.InvalidRequestException
+	var param *smtypes.InvalidParameterException
+	var missing *smtypes.ResourceNotFoundException
+	return errors.As(err, &invalid) || errors.As(err, &param) || errors.As(err, &missing)
 }
 
 // precheck describes the secret and refuses, with refusal's 409, a rotation Secrets Manager

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/lanyardhq/lanyard/api"
@@ -262,9 +263,9 @@ func TestRotateOnDemandRefusals(t *testing.T) {
 			setSecret(fx, fx.partnerID, other)
 			return fx.admin(), rotateRequest(fx.partnerID)
 		}, problem.Internal, "", false, false},
-		{"Secrets Manager fails", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
+		{"Secrets Manager refuses the request", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
 			h := fx.admin()
-			h.Secrets = failingSecrets{AdminSecretsAPI: fx.sm, err: errors.New("connection reset")}
+			h.Secrets = failingSecrets{AdminSecretsAPI: fx.sm, err: &smtypes.InvalidParameterException{Message: aws.String("bad token")}}
 			return h, rotateRequest(fx.partnerID)
 		}, problem.Internal, "", false, true},
 		{"DynamoDB fails", func(fx *fixture) (*rotation.AdminHandler, lambdaevents.APIGatewayProxyRequest) {
@@ -405,5 +406,23 @@ func TestRotateOnDemandIsRecorded(t *testing.T) {
 				t.Errorf("a rotation ran: %v", fx.errs)
 			}
 		})
+	}
+}
+
+// A RotateSecret that fails without refusing (a reset connection, a 5xx) may have started the
+// rotation: the chain keeps the request alone, never a failure the rotation might contradict,
+// and the caller is told 500.
+func TestRotateOnDemandOutcomeUnknownRecordsNoFailure(t *testing.T) {
+	c := secrettest.Plant(t)
+	fx := newFixture(t, c)
+	h := fx.admin()
+	h.Secrets = failingSecrets{AdminSecretsAPI: fx.sm, err: errors.New("connection reset")}
+	wantProblem(t, fx.adminHandle(h, rotateRequest(fx.partnerID)), problem.Internal)
+	recs, err := (&outbox.Store{DB: fx.db, Table: testTables.Outbox}).Records(t.Context(), fx.partnerID)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("records %d, %v", len(recs), err)
+	}
+	if last := recs[len(recs)-1]; last.DetailType != events.TypeCredentialRotationRequested {
+		t.Errorf("the chain ends with %s, want the request alone", last.DetailType)
 	}
 }

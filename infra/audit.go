@@ -28,7 +28,7 @@ const AuditQueryPrefix = "lanyard/audit/"
 // StopQuery names no log group (it takes a query id), so IAM cannot scope it to one: it is
 // granted on every resource, and stops only a query the caller knows the id of.
 var (
-	AuditLogWriteActions = []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}
+	AuditLogWriteActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 	AuditLogReadActions  = []string{"logs:StartQuery", "logs:GetQueryResults", "logs:FilterLogEvents"}
 	AuditLogStopActions  = []string{"logs:StopQuery"}
 )

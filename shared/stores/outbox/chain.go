@@ -60,6 +60,11 @@ func checkChain(chain string, d events.Detail) error {
 	if d == nil {
 		return fmt.Errorf("outbox: no event for chain %s", chain)
 	}
+	if d.Header().Record != nil {
+		// The relay adds where a record sits to the event it publishes; a stored detail that
+		// held one would be refused by the relay forever.
+		return fmt.Errorf("outbox: event %s already names a record", d.Header().EventID)
+	}
 	if m := d.Header(); m.PartnerID != ChainOwner(chain) {
 		return fmt.Errorf("outbox: event %s is for partner %q, chain %s belongs to %q", m.EventID, m.PartnerID, chain, ChainOwner(chain))
 	}

@@ -104,6 +104,11 @@ func chainScenarios() []scenario {
 					t.Errorf("partner %s's event on chain %s: error %v, want a refusal", p, chain, err)
 				}
 			}
+			placed := issued(p, at(0))
+			placed.Record = &events.RecordRef{Chain: p, Seq: 1}
+			if _, err := s.Commit(t.Context(), p, placed, nil); err == nil || !strings.Contains(err.Error(), "already names a record") {
+				t.Errorf("an event naming a record: error %v, want a refusal", err)
+			}
 			ops := issued(events.AllPartners, at(0))
 			if _, err := s.Commit(t.Context(), outbox.OpsChain, ops, nil); err != nil {
 				t.Errorf("an ops event on the ops chain: %v", err)

@@ -333,15 +333,20 @@ const (
 	// PickedUpOnboarding: with the pick-up token of an approved onboarding.
 	PickedUpOnboarding = "onboarding"
 	// PickedUpRotation: the key a rotation made current, with GET /v1/credentials/current
-	// called with the previous key (the first such call per key).
+	// called with the previous key (every such call: each shows the key to the previous key's
+	// holder).
 	PickedUpRotation = "rotation"
 	// PickedUpReplacement: the replacement key ops issued after a compromise, with its pick-up
 	// token.
 	PickedUpReplacement = "replacement"
+	// PickedUpReplay: an onboarding's or a pick-up's answer shown again to a replay of its
+	// request (same Idempotency-Key, body and proof) within the policy's replay window.
+	PickedUpReplay = "replay"
 )
 
 // CredentialPickedUp: the partner collected its key KeyID, by Method (PickedUpOnboarding,
-// PickedUpRotation or PickedUpReplacement), once per key. Neither the key nor the pick-up token
+// PickedUpRotation, PickedUpReplacement or PickedUpReplay): every answer that shows a key to
+// someone who did not prove that key. Neither the key nor the pick-up token
 // travels. OnboardingID, ReplacementID and CallerKeyID say what it was collected through. The
 // actor is the partner.
 type CredentialPickedUp struct {

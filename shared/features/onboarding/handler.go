@@ -338,6 +338,15 @@ func (h *Handler) replay(ctx context.Context, rec record, now time.Time) (lambda
 	if err != nil {
 		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("replay idempotency record %s of partner %s: %w", rec.Key, rec.PartnerID, err)
 	}
+	// The key is shown again: recorded before it is answered, like every pick-up.
+	shown := &events.CredentialPickedUp{
+		Meta:   events.NewMeta(rec.PartnerID, events.Actor{Kind: events.ActorPartner, ID: rec.PartnerID}, now),
+		KeyID:  answer.KeyID,
+		Method: events.PickedUpReplay,
+	}
+	if _, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, rec.PartnerID, shown, nil); err != nil {
+		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("replay idempotency record %s of partner %s: record the key shown again: %w", rec.Key, rec.PartnerID, err)
+	}
 	resp, err := answer.render(key)
 	if err != nil {
 		return lambdaevents.APIGatewayProxyResponse{}, fmt.Errorf("replay idempotency record %s: %w", rec.Key, err)

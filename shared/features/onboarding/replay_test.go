@@ -53,7 +53,9 @@ func TestReplayWindow(t *testing.T) {
 	windowClosed(t, f.post("k", b), got.APIKey)
 	f.clock.Advance(20 * time.Hour) // the record is still kept
 	windowClosed(t, f.post("k", b), got.APIKey)
-	if after := f.counts(); after != before || f.sm.created() != creates {
+	want := before
+	want.Outbox++ // the replay within the window showed the key again: recorded
+	if after := f.counts(); after != want || f.sm.created() != creates {
 		t.Errorf("a late replay did something: %+v then %+v, %d then %d secrets created", before, after, creates, f.sm.created())
 	}
 	// The key still belongs to that request: another body under it is refused as before.

@@ -284,15 +284,15 @@ func (h *Handler) current(ctx context.Context, span *tracing.Span, req lambdaeve
 	return jsonResponse(http.StatusOK, body), nil
 }
 
-// recordPickUp records, once per key, that the partner collected the key a rotation made
-// current: the first GET made with its previous key (which proves the partner may not hold the
-// current key yet) while the current key is not marked picked up. Credential Picked Up (method
-// "rotation") commits with the marker on the key's entry (registry.PickUp) in one transaction;
-// the key is answered only once both are committed. A GET made with the current key, or after
-// the marker, records nothing and costs no write. A concurrent GET that committed the marker
-// first is read back: the pick-up is recorded, and the key is answered.
+// recordPickUp records that the key a rotation made current was handed to a caller who proved
+// only the previous key: every GET made with the previous key, since each one shows the new key
+// to whoever holds the old one (a leaked previous key must not pull the new key unrecorded).
+// Credential Picked Up (method "rotation") commits before the key is answered; the first one
+// also sets the marker on the key's entry (registry.PickUp). A GET made with the current key
+// shows the caller a key it holds already: it records nothing and costs no write. When a
+// concurrent GET set the marker first, this one's record commits without it.
 func (h *Handler) recordPickUp(ctx context.Context, k keys, now time.Time) error {
-	if k.callerKey != CallerPrevious || !k.current.PickedUpAt.IsZero() {
+	if k.callerKey != CallerPrevious {
 		return nil
 	}
 	pid := k.partner.PartnerID
@@ -302,22 +302,21 @@ func (h *Handler) recordPickUp(ctx context.Context, k keys, now time.Time) error
 		Method:      events.PickedUpRotation,
 		CallerKeyID: string(k.caller.KeyID),
 	}
-	rec, err := (&outbox.Store{DB: h.DB, Table: h.Tables.Outbox}).Commit(ctx, pid, ev, []types.TransactWriteItem{
-		registry.PickUp(h.Tables.Credentials, k.current.KeyID, now),
-	})
-	var changed *outbox.StateChangeError
-	switch {
-	case errors.As(err, &changed):
-		e, rerr := (&registry.Store{DB: h.DB, Table: h.Tables.Credentials}).Get(ctx, k.current.KeyID)
-		if rerr != nil || e.Status != registry.StatusActive || e.PickedUpAt.IsZero() {
-			return fmt.Errorf("record the pick-up of key %s: %w (read again: status %s, picked up at %s, %w)", k.current.KeyID, err, e.Status, e.PickedUpAt, rerr)
-		}
-		return nil
-	case err != nil:
+	store := &outbox.Store{DB: h.DB, Table: h.Tables.Outbox}
+	var marker []types.TransactWriteItem
+	if k.current.PickedUpAt.IsZero() {
+		marker = []types.TransactWriteItem{registry.PickUp(h.Tables.Credentials, k.current.KeyID, now)}
+	}
+	rec, err := store.Commit(ctx, pid, ev, marker)
+	if _, raced := errors.AsType[*outbox.StateChangeError](err); raced {
+		// Another GET set the marker first: this pick-up is recorded all the same.
+		rec, err = store.Commit(ctx, pid, ev, nil)
+	}
+	if err != nil {
 		return fmt.Errorf("record the pick-up of key %s: %w", k.current.KeyID, err)
 	}
 	slog.InfoContext(ctx, "rotated key picked up: recorded", "partnerId", pid, "keyId", string(k.current.KeyID),
-		"callerKeyId", string(k.caller.KeyID), "eventId", ev.EventID, "outboxSeq", rec.Seq)
+		"callerKeyId", string(k.caller.KeyID), "eventId", ev.EventID, "outboxSeq", rec.Seq, "first", marker != nil)
 	return nil
 }
 

@@ -64,8 +64,9 @@ func (fx *fixture) ack(key credential.Key) rollover.Acknowledgement {
 
 // The current key is picked up with the previous key within its grace, or with the current
 // key, and the answer is the same each time; before any rotation the only key is the current
-// one. The first pick-up with the previous key is recorded (Credential Picked Up, with the key's
-// pickedUpAt marker); every other pick-up writes nothing.
+// one. Every pick-up with the previous key is recorded (Credential Picked Up; the first also
+// sets the key's pickedUpAt marker): each shows the new key to whoever holds the old one. A
+// pick-up with the current key writes nothing.
 func TestPickUp(t *testing.T) {
 	c := secrettest.Plant(t)
 	fx := newFixture(t, c)
@@ -110,15 +111,22 @@ func TestPickUp(t *testing.T) {
 				t.Errorf("answer\n%+v\nwant\n%+v", got, want)
 			}
 		})
-		if i == 0 {
+		switch i {
+		case 0:
 			before = fx.tables()
+		case 1:
+			fx.unchanged("picking up with the current key", before)
 		}
 	}
-	fx.unchanged("picking up again", before)
 	picked := ofType[*events.CredentialPickedUp](fx.records(p))
-	if len(picked) != 1 || picked[0].KeyID != string(key1.ID()) || picked[0].Method != events.PickedUpRotation ||
-		picked[0].CallerKeyID != string(key0.ID()) || !picked[0].Time.Equal(pickedAt) || picked[0].Actor != (events.Actor{Kind: events.ActorPartner, ID: p.id}) {
-		t.Errorf("pick-ups recorded: %+v, want one of key %s with key %s", picked, key1.ID(), key0.ID())
+	if len(picked) != 2 {
+		t.Fatalf("%d pick-ups recorded, want one per GET made with the previous key (2)", len(picked))
+	}
+	for _, pu := range picked {
+		if pu.KeyID != string(key1.ID()) || pu.Method != events.PickedUpRotation || pu.CallerKeyID != string(key0.ID()) ||
+			!pu.Time.Equal(pickedAt) || pu.Actor != (events.Actor{Kind: events.ActorPartner, ID: p.id}) {
+			t.Errorf("pick-up recorded: %+v, want key %s with key %s", pu, key1.ID(), key0.ID())
+		}
 	}
 	if e := fx.entry(key1.ID()); !e.PickedUpAt.Equal(pickedAt) {
 		t.Errorf("key %s marked picked up at %s, want %s", key1.ID(), e.PickedUpAt, pickedAt)

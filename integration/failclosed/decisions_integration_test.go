@@ -55,7 +55,7 @@ var decisions = slices.Concat(lifecycleDecisions, recordedDecisions)
 // The decisions of a partner's lifecycle and of revocation's enforcement.
 var lifecycleDecisions = []decision{
 	{
-		name: "onboarding by invite", tables: onboardingTables, side: []string{"idempotency"}, retryAfter: onboardingRetry,
+		name: "onboarding by invite", repeatable: true, tables: onboardingTables, side: []string{"idempotency"}, retryAfter: onboardingRetry,
 		records: []string{events.TypePartnerOnboarded, events.TypeCredentialIssued},
 		setup: func(t *testing.T, w *world) act {
 			h := onboardingHandler(t, w)

@@ -70,8 +70,9 @@ type decision struct {
 	// request): what it gates is the caller's answer, a success only once the record landed,
 	// and any effect outside DynamoDB, which the row's act checks.
 	recordOnly bool
-	// repeatable: every act is a new decision (another exchange, another invite): the caller
-	// tries again only when it was told of a failure.
+	// repeatable: every act is a new decision (another exchange, another invite, a key shown
+	// again — a replayed onboarding, another pick-up — which is recorded as a pick-up of its
+	// own): the caller tries again only when it was told of a failure.
 	repeatable bool
 	// failureRecords are what the decision records instead, with their own state change, when
 	// its caller is told it failed (a rotation step's Credential Rotation Failed); a retry may

@@ -75,7 +75,7 @@ var recordedDecisions = []decision{
 		},
 	},
 	{
-		name: "credential picked up (onboarding)", tables: onboardingTables, side: []string{"idempotency"}, retryAfter: onboardingRetry,
+		name: "credential picked up (onboarding)", repeatable: true, tables: onboardingTables, side: []string{"idempotency"}, retryAfter: onboardingRetry,
 		records: []string{events.TypePartnerOnboarded, events.TypeCredentialIssued, events.TypeCredentialPickedUp},
 		setup: func(t *testing.T, w *world) act {
 			id, tok := approvedOnboarding(t, w)
@@ -87,7 +87,7 @@ var recordedDecisions = []decision{
 	{
 		// The first GET /v1/credentials/current made with the previous key records the
 		// pick-up; the key is read from LocalStack's Secrets Manager.
-		name: "credential picked up (rotation)", tables: []string{"partners", "credentials"},
+		name: "credential picked up (rotation)", repeatable: true, tables: []string{"partners", "credentials"},
 		records: []string{events.TypeCredentialPickedUp},
 		setup: func(t *testing.T, w *world) act {
 			prefix := secretPrefix(t, w)

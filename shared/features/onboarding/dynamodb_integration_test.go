@@ -81,7 +81,8 @@ func TestApprovalFlowOnDynamoDBLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued, events.TypeCredentialPickedUp}; !slices.Equal(detailTypes(recs), want) {
+	// The replay showed the key again: a pick-up of its own (method replay).
+	if want := []string{events.TypeOnboardingPending, events.TypeOnboardingApproved, events.TypePartnerOnboarded, events.TypeCredentialIssued, events.TypeCredentialPickedUp, events.TypeCredentialPickedUp}; !slices.Equal(detailTypes(recs), want) {
 		t.Errorf("outbox %v", detailTypes(recs))
 	}
 

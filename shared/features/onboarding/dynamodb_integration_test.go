@@ -34,11 +34,7 @@ func TestApprovalFlowOnDynamoDBLocal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect (run `make local-up`): %v", err)
 	}
-	tables := Tables{
-		Invites: table(t, env, "onb-invites", invite.PartitionKey, ""), Partners: table(t, env, "onb-partners", "partnerId", ""),
-		Credentials: table(t, env, "onb-credentials", "keyId", ""), Idempotency: table(t, env, "onb-idempotency", IdempotencyPartitionKey, ""),
-		Outbox: table(t, env, "onb-outbox", outbox.PartitionKey, outbox.SortKey), Onboardings: table(t, env, "onb-onboardings", OnboardingsPartitionKey, ""),
-	}
+	tables := localTables(t, env, "onb")
 	pol, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -132,4 +128,14 @@ func table(t *testing.T, env *harness.Env, prefix, pk, sk string) string {
 		t.Fatalf("table %s never became active: %v", name, err)
 	}
 	return name
+}
+
+// localTables creates the onboarding's tables in DynamoDB Local, named after prefix.
+func localTables(t *testing.T, env *harness.Env, prefix string) Tables {
+	t.Helper()
+	return Tables{
+		Invites: table(t, env, prefix+"-invites", invite.PartitionKey, ""), Partners: table(t, env, prefix+"-partners", "partnerId", ""),
+		Credentials: table(t, env, prefix+"-credentials", "keyId", ""), Idempotency: table(t, env, prefix+"-idempotency", IdempotencyPartitionKey, ""),
+		Outbox: table(t, env, prefix+"-outbox", outbox.PartitionKey, outbox.SortKey), Onboardings: table(t, env, prefix+"-onboardings", OnboardingsPartitionKey, ""),
+	}
 }

@@ -34,11 +34,7 @@ func TestPickUpFailsClosedOnDynamoDBLocal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect (run `make local-up`): %v", err)
 	}
-	tables := Tables{
-		Invites: table(t, env, "onbf-invites", invite.PartitionKey, ""), Partners: table(t, env, "onbf-partners", "partnerId", ""),
-		Credentials: table(t, env, "onbf-credentials", "keyId", ""), Idempotency: table(t, env, "onbf-idempotency", IdempotencyPartitionKey, ""),
-		Outbox: table(t, env, "onbf-outbox", outbox.PartitionKey, outbox.SortKey), Onboardings: table(t, env, "onbf-onboardings", OnboardingsPartitionKey, ""),
-	}
+	tables := localTables(t, env, "onbf")
 	pol, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -93,30 +92,41 @@ func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // Canonical returns the record's canonical encoding (version 1, see the package
 // documentation): what its hash is the SHA-256 of.
-func (r Record) Canonical() []byte {
-	fields := []string{
-		EncodingVersion,
-		r.Chain,
-		strconv.FormatInt(r.Seq, 10),
-		r.EventID,
-		r.DetailType,
-		FormatTime(r.Time),
-		r.PrevHash,
-		string(r.Detail),
-	}
-	var b strings.Builder
-	for _, f := range fields {
-		b.WriteString(strconv.Itoa(len(f)))
-		b.WriteByte(':')
-		b.WriteString(f)
-		b.WriteByte(',')
-	}
-	return []byte(b.String())
+func (r Record) Canonical() []byte { return AppendCanonical(nil, r) }
+
+// AppendCanonical appends r's canonical encoding to dst: each field, in this order, as its
+// length in bytes, ':', the field and ','. Verifiers that hash many records reuse dst.
+func AppendCanonical(dst []byte, r Record) []byte {
+	dst = appendField(dst, EncodingVersion)
+	dst = appendField(dst, r.Chain)
+	var seq [20]byte
+	dst = appendFieldBytes(dst, strconv.AppendInt(seq[:0], r.Seq, 10))
+	dst = appendField(dst, r.EventID)
+	dst = appendField(dst, r.DetailType)
+	var ts [64]byte
+	dst = appendFieldBytes(dst, r.Time.UTC().AppendFormat(ts[:0], time.RFC3339Nano))
+	dst = appendField(dst, r.PrevHash)
+	return appendFieldBytes(dst, r.Detail)
+}
+
+func appendField(dst []byte, f string) []byte {
+	dst = strconv.AppendInt(dst, int64(len(f)), 10)
+	dst = append(dst, ':')
+	dst = append(dst, f...)
+	return append(dst, ',')
+}
+
+func appendFieldBytes(dst, f []byte) []byte {
+	dst = strconv.AppendInt(dst, int64(len(f)), 10)
+	dst = append(dst, ':')
+	dst = append(dst, f...)
+	return append(dst, ',')
 }
 
 // ComputeHash returns the lowercase hex SHA-256 of the record's canonical encoding.
 func (r Record) ComputeHash() string {
-	sum := sha256.Sum256(r.Canonical())
+	var buf [512]byte
+	sum := sha256.Sum256(AppendCanonical(buf[:0], r))
 	return hex.EncodeToString(sum[:])
 }
 

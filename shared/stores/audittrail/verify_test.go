@@ -1,0 +1,322 @@
+package audittrail
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lanyardhq/lanyard/shared/stores/outbox"
+)
+
+// trailEpoch is the first window's start of the trails tests build.
+var trailEpoch = time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+
+// signingKey is a key a trail is signed with, as a manifest names it.
+type signingKey struct {
+	priv *ecdsa.PrivateKey
+	der  []byte
+	id   string
+}
+
+func newSigningKey(tb testing.TB, id string) signingKey {
+	tb.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return signingKey{priv: priv, der: der, id: id}
+}
+
+func (k signingKey) key() Key            { return Key{ID: k.id, PublicKey: k.der} }
+func (k signingKey) signer() ECDSASigner { return ECDSASigner{Key: k.priv} }
+
+// trailSpec is the shape of a trail to build.
+type trailSpec struct {
+	windows   int
+	window    time.Duration
+	maxObject int64
+	// records says how many records chain c appends in window w.
+	records func(w, c int) int
+	chains  int
+}
+
+// builtTrail is a trail and what the tests need to know of it.
+type builtTrail struct {
+	trail   *MemTrail
+	spec    trailSpec
+	sealed  []Sealed
+	records [][]outbox.Record // per window, in the order they were added
+	now     time.Time         // when it is complete: the last window's end
+}
+
+// buildTrail exports spec's records window by window with key, as the exporter does.
+func buildTrail(tb testing.TB, spec trailSpec, key signingKey) builtTrail {
+	tb.Helper()
+	ctx := context.Background()
+	if spec.window == 0 {
+		spec.window = time.Minute
+	}
+	heads := make([]outbox.Head, spec.chains)
+	for c := range heads {
+		heads[c] = outbox.Head{Chain: fmt.Sprintf("p-%02d", c), Hash: outbox.GenesisHash}
+	}
+	bt := builtTrail{trail: NewMemTrail(), spec: spec}
+	var prev *Link
+	for w := range spec.windows {
+		start := trailEpoch.Add(time.Duration(w) * spec.window)
+		win := NewWindow(start, start.Add(spec.window), "lanyard-test", spec.maxObject, bt.trail.PutObject)
+		var added []outbox.Record
+		for c := range heads {
+			for range spec.records(w, c) {
+				h := &heads[c]
+				r := outbox.Record{Chain: h.Chain, Seq: h.Seq + 1, EventID: fmt.Sprintf("e-%s-%d", h.Chain, h.Seq+1),
+					DetailType: "Credential Issued", Time: start.Add(time.Duration(h.Seq%50) * time.Second), PrevHash: h.Hash,
+					Detail: []byte(fmt.Sprintf(`{"partnerId":%q,"n":%d,"note":"record %d of %s"}`, h.Chain, h.Seq, h.Seq, h.Chain))}
+				r.Hash = r.ComputeHash()
+				h.Seq, h.Hash = r.Seq, r.Hash
+				if err := win.Add(ctx, r); err != nil {
+					tb.Fatal(err)
+				}
+				added = append(added, r)
+			}
+		}
+		s, err := win.Seal(ctx, prev, key.key(), key.signer(), start.Add(spec.window+time.Minute))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		bt.trail.PutSealed(s)
+		bt.sealed = append(bt.sealed, s)
+		bt.records = append(bt.records, added)
+		prev = new(s.Link())
+	}
+	bt.now = trailEpoch.Add(time.Duration(spec.windows) * spec.window)
+	return bt
+}
+
+// verifyAll verifies tr over every window as of now, and returns the summary and verdicts.
+func verifyAll(tb testing.TB, tr Trail, now time.Time, pinned []byte) (Summary, []WindowVerdict) {
+	tb.Helper()
+	var got []WindowVerdict
+	sum, err := Verify(context.Background(), tr, Options{PublicKey: pinned, Now: func() time.Time { return now }, Delay: time.Minute, Slack: time.Minute, Workers: 2},
+		func(v WindowVerdict) { got = append(got, v) })
+	if err != nil {
+		tb.Fatalf("Verify: %v", err)
+	}
+	return sum, got
+}
+
+// failures is every failure of a verification, one per line.
+func failures(sum Summary, vs []WindowVerdict) string {
+	var b strings.Builder
+	for _, v := range vs {
+		for _, f := range v.Failures {
+			b.WriteString(f.String() + "\n")
+		}
+	}
+	for _, f := range sum.Failures {
+		b.WriteString(f.String() + "\n")
+	}
+	return b.String()
+}
+
+func smallSpec() trailSpec {
+	return trailSpec{windows: 4, chains: 3, maxObject: 4, records: func(w, c int) int {
+		if w == 2 {
+			return 0 // an empty window
+		}
+		return 1 + (w+c)%3
+	}}
+}
+
+// gunzip and regzip read and write an object's content.
+func gunzip(tb testing.TB, b []byte) []byte {
+	tb.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func regzip(content []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(content)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+func TestVerifyPassesAnUntouchedTrail(t *testing.T) {
+	key := newSigningKey(t, "arn:aws:kms:us-east-1:000000000000:key/k")
+	bt := buildTrail(t, smallSpec(), key)
+	for name, pinned := range map[string][]byte{"anchor": nil, "pinned": key.der} {
+		t.Run(name, func(t *testing.T) {
+			sum, vs := verifyAll(t, bt.trail, bt.now.Add(90*time.Second), pinned)
+			if !sum.OK() {
+				t.Fatalf("an untouched trail fails:\n%s", failures(sum, vs))
+			}
+			var want int64
+			for _, rs := range bt.records {
+				want += int64(len(rs))
+			}
+			if sum.Windows != 4 || sum.Checked != 4 || len(vs) != 4 || sum.Records != want || sum.Anchor != Fingerprint(key.der) || sum.Pinned != (pinned != nil) {
+				t.Fatalf("summary = %+v, %d verdicts; want 4 windows, %d records", sum, len(vs), want)
+			}
+			if vs[2].Objects != 0 || !vs[2].OK() || !vs[2].Checked {
+				t.Fatalf("the empty window's verdict = %+v", vs[2])
+			}
+		})
+	}
+}
+
+func TestVerifyNamesWhatFailedAndWhere(t *testing.T) {
+	key := newSigningKey(t, "k")
+	other := newSigningKey(t, "k2")
+	bt := buildTrail(t, smallSpec(), key)
+	firstObject := bt.sealed[1].Manifest.Objects[0]
+	for _, tc := range []struct {
+		name   string
+		tamper func(tr *MemTrail) (now time.Time)
+		pinned []byte
+		want   []string // each in the failures
+	}{
+		{"an object replaced by a new version", func(tr *MemTrail) time.Time {
+			content := gunzip(t, mustEntry(t, tr, firstObject.Key).Body)
+			tr.Put(firstObject.Key, regzip(bytes.Replace(content, []byte(`"n":`), []byte(`"n": `), 1)), nil)
+			return bt.now
+		}, nil, []string{"window " + Stamp(trailEpoch.Add(time.Minute)) + ": object " + firstObject.Key + " (version v", "hash does not recompute", "content SHA-256"}},
+		{"a manifest deleted", func(tr *MemTrail) time.Time {
+			tr.Delete(bt.sealed[1].Key)
+			return bt.now
+		}, nil, []string{"window " + Stamp(trailEpoch.Add(2*time.Minute)), "links to manifest " + bt.sealed[1].Key + ", but the manifest before is " + bt.sealed[0].Key, "a gap"}},
+		{"the last manifest deleted", func(tr *MemTrail) time.Time {
+			tr.Delete(bt.sealed[3].Key)
+			return bt.now.Add(150 * time.Second) // past the last window's end, delay and slack
+		}, nil, []string{"the trail is cut short: its last window ends at " + trailEpoch.Add(3*time.Minute).Format(time.RFC3339)}},
+		{"an object deleted", func(tr *MemTrail) time.Time {
+			tr.Delete(firstObject.Key)
+			return bt.now
+		}, nil, []string{"object " + firstObject.Key + ": missing"}},
+		{"a record's line deleted", func(tr *MemTrail) time.Time {
+			content := gunzip(t, mustEntry(t, tr, firstObject.Key).Body)
+			lines := bytes.SplitAfter(content, []byte("\n"))
+			tr.Put(firstObject.Key, regzip(bytes.Join(append(lines[:1:1], lines[2:]...), nil)), nil)
+			return bt.now
+		}, nil, []string{"chain p-00 seq 3: the object has chain"}},
+		{"a manifest's signature from another key", func(tr *MemTrail) time.Time {
+			e := mustEntry(t, tr, bt.sealed[2].Key)
+			s := bt.sealed[2]
+			sig, _ := other.signer().Sign(context.Background(), SigningDigest(s.Body))
+			s.Signature = sig
+			tr.Put(s.Key, e.Body, s.Metadata())
+			return bt.now
+		}, nil, []string{"manifest " + bt.sealed[2].Key, "signature does not verify with the trust anchor " + Fingerprint(key.der), "links to " + bt.sealed[2].Key + " with another signature"}},
+		{"the whole trail signed anew, pinned", func(tr *MemTrail) time.Time {
+			*tr = *buildTrail(t, smallSpec(), other).trail.Clone()
+			return bt.now
+		}, key.der, []string{"trust anchor: key " + Fingerprint(other.der) + " is not the pinned public key " + Fingerprint(key.der)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := bt.trail.Clone()
+			now := tc.tamper(tr)
+			sum, vs := verifyAll(t, tr, now, tc.pinned)
+			got := failures(sum, vs)
+			if sum.OK() {
+				t.Fatal("the tampered trail verifies")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("the failures do not say %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+func mustEntry(tb testing.TB, tr *MemTrail, key string) MemEntry {
+	tb.Helper()
+	e, ok := tr.Entry(key)
+	if !ok {
+		tb.Fatalf("%s is not in the trail", key)
+	}
+	return e
+}
+
+// countingTrail counts the objects read.
+type countingTrail struct {
+	Trail
+	objects atomic.Int32
+}
+
+func (c *countingTrail) GetObject(ctx context.Context, key string) (io.ReadCloser, string, error) {
+	c.objects.Add(1)
+	return c.Trail.GetObject(ctx, key)
+}
+
+func TestVerifyReadsObjectsOnlyWithinFromAndTo(t *testing.T) {
+	key := newSigningKey(t, "k")
+	bt := buildTrail(t, smallSpec(), key)
+	ct := &countingTrail{Trail: bt.trail}
+	var got []WindowVerdict
+	sum, err := Verify(context.Background(), ct, Options{From: trailEpoch.Add(time.Minute), To: trailEpoch.Add(2 * time.Minute), Now: func() time.Time { return bt.now }, Delay: time.Minute},
+		func(v WindowVerdict) { got = append(got, v) })
+	if err != nil || !sum.OK() {
+		t.Fatalf("Verify = %+v, %v", sum, err)
+	}
+	if len(got) != 1 || !got[0].Start.Equal(trailEpoch.Add(time.Minute)) || int(ct.objects.Load()) != len(bt.sealed[1].Manifest.Objects) || sum.Windows != 4 || sum.Checked != 1 {
+		t.Fatalf("verdicts %+v, %d objects read, summary %+v: want window 2's only", got, ct.objects.Load(), sum)
+	}
+}
+
+func TestVerifyCatchesATrailCutShortOrEmpty(t *testing.T) {
+	key := newSigningKey(t, "k")
+	bt := buildTrail(t, smallSpec(), key)
+	for _, tc := range []struct {
+		name string
+		tr   Trail
+		now  time.Time
+		ok   bool
+	}{
+		{"up to date", bt.trail, bt.now.Add(2 * time.Minute), true},
+		{"a window late", bt.trail, bt.now.Add(4 * time.Minute), false},
+		{"empty", NewMemTrail(), bt.now, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum, vs := verifyAll(t, tc.tr, tc.now, nil)
+			if sum.OK() != tc.ok {
+				t.Fatalf("OK = %v, want %v:\n%s", sum.OK(), tc.ok, failures(sum, vs))
+			}
+		})
+	}
+}
+
+// TestVerifyStreamsLargeObjects: a window of several objects, two checked at once.
+func TestVerifyStreamsLargeObjects(t *testing.T) {
+	key := newSigningKey(t, "k")
+	spec := trailSpec{windows: 2, chains: 5, maxObject: 1000, records: func(w, c int) int { return 900 + 37*c }}
+	bt := buildTrail(t, spec, key)
+	sum, vs := verifyAll(t, bt.trail, bt.now, key.der)
+	if !sum.OK() || sum.Records != 2*(5*900+37*10) {
+		t.Fatalf("summary %+v:\n%s", sum, failures(sum, vs))
+	}
+	_ = mrand.IntN
+}

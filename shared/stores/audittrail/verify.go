@@ -675,12 +675,13 @@ func mustStart(key string) time.Time {
 type objectChecker struct {
 	line  []byte
 	canon []byte
-	br    *bufio.Reader
+	in    *bufio.Reader // the stored bytes
 	zr    *gzip.Reader
+	br    *bufio.Reader // the content
 }
 
 func newObjectChecker() *objectChecker {
-	return &objectChecker{br: bufio.NewReaderSize(nil, 1<<20)}
+	return &objectChecker{}
 }
 
 // check reads one object as a stream and checks it against its manifest entry and ranges.
@@ -700,16 +701,25 @@ func (c *objectChecker) check(ctx context.Context, trail Trail, w WindowVerdict,
 		return res
 	}
 	defer func() { _ = body.Close() }()
-	if c.zr == nil {
-		c.zr, err = gzip.NewReader(bufio.NewReaderSize(body, 256<<10))
+	if c.in == nil {
+		c.in = bufio.NewReaderSize(body, 64<<10)
 	} else {
-		err = c.zr.Reset(bufio.NewReaderSize(body, 256<<10))
+		c.in.Reset(body)
+	}
+	if c.zr == nil {
+		c.zr, err = gzip.NewReader(c.in)
+	} else {
+		err = c.zr.Reset(c.in)
 	}
 	if err != nil {
 		fail("", 0, "not gzip: %v", err)
 		return res
 	}
-	c.br.Reset(c.zr)
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(c.zr, 64<<10)
+	} else {
+		c.br.Reset(c.zr)
+	}
 	h := sha256.New()
 	lc := lineChecker{ranges: ranges, fail: fail}
 	lc.next()

@@ -69,9 +69,11 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	root.AddCommand(newOnboardingCmd(out))
 	root.AddCommand(newRotateCmd(out), newRotationCmd(out, awsRotationClients), newRevokeCmd(out))
 	root.AddCommand(newRevocationCmd(out, awsRevocationClients))
-	// The audit log: the saved queries, and how far behind the outbox its writer is.
+	// The audit log: the saved queries, how far behind the outbox its writer is, and the
+	// exported trail's verification.
 	audit := newAuditCmd(out, awsAuditClients)
 	audit.AddCommand(newAuditLagCmd(out, awsOutboxClients, time.Now))
+	audit.AddCommand(newAuditVerifyCmd(out, awsTrailClients, time.Now))
 	root.AddCommand(audit)
 	return root
 }

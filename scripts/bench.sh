@@ -2,7 +2,8 @@
 # `make bench`: every benchmark, each reporting its figure as a ratio against a baseline measured
 # in the same run.
 #   unit:         go test -bench over the packages (no servers), e.g. the API front's own cost
-#                 next to a bare function call
+#                 next to a bare function call, or the audit trail's verification next to
+#                 sha256sum over the same NDJSON
 #   integration:  against LocalStack + DynamoDB Local (started if needed, stopped if started
 #                 here), e.g. a request through `lanyard local`'s front next to a direct Invoke
 set -euo pipefail

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,7 +98,7 @@ func runAuditVerifyCmd(tr audittrail.Trail, now time.Time, args ...string) (code
 	if err := root.Execute(); err != nil {
 		_, _ = fmt.Fprintf(&errBuf, "lanyard: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 		code = 1
-		if _, ok := err.(usageError); ok {
+		if errors.As(err, new(usageError)) {
 			code = 2
 		}
 	}

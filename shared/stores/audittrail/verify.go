@@ -234,7 +234,7 @@ type link struct {
 type pendingWindow struct {
 	verdict WindowVerdict
 	results []objectResult
-	left    atomic.Int32
+	left    atomic.Int64
 	done    chan struct{}
 }
 
@@ -376,7 +376,7 @@ func (v *verifier) manifest(ctx context.Context, f fetchedManifest) error {
 		vd.Checked = true
 		vd.Objects = len(m.Objects)
 		w.results = make([]objectResult, len(m.Objects))
-		w.left.Store(int32(len(m.Objects)))
+		w.left.Store(int64(len(m.Objects)))
 		v.enqueue(w)
 		for i, o := range m.Objects {
 			var ranges []ChainRange

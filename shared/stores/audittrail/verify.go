@@ -45,6 +45,10 @@ type Options struct {
 	Workers int
 	// Progress, when set, is called after each window with the count so far.
 	Progress func(Progress)
+	// Keep, when set, narrows the objects read to those holding a record of a chain it keeps
+	// (within From and To), and hands their records of the kept chains back in their
+	// window's verdict (WindowVerdict.Kept): a partner's history reads its own records alone.
+	Keep func(chain string) bool
 }
 
 // Progress is how far a verification is.
@@ -109,6 +113,10 @@ type WindowVerdict struct {
 	// To); otherwise only its manifest was.
 	Checked  bool      `json:"checked"`
 	Failures []Failure `json:"failures,omitempty"`
+	// Kept are the records of the chains Options.Keep keeps, in the order the window's
+	// objects hold them, from the objects that verify; the records of an object that fails
+	// are left out (its failures say why).
+	Kept []outbox.Record `json:"-"`
 }
 
 // OK says nothing failed in the window.
@@ -241,6 +249,7 @@ type pendingWindow struct {
 type objectResult struct {
 	records, bytes int64
 	failures       []Failure
+	kept           []outbox.Record
 }
 
 type objectTask struct {
@@ -291,7 +300,7 @@ func newVerifier(trail Trail, opts Options, report func(WindowVerdict), total in
 		v.workers.Go(func() {
 			c := newObjectChecker()
 			for t := range tasks {
-				t.w.results[t.i] = c.check(t.ctx, v.trail, t.w.verdict, t.obj, t.ranges)
+				t.w.results[t.i] = c.check(t.ctx, v.trail, t.w.verdict, t.obj, t.ranges, v.opts.Keep)
 				if t.w.left.Add(-1) == 0 {
 					close(t.w.done)
 				}
@@ -380,10 +389,19 @@ func (v *verifier) manifest(ctx context.Context, f fetchedManifest) error {
 		v.enqueue(w)
 		for i, o := range m.Objects {
 			var ranges []ChainRange
+			kept := v.opts.Keep == nil
 			for _, r := range m.Chains {
 				if r.Object == i {
 					ranges = append(ranges, r)
+					kept = kept || v.opts.Keep(r.Chain)
 				}
+			}
+			if !kept {
+				vd.Objects--
+				if w.left.Add(-1) == 0 {
+					close(w.done)
+				}
+				continue
 			}
 			select {
 			case v.tasks <- objectTask{ctx: ctx, w: w, i: i, obj: o, ranges: ranges}:
@@ -620,6 +638,9 @@ func (v *verifier) finish(w *pendingWindow) {
 		vd.Records += r.records
 		vd.Bytes += r.bytes
 		vd.Failures = append(vd.Failures, r.failures...)
+		if len(r.failures) == 0 {
+			vd.Kept = append(vd.Kept, r.kept...)
+		}
 	}
 	if len(vd.Failures) > maxWindowFailures {
 		n := len(vd.Failures) - maxWindowFailures
@@ -685,7 +706,7 @@ func newObjectChecker() *objectChecker {
 }
 
 // check reads one object as a stream and checks it against its manifest entry and ranges.
-func (c *objectChecker) check(ctx context.Context, trail Trail, w WindowVerdict, obj Object, ranges []ChainRange) objectResult {
+func (c *objectChecker) check(ctx context.Context, trail Trail, w WindowVerdict, obj Object, ranges []ChainRange, keep func(string) bool) objectResult {
 	var res objectResult
 	var version string
 	fail := func(chain string, seq int64, format string, args ...any) {
@@ -722,6 +743,14 @@ func (c *objectChecker) check(ctx context.Context, trail Trail, w WindowVerdict,
 	}
 	h := sha256.New()
 	lc := lineChecker{ranges: ranges, fail: fail}
+	if keep != nil {
+		lc.keep = func(r outbox.Record) {
+			if keep(r.Chain) {
+				r.Detail = bytes.Clone(r.Detail)
+				res.kept = append(res.kept, r)
+			}
+		}
+	}
 	lc.next()
 	for {
 		line, err := c.readLine()
@@ -784,6 +813,8 @@ type lineChecker struct {
 	// lost: a record was not where the manifest has it; what follows is not checked line by
 	// line (the digest still is).
 	lost bool
+	// keep, when set, is handed each record that checks.
+	keep func(outbox.Record)
 }
 
 func (l *lineChecker) next() {
@@ -824,6 +855,9 @@ func (l *lineChecker) record(line, canon []byte) []byte {
 		l.lost = true
 		l.fail(r.Chain, r.Seq, "its hash does not recompute from its content")
 		return canon
+	}
+	if l.keep != nil {
+		l.keep(r)
 	}
 	l.prev = r.Hash
 	l.seq++

@@ -329,3 +329,71 @@ func TestVerifyStreamsLargeObjects(t *testing.T) {
 		t.Fatalf("summary %+v:\n%s", sum, failures(sum, vs))
 	}
 }
+
+func TestVerifyKeepReadsOnlyTheKeptChainsObjectsAndHandsTheirRecordsBack(t *testing.T) {
+	key := newSigningKey(t, "k")
+	spec := trailSpec{windows: 3, chains: 6, maxObject: 3, records: func(w, c int) int { return 1 + (w+c)%2 }}
+	bt := buildTrail(t, spec, key)
+	const kept = "p-04"
+	var want []outbox.Record
+	wantObjects := 0
+	for w, rs := range bt.records {
+		for _, r := range rs {
+			if r.Chain == kept {
+				want = append(want, r)
+			}
+		}
+		for i := range bt.sealed[w].Manifest.Objects {
+			for _, cr := range bt.sealed[w].Manifest.Chains {
+				if cr.Object == i && cr.Chain == kept {
+					wantObjects++
+					break
+				}
+			}
+		}
+	}
+	var all int
+	for _, s := range bt.sealed {
+		all += len(s.Manifest.Objects)
+	}
+	if wantObjects >= all {
+		t.Fatalf("the trail's %d objects all hold chain %s: the test shows nothing", all, kept)
+	}
+	run := func(tr Trail) ([]outbox.Record, Summary, *countingTrail) {
+		ct := &countingTrail{Trail: tr}
+		var got []outbox.Record
+		sum, err := Verify(context.Background(), ct, Options{Keep: func(c string) bool { return c == kept }, Now: func() time.Time { return bt.now }, Delay: time.Minute},
+			func(v WindowVerdict) { got = append(got, v.Kept...) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, sum, ct
+	}
+	got, sum, ct := run(bt.trail)
+	if !sum.OK() || int(ct.objects.Load()) != wantObjects {
+		t.Fatalf("summary %+v, %d objects read; want OK and %d", sum, ct.objects.Load(), wantObjects)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("kept %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Hash != want[i].Hash || string(got[i].Detail) != string(want[i].Detail) {
+			t.Fatalf("kept record %d = %s seq %d, want seq %d", i, got[i].Chain, got[i].Seq, want[i].Seq)
+		}
+	}
+
+	// A kept chain's object that fails hands none of its records back.
+	tampered := bt.trail.Clone()
+	obj := bt.sealed[0].Manifest.Objects[0].Key
+	for _, cr := range bt.sealed[0].Manifest.Chains {
+		if cr.Chain == kept {
+			obj = bt.sealed[0].Manifest.Objects[cr.Object].Key
+		}
+	}
+	e := mustEntry(t, tampered, obj)
+	tampered.Put(obj, regzip(append(gunzip(t, e.Body), '\n')), nil)
+	got, sum, _ = run(tampered)
+	if sum.OK() || len(got) >= len(want) {
+		t.Fatalf("with %s tampered: %d records kept of %d, summary OK %v", obj, len(got), len(want), sum.OK())
+	}
+}

@@ -74,6 +74,7 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	audit := newAuditCmd(out, awsAuditClients)
 	audit.AddCommand(newAuditLagCmd(out, awsOutboxClients, time.Now))
 	audit.AddCommand(newAuditVerifyCmd(out, awsTrailClients, time.Now))
+	audit.AddCommand(newAuditHistoryCmd(out, awsOutboxClients, awsTrailClients, time.Now))
 	root.AddCommand(audit)
 	return root
 }

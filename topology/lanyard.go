@@ -352,12 +352,14 @@ func Lanyard() *Topology {
 			// Every decision's audit record, hash-chained per chain (shared/stores/outbox): a
 			// partner's lifecycle chain, its token exchange lanes, the ops chain. Seq 0 is the
 			// chain's head, 1, 2, … its records. "chains" lists an owner's chains (heads only);
-			// "audit-pending" holds the records not yet in the audit log.
+			// "audit-pending" holds the records not yet in the audit log; "export-pending" the
+			// heads of the chains with records not yet exported to the audit bucket.
 			{Name: "outbox", PartitionKey: Attr{Name: "chain", Type: AttrString},
 				SortKey: &Attr{Name: "seq", Type: AttrNumber}, Stream: StreamNewImage,
 				Indexes: []Index{
 					{Name: "chains", PartitionKey: Attr{Name: "owner", Type: AttrString}, SortKey: &Attr{Name: "chain", Type: AttrString}, KeysOnly: true},
 					{Name: "audit-pending", PartitionKey: Attr{Name: "auditPending", Type: AttrString}, SortKey: &Attr{Name: "committedAt", Type: AttrNumber}, KeysOnly: true},
+					{Name: "export-pending", PartitionKey: Attr{Name: "exportPending", Type: AttrString}, SortKey: &Attr{Name: "chain", Type: AttrString}, KeysOnly: true},
 				}},
 			// The partners (shared/features/partner).
 			{Name: "partners", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},

@@ -81,8 +81,8 @@ func AppendAll(table string, head Head, ds ...events.Detail) ([]Record, []types.
 	}
 
 	update := &types.Update{
-		TableName:        aws.String(table),
-		Key:              Key(head.Chain, HeadSeq),
+		TableName: aws.String(table),
+		Key:       Key(head.Chain, HeadSeq),
 		// Not in the hash: the head waits in the export-pending index until the exporter has
 		// exported the chain up to it (AdvanceExport).
 		UpdateExpression: aws.String("SET #headSeq = :seq, #headHash = :hash, #owner = :owner, #exportPending = :exportShard"),

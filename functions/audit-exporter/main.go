@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -31,15 +30,11 @@ type config struct {
 	// (`lanyard local --audit-window`, tests).
 	Window time.Duration `env:"LANYARD_AUDIT_EXPORT_WINDOW,optional"`
 	Delay  time.Duration `env:"LANYARD_AUDIT_EXPORT_DELAY,optional"`
-	Policy policy.Loaded
-}
-
-// pathStyle addresses buckets by path when an endpoint other than AWS's is configured
-// (LocalStack), whose host names no bucket; in AWS, buckets are addressed by host.
-func pathStyle(o *s3.Options) {
-	if os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" {
-		o.UsePathStyle = true
-	}
+	// Endpoint and S3Endpoint are set where S3 is not AWS's (LocalStack), whose host names no
+	// bucket: buckets are then addressed by path; in AWS, by host.
+	Endpoint   string `env:"AWS_ENDPOINT_URL,optional"`
+	S3Endpoint string `env:"AWS_ENDPOINT_URL_S3,optional"`
+	Policy     policy.Loaded
 }
 
 func main() {
@@ -61,7 +56,7 @@ func main() {
 			Commit:     &outbox.Store{DB: db, Table: c.OutboxTable},
 			State:      &auditexports.Store{DB: db, Table: c.AuditExportsTable},
 			StateTable: c.AuditExportsTable,
-			S3:         s3.NewFromConfig(s.AWS, pathStyle),
+			S3:         s3.NewFromConfig(s.AWS, func(o *s3.Options) { o.UsePathStyle = c.Endpoint != "" || c.S3Endpoint != "" }),
 			KMS:        kms.NewFromConfig(s.AWS),
 			Bucket:     c.AuditBucket,
 			KeyID:      c.AuditSigningKey,

@@ -259,7 +259,7 @@ func TestPartnerLifeIsExportedToTheAuditBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range trail {
-		if n := after[w.key]; n != 1 && !(n == 0 && w.key == trail[len(trail)-1].key) {
+		if n := after[w.key]; n != 1 && (n != 0 || w.key != trail[len(trail)-1].key) {
 			t.Errorf("window %s recorded by %d Audit Exported events, want 1", w.key, n)
 		}
 		if w.versions != 1 {

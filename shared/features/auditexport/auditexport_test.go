@@ -452,3 +452,63 @@ func TestWindowStartIsAlignedToTheEpoch(t *testing.T) {
 		}
 	}
 }
+
+// The package documentation's count of AWS calls: one GetItem when nothing is due; a window
+// with C chains and O objects, 21 + 2C + ⌈C/100⌉ + O, after the run's GetItem of the state.
+func TestAWSCallsPerWindow(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	calls := func() int {
+		n := 0
+		for _, op := range []string{"GetItem", "Query", "BatchGetItem", "UpdateItem", "TransactWriteItems", "PutItem"} {
+			n += w.db.Calls(op)
+		}
+		puts := 0
+		for _, p := range w.bucket.puts {
+			puts += p
+		}
+		return n + puts + w.kms.signs + w.kms.pubs
+	}
+	gets := 0
+	getObject := w.exp.S3
+	w.exp.S3 = countingGets{S3API: getObject, n: &gets}
+	perWindow := func(c, o int) int { return 21 + 2*c + (c+99)/100 + o }
+
+	// The first run: the empty window before (C 0, O 0), and GetPublicKey once.
+	w.now = epoch.Add(15 * time.Second)
+	before := calls()
+	w.run(t)
+	if got, want := calls()+gets-before, 1+1+perWindow(0, 0); got != want {
+		t.Errorf("an empty first window: %d calls, want %d", got, want)
+	}
+	// Nothing due: one GetItem.
+	before, gets = calls(), 0
+	w.run(t)
+	if got := calls() + gets - before; got != 1 {
+		t.Errorf("a run with nothing due: %d calls, want 1", got)
+	}
+	// The ops chain's record of the window before, p-a's 4 and p-b's 1: C 3; 6 records in
+	// objects of 3: O 2.
+	for i := range 4 {
+		w.commitAt(t, "p-a", epoch.Add(time.Duration(i)*time.Second))
+	}
+	w.commitAt(t, "p-b", epoch.Add(5*time.Second))
+	w.now = epoch.Add(window + 10*time.Second)
+	before, gets = calls(), 0
+	if rep := w.run(t); rep.Records != 6 {
+		t.Fatalf("report %+v, want 6 records", rep)
+	}
+	if got, want := calls()+gets-before, 1+perWindow(3, 2); got != want {
+		t.Errorf("a window of 3 chains and 2 objects: %d calls, want %d", got, want)
+	}
+}
+
+type countingGets struct {
+	auditexport.S3API
+	n *int
+}
+
+func (c countingGets) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	*c.n++
+	return c.S3API.GetObject(ctx, in, opts...)
+}

@@ -243,17 +243,22 @@ type RevocationStalled struct {
 // DetailType implements Detail.
 func (RevocationStalled) DetailType() string { return TypeRevocationStalled }
 
-// AuditExported: a window of audit records was written to S3. Its PartnerID is AllPartners.
+// AuditExported: a closed window of the audit trail was exported to the audit bucket: its
+// objects and its signed manifest (shared/stores/audittrail). One per window, recorded on the
+// ops chain with the exporter's state. Its PartnerID is AllPartners.
 type AuditExported struct {
 	Meta
-	WindowStart    time.Time `json:"windowStart"`
-	WindowEnd      time.Time `json:"windowEnd"`
-	Bucket         string    `json:"bucket"`
-	ObjectKey      string    `json:"objectKey"`
-	ManifestKey    string    `json:"manifestKey"`
-	Records        int64     `json:"records"`
-	SHA256         string    `json:"sha256"`
-	PreviousDigest string    `json:"previousDigest"`
+	WindowStart time.Time `json:"windowStart"`
+	WindowEnd   time.Time `json:"windowEnd"`
+	Bucket      string    `json:"bucket"`
+	ManifestKey string    `json:"manifestKey"`
+	// ManifestSHA256 is the hex SHA-256 of the manifest's bytes, as the next manifest links it.
+	ManifestSHA256 string `json:"manifestSha256"`
+	Objects        int64  `json:"objects"`
+	Records        int64  `json:"records"`
+	Chains         int64  `json:"chains"`
+	// PreviousManifestSHA256 is the previous window's manifest's SHA-256, empty for the first.
+	PreviousManifestSHA256 string `json:"previousManifestSha256"`
 }
 
 // DetailType implements Detail.

@@ -199,6 +199,21 @@ func NewStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, 
 		}
 		s.Foundation.AuditLog, auditLog = a, a.Group
 	}
+	if top.AuditExport != nil {
+		pol, err := policy.Default()
+		if err != nil {
+			return Stacks{}, fmt.Errorf("audit export: %w", err)
+		}
+		mode, _ := app.Node().TryGetContext(jsii.String(AuditObjectLockContext)).(string)
+		if mode != "" && mode != "GOVERNANCE" && mode != "COMPLIANCE" {
+			return Stacks{}, fmt.Errorf("context %s: %q is neither GOVERNANCE nor COMPLIANCE", AuditObjectLockContext, mode)
+		}
+		if s.Foundation.AuditExport, err = NewAuditExport(s.Foundation.Stack, "AuditExport", &AuditExportProps{
+			RetentionDays: pol.Audit.ExportRetentionDays, Compliance: mode == "COMPLIANCE",
+		}); err != nil {
+			return Stacks{}, err
+		}
+	}
 	tables := map[string]awsdynamodb.ITable{}
 	if len(top.Tables) > 0 {
 		ts, err := NewTablesStack(app, "LanyardTables", &TablesStackProps{
@@ -219,13 +234,14 @@ func NewStacks(app awscdk.App, top *topology.Topology, env *awscdk.Environment, 
 		}
 	}
 	services, err := NewServicesStack(app, "LanyardServices", &ServicesStackProps{
-		StackProps: awscdk.StackProps{Env: env, Description: jsii.String("Lanyard: functions, REST API, consumers and schedules")},
-		Topology:   top,
-		Key:        s.Foundation.Key,
-		Bus:        s.Foundation.Bus,
-		Tables:     tables,
-		AuditLog:   auditLog,
-		Code:       code,
+		StackProps:  awscdk.StackProps{Env: env, Description: jsii.String("Lanyard: functions, REST API, consumers and schedules")},
+		Topology:    top,
+		Key:         s.Foundation.Key,
+		Bus:         s.Foundation.Bus,
+		Tables:      tables,
+		AuditLog:    auditLog,
+		AuditExport: s.Foundation.AuditExport,
+		Code:        code,
 	})
 	if err != nil {
 		return Stacks{}, err

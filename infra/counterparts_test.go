@@ -513,6 +513,31 @@ func missingCounterparts(top *topology.Topology, tpls ...assertions.Template) []
 					topology.AccessRead:      AuditLogReadActions,
 					topology.AccessReadWrite: AuditLogWriteActions,
 				}[v.Access]
+			case topology.ValueAuditBucket:
+				id, ok := c.targetOf(got, "AWS::S3::Bucket")
+				if !ok {
+					miss("%s: is not the name of the audit bucket", what)
+					continue
+				}
+				for _, a := range map[topology.Access][]string{topology.AccessRead: AuditBucketReadActions, topology.AccessReadWrite: AuditBucketWriteActions}[v.Access] {
+					if !slices.ContainsFunc(grants, func(g grant) bool {
+						return g.Action == a && g.Resource.ID == id && g.Resource.Attr == "Arn" && g.Suffix == "/*"
+					}) {
+						miss("%s: role %s is not granted %s on the audit bucket's objects", what, role, a)
+					}
+				}
+				continue
+			case topology.ValueAuditSigningKey:
+				t, ok := c.target(got)
+				if !ok || c.resources[t.ID].Type != "AWS::KMS::Key" || prop(c.resources[t.ID], "KeyUsage") != "SIGN_VERIFY" || t.Attr != "Arn" {
+					miss("%s: is not the ARN of the audit signing key", what)
+					continue
+				}
+				target = t
+				actions = map[topology.Access][]string{
+					topology.AccessRead:      AuditPublicKeyActions,
+					topology.AccessReadWrite: AuditSignActions,
+				}[v.Access]
 			default:
 				miss("%s: unknown value kind %q", what, v.Kind)
 				continue

@@ -30,6 +30,9 @@ type FoundationStack struct {
 	// AuditLog is the audit log group and its saved queries (NewStacks adds them when the
 	// topology declares one; nil otherwise).
 	AuditLog *AuditLog
+	// AuditExport is the audit bucket and signing key (NewStacks adds them when the topology
+	// declares an audit export; nil otherwise).
+	AuditExport *AuditExport
 	// DataProtection is the account's data protection policy masking partner keys in every log
 	// group (NewStacks adds it).
 	DataProtection awslogs.CfnAccountPolicy

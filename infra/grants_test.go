@@ -169,6 +169,28 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 						}
 					}
 				}
+			case topology.ValueAuditBucket:
+				for _, b := range c.ofType("AWS::S3::Bucket") {
+					switch v.Access {
+					case topology.AccessReadWrite:
+						allow(b, "Arn", "/*", AuditBucketWriteActions...)
+					case topology.AccessRead:
+						allow(b, "Arn", "", AuditBucketReadActions...)
+						allow(b, "Arn", "/*", AuditBucketReadActions...)
+					}
+				}
+			case topology.ValueAuditSigningKey:
+				for _, k := range c.ofType("AWS::KMS::Key") {
+					if prop(c.resources[k], "KeyUsage") != "SIGN_VERIFY" {
+						continue
+					}
+					switch v.Access {
+					case topology.AccessReadWrite:
+						allow(k, "Arn", "", AuditSignActions...)
+					case topology.AccessRead:
+						allow(k, "Arn", "", AuditPublicKeyActions...)
+					}
+				}
 			case topology.ValueKey:
 				decrypts = decrypts || v.Access != topology.AccessNone
 				encrypts = encrypts || v.Access == topology.AccessReadWrite
@@ -200,7 +222,9 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 			}
 		}
 		for _, k := range c.ofType("AWS::KMS::Key") {
-			keyID = k
+			if prop(c.resources[k], "KeyUsage") != "SIGN_VERIFY" {
+				keyID = k // the deployment's key, not the audit signing key
+			}
 		}
 		if decrypts {
 			allow(keyID, "Arn", "", keyDecrypt...)

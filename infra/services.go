@@ -37,6 +37,9 @@ type ServicesStackProps struct {
 	Tables map[string]awsdynamodb.ITable
 	// AuditLog is the audit log group (foundation stack), nil when the topology declares none.
 	AuditLog awslogs.ILogGroup
+	// AuditExport is the audit bucket and signing key (foundation stack), nil when the
+	// topology declares no audit export.
+	AuditExport *AuditExport
 	// Code is each function's deployment package; its error should name the function
 	// (FunctionPackage's does).
 	Code func(fn topology.Function) (awslambda.Code, error)
@@ -202,7 +205,7 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 
 	// Environments last: every table, queue, plan and role a value may name exists by now.
 	env := environment{key: props.Key, bus: props.Bus, tables: props.Tables, queues: s.Queues, plans: s.UsagePlans,
-		roles: s.Roles, stageARN: stageARN, functions: lambdas, dependents: top.Dependents, auditLog: props.AuditLog}
+		roles: s.Roles, stageARN: stageARN, functions: lambdas, dependents: top.Dependents, auditLog: props.AuditLog, auditExport: props.AuditExport}
 	if s.API != nil {
 		env.authorizerCacheARN = stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("apigateway"), Account: jsii.String(""), Resource: jsii.String("/restapis"),
@@ -282,6 +285,8 @@ type environment struct {
 	dependents []string
 	// auditLog is the audit log group (topology.ValueAuditLog), nil when none is declared.
 	auditLog awslogs.ILogGroup
+	// auditExport is the audit bucket and signing key, nil when none is declared.
+	auditExport *AuditExport
 }
 
 // bind sets each of the function's environment variables and grants its role the declared
@@ -456,6 +461,22 @@ func (e environment) bind(f *Function) error {
 				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 					Actions: jsii.Strings(AuditLogStopActions...), Resources: jsii.Strings("*"),
 				}))
+			}
+		case topology.ValueAuditBucket:
+			if e.auditExport == nil {
+				return fmt.Errorf("%s: no audit export is declared", where)
+			}
+			value = e.auditExport.Bucket.BucketName()
+			if err := grantAuditBucket(role, e.auditExport.Bucket, v.Access); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+		case topology.ValueAuditSigningKey:
+			if e.auditExport == nil {
+				return fmt.Errorf("%s: no audit export is declared", where)
+			}
+			value = e.auditExport.SigningKey.KeyArn()
+			if err := grantAuditSigningKey(role, e.auditExport.SigningKey, v.Access); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
 			}
 		default:
 			return fmt.Errorf("%s: unknown value kind %q", where, v.Kind)

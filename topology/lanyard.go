@@ -254,6 +254,17 @@ func Lanyard() *Topology {
 					"REFUSALS_TABLE": TableName("refusals", AccessReadWrite),
 					"AUDIT_LOG":      AuditLogName(AccessReadWrite),
 				}},
+			// Exports each closed window of the outbox's chains to the audit bucket: objects and
+			// a manifest signed with the audit signing key (shared/features/auditexport), every
+			// minute (the audit-export schedule). Two overlapping runs record a window once.
+			{Name: "audit-exporter", Main: "functions/audit-exporter", MemoryMB: 512, Timeout: 5 * time.Minute,
+				Env: map[string]Value{
+					"OUTBOX_TABLE":        TableName("outbox", AccessReadWrite),
+					"AUDIT_EXPORTS_TABLE": TableName("audit-exports", AccessReadWrite),
+					"AUDIT_BUCKET":        AuditBucketName(AccessReadWrite),
+					"AUDIT_SIGNING_KEY":   AuditSigningKeyARN(AccessReadWrite),
+					"DEPLOYMENT_ID":       DeploymentID(),
+				}},
 			// POST /v1/introspect: RFC 7662 introspection of a partner key for the deployment's
 			// dependents (shared/features/introspect). It reads the key registry and nothing
 			// else, and admits only the declared dependents.
@@ -315,6 +326,9 @@ func Lanyard() *Topology {
 			{Name: "audit-lag", Function: "audit-writer", Expression: "rate(1 minute)"},
 			// Writes each closed window of refused onboardings to the audit log.
 			{Name: "audit-refusals", Function: "audit-refusals", Expression: "rate(1 minute)"},
+			// Exports each closed window of the trail to the audit bucket; a run with nothing
+			// due reads one item.
+			{Name: "audit-export", Function: "audit-exporter", Expression: "rate(1 minute)"},
 		},
 		Consumers: []Consumer{
 			// A failed record comes back after the visibility timeout, and goes to the DLQ
@@ -342,6 +356,8 @@ func Lanyard() *Topology {
 		},
 		// Every decision's line goes to the audit log group through the audit writer.
 		AuditLog: &AuditLog{Writer: "audit-writer"},
+		// Every chain's records, window by window, to the audit bucket, signed.
+		AuditExport: &AuditExport{Exporter: "audit-exporter"},
 		StreamConsumers: []StreamConsumer{
 			// Retried batches skip records already published; bisection isolates a malformed
 			// record, which ends up located in the on-failure queue.
@@ -352,12 +368,14 @@ func Lanyard() *Topology {
 			// Every decision's audit record, hash-chained per chain (shared/stores/outbox): a
 			// partner's lifecycle chain, its token exchange lanes, the ops chain. Seq 0 is the
 			// chain's head, 1, 2, … its records. "chains" lists an owner's chains (heads only);
-			// "audit-pending" holds the records not yet in the audit log.
+			// "audit-pending" holds the records not yet in the audit log; "export-pending" the
+			// heads of the chains with records not yet exported to the audit bucket.
 			{Name: "outbox", PartitionKey: Attr{Name: "chain", Type: AttrString},
 				SortKey: &Attr{Name: "seq", Type: AttrNumber}, Stream: StreamNewImage,
 				Indexes: []Index{
 					{Name: "chains", PartitionKey: Attr{Name: "owner", Type: AttrString}, SortKey: &Attr{Name: "chain", Type: AttrString}, KeysOnly: true},
 					{Name: "audit-pending", PartitionKey: Attr{Name: "auditPending", Type: AttrString}, SortKey: &Attr{Name: "committedAt", Type: AttrNumber}, KeysOnly: true},
+					{Name: "export-pending", PartitionKey: Attr{Name: "exportPending", Type: AttrString}, SortKey: &Attr{Name: "chain", Type: AttrString}, KeysOnly: true},
 				}},
 			// The partners (shared/features/partner).
 			{Name: "partners", PartitionKey: Attr{Name: "partnerId", Type: AttrString}},
@@ -397,6 +415,9 @@ func Lanyard() *Topology {
 			// cursor (shared/stores/refusals); purged days after the window.
 			{Name: "refusals", PartitionKey: Attr{Name: "window", Type: AttrString},
 				SortKey: &Attr{Name: "reason", Type: AttrString}, TTLAttribute: "purgeAt"},
+			// The audit exporter's state: the last window exported and its manifest's link
+			// (shared/stores/auditexports).
+			{Name: "audit-exports", PartitionKey: Attr{Name: "id", Type: AttrString}},
 		},
 	}
 	// The tracker waits for a report of every enforcer declared (none: a revocation completes

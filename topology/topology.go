@@ -46,6 +46,8 @@ type Topology struct {
 	Dependents []string
 	// AuditLog is the audit log group (nil: none).
 	AuditLog *AuditLog
+	// AuditExport is the export of the audit trail to the audit bucket (nil: none).
+	AuditExport *AuditExport
 }
 
 // SecretRotation is the rotation function of the partner key secrets.
@@ -111,6 +113,14 @@ const (
 	// AWS, "/<prefix>/audit" locally (AuditLogGroupName). Access read-write: create log streams
 	// in it and put log events; read: run Logs Insights queries on it and read its events.
 	ValueAuditLog ValueKind = "audit-log"
+	// ValueAuditBucket is the name of the audit bucket (Topology.AuditExport): versioned, under
+	// Object Lock. Access read-write: put objects (never delete them) and read them back;
+	// read: list and read objects and their versions.
+	ValueAuditBucket ValueKind = "audit-bucket"
+	// ValueAuditSigningKey is the ARN of the audit signing key (Topology.AuditExport), a KMS
+	// asymmetric key (ECC_NIST_P256, SIGN_VERIFY). Access read-write: Sign and GetPublicKey;
+	// read: GetPublicKey.
+	ValueAuditSigningKey ValueKind = "audit-signing-key"
 )
 
 // Access is what a function may do with the resource a Value names; infra grants exactly it.
@@ -233,6 +243,24 @@ type AuditLog struct {
 	// Writer is the function that writes the bus's events to it (the audit consumer's).
 	Writer string
 }
+
+// AuditExport is the export of the audit trail: closed windows of the outbox's chains become
+// objects and signed manifests in the audit bucket (shared/features/auditexport).
+type AuditExport struct {
+	// Exporter is the function that exports the windows (scheduled).
+	Exporter string
+}
+
+// AuditBucketName is the name of the audit bucket, with the function's access to it.
+func AuditBucketName(access Access) Value { return Value{Kind: ValueAuditBucket, Access: access} }
+
+// AuditSigningKeyARN is the ARN of the audit signing key, with the function's access to it.
+func AuditSigningKeyARN(access Access) Value {
+	return Value{Kind: ValueAuditSigningKey, Access: access}
+}
+
+// AuditBucketLocalName is the audit bucket's name under a local deployment's name prefix.
+func AuditBucketLocalName(prefix string) string { return prefix + "-audit" }
 
 // Dependents is the declared dependents' ARNs (see ValueDependents).
 func Dependents() Value { return Value{Kind: ValueDependents} }

@@ -75,6 +75,10 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 				if t.AuditLog == nil {
 					bad("function %q: %s names the audit log, and none is declared", f.Name, k)
 				}
+			case ValueAuditBucket, ValueAuditSigningKey:
+				if t.AuditExport == nil {
+					bad("function %q: %s names the audit export's %s, and none is declared", f.Name, k, v.Kind)
+				}
 			case ValueFunction:
 				if _, ok := t.Function(v.Name); !ok {
 					bad("function %q: %s names undeclared function %q", f.Name, k, v.Name)
@@ -251,6 +255,15 @@ func (t *Topology) Validate(root string, knownDetailType func(string) bool) erro
 	if a := t.AuditLog; a != nil {
 		if f, ok := fn("audit log writer", a.Writer); ok && !slices.Contains(slices.Collect(maps.Values(f.Env)), AuditLogName(AccessReadWrite)) {
 			bad("audit log: its writer %q may not write it (no AuditLogName(read-write) in its environment)", a.Writer)
+		}
+	}
+
+	if a := t.AuditExport; a != nil {
+		if f, ok := fn("audit exporter", a.Exporter); ok {
+			env := slices.Collect(maps.Values(f.Env))
+			if !slices.Contains(env, AuditBucketName(AccessReadWrite)) || !slices.Contains(env, AuditSigningKeyARN(AccessReadWrite)) {
+				bad("audit export: its exporter %q may not write the bucket or sign (no AuditBucketName and AuditSigningKeyARN read-write in its environment)", a.Exporter)
+			}
 		}
 	}
 

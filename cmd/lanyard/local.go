@@ -51,6 +51,7 @@ func newLocalCmd(out *output) *cobra.Command {
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:4510", "address of the local API front")
 	f.StringVar(&opts.XRayListen, "xray-listen", "127.0.0.1:2000", "address of the local trace collector (the functions' AWS_XRAY_DAEMON_ADDRESS)")
 	f.DurationVar(&opts.RotationDay, "rotation-day", 24*time.Hour, "how long a rotation day lasts: 1s rotates a secret due every N days every N seconds (demos, tests)")
+	f.DurationVar(&opts.AuditWindow, "audit-window", time.Minute, "the audit export's window: each closed window of the trail is exported to the audit bucket, signed (whole seconds; the policy's audit.exportWindow is an hour)")
 	f.DurationVar(&opts.RotationInterval, "rotation-interval", rotation.DefaultInterval, "how often to look for secrets due for rotation")
 	f.BoolVar(&showTraces, "traces", false, "print the id of every trace the functions send, as it arrives")
 	f.BoolVar(&once, "once", false, "provision, print what changed, and exit")

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -109,6 +110,7 @@ type Clients struct {
 	APIGateway APIGatewayAPI
 	Secrets    SecretsAPI
 	Logs       LogsAPI
+	S3         S3API
 	// Lambda needs an execution role ARN; LocalStack does not enforce it.
 	Role string
 }
@@ -121,6 +123,8 @@ func NewClients(cfg aws.Config, account, dynamoDBEndpoint string) Clients {
 		Lambda: lambda.NewFromConfig(cfg), DynamoDB: LocalDynamoDB(cfg, dynamoDBEndpoint),
 		IAM: iam.NewFromConfig(cfg), APIGateway: apigateway.NewFromConfig(cfg),
 		Secrets: secretsmanager.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
+		// LocalStack's host names no bucket: buckets by path.
+		S3:   s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 		Role: "arn:aws:iam::" + account + ":role/lanyard-local",
 	}
 }

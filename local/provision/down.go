@@ -43,9 +43,10 @@ type Teardown struct {
 // created while it ran (partner secrets, partner API keys in its usage plans), by name, so a
 // deployment that failed half way is removed too: rules and their targets first (scheduled
 // rules stop firing), then event source mappings, functions and their log groups, queues,
-// tables, roles, usage plans with their API keys, the audit log group, partner secrets, the
-// bus, the key's alias.
-// The key itself can only be scheduled for deletion (KeyDeletionDays at least): it is Kept.
+// tables, roles, usage plans with their API keys, the audit log group, the audit bucket (every
+// version, bypassing its governance retention) and the audit signing key's alias, partner
+// secrets, the bus, the key's alias.
+// The keys themselves can only be scheduled for deletion (KeyDeletionDays at least): they are Kept.
 // What is already gone is skipped; a second Down removes nothing. Every deletion is tried, and
 // the errors are joined.
 func Down(ctx context.Context, c Clients, t *topology.Topology, prefix string) (*Teardown, error) {
@@ -92,6 +93,10 @@ func Down(ctx context.Context, c Clients, t *topology.Topology, prefix string) (
 		group := topology.AuditLogGroupName(prefix)
 		_, err := c.Logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(group)})
 		d.done("log group", group, err)
+	}
+	if t.AuditExport != nil {
+		d.auditBucket(ctx, topology.AuditBucketLocalName(prefix))
+		d.key(ctx, auditSigningAlias(prefix))
 	}
 	d.secrets(ctx, o.SecretsPrefix())
 	// DeleteEventBus answers a bus that is not there as deleted: look first.

@@ -73,6 +73,16 @@ func (p *Provisioner) environment(t *topology.Topology, f topology.Function, r *
 				return nil, fmt.Errorf("function %s: %s names the audit log, and none is declared", f.Name, k)
 			}
 			env[k] = r.AuditLog
+		case topology.ValueAuditBucket:
+			if r.AuditBucket == "" {
+				return nil, fmt.Errorf("function %s: %s names the audit bucket, and none is declared", f.Name, k)
+			}
+			env[k] = r.AuditBucket
+		case topology.ValueAuditSigningKey:
+			if r.AuditSigningKeyARN == "" {
+				return nil, fmt.Errorf("function %s: %s names the audit signing key, and none is declared", f.Name, k)
+			}
+			env[k] = r.AuditSigningKeyARN
 		case topology.ValueAPIStage:
 			if p.Options.APIStageARN == "" {
 				return nil, fmt.Errorf("function %s: %s needs the API's stage ARN, and none was given", f.Name, k)

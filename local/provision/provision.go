@@ -57,9 +57,13 @@ type Result struct {
 	UsagePlans map[string]string `json:"usagePlans"` // declared name → usage plan id
 	// AuditLog is the audit log group's name (topology.AuditLogGroupName), when one is
 	// declared.
-	AuditLog string   `json:"auditLog,omitempty"`
-	Streams  []Stream `json:"-"`
-	Changes  []Change `json:"changes"`
+	AuditLog string `json:"auditLog,omitempty"`
+	// AuditBucket and AuditSigningKeyARN are the audit export's bucket and signing key, when
+	// one is declared.
+	AuditBucket        string   `json:"auditBucket,omitempty"`
+	AuditSigningKeyARN string   `json:"auditSigningKeyArn,omitempty"`
+	Streams            []Stream `json:"-"`
+	Changes            []Change `json:"changes"`
 
 	busARN    string
 	queueARNs map[string]string // local queue name → ARN
@@ -131,6 +135,7 @@ func (p *Provisioner) Apply(ctx context.Context, t *topology.Topology) (*Result,
 		{"key", p.key},
 		{"bus", p.bus},
 		{"audit log", p.auditLog},
+		{"audit export", p.auditExport},
 		{"tables", p.tables},
 		{"queues", p.queues},
 		{"roles", p.roles},

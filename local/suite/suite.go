@@ -97,6 +97,7 @@ import (
 	"github.com/lanyardhq/lanyard/local/traces"
 	"github.com/lanyardhq/lanyard/shared/domain/credential"
 	"github.com/lanyardhq/lanyard/shared/platform/awsconfig"
+	"github.com/lanyardhq/lanyard/shared/platform/lambdastart"
 	"github.com/lanyardhq/lanyard/topology"
 )
 
@@ -129,6 +130,10 @@ type Options struct {
 	// AutomaticallyAfterDays to seconds for demos and tests).
 	RotationInterval time.Duration
 	RotationDay      time.Duration
+	// AuditWindow is the audit export's window (0: the policy's audit.exportWindow, an hour):
+	// "1m" exports a window a minute, each once AuditWindow/6 (at least a second) has passed
+	// after its end, so a local trail grows while one watches.
+	AuditWindow time.Duration
 	// Signers are further local principals the front admits on aws-iam routes besides the
 	// local credentials (front.Config.Signers): a test's second caller.
 	Signers []front.Signer
@@ -171,6 +176,10 @@ func (o *Options) defaults() {
 	o.FunctionEnv = maps.Clone(o.FunctionEnv)
 	if o.FunctionEnv == nil {
 		o.FunctionEnv = map[string]string{}
+	}
+	if o.AuditWindow > 0 {
+		o.FunctionEnv[lambdastart.AuditExportWindowVar] = o.AuditWindow.String()
+		o.FunctionEnv[lambdastart.AuditExportDelayVar] = max(time.Second, (o.AuditWindow / 6).Truncate(time.Second)).String()
 	}
 	if _, ok := o.FunctionEnv[KeyEnvironmentVar]; !ok {
 		o.FunctionEnv[KeyEnvironmentVar] = string(credential.EnvLocal)

@@ -61,6 +61,11 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 		{"refusal window over an hour", []edit{set("/audit/refusalWindow", "2h")}, "/audit/refusalWindow: 2h is not whole minutes from 1m to 1h"},
 		{"refusal window not dividing an hour", []edit{set("/audit/refusalWindow", "7m")}, "/audit/refusalWindow: 7m is not whole minutes from 1m to 1h dividing an hour evenly"},
 		{"refusal window of part of a minute", []edit{set("/audit/refusalWindow", "1m30s")}, "/audit/refusalWindow: 1m30s is not whole minutes from 1m to 1h dividing an hour evenly"},
+		{"export window missing", []edit{del("/audit/exportWindow")}, "/audit/exportWindow: required field missing"},
+		{"export window under a minute", []edit{set("/audit/exportWindow", "30s")}, "/audit/exportWindow: 30s is not whole minutes from 1m to 24h dividing a day evenly"},
+		{"export window not dividing a day", []edit{set("/audit/exportWindow", "7m")}, "/audit/exportWindow: 7m is not whole minutes"},
+		{"export delay over an hour", []edit{set("/audit/exportDelay", "2h")}, "/audit/exportDelay: 2h is outside 0s to 1h"},
+		{"export retention of no day", []edit{set("/audit/exportRetentionDays", 0)}, "/audit/exportRetentionDays: "},
 
 		// The onboarding replay window: minutes, not hours.
 		{"onboarding missing", []edit{del("/onboarding")}, "/onboarding: required field missing"},

@@ -112,6 +112,18 @@ type Audit struct {
 	// count per reason becomes one audit line. Refused onboardings are unauthenticated and
 	// may come in floods, so they are counted, not chained.
 	RefusalWindow Duration `json:"refusalWindow"`
+	// ExportWindow is the length of the windows the audit exporter cuts the trail into (they
+	// start at multiples of it since the Unix epoch): each closed window becomes objects and
+	// one signed manifest in the audit bucket.
+	ExportWindow Duration `json:"exportWindow"`
+	// ExportDelay is how long after its end a window is exported, so the decisions committed
+	// at its last instant are in the outbox when it is read; a record later still goes in the
+	// next window.
+	ExportDelay Duration `json:"exportDelay"`
+	// ExportRetentionDays is the audit bucket's default Object Lock retention, in days: no
+	// object or manifest can be deleted or overwritten before then (governance mode unless the
+	// deployment asks for compliance).
+	ExportRetentionDays int `json:"exportRetentionDays"`
 }
 
 // AuditRetentionDays are the retention periods CloudWatch Logs accepts for a log group

@@ -34,6 +34,10 @@ const (
 	maxWriterLagBudget  = time.Hour           // an alarm, not a report
 	minRefusalWindow    = time.Minute         // the aggregator runs once a minute
 	maxRefusalWindow    = time.Hour           // a flood is reported within the hour
+	minExportWindow     = time.Minute         // the exporter runs once a minute
+	maxExportWindow     = 24 * time.Hour      // a day's trail is exported the next day at the latest
+	maxExportDelay      = time.Hour           // a window is exported within the hour after it closes
+	maxExportRetention  = 36500               // S3 Object Lock's longest default retention in days
 	minRecoveryWindow   = 7 * 24 * time.Hour  // DeleteSecret's RecoveryWindowInDays floor
 	maxRecoveryWindow   = 30 * 24 * time.Hour // and ceiling
 	minSessionDuration  = 15 * time.Minute    // AssumeRole DurationSeconds floor
@@ -77,6 +81,16 @@ func (p *Policy) Validate() error {
 	}
 	if w := p.Audit.RefusalWindow.Std(); w < minRefusalWindow || w > maxRefusalWindow || w%time.Minute != 0 || time.Hour%w != 0 {
 		ps.add("/audit/refusalWindow", "%s is not whole minutes from %s to %s dividing an hour evenly: the windows refusals are counted in start on the clock's minutes", p.Audit.RefusalWindow, Duration(minRefusalWindow), Duration(maxRefusalWindow))
+	}
+
+	if w := p.Audit.ExportWindow.Std(); w < minExportWindow || w > maxExportWindow || w%time.Minute != 0 || (24*time.Hour)%w != 0 {
+		ps.add("/audit/exportWindow", "%s is not whole minutes from %s to %s dividing a day evenly: the export windows start on the clock's minutes", p.Audit.ExportWindow, Duration(minExportWindow), Duration(maxExportWindow))
+	}
+	if d := p.Audit.ExportDelay.Std(); d < 0 || d > maxExportDelay {
+		ps.add("/audit/exportDelay", "%s is outside 0s to %s", p.Audit.ExportDelay, Duration(maxExportDelay))
+	}
+	if d := p.Audit.ExportRetentionDays; d < 1 || d > maxExportRetention {
+		ps.add("/audit/exportRetentionDays", "%d is outside 1 to %d days (S3 Object Lock's default retention)", d, maxExportRetention)
 	}
 
 	catalog := map[string]bool{}

@@ -12,13 +12,15 @@ import (
 
 // Platform reports whether name is a platform-wide variable: one that Lambda, the AWS SDK or
 // `lanyard local` sets for every function (AWS_*, LANYARD_KEY_ENVIRONMENT, LANYARD_LOG_LEVEL,
-// and the test overrides LANYARD_FAULT, LANYARD_REVOCATION_BUDGET and LANYARD_REFUSAL_WINDOW),
+// and the test overrides LANYARD_FAULT, LANYARD_REVOCATION_BUDGET, LANYARD_REFUSAL_WINDOW,
+// LANYARD_AUDIT_EXPORT_WINDOW and LANYARD_AUDIT_EXPORT_DELAY),
 // rather than one the
 // function's topology entry gives it. A configuration may read them; the topology never
 // declares them.
 func Platform(name string) bool {
 	switch name {
-	case KeyEnvironmentVar, "LANYARD_LOG_LEVEL", "LANYARD_FAULT", RevocationBudgetVar, RefusalWindowVar:
+	case KeyEnvironmentVar, "LANYARD_LOG_LEVEL", "LANYARD_FAULT", RevocationBudgetVar, RefusalWindowVar,
+		AuditExportWindowVar, AuditExportDelayVar:
 		return true
 	}
 	return strings.HasPrefix(name, "AWS_")
@@ -33,6 +35,15 @@ const RevocationBudgetVar = "LANYARD_REVOCATION_BUDGET"
 // that count refused onboardings and write their counts, for tests that need windows of
 // seconds; AWS deployments leave it unset.
 const RefusalWindowVar = "LANYARD_REFUSAL_WINDOW"
+
+// AuditExportWindowVar and AuditExportDelayVar override the policy's audit.exportWindow and
+// audit.exportDelay (Go durations) in the audit exporter: `lanyard local --audit-window` sets
+// the window, so a local trail has windows of a minute or seconds; AWS deployments leave them
+// unset.
+const (
+	AuditExportWindowVar = "LANYARD_AUDIT_EXPORT_WINDOW"
+	AuditExportDelayVar  = "LANYARD_AUDIT_EXPORT_DELAY"
+)
 
 // KeyEnvironmentVar names the key environment a deployment mints and accepts keys for
 // (live, test or locl; live when unset). `lanyard local` sets it; AWS deployments leave it

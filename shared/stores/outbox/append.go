@@ -81,16 +81,19 @@ func AppendAll(table string, head Head, ds ...events.Detail) ([]Record, []types.
 	}
 
 	update := &types.Update{
-		TableName:        aws.String(table),
-		Key:              Key(head.Chain, HeadSeq),
-		UpdateExpression: aws.String("SET #headSeq = :seq, #headHash = :hash, #owner = :owner"),
+		TableName: aws.String(table),
+		Key:       Key(head.Chain, HeadSeq),
+		// Not in the hash: the head waits in the export-pending index until the exporter has
+		// exported the chain up to it (AdvanceExport).
+		UpdateExpression: aws.String("SET #headSeq = :seq, #headHash = :hash, #owner = :owner, #exportPending = :exportShard"),
 		ExpressionAttributeNames: map[string]string{
-			"#headSeq": attrHeadSeq, "#headHash": attrHeadHash, "#owner": attrOwner,
+			"#headSeq": attrHeadSeq, "#headHash": attrHeadHash, "#owner": attrOwner, "#exportPending": attrExportPending,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":seq":   &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.Seq, 10)},
-			":hash":  &types.AttributeValueMemberS{Value: prev.Hash},
-			":owner": &types.AttributeValueMemberS{Value: ChainOwner(head.Chain)},
+			":seq":         &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.Seq, 10)},
+			":hash":        &types.AttributeValueMemberS{Value: prev.Hash},
+			":owner":       &types.AttributeValueMemberS{Value: ChainOwner(head.Chain)},
+			":exportShard": &types.AttributeValueMemberS{Value: auditShard(head.Chain)},
 		},
 	}
 	if head.Seq == 0 {

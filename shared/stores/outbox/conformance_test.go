@@ -171,7 +171,7 @@ func wantHead(t *testing.T, s *outbox.Store, partner string, seq int64, hash str
 }
 
 func scenarios() []scenario {
-	return append(chainScenarios(), []scenario{
+	return append(append(chainScenarios(), exportScenarios()...), []scenario{
 		{"commit writes the record, the head and the state change together", func(t *testing.T, b backend) {
 			ctx := t.Context()
 			s := &outbox.Store{DB: b.db, Table: b.outbox}

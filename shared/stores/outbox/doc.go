@@ -25,7 +25,10 @@
 //     auditPending and committedAt, which key the audit-pending index until the record is in
 //     the audit log.
 //   - seq 0 is the chain's head, never a record: headSeq (N, the seq of the latest record),
-//     headHash (S, its hash) and owner (S, ChainOwner), which the chains index lists. It lives
+//     headHash (S, its hash) and owner (S, ChainOwner), which the chains index lists; and the
+//     audit exporter's cursor, exportedSeq and exportedHash (the last record exported to the
+//     audit bucket), and exportPending (the chain's shard, set by every Append, removed once
+//     the cursor reaches the head), which keys the export-pending index (Exports). It lives
 //     in the chain's own partition so a consistent GetItem reads it, and so a Query for seq ≥ 1
 //     reads the records alone.
 //

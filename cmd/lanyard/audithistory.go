@@ -140,7 +140,7 @@ func newAuditHistoryCmd(out *output, outboxConnect outboxClients, trailConnect t
 	fs.StringVar(&partner, "partner", "", "the partner's id (p-…)")
 	fs.StringVar(&bucket, "bucket", "", "the audit bucket's name (AWS)")
 	fs.StringVar(&publicKey, "public-key", "", "a file with the signing key's public key: the trust anchor, pinned")
-	fs.DurationVar(&delay, "delay", 2*time.Minute, "how long after a window's end the exporter exports it (policy audit.exportDelay)")
+	fs.DurationVar(&delay, "delay", exportDelay(), "how long after a window's end the exporter exports it (policy audit.exportDelay)")
 	fs.DurationVar(&slack, "slack", 5*time.Minute, "what the exporter's schedule and run may add to --delay")
 	return cmd
 }

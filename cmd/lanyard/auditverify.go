@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
-	"github.com/lanyardhq/lanyard/local/provision"
-	"github.com/lanyardhq/lanyard/local/suite"
+	"github.com/lanyardhq/lanyard/shared/domain/policy"
 	"github.com/lanyardhq/lanyard/shared/stores/audittrail"
+	"github.com/lanyardhq/lanyard/topology"
 )
 
 // trailTarget says where the audit bucket is.
@@ -38,10 +38,17 @@ func awsTrailClients(ctx context.Context, t trailTarget) (audittrail.Trail, erro
 	return &audittrail.S3Trail{S3: client, Bucket: t.Bucket}, nil
 }
 
-// localAuditBucket is the audit bucket of a `lanyard local` deployment: PREFIX-audit-ACCOUNT
-// (bucket names are global in AWS, so the account is part of it, as it would be there).
-func localAuditBucket(prefix string) string {
-	return provision.Options{Prefix: prefix}.Name("audit-" + suite.Account)
+// localAuditBucket is the audit bucket of a `lanyard local` deployment (PREFIX-audit).
+func localAuditBucket(prefix string) string { return topology.AuditBucketLocalName(prefix) }
+
+// exportDelay is the policy's audit.exportDelay: how long after a window's end the exporter
+// exports it, the default of --delay.
+func exportDelay() time.Duration {
+	p, err := policy.Default()
+	if err != nil {
+		return 2 * time.Minute
+	}
+	return p.Audit.ExportDelay.Std()
 }
 
 // auditVerifyFlags are `lanyard audit verify`'s flags.
@@ -78,7 +85,7 @@ func newAuditVerifyCmd(out *output, connect trailClients, now func() time.Time) 
 			"printed, compared with the one recorded, shows it.\n\n" +
 			"It reads the bucket with the credentials and region of the default AWS configuration chain, which\n" +
 			"need s3:ListBucket and s3:GetObject on it. In AWS, --bucket names it (the stack's audit bucket output).\n" +
-			"For `lanyard local`, --prefix names its deployment instead (bucket PREFIX-audit-" + suite.Account + ",\n" +
+			"For `lanyard local`, --prefix names its deployment instead (bucket PREFIX-audit,\n" +
 			"LocalStack's endpoint and test credentials).",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -105,7 +112,7 @@ func newAuditVerifyCmd(out *output, connect trailClients, now func() time.Time) 
 	fs.StringVar(&f.from, "from", "", "check the objects of the windows from: RFC 3339 or a duration back from now (default: the first)")
 	fs.StringVar(&f.to, "to", "", "to: RFC 3339 or a duration back from now (default: now)")
 	fs.StringVar(&f.publicKey, "public-key", "", "a file with the signing key's public key: the trust anchor, pinned")
-	fs.DurationVar(&f.delay, "delay", 2*time.Minute, "how long after a window's end the exporter exports it (policy audit.exportDelay)")
+	fs.DurationVar(&f.delay, "delay", exportDelay(), "how long after a window's end the exporter exports it (policy audit.exportDelay)")
 	fs.DurationVar(&f.slack, "slack", 5*time.Minute, "what the exporter's schedule and run may add to --delay")
 	return cmd
 }

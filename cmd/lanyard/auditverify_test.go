@@ -188,7 +188,7 @@ func TestAuditVerify(t *testing.T) {
 					t.Errorf("JSON answer %+v, %v", v, err)
 				}
 			}
-			if tc.name == "an untouched trail, its anchor not pinned" && (target.Bucket != "lanyard-audit-000000000000" || !target.Local) {
+			if tc.name == "an untouched trail, its anchor not pinned" && (target.Bucket != "lanyard-audit" || !target.Local) {
 				t.Errorf("--prefix lanyard opened %+v", target)
 			}
 		})

@@ -15,6 +15,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -282,5 +284,100 @@ func TestPartnerLifeIsExportedToTheAuditBucket(t *testing.T) {
 		}
 	}
 	canary.CheckText("the exported trail", all.String())
+
+	// The auditor's tools, the built CLI: the trail verifies, pinned to the signing key's
+	// public key as KMS gives it, and the partner's history matches the outbox record by
+	// record, each in the window that exported it.
+	run := lanyardCLIRun(t)
+	keyFile := filepath.Join(t.TempDir(), "audit-signing-key.b64")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(pk.PublicKey)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v := run("audit", "verify", "--prefix", prefix, "--public-key", keyFile); v.code != 0 || !strings.Contains(v.stdout, "verified: ") || !strings.Contains(v.stdout, fingerprint+" (pinned") {
+		t.Fatalf("lanyard audit verify: exit %d\n%s%s", v.code, v.stdout, v.stderr)
+	}
+	h := run("audit", "history", "--partner", ob.PartnerID, "--prefix", prefix, "--public-key", keyFile, "-o", "json")
+	var history struct {
+		OK     bool `json:"ok"`
+		Chains []struct {
+			Chain   string `json:"chain"`
+			Records []struct {
+				Seq     int64  `json:"seq"`
+				Hash    string `json:"hash"`
+				Window  string `json:"window"`
+				Problem string `json:"problem"`
+			} `json:"records"`
+		} `json:"chains"`
+	}
+	if err := json.Unmarshal([]byte(h.stdout), &history); err != nil || h.code != 0 || !history.OK {
+		t.Fatalf("lanyard audit history: exit %d, %v\n%s%s", h.code, err, h.stdout, h.stderr)
+	}
+	shown := 0
+	for _, c := range history.Chains {
+		for _, r := range c.Records {
+			k := fmt.Sprintf("%s/%d", c.Chain, r.Seq)
+			if o, ok := want[k]; !ok || o.Hash != r.Hash || r.Window == "" || r.Problem != "" {
+				t.Errorf("lanyard audit history shows %s (hash %s, window %q, problem %q), the outbox holds %v", k, r.Hash, r.Window, r.Problem, ok)
+			}
+			shown++
+		}
+	}
+	if shown != len(want) {
+		t.Errorf("lanyard audit history shows %d records, the outbox holds %d", shown, len(want))
+	}
+
+	// Tampering, as an administrator of the bucket could: a new version of one object of the
+	// partner's, its last line dropped, fails that window and names the object; a window's
+	// manifest deleted (a delete marker) is caught too.
+	var tampered exportedWindow
+	for _, w := range trail {
+		if slices.ContainsFunc(w.records, func(r outbox.Record) bool { return outbox.ChainOwner(r.Chain) == ob.PartnerID }) && len(w.manifest.Objects) > 0 {
+			tampered = w
+			break
+		}
+	}
+	obj := tampered.manifest.Objects[0].Key
+	g, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(g.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := io.ReadAll(zr)
+	_ = g.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(content, []byte("\n"))
+	var shorter bytes.Buffer
+	zw := gzip.NewWriter(&shorter)
+	_, _ = zw.Write(bytes.Join(lines[:len(lines)-2], nil)) // the last line and the empty tail
+	_ = zw.Close()
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj), Body: bytes.NewReader(shorter.Bytes())}); err != nil {
+		t.Fatalf("put a new version of %s: %v", obj, err)
+	}
+	stamp := audittrail.Stamp(tampered.manifest.WindowStart)
+	v := run("audit", "verify", "--prefix", prefix, "--public-key", keyFile)
+	if v.code != 1 || !strings.Contains(v.stderr, obj) || !slices.ContainsFunc(strings.Split(v.stdout, "\n"), func(l string) bool {
+		return strings.Contains(l, "FAILED") && strings.Contains(l, obj) && strings.Contains(l, stamp)
+	}) {
+		t.Fatalf("lanyard audit verify after a new version of %s: exit %d, want 1 naming the object on window %s's line\n%s%s", obj, v.code, stamp, v.stdout, v.stderr)
+	}
+	if h := run("audit", "history", "--partner", ob.PartnerID, "--prefix", prefix); h.code != 1 || !strings.Contains(h.stderr, obj) {
+		t.Errorf("lanyard audit history after a new version of %s: exit %d, want 1 naming it\n%s%s", obj, h.code, h.stdout, h.stderr)
+	}
+
+	if len(trail) < 2 {
+		t.Fatalf("%d windows exported: no manifest to delete before the last", len(trail))
+	}
+	gone := trail[len(trail)-2].key
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(gone)}); err != nil {
+		t.Fatalf("delete %s: %v", gone, err)
+	}
+	if v := run("audit", "verify", "--prefix", prefix, "--from", trail[len(trail)-1].manifest.WindowStart.Format(time.RFC3339)); v.code != 1 || !strings.Contains(v.stdout+v.stderr, gone) {
+		t.Fatalf("lanyard audit verify after %s was deleted: exit %d, want 1 naming it\n%s%s", gone, v.code, v.stdout, v.stderr)
+	}
 	checkCanaries(t, s, canary)
 }

@@ -4,6 +4,7 @@ package suite_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -161,12 +162,7 @@ func TestFailingEnforcerDeadLettersAndTheRevocationStalls(t *testing.T) {
 // the test when the command fails.
 func lanyardCLI(t *testing.T) func(args ...string) []byte {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "lanyard")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/lanyard")
-	build.Dir = env.Root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/lanyard: %v\n%s", err, out)
-	}
+	bin := lanyardBinary(t)
 	return func(args ...string) []byte {
 		t.Helper()
 		cmd := exec.CommandContext(t.Context(), bin, args...)
@@ -177,5 +173,46 @@ func lanyardCLI(t *testing.T) func(args ...string) []byte {
 			t.Fatalf("lanyard %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 		}
 		return out
+	}
+}
+
+// lanyardBinary builds the lanyard CLI for a test and returns its path.
+func lanyardBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lanyard")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/lanyard")
+	build.Dir = env.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/lanyard: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// cliRun is one run of the built CLI: what it printed and its exit code.
+type cliRun struct {
+	stdout, stderr string
+	code           int
+}
+
+// lanyardCLIRun builds the lanyard CLI for a test and returns a function that runs it and
+// hands back its output and exit code, failing or not.
+func lanyardCLIRun(t *testing.T) func(args ...string) cliRun {
+	t.Helper()
+	bin := lanyardBinary(t)
+	return func(args ...string) cliRun {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), bin, args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			return cliRun{stdout: stdout.String(), stderr: stderr.String()}
+		case errors.As(err, &exit):
+			return cliRun{stdout: stdout.String(), stderr: stderr.String(), code: exit.ExitCode()}
+		}
+		t.Fatalf("lanyard %s: %v", strings.Join(args, " "), err)
+		return cliRun{}
 	}
 }

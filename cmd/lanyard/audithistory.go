@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -104,14 +103,8 @@ func newAuditHistoryCmd(out *output, outboxConnect outboxClients, trailConnect t
 			if delay < 0 || slack < 0 {
 				return usageError{errors.New("--delay and --slack are durations from 0 up")}
 			}
-			if publicKey != "" {
-				b, err := os.ReadFile(publicKey)
-				if err != nil {
-					return usageError{fmt.Errorf("--public-key: %w", err)}
-				}
-				if opts.PublicKey, err = audittrail.ParsePublicKey(b); err != nil {
-					return usageError{fmt.Errorf("--public-key %s: %w", oneLine(publicKey, 80), err)}
-				}
+			if opts.PublicKey, err = pinnedPublicKey(publicKey); err != nil {
+				return err
 			}
 			db, err := outboxConnect(cmd.Context(), target)
 			if err != nil {

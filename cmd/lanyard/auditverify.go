@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -154,16 +155,27 @@ func (f *auditVerifyFlags) resolve(cmd *cobra.Command, now func() time.Time) (au
 	if f.delay < 0 || f.slack < 0 {
 		return audittrail.Options{}, usageError{errors.New("--delay and --slack are durations from 0 up")}
 	}
-	if f.publicKey != "" {
-		b, err := os.ReadFile(f.publicKey)
-		if err != nil {
-			return audittrail.Options{}, usageError{fmt.Errorf("--public-key: %w", err)}
-		}
-		if opts.PublicKey, err = audittrail.ParsePublicKey(b); err != nil {
-			return audittrail.Options{}, usageError{fmt.Errorf("--public-key %s: %w", oneLine(f.publicKey, 80), err)}
-		}
+	if opts.PublicKey, err = pinnedPublicKey(f.publicKey); err != nil {
+		return audittrail.Options{}, err
 	}
 	return opts, nil
+}
+
+// pinnedPublicKey reads --public-key FILE, the trust anchor an auditor holds (nil when path
+// is empty).
+func pinnedPublicKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Clean(path)) // the operator's own file, named on their command line
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--public-key: %w", err)}
+	}
+	der, err := audittrail.ParsePublicKey(b)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--public-key %s: %w", oneLine(path, 80), err)}
+	}
+	return der, nil
 }
 
 // runAuditVerify verifies the trail, printing a line per window as it goes (the table) or the

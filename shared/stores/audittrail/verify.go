@@ -363,7 +363,7 @@ func (v *verifier) manifest(ctx context.Context, f fetchedManifest) error {
 	m, ok := v.readManifest(f, first, fail)
 	if ok {
 		vd.End = m.WindowEnd
-		v.checkManifest(m, start, first, fail)
+		v.checkManifest(m, f.key, start, first, fail)
 	}
 	if v.sum.First.IsZero() {
 		v.sum.First = start
@@ -383,33 +383,37 @@ func (v *verifier) manifest(ctx context.Context, f fetchedManifest) error {
 	}
 	if ok && v.within(m) {
 		vd.Checked = true
-		vd.Objects = len(m.Objects)
+		ranges := make([][]ChainRange, len(m.Objects))
+		read := make([]bool, len(m.Objects))
+		for _, r := range m.Chains {
+			ranges[r.Object] = append(ranges[r.Object], r)
+			read[r.Object] = read[r.Object] || v.opts.Keep == nil || v.opts.Keep(r.Chain)
+		}
+		if v.opts.Keep == nil {
+			for i := range read {
+				read[i] = true // an object no range names is read, and fails
+			}
+		}
+		for _, r := range read {
+			if r {
+				vd.Objects++
+			}
+		}
+		// Everything the workers read of the verdict is set before the first task is sent.
 		w.results = make([]objectResult, len(m.Objects))
-		w.left.Store(int64(len(m.Objects)))
+		w.left.Store(int64(vd.Objects))
 		v.enqueue(w)
 		for i, o := range m.Objects {
-			var ranges []ChainRange
-			kept := v.opts.Keep == nil
-			for _, r := range m.Chains {
-				if r.Object == i {
-					ranges = append(ranges, r)
-					kept = kept || v.opts.Keep(r.Chain)
-				}
-			}
-			if !kept {
-				vd.Objects--
-				if w.left.Add(-1) == 0 {
-					close(w.done)
-				}
+			if !read[i] {
 				continue
 			}
 			select {
-			case v.tasks <- objectTask{ctx: ctx, w: w, i: i, obj: o, ranges: ranges}:
+			case v.tasks <- objectTask{ctx: ctx, w: w, i: i, obj: o, ranges: ranges[i]}:
 			case <-ctx.Done():
 				return fmt.Errorf("verify the audit trail: %w", ctx.Err())
 			}
 		}
-		if len(m.Objects) == 0 {
+		if vd.Objects == 0 {
 			close(w.done)
 		}
 	} else {
@@ -491,18 +495,24 @@ func (v *verifier) signature(f fetchedManifest, fail func(string, ...any)) {
 	if !ecdsa.VerifyASN1(v.anchorKey, d[:], sig) {
 		fail("signature does not verify with the trust anchor %s", v.anchorFP)
 	}
-	if a, ok := metadataValue(f.metadata, SigningAlgorithmMetadata); ok && a != SigningAlgorithm {
+	if a, _ := metadataValue(f.metadata, SigningAlgorithmMetadata); a != SigningAlgorithm {
 		fail("metadata %s is %q, not %s", SigningAlgorithmMetadata, a, SigningAlgorithm)
 	}
-	if fp, ok := metadataValue(f.metadata, FingerprintMetadata); ok && fp != v.anchorFP {
-		fail("metadata %s is %s, not the trust anchor %s", FingerprintMetadata, fp, v.anchorFP)
+	if fp, _ := metadataValue(f.metadata, FingerprintMetadata); fp != v.anchorFP {
+		fail("metadata %s is %q, not the trust anchor %s", FingerprintMetadata, fp, v.anchorFP)
 	}
 }
 
 // checkManifest checks what a manifest says of itself and of the one before.
-func (v *verifier) checkManifest(m Manifest, start time.Time, first bool, fail func(string, ...any)) {
+func (v *verifier) checkManifest(m Manifest, key string, start time.Time, first bool, fail func(string, ...any)) {
 	if !m.WindowStart.Equal(start) {
 		fail("the manifest's window starts at %s, its key says %s", Stamp(m.WindowStart), Stamp(start))
+	}
+	if want := ManifestKey(m.WindowStart); key != want {
+		fail("stored under %s, the exporter writes it under %s", key, want)
+	}
+	if m.Deployment == "" {
+		fail("the manifest names no deployment")
 	}
 	if !m.WindowEnd.After(m.WindowStart) {
 		fail("the window ends at %s, not after its start", m.WindowEnd.UTC().Format(time.RFC3339))
@@ -513,7 +523,7 @@ func (v *verifier) checkManifest(m Manifest, start time.Time, first bool, fail f
 			fail("the trail's first manifest links to %s, which is not in the trail", m.Previous.Key)
 		}
 	} else {
-		if v.deployment != "" && m.Deployment != v.deployment {
+		if m.Deployment != v.deployment {
 			fail("deployment %q, the trail's is %q", m.Deployment, v.deployment)
 		}
 		if m.Anchor != nil {
@@ -736,10 +746,14 @@ func (c *objectChecker) check(ctx context.Context, trail Trail, w WindowVerdict,
 		fail("", 0, "not gzip: %v", err)
 		return res
 	}
+	// The content is read no further than the manifest's size says, and a line no longer
+	// than a record can be: a small object that inflates without end (or into one endless
+	// line) fails as soon as it passes either, holding no more than a line.
+	content := io.LimitReader(c.zr, obj.Bytes+1)
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(c.zr, 64<<10)
+		c.br = bufio.NewReaderSize(content, 64<<10)
 	} else {
-		c.br.Reset(c.zr)
+		c.br.Reset(content)
 	}
 	h := sha256.New()
 	lc := lineChecker{ranges: ranges, fail: fail}
@@ -796,11 +810,18 @@ func (c *objectChecker) readLine() ([]byte, error) {
 	}
 	c.line = append(c.line[:0], line...)
 	for errors.Is(err, bufio.ErrBufferFull) {
+		if len(c.line) > maxLine {
+			return nil, fmt.Errorf("a line longer than %d bytes, which no record is", maxLine)
+		}
 		line, err = c.br.ReadSlice('\n')
 		c.line = append(c.line, line...)
 	}
 	return c.line, err
 }
+
+// maxLine bounds a record line: a DynamoDB item, the record with its detail, is 400 KB at
+// most, and its line escapes little.
+const maxLine = 1 << 20
 
 // lineChecker follows an object's records through the manifest's ranges.
 type lineChecker struct {

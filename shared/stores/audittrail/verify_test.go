@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,6 +241,19 @@ func TestVerifyNamesWhatFailedAndWhere(t *testing.T) {
 			tr.Put(s.Key, e.Body, s.Metadata())
 			return bt.now
 		}, nil, []string{"manifest " + bt.sealed[2].Key, "signature does not verify with the trust anchor " + Fingerprint(key.der), "links to " + bt.sealed[2].Key + " with another signature"}},
+		{"the last manifest moved to a key of another form", func(tr *MemTrail) time.Time {
+			e := mustEntry(t, tr, bt.sealed[3].Key)
+			tr.Delete(bt.sealed[3].Key)
+			tr.Put("manifests/20261206T150300.000Z.json", e.Body, e.Metadata)
+			return bt.now
+		}, nil, []string{"stored under manifests/20261206T150300.000Z.json, the exporter writes it under " + bt.sealed[3].Key}},
+		{"a manifest's metadata without its key's fingerprint", func(tr *MemTrail) time.Time {
+			e := mustEntry(t, tr, bt.sealed[1].Key)
+			md := maps.Clone(e.Metadata)
+			delete(md, FingerprintMetadata)
+			tr.Put(bt.sealed[1].Key, e.Body, md)
+			return bt.now
+		}, nil, []string{"manifest " + bt.sealed[1].Key, `metadata key-fingerprint is "", not the trust anchor`}},
 		{"the whole trail signed anew, pinned", func(tr *MemTrail) time.Time {
 			*tr = *buildTrail(t, smallSpec(), other).trail.Clone()
 			return bt.now
@@ -395,5 +409,28 @@ func TestVerifyKeepReadsOnlyTheKeptChainsObjectsAndHandsTheirRecordsBack(t *test
 	got, sum, _ = run(tampered)
 	if sum.OK() || len(got) >= len(want) {
 		t.Fatalf("with %s tampered: %d records kept of %d, summary OK %v", obj, len(got), len(want), sum.OK())
+	}
+}
+
+// An object replaced by a small gzip that inflates into one endless line fails at the first
+// of its bounds (the manifest's size, the longest line a record makes), named, instead of
+// being held in memory whole.
+func TestVerifyBoundsWhatAnObjectInflatesTo(t *testing.T) {
+	key := newSigningKey(t, "k")
+	bt := buildTrail(t, smallSpec(), key)
+	obj := bt.sealed[0].Manifest.Objects[0]
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for range 64 {
+		_, _ = zw.Write(chunk)
+	}
+	_ = zw.Close()
+	tr := bt.trail.Clone()
+	tr.Put(obj.Key, bomb.Bytes(), nil)
+	sum, vs := verifyAll(t, tr, bt.now, key.der)
+	got := failures(sum, vs)
+	if sum.OK() || !strings.Contains(got, obj.Key) || !strings.Contains(got, fmt.Sprintf("%d bytes uncompressed, the manifest has %d", obj.Bytes+1, obj.Bytes)) {
+		t.Fatalf("a %d-byte gzip of a 64 MiB line: %s", bomb.Len(), got)
 	}
 }

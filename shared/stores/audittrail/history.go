@@ -83,11 +83,15 @@ func History(ctx context.Context, store ChainReader, trail Trail, partner string
 	exported := map[string][]HistoryRecord{}
 	opts.Keep = func(chain string) bool { return outbox.ChainOwner(chain) == partner }
 	h.Trail, err = Verify(ctx, trail, opts, func(v WindowVerdict) {
+		problem := ""
 		if !v.OK() {
 			h.Windows = append(h.Windows, v)
+			// Its objects that verify hand their records back, but the window's manifest
+			// may be what failed: none of its records counts as exported.
+			problem = "its window " + Stamp(v.Start) + " does not verify"
 		}
 		for _, r := range v.Kept {
-			exported[r.Chain] = append(exported[r.Chain], HistoryRecord{Record: r, Window: Stamp(v.Start)})
+			exported[r.Chain] = append(exported[r.Chain], HistoryRecord{Record: r, Window: Stamp(v.Start), Problem: problem})
 		}
 	})
 	if err != nil {
@@ -149,6 +153,7 @@ func chainHistory(ctx context.Context, store ChainReader, chain string, trail []
 		if t, ok := bySeq[r.Seq]; ok {
 			delete(bySeq, r.Seq)
 			hr.Window = t.Window
+			hr.Problem = join(hr.Problem, t.Problem)
 			if t.Hash != r.Hash {
 				hr.Problem = join(hr.Problem, fmt.Sprintf("the trail's copy (window %s) has hash %s, the outbox's %s", t.Window, short(t.Hash), short(r.Hash)))
 			}
@@ -156,7 +161,7 @@ func chainHistory(ctx context.Context, store ChainReader, chain string, trail []
 		ch.Records = append(ch.Records, hr)
 	}
 	for _, t := range bySeq {
-		t.Problem = "in the trail (window " + t.Window + "), not in the outbox"
+		t.Problem = join(t.Problem, "in the trail (window "+t.Window+"), not in the outbox")
 		ch.Records = append(ch.Records, t)
 	}
 	slices.SortFunc(ch.Records, func(a, b HistoryRecord) int { return int(a.Seq - b.Seq) })

@@ -134,6 +134,20 @@ func TestHistoryMatchesTheOutboxWithTheTrail(t *testing.T) {
 			t.Fatalf("a tampered object passed: %v, %d failed windows", err, len(h.Windows))
 		}
 	})
+	t.Run("a manifest of the partner's window signed by another key", func(t *testing.T) {
+		tampered := bt.trail.Clone()
+		s := bt.sealed[1]
+		sig, err := newSigningKey(t, "k2").signer().Sign(context.Background(), SigningDigest(s.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Signature = sig
+		tampered.PutSealed(s)
+		h, err := History(context.Background(), outboxOf(bt), tampered, partner, opts)
+		if err != nil || h.OK() || !strings.Contains(problems(h), "its window "+Stamp(s.Manifest.WindowStart)+" does not verify") {
+			t.Fatalf("records of a window whose manifest fails passed as exported: %v\n%s", err, problems(h))
+		}
+	})
 	t.Run("an unknown partner", func(t *testing.T) {
 		_, err := History(context.Background(), outboxOf(bt), bt.trail, "p-99", opts)
 		if !errors.Is(err, ErrNoChain) {

@@ -72,9 +72,9 @@ func newAuditHistoryCmd(out *output, outboxConnect outboxClients, trailConnect t
 			"the same hash, or the difference named. Each record is printed with the window that exported it, or\n" +
 			"\"not exported yet\". It exits 1 when anything does not verify.\n\n" +
 			"It reads the outbox table and the audit bucket with the credentials and region of the default AWS\n" +
-			"configuration chain (dynamodb:Query and GetItem on the table and its chains index; s3:ListBucket and\n" +
-			"s3:GetObject on the bucket). In AWS, --table and --bucket name them. For `lanyard local`, --prefix\n" +
-			"names its deployment instead.",
+			"configuration chain: dynamodb:Query and GetItem on the table and its chains index; s3:ListBucket,\n" +
+			"s3:ListBucketVersions and s3:GetObject on the bucket. In AWS, --table and --bucket name them. For\n" +
+			"`lanyard local`, --prefix names its deployment instead.",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Errorf("history takes no argument, got %q (the partner goes in --partner)", oneLine(args[0], 80))}

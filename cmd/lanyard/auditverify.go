@@ -84,8 +84,11 @@ func newAuditVerifyCmd(out *output, connect trailClients, now func() time.Time) 
 			"`aws kms get-public-key --query PublicKey --output text` prints) pins it: without it, a trail that an\n" +
 			"administrator signed anew from its first manifest with another key verifies, and only the fingerprint\n" +
 			"printed, compared with the one recorded, shows it.\n\n" +
+			"It also lists every version of the trail's keys: the exporter writes each key once, so a key with a\n" +
+			"second version or a delete marker was written again or deleted after its export — named even when\n" +
+			"the rewrite was signed with the deployment's own key, which the signatures cannot tell.\n\n" +
 			"It reads the bucket with the credentials and region of the default AWS configuration chain, which\n" +
-			"need s3:ListBucket and s3:GetObject on it. In AWS, --bucket names it (the stack's audit bucket output).\n" +
+			"need s3:ListBucket, s3:ListBucketVersions and s3:GetObject on it. In AWS, --bucket names it (the stack's audit bucket output).\n" +
 			"For `lanyard local`, --prefix names its deployment instead (bucket PREFIX-audit,\n" +
 			"LocalStack's endpoint and test credentials).",
 		Args: func(_ *cobra.Command, args []string) error {
@@ -254,8 +257,12 @@ func summaryLine(s audittrail.Summary) string {
 	if !s.First.IsZero() {
 		span = fmt.Sprintf(" from %s to %s", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
 	}
-	return fmt.Sprintf("%s: %d windows%s, %d with their objects (%d objects, %d records, %d bytes); %s",
-		verdict, s.Windows, span, s.Checked, s.Objects, s.Records, s.Bytes, anchor)
+	versions := "; every key's versions listed"
+	if !s.Versions {
+		versions = "; versions not listed"
+	}
+	return fmt.Sprintf("%s: %d windows%s, %d with their objects (%d objects, %d records, %d bytes); %s%s",
+		verdict, s.Windows, span, s.Checked, s.Objects, s.Records, s.Bytes, anchor, versions)
 }
 
 // verifyFailure is the one-line error of a trail that does not verify: how much failed and

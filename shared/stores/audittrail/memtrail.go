@@ -29,6 +29,8 @@ type MemTrail struct {
 	mu      sync.Mutex
 	entries map[string]MemEntry
 	version int
+	// history is every version of each key, delete markers included, oldest first.
+	history map[string][]ObjectVersion
 }
 
 // MemEntry is the current version of one key.
@@ -41,7 +43,40 @@ type MemEntry struct {
 var _ Trail = (*MemTrail)(nil)
 
 // NewMemTrail returns an empty trail.
-func NewMemTrail() *MemTrail { return &MemTrail{entries: map[string]MemEntry{}} }
+func NewMemTrail() *MemTrail {
+	return &MemTrail{entries: map[string]MemEntry{}, history: map[string][]ObjectVersion{}}
+}
+
+// Versions returns every version of the keys under prefix, delete markers included, as a
+// versioned bucket lists them. MemTrail is no VersionLister itself, so Verify over it checks
+// what the objects and manifests hold alone (a trail copied out of its bucket); VersionsOf
+// makes one that is.
+func (t *MemTrail) Versions(prefix string) []ObjectVersion {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []ObjectVersion
+	for k, vs := range t.history {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, vs...)
+		}
+	}
+	slices.SortFunc(out, func(a, b ObjectVersion) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// VersionsOf is t read as a versioned bucket: a Trail that is also a VersionLister.
+func VersionsOf(t *MemTrail) interface {
+	Trail
+	VersionLister
+} {
+	return memVersions{t}
+}
+
+type memVersions struct{ *MemTrail }
+
+func (m memVersions) ListVersions(_ context.Context, prefix string) ([]ObjectVersion, error) {
+	return m.Versions(prefix), nil
+}
 
 // Put stores a new version of key and returns its version id.
 func (t *MemTrail) Put(key string, body []byte, metadata map[string]string) string {
@@ -50,6 +85,7 @@ func (t *MemTrail) Put(key string, body []byte, metadata map[string]string) stri
 	t.version++
 	v := fmt.Sprintf("v%d", t.version)
 	t.entries[key] = MemEntry{Body: bytes.Clone(body), Metadata: maps.Clone(metadata), VersionID: v}
+	t.history[key] = append(slices.Clip(t.history[key]), ObjectVersion{Key: key, VersionID: v})
 	return v
 }
 
@@ -67,6 +103,8 @@ func (t *MemTrail) Delete(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.entries, key)
+	t.version++
+	t.history[key] = append(slices.Clip(t.history[key]), ObjectVersion{Key: key, VersionID: fmt.Sprintf("v%d", t.version), DeleteMarker: true})
 }
 
 // Entry returns the current version of key.
@@ -95,7 +133,7 @@ func (t *MemTrail) Keys(prefix string) []string {
 func (t *MemTrail) Clone() *MemTrail {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return &MemTrail{entries: maps.Clone(t.entries), version: t.version}
+	return &MemTrail{entries: maps.Clone(t.entries), version: t.version, history: maps.Clone(t.history)}
 }
 
 // ListManifests implements Trail.

@@ -17,18 +17,43 @@ import (
 type S3API interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 }
 
 var _ S3API = (*s3.Client)(nil)
 
-// S3Trail reads a trail from its bucket: the current version of each key. It needs
-// s3:ListBucket and s3:GetObject (s3:GetObjectVersion is not used).
+// S3Trail reads a trail from its bucket: the current version of each key, and the list of
+// every version (VersionLister). It needs s3:ListBucket, s3:ListBucketVersions and
+// s3:GetObject (s3:GetObjectVersion is not used).
 type S3Trail struct {
 	S3     S3API
 	Bucket string
 }
 
-var _ Trail = (*S3Trail)(nil)
+var (
+	_ Trail         = (*S3Trail)(nil)
+	_ VersionLister = (*S3Trail)(nil)
+)
+
+// ListVersions implements VersionLister: ListObjectVersions under prefix, page by page, its
+// versions and delete markers.
+func (t *S3Trail) ListVersions(ctx context.Context, prefix string) ([]ObjectVersion, error) {
+	var out []ObjectVersion
+	p := s3.NewListObjectVersionsPaginator(t.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(t.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the versions under %s in bucket %s: %w", prefix, t.Bucket, err)
+		}
+		for _, v := range page.Versions {
+			out = append(out, ObjectVersion{Key: aws.ToString(v.Key), VersionID: aws.ToString(v.VersionId)})
+		}
+		for _, d := range page.DeleteMarkers {
+			out = append(out, ObjectVersion{Key: aws.ToString(d.Key), VersionID: aws.ToString(d.VersionId), DeleteMarker: true})
+		}
+	}
+	return out, nil
+}
 
 // ListManifests implements Trail: ListObjectsV2 under ManifestPrefix, page by page. S3 lists
 // keys in UTF-8 binary order, the order of window stamps.

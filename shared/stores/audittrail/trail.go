@@ -36,3 +36,18 @@ func metadataValue(md map[string]string, key string) (string, bool) {
 	}
 	return "", false
 }
+
+// ObjectVersion is one version of a key as a versioned bucket keeps it, or a delete marker.
+type ObjectVersion struct {
+	Key          string
+	VersionID    string
+	DeleteMarker bool
+}
+
+// VersionLister is a trail kept in a versioned bucket, which can list every version of its
+// keys: the exporter writes each key once (If-None-Match), so a second version or a delete
+// marker is a rewrite after the export. Object Lock keeps the version it hides, so Verify,
+// given a VersionLister, names both — a rewrite signed with the deployment's own key included.
+type VersionLister interface {
+	ListVersions(ctx context.Context, prefix string) ([]ObjectVersion, error)
+}

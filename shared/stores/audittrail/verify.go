@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,8 +136,12 @@ type Summary struct {
 	// auditor's (Options.PublicKey), not only the first manifest's.
 	Anchor string
 	Pinned bool
+	// Versions says every version of the trail's keys was listed (the trail is a
+	// VersionLister): a key written again or deleted after its export is a failure.
+	Versions bool
 	// Failures are those of the trail as a whole: no manifest, a key under manifests/ that
-	// is no manifest's, a trail cut short at its end.
+	// is no manifest's, a key written again or deleted after its export, a trail cut short
+	// at its end.
 	Failures []Failure
 }
 
@@ -168,6 +173,11 @@ func Verify(ctx context.Context, trail Trail, opts Options, report func(WindowVe
 	defer v.stop()
 	if err := v.pin(); err != nil {
 		return Summary{}, err
+	}
+	if vl, ok := trail.(VersionLister); ok {
+		if err := v.versions(ctx, vl); err != nil {
+			return Summary{}, err
+		}
 	}
 	for f := range prefetch(ctx, trail, keys) {
 		if err := ctx.Err(); err != nil {
@@ -892,4 +902,70 @@ func (l *lineChecker) record(line, canon []byte) []byte {
 		l.next()
 	}
 	return canon
+}
+
+// versions names every key of the trail that has more than one version or a delete marker:
+// the exporter writes each key once, so it was written again, or deleted, after its export.
+// Object Lock keeps the versions a later one hides, so even a rewrite signed with the
+// deployment's own key shows here.
+func (v *verifier) versions(ctx context.Context, vl VersionLister) error {
+	for _, prefix := range []string{ManifestPrefix, ObjectPrefix} {
+		all, err := vl.ListVersions(ctx, prefix)
+		if err != nil {
+			return fmt.Errorf("verify the audit trail: %w", err)
+		}
+		byKey := map[string][]ObjectVersion{}
+		var keys []string
+		for _, o := range all {
+			if _, seen := byKey[o.Key]; !seen {
+				keys = append(keys, o.Key)
+			}
+			byKey[o.Key] = append(byKey[o.Key], o)
+		}
+		slices.Sort(keys)
+		for _, key := range keys {
+			vs := byKey[key]
+			var ids, markers []string
+			for _, o := range vs {
+				if o.DeleteMarker {
+					markers = append(markers, o.VersionID)
+				} else {
+					ids = append(ids, o.VersionID)
+				}
+			}
+			if len(ids) <= 1 && len(markers) == 0 {
+				continue
+			}
+			what := "versions " + strings.Join(ids, ", ")
+			if len(markers) > 0 {
+				what += "; delete markers " + strings.Join(markers, ", ")
+			}
+			f := Failure{Window: windowOfKey(key), Reason: "written again or deleted after its export, which writes each key once: " + what +
+				" (Object Lock keeps the versions a later one hides: read them for what was exported)"}
+			if prefix == ManifestPrefix {
+				f.Manifest = key
+			} else {
+				f.Object = key
+			}
+			v.sum.Failures = append(v.sum.Failures, f)
+		}
+	}
+	v.sum.Versions = true
+	return nil
+}
+
+// windowOfKey is the window stamp a manifest's or an object's key names ("" when none).
+func windowOfKey(key string) string {
+	if t, err := WindowOfManifestKey(key); err == nil {
+		return Stamp(t)
+	}
+	rest, ok := strings.CutPrefix(key, ObjectPrefix)
+	if !ok {
+		return ""
+	}
+	stamp, _, _ := strings.Cut(rest, "/")
+	if _, err := ParseStamp(stamp); err != nil {
+		return ""
+	}
+	return stamp
 }

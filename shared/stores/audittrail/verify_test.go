@@ -434,3 +434,56 @@ func TestVerifyBoundsWhatAnObjectInflatesTo(t *testing.T) {
 		t.Fatalf("a %d-byte gzip of a 64 MiB line: %s", bomb.Len(), got)
 	}
 }
+
+// Read as a versioned bucket, a trail rewritten with the deployment's own key — which the
+// signatures cannot tell — fails on the versions the rewrite left: a new version of an object
+// and its manifest, a manifest deleted. Read as a copy (no versions), the same rewrite passes:
+// what the version check adds.
+func TestVerifyNamesKeysWrittenAgainOrDeletedInAVersionedBucket(t *testing.T) {
+	key := newSigningKey(t, "k")
+	bt := buildTrail(t, smallSpec(), key)
+	if sum, vs := verifyAll(t, VersionsOf(bt.trail), bt.now, key.der); !sum.OK() || !sum.Versions {
+		t.Fatalf("the untouched versioned trail: versions checked %v\n%s", sum.Versions, failures(sum, vs))
+	}
+
+	// The owner of the key rewrites the last window, signed with the real key: it keeps the
+	// window's first record only, its detail changed (the records after it, which would no
+	// longer link, dropped), in a new object and a new version of the manifest.
+	tr := bt.trail.Clone()
+	last := bt.sealed[3]
+	prev := bt.sealed[2].Link()
+	win := NewWindow(last.Manifest.WindowStart, last.Manifest.WindowEnd, "lanyard-test", 4, func(_ context.Context, k string, body []byte) error {
+		tr.Put(k, body, nil)
+		return nil
+	})
+	r := bt.records[3][0]
+	r.Detail = []byte(`{"partnerId":"p-00","n":0,"note":"rewritten by the key's owner"}`)
+	r.Hash = r.ComputeHash()
+	if err := win.Add(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	rewritten, err := win.Seal(context.Background(), &prev, key.key(), key.signer(), last.Manifest.ExportedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Delete(last.Key)
+	tr.PutSealed(rewritten)
+	if sum, vs := verifyAll(t, tr, bt.now, key.der); !sum.OK() {
+		t.Fatalf("read as a copy, the rewrite with the real key is expected to pass (the signatures cannot tell):\n%s", failures(sum, vs))
+	}
+	sum, vs := verifyAll(t, VersionsOf(tr), bt.now, key.der)
+	got := failures(sum, vs)
+	if sum.OK() || !strings.Contains(got, "manifest "+last.Key) || !strings.Contains(got, "written again or deleted after its export") {
+		t.Fatalf("read as a versioned bucket, the rewrite passed or was not named:\n%s", got)
+	}
+
+	// A new version of an object, its content unchanged, is named too.
+	tr = bt.trail.Clone()
+	obj := bt.sealed[1].Manifest.Objects[0].Key
+	e := mustEntry(t, tr, obj)
+	tr.Put(obj, e.Body, nil)
+	sum, vs = verifyAll(t, VersionsOf(tr), bt.now, key.der)
+	if got := failures(sum, vs); sum.OK() || !strings.Contains(got, "window "+Stamp(bt.sealed[1].Manifest.WindowStart)+": object "+obj) || !strings.Contains(got, "written again or deleted after its export") {
+		t.Fatalf("a second version of %s:\n%s", obj, got)
+	}
+}

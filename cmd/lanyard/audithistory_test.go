@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,11 +63,7 @@ func newHistoryFixture(t *testing.T, decisions int) historyFixture {
 		}
 		records = append(records, r)
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	signingKey, signer, err := audittrail.NewMemoryKey("arn:aws:kms:us-east-1:000000000000:key/k")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +74,7 @@ func newHistoryFixture(t *testing.T, decisions int) historyFixture {
 			t.Fatal(err)
 		}
 	}
-	s, err := win.Seal(ctx, nil, audittrail.Key{ID: "arn:aws:kms:us-east-1:000000000000:key/k", PublicKey: der}, audittrail.ECDSASigner{Key: priv}, start.Add(2*time.Minute))
+	s, err := win.Seal(ctx, nil, signingKey, signer, start.Add(2*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

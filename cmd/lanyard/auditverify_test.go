@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -32,11 +28,7 @@ var trailStart = time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
 func exportedTrail(t *testing.T) (*audittrail.MemTrail, []byte, string) {
 	t.Helper()
 	ctx := context.Background()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	key, signer, err := audittrail.NewMemoryKey("arn:aws:kms:us-east-1:000000000000:key/k")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +58,7 @@ func exportedTrail(t *testing.T) (*audittrail.MemTrail, []byte, string) {
 				}
 			}
 		}
-		s, err := win.Seal(ctx, prev, audittrail.Key{ID: "arn:aws:kms:us-east-1:000000000000:key/k", PublicKey: der}, audittrail.ECDSASigner{Key: priv}, start.Add(2*time.Minute))
+		s, err := win.Seal(ctx, prev, key, signer, start.Add(2*time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +68,7 @@ func exportedTrail(t *testing.T) (*audittrail.MemTrail, []byte, string) {
 		}
 		prev = new(s.Link())
 	}
-	return tr, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), firstObject
+	return tr, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: key.PublicKey}), firstObject
 }
 
 func runAuditVerifyCmd(tr audittrail.Trail, now time.Time, args ...string) (code int, stdout, stderr string, target trailTarget) {

@@ -5,9 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"maps"
@@ -32,15 +29,11 @@ type signingKey struct {
 
 func newSigningKey(tb testing.TB, id string) signingKey {
 	tb.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, s, err := NewMemoryKey(id)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return signingKey{priv: priv, der: der, id: id}
+	return signingKey{priv: s.Key, der: k.PublicKey, id: id}
 }
 
 func (k signingKey) key() Key            { return Key{ID: k.id, PublicKey: k.der} }

@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -30,6 +32,20 @@ type ECDSASigner struct{ Key *ecdsa.PrivateKey }
 // Sign implements Signer.
 func (s ECDSASigner) Sign(_ context.Context, digest [32]byte) ([]byte, error) {
 	return ecdsa.SignASN1(rand.Reader, s.Key, digest[:])
+}
+
+// NewMemoryKey makes a P-256 key held in memory, with id as its name: the signing key of the
+// trails tests and benchmarks build. It returns the key as manifests name it and its signer.
+func NewMemoryKey(id string) (Key, ECDSASigner, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Key{}, ECDSASigner{}, fmt.Errorf("make a signing key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return Key{}, ECDSASigner{}, fmt.Errorf("make a signing key: %w", err)
+	}
+	return Key{ID: id, PublicKey: der}, ECDSASigner{Key: priv}, nil
 }
 
 // Key is the signing key as a manifest names it: its id (the KMS key's ARN) and its public key,

@@ -5,10 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -36,14 +33,11 @@ func chainRecords(chain string, n int, at time.Time) []outbox.Record {
 
 func TestWindowCutsObjectsAndSignsItsManifest(t *testing.T) {
 	ctx := context.Background()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signingKey, signer, err := NewMemoryKey("arn:aws:kms:eu-west-1:000000000000:key/k")
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv, der := signer.Key, signingKey.PublicKey
 	start := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
 	stored := map[string][]byte{}
 	w := NewWindow(start, start.Add(time.Hour), "lanyard-test", 3, func(_ context.Context, key string, body []byte) error {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -83,28 +81,12 @@ func newHistoryFixture(t *testing.T, decisions int) historyFixture {
 }
 
 func runAuditHistory(f historyFixture, args ...string) (code int, stdout, stderr string) {
-	var outBuf, errBuf bytes.Buffer
-	out := &output{w: &outBuf, format: "table"}
-	root := &cobra.Command{Use: "lanyard", PersistentPreRunE: func(*cobra.Command, []string) error { return out.check() }, SilenceErrors: true, SilenceUsage: true}
-	root.PersistentFlags().StringVarP(&out.format, "output", "o", "table", "")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	audit := &cobra.Command{Use: "audit"}
-	audit.AddCommand(newAuditHistoryCmd(out,
-		func(context.Context, rotationTarget) (outbox.DynamoDBAPI, error) { return f.db, nil },
-		func(context.Context, trailTarget) (audittrail.Trail, error) { return f.trail, nil },
-		func() time.Time { return f.now }))
-	root.AddCommand(audit)
-	root.SetArgs(append([]string{"audit", "history"}, args...))
-	root.SetOut(&outBuf)
-	root.SetErr(&errBuf)
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		errBuf.WriteString("lanyard: " + strings.ReplaceAll(err.Error(), "\n", "; ") + "\n")
-		if errors.As(err, new(usageError)) {
-			return 2, outBuf.String(), errBuf.String()
-		}
-		return 1, outBuf.String(), errBuf.String()
-	}
-	return 0, outBuf.String(), errBuf.String()
+	return runAuditSub(func(out *output) *cobra.Command {
+		return newAuditHistoryCmd(out,
+			func(context.Context, rotationTarget) (outbox.DynamoDBAPI, error) { return f.db, nil },
+			func(context.Context, trailTarget) (audittrail.Trail, error) { return f.trail, nil },
+			func() time.Time { return f.now })
+	}, append([]string{"audit", "history"}, args...)...)
 }
 
 func TestAuditHistory(t *testing.T) {

@@ -51,21 +51,28 @@ func (p *pendingIndex) Query(_ context.Context, in *dynamodb.QueryInput, _ ...fu
 }
 
 func runAuditLag(connect outboxClients, args ...string) (code int, stdout, stderr string) {
+	return runAuditSub(func(out *output) *cobra.Command {
+		return newAuditLagCmd(out, connect, func() time.Time { return lagNow })
+	}, args...)
+}
+
+// runAuditSub runs `lanyard ARGS` with `lanyard audit` holding the one subcommand mk makes,
+// as main runs it: its output, and main's exit code (2 for a usage error, 1 for another).
+func runAuditSub(mk func(out *output) *cobra.Command, args ...string) (code int, stdout, stderr string) {
 	var outBuf, errBuf bytes.Buffer
 	out := &output{w: &outBuf, format: "table"}
 	root := &cobra.Command{Use: "lanyard", PersistentPreRunE: func(*cobra.Command, []string) error { return out.check() }, SilenceErrors: true, SilenceUsage: true}
 	root.PersistentFlags().StringVarP(&out.format, "output", "o", "table", "")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	audit := &cobra.Command{Use: "audit"}
-	audit.AddCommand(newAuditLagCmd(out, connect, func() time.Time { return lagNow }))
+	audit.AddCommand(mk(out))
 	root.AddCommand(audit)
 	root.SetArgs(args)
 	root.SetOut(&outBuf)
 	root.SetErr(&errBuf)
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		errBuf.WriteString("lanyard: " + strings.ReplaceAll(err.Error(), "\n", "; ") + "\n")
-		var u usageError
-		if errors.As(err, &u) {
+		if errors.As(err, new(usageError)) {
 			return 2, outBuf.String(), errBuf.String()
 		}
 		return 1, outBuf.String(), errBuf.String()

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,29 +71,13 @@ func exportedTrail(t *testing.T) (*audittrail.MemTrail, []byte, string) {
 }
 
 func runAuditVerifyCmd(tr audittrail.Trail, now time.Time, args ...string) (code int, stdout, stderr string, target trailTarget) {
-	var outBuf, errBuf bytes.Buffer
-	out := &output{w: &outBuf, format: "table"}
-	root := &cobra.Command{Use: "lanyard", PersistentPreRunE: func(*cobra.Command, []string) error { return out.check() }, SilenceErrors: true, SilenceUsage: true}
-	root.PersistentFlags().StringVarP(&out.format, "output", "o", "table", "")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	audit := &cobra.Command{Use: "audit"}
-	audit.AddCommand(newAuditVerifyCmd(out, func(_ context.Context, t trailTarget) (audittrail.Trail, error) {
-		target = t
-		return tr, nil
-	}, func() time.Time { return now }))
-	root.AddCommand(audit)
-	root.SetArgs(append([]string{"audit", "verify"}, args...))
-	root.SetOut(&outBuf)
-	root.SetErr(&errBuf)
-	code = 0
-	if err := root.Execute(); err != nil {
-		_, _ = fmt.Fprintf(&errBuf, "lanyard: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
-		code = 1
-		if errors.As(err, new(usageError)) {
-			code = 2
-		}
-	}
-	return code, outBuf.String(), errBuf.String(), target
+	code, stdout, stderr = runAuditSub(func(out *output) *cobra.Command {
+		return newAuditVerifyCmd(out, func(_ context.Context, t trailTarget) (audittrail.Trail, error) {
+			target = t
+			return tr, nil
+		}, func() time.Time { return now })
+	}, append([]string{"audit", "verify"}, args...)...)
+	return code, stdout, stderr, target
 }
 
 func TestAuditVerify(t *testing.T) {

@@ -96,7 +96,7 @@ func (b *bucket) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ .
 	if in.MaxKeys != nil && len(keys) > int(*in.MaxKeys) {
 		keys = keys[:*in.MaxKeys]
 	}
-	out := &s3.ListObjectsV2Output{KeyCount: aws.Int32(int32(len(keys)))}
+	out := &s3.ListObjectsV2Output{}
 	for _, k := range keys {
 		out.Contents = append(out.Contents, s3types.Object{Key: aws.String(k)})
 	}

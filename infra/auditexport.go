@@ -28,10 +28,12 @@ const AuditColdAfterDays = 90
 
 // The actions a function holds on the audit bucket and the audit signing key
 // (topology.ValueAuditBucket, topology.ValueAuditSigningKey). The exporter puts objects and
-// reads its manifests back; it never deletes one. Nobody is granted
-// s3:BypassGovernanceRetention.
+// reads its manifests back, and lists the bucket (AuditBucketListActions, on the bucket): its
+// first run looks for a trail, and without it S3 answers a GetObject of a missing manifest with
+// 403 rather than 404. It never deletes one. Nobody is granted s3:BypassGovernanceRetention.
 var (
 	AuditBucketWriteActions = []string{"s3:PutObject", "s3:GetObject"}
+	AuditBucketListActions  = []string{"s3:ListBucket"}
 	AuditBucketReadActions  = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"}
 	AuditSignActions        = []string{"kms:Sign", "kms:GetPublicKey"}
 	AuditPublicKeyActions   = []string{"kms:GetPublicKey"}
@@ -50,6 +52,17 @@ type AuditExportProps struct {
 type AuditExport struct {
 	Bucket     awss3.Bucket
 	SigningKey awskms.Key
+	// SignerRoleName is the name the exporter's role must have: the key's policy denies
+	// kms:Sign to every other principal.
+	SignerRoleName *string
+}
+
+// auditSignerRoleName is the exporter's role's name, set by the services stack and named by
+// the signing key's policy in the foundation stack (a name rather than a reference: the
+// foundation stack cannot refer to the services stack, which refers to it). Per region, as
+// role names are per account.
+func auditSignerRoleName() *string {
+	return jsii.String("LanyardAuditExporter-" + *awscdk.Aws_REGION())
 }
 
 // NewAuditExport defines the audit bucket — versioned, under Object Lock with a default
@@ -86,12 +99,38 @@ func NewAuditExport(scope constructs.Construct, id string, props *AuditExportPro
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
 		}},
 	})
+	// No principal may put a version over an exported object or manifest: every PutObject must
+	// carry If-None-Match (S3 refuses it when the key exists). Multipart uploads and copies,
+	// which cannot, are refused too; the exporter uses neither. Versioning is left alone: S3
+	// never suspends it on a bucket under Object Lock, and CloudFormation sets it on updates.
+	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyPutWithoutIfNoneMatch"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  &[]*string{bucket.ArnForObjects(jsii.String("*"))},
+		Conditions: &map[string]any{"Null": map[string]any{"s3:if-none-match": "true"}},
+	}))
 	key := awskms.NewKey(c, jsii.String("SigningKey"), &awskms.KeyProps{
 		Description:   jsii.String("Lanyard audit trail: signs each exported window's manifest (ECDSA P-256)"),
 		KeySpec:       awskms.KeySpec_ECC_NIST_P256,
 		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	// Only the exporter's role signs, whatever the account's IAM grants: a deny on kms:Sign to
+	// every other principal. The key's administration (the account's statement) is untouched,
+	// so an administrator can still change this policy — visibly, in CloudTrail.
+	signer := auditSignerRoleName()
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyTheAuditExporterSigns"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:Sign"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnNotEquals": map[string]any{
+			"aws:PrincipalArn": "arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":role/" + *signer,
+		}},
+	}), jsii.Bool(false))
 	stack := awscdk.Stack_Of(c)
 	awscdk.NewCfnOutput(stack, jsii.String("AuditBucketName"), &awscdk.CfnOutputProps{
 		Value: bucket.BucketName(), Description: jsii.String("The audit bucket: the exported trail (lanyard audit verify --bucket)"),
@@ -99,7 +138,7 @@ func NewAuditExport(scope constructs.Construct, id string, props *AuditExportPro
 	awscdk.NewCfnOutput(stack, jsii.String("AuditSigningKeyArn"), &awscdk.CfnOutputProps{
 		Value: key.KeyArn(), Description: jsii.String("The audit signing key: its public key is the trail's trust anchor (aws kms get-public-key)"),
 	})
-	return &AuditExport{Bucket: bucket, SigningKey: key}, nil
+	return &AuditExport{Bucket: bucket, SigningKey: key, SignerRoleName: signer}, nil
 }
 
 // grantAuditBucket grants role access to the audit bucket: read-write → AuditBucketWriteActions
@@ -111,6 +150,9 @@ func grantAuditBucket(role awsiam.IRole, bucket awss3.IBucket, access topology.A
 	case topology.AccessReadWrite:
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions: jsii.Strings(AuditBucketWriteActions...), Resources: &[]*string{objects},
+		}))
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings(AuditBucketListActions...), Resources: &[]*string{bucket.BucketArn()},
 		}))
 	case topology.AccessRead:
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

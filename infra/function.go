@@ -21,6 +21,9 @@ type FunctionProps struct {
 	Decl topology.Function
 	// Code is the function's deployment package (a bootstrap for provided.al2023).
 	Code awslambda.Code
+	// RoleName names the function's role (nil: CloudFormation names it); set where a policy
+	// of another stack names the role.
+	RoleName *string
 }
 
 // Function is one declared Lambda function with a role of its own, which holds nothing but
@@ -44,6 +47,7 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Lanyard function " + decl.Name),
+		RoleName:    props.RoleName,
 	})
 	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     FunctionLogRetention,

@@ -174,6 +174,7 @@ func excessGrants(top *topology.Topology, tpls ...assertions.Template) []string 
 					switch v.Access {
 					case topology.AccessReadWrite:
 						allow(b, "Arn", "/*", AuditBucketWriteActions...)
+						allow(b, "Arn", "", AuditBucketListActions...)
 					case topology.AccessRead:
 						allow(b, "Arn", "", AuditBucketReadActions...)
 						allow(b, "Arn", "/*", AuditBucketReadActions...)

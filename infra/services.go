@@ -88,7 +88,11 @@ func NewServicesStack(scope constructs.Construct, id string, props *ServicesStac
 		if err != nil {
 			return nil, err
 		}
-		f := NewFunction(functions, pascal(decl.Name), &FunctionProps{Decl: decl, Code: code})
+		fp := &FunctionProps{Decl: decl, Code: code}
+		if props.AuditExport != nil && top.AuditExport != nil && decl.Name == top.AuditExport.Exporter {
+			fp.RoleName = props.AuditExport.SignerRoleName // the signing key's policy names it
+		}
+		f := NewFunction(functions, pascal(decl.Name), fp)
 		s.Functions[decl.Name] = f
 		lambdas[decl.Name] = f.Lambda
 	}

@@ -40,8 +40,41 @@
 // Query (each chain's records; more for a chain with more than 1 MB of them), O PutObject, 1
 // Sign, 1 PutObject (the manifest), C UpdateItem (2 for a chain whose head moved during the
 // run), 1 GetItem (the ops chain's head) and 1 TransactWriteItems: 21 + 2C + ⌈C/100⌉ + O.
-// A window after the first always holds the ops chain's record of the window before (C ≥ 1,
-// O ≥ 1): 25 calls for a window with nothing else. GetPublicKey is one call per cold start.
+// The ops chain's record of a window carries the time of the run that recorded it, so it goes
+// in the window holding that time: on time, the next one (C ≥ 1, O ≥ 1: 25 calls for a window
+// with nothing else); windows caught up in one run hold none of them, the first window after
+// holds them all. GetPublicKey is one call per cold start; the first run ever (no state) also
+// makes one ListObjectsV2 (below).
+//
+// # When a run stops
+//
+// A run stops with an error, logged at error level, naming the window and the key, rather than
+// store what verify would refuse or fork the trail:
+//
+//   - KMS returned a signature that does not verify with the signing key's public key: nothing
+//     is stored (a manifest under Object Lock at the window's key would halt every later run);
+//     the next run signs again.
+//   - The signing key is not the trail's: its fingerprint differs from the state's (the key's
+//     ARN changed, the key was replaced). A trail has one key, its anchor's; point
+//     AUDIT_SIGNING_KEY back at it (the stack retains a key it replaces).
+//   - The state item is missing while the bucket holds a trail: the first run lists the
+//     manifests (ListObjectsV2, MaxKeys 1) and refuses to start a second trail unless the first
+//     manifest is the one of the window it exports (a first run that failed after storing it).
+//     To recover, once `lanyard audit verify` passes, put the state item back from the trail's
+//     newest manifest M: windowEnd M's windowStart; manifestKey, manifestSha256 and signature
+//     M's previous link; fingerprint M's signingKey.fingerprint. The next run finds M stored,
+//     adopts it as in 1 (moving the cursors to its ranges) and records it — a second Audit
+//     Exported event for M's window when the first was recorded. When M is the trail's first
+//     manifest, name M itself (its windowEnd, key, the SHA-256 of its bytes, its signature
+//     metadata): right when M's Audit Exported event is on the ops chain, as its cursors moved.
+//   - An object at the window's manifest key that does not continue the trail (a stray put,
+//     garbage, another key's manifest): the run stops at that window, every run. Under
+//     governance mode, a principal granted s3:BypassGovernanceRetention (no role of the stack
+//     is) deletes that key's versions (s3api delete-object --version-id …
+//     --bypass-governance-retention) and the next run exports the window. Under compliance mode
+//     nobody can before its retention ends: the trail ends at the window before — verify
+//     reports it cut short from then on — and exporting resumes only as a new trail in another
+//     bucket (no state, a new anchor), of which the auditor must be told.
 package auditexport
 
 import (
@@ -115,6 +148,7 @@ var _ StateStore = (*auditexports.Store)(nil)
 type S3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 var _ S3API = (*s3.Client)(nil)
@@ -210,9 +244,14 @@ func CheckTiming(window, delay time.Duration) error {
 // Handle is the scheduled invocation.
 func (e *Exporter) Handle(ctx context.Context, ev lambdaevents.EventBridgeEvent) error {
 	rep, err := e.Run(ctx)
-	slog.InfoContext(ctx, "audit exported", "scheduledAt", ev.Time, "windows", rep.Windows, "adopted", rep.Adopted,
-		"records", rep.Records, "lost", rep.Lost, "next", audittrail.Stamp(rep.Next))
-	return err
+	attrs := []any{"scheduledAt", ev.Time, "windows", rep.Windows, "adopted", rep.Adopted,
+		"records", rep.Records, "lost", rep.Lost, "next", audittrail.Stamp(rep.Next)}
+	if err != nil {
+		slog.ErrorContext(ctx, "audit export stopped", append(attrs, "err", err.Error())...)
+		return err
+	}
+	slog.InfoContext(ctx, "audit exported", attrs...)
+	return nil
 }
 
 // Run exports every window due, oldest first, up to MaxWindows and while the invocation has
@@ -241,6 +280,9 @@ func (e *Exporter) Run(ctx context.Context) (rep Report, err error) {
 	if !st.Found {
 		// The first window is the last one due; it holds every record before its end.
 		start = WindowStart(now.Add(-e.Delay), e.Window).Add(-e.Window)
+		if err := e.noTrailYet(ctx, start); err != nil {
+			return rep, err
+		}
 	}
 	rep.Next = start
 	for rep.Windows < maxWindows {
@@ -284,6 +326,11 @@ func (e *Exporter) exportWindow(ctx context.Context, st auditexports.State, star
 	if err != nil {
 		return windowResult{}, err
 	}
+	if st.Found && st.Fingerprint != key.fingerprint {
+		return windowResult{}, fmt.Errorf("audit window %s: the signing key %s (%s) is not the trail's (%s, in the state of the window ending %s): "+
+			"a manifest it signed would not verify against the trail's anchor; point the exporter back at the trail's key (a replaced key is retained, not deleted)",
+			audittrail.Stamp(start), key.ID, key.fingerprint, st.Fingerprint, audittrail.Stamp(st.WindowEnd))
+	}
 	var prev *audittrail.Link
 	if st.Found {
 		prev = &audittrail.Link{Key: st.ManifestKey, SHA256: st.ManifestSHA256, Signature: st.Signature}
@@ -297,6 +344,12 @@ func (e *Exporter) exportWindow(ctx context.Context, st auditexports.State, star
 	if !found {
 		if sealed, err = e.build(ctx, start, end, prev, key, now); err != nil {
 			return windowResult{}, err
+		}
+		// A manifest is stored once, under Object Lock, and the next links it: a signature
+		// that does not verify would halt the trail, so it is never stored.
+		if digest := audittrail.SigningDigest(sealed.Body); !ecdsa.VerifyASN1(key.pub, digest[:], sealed.Signature) {
+			return windowResult{}, fmt.Errorf("audit window %s: the signature KMS returned for the manifest does not verify with %s (%s): nothing stored",
+				audittrail.Stamp(start), key.ID, key.fingerprint)
 		}
 		stored, err := e.putManifest(ctx, sealed, key)
 		if err != nil {
@@ -448,7 +501,8 @@ func (e *Exporter) stored(ctx context.Context, manifestKey string, start time.Ti
 		return audittrail.Sealed{}, false, fmt.Errorf("read s3://%s/%s: %w", e.Bucket, manifestKey, err)
 	}
 	refuse := func(format string, args ...any) (audittrail.Sealed, bool, error) {
-		return audittrail.Sealed{}, false, fmt.Errorf("the stored manifest s3://%s/%s does not continue the trail: %s", e.Bucket, manifestKey, fmt.Sprintf(format, args...))
+		return audittrail.Sealed{}, false, fmt.Errorf("audit window %s: the stored manifest s3://%s/%s does not continue the trail: %s",
+			audittrail.Stamp(start), e.Bucket, manifestKey, fmt.Sprintf(format, args...))
 	}
 	if len(body) > maxManifestBytes {
 		return refuse("larger than %d bytes", maxManifestBytes)
@@ -474,6 +528,25 @@ func (e *Exporter) stored(ctx context.Context, manifestKey string, start time.Ti
 		return refuse("it does not link the manifest before (%s)", prev.Key)
 	}
 	return audittrail.Sealed{Key: manifestKey, Manifest: m, Body: body, Signature: sig}, true, nil
+}
+
+// noTrailYet checks, when the state names no window, that the bucket holds no trail the
+// first window would fork: its first manifest, if any, must be the one of the window starting
+// at start (a first run that stored it and failed before recording it; adopted when it anchors
+// the signing key).
+func (e *Exporter) noTrailYet(ctx context.Context, start time.Time) error {
+	out, err := e.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket: aws.String(e.Bucket), Prefix: aws.String(audittrail.ManifestPrefix), MaxKeys: aws.Int32(1),
+	})
+	if err != nil {
+		return fmt.Errorf("list s3://%s/%s: %w", e.Bucket, audittrail.ManifestPrefix, err)
+	}
+	if len(out.Contents) == 0 || aws.ToString(out.Contents[0].Key) == audittrail.ManifestKey(start) {
+		return nil
+	}
+	return fmt.Errorf("the audit export state (item %s=%q) is missing, and s3://%s already holds a trail (first manifest %s): "+
+		"exporting would start a second one; restore the state item from the trail's last manifest (shared/features/auditexport)",
+		auditexports.PartitionKey, auditexports.TrailID, e.Bucket, aws.ToString(out.Contents[0].Key))
 }
 
 // signingKey reads the signing key's public key once per cold start.

@@ -13,12 +13,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -41,6 +45,7 @@ type bucket struct {
 	mu      sync.Mutex
 	objects map[string]object
 	puts    map[string]int
+	lists   int
 }
 
 type object struct {
@@ -76,6 +81,28 @@ func (b *bucket) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*
 	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.body)), Metadata: o.metadata}, nil
 }
 
+// ListObjectsV2 lists the keys under the prefix in order, MaxKeys at most.
+func (b *bucket) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lists++
+	var keys []string
+	for k := range b.objects {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if in.MaxKeys != nil && len(keys) > int(*in.MaxKeys) {
+		keys = keys[:*in.MaxKeys]
+	}
+	out := &s3.ListObjectsV2Output{}
+	for _, k := range keys {
+		out.Contents = append(out.Contents, s3types.Object{Key: aws.String(k)})
+	}
+	return out, nil
+}
+
 func (b *bucket) manifests() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -90,8 +117,10 @@ func (b *bucket) manifests() []string {
 
 // signingKMS holds one ECC_NIST_P256 key in memory: Sign takes a digest.
 type signingKMS struct {
-	key         *ecdsa.PrivateKey
-	der         []byte
+	key *ecdsa.PrivateKey
+	der []byte
+	// signWith, when set, signs in place of key: a signature that does not verify.
+	signWith    *ecdsa.PrivateKey
 	signs, pubs int
 	mu          sync.Mutex
 }
@@ -118,7 +147,11 @@ func (k *signingKMS) Sign(_ context.Context, in *kms.SignInput, _ ...func(*kms.O
 	if in.MessageType != kmstypes.MessageTypeDigest || in.SigningAlgorithm != kmstypes.SigningAlgorithmSpecEcdsaSha256 || len(in.Message) != 32 {
 		return nil, errors.New("want a SHA-256 digest, MessageType DIGEST, ECDSA_SHA_256")
 	}
-	sig, err := ecdsa.SignASN1(rand.Reader, k.key, in.Message)
+	key := k.key
+	if k.signWith != nil {
+		key = k.signWith
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, key, in.Message)
 	return &kms.SignOutput{Signature: sig, KeyId: aws.String(keyARN)}, err
 }
 
@@ -178,14 +211,20 @@ func newWorld(t *testing.T) *world {
 	db.CreateTable("audit-exports", dynamodbtest.KeyAttr{Name: auditexports.PartitionKey, Type: types.ScalarAttributeTypeS}, nil)
 	w := &world{db: db, store: &outbox.Store{DB: db, Table: "outbox"}, bucket: newBucket(), kms: newKMS(t), now: epoch}
 	w.commit = &failingCommitter{Committer: w.store}
+	w.coldStart()
+	return w
+}
+
+// coldStart builds the exporter anew, as a cold start of the function does, with the world's
+// KMS key.
+func (w *world) coldStart() {
 	w.exp = &auditexport.Exporter{
-		Outbox: &outbox.Exports{DB: db, Table: "outbox"}, Commit: w.commit,
-		State: &auditexports.Store{DB: db, Table: "audit-exports"}, StateTable: "audit-exports",
+		Outbox: &outbox.Exports{DB: w.db, Table: "outbox"}, Commit: w.commit,
+		State: &auditexports.Store{DB: w.db, Table: "audit-exports"}, StateTable: "audit-exports",
 		S3: w.bucket, KMS: w.kms, Bucket: "lanyard-audit", KeyID: keyARN, Deployment: "test",
 		Window: window, Delay: 10 * time.Second, ObjectRecords: 3,
 		Now: func() time.Time { return w.now },
 	}
-	return w
 }
 
 func (w *world) commitAt(t *testing.T, partner string, at time.Time) outbox.Record {
@@ -422,17 +461,151 @@ func TestAnOutageIsCaughtUpInOrderWithEmptyWindows(t *testing.T) {
 	}
 }
 
+// A stray object at the next window's manifest key halts the exporter: the run stops before
+// recording anything, and its error line names the key and the window.
 func TestAStoredManifestThatDoesNotContinueTheTrailStopsTheRun(t *testing.T) {
+	other := newKMS(t)
+	for _, tc := range []struct {
+		name  string
+		stray func(w *world) object
+	}{
+		{"garbage", func(*world) object {
+			return object{body: []byte("{}"), metadata: map[string]string{audittrail.SignatureMetadata: "AAAA"}}
+		}},
+		{"no signature", func(*world) object { return object{body: []byte("not json")} }},
+		{"signed by another key", func(*world) object {
+			body := []byte(`{"windowStart":"2026-12-06T15:00:00Z"}`)
+			digest := audittrail.SigningDigest(body)
+			sig, err := ecdsa.SignASN1(rand.Reader, other.key, digest[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return object{body: body, metadata: map[string]string{audittrail.SignatureMetadata: base64.StdEncoding.EncodeToString(sig)}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.commitAt(t, "p-a", epoch.Add(time.Second))
+			key := audittrail.ManifestKey(epoch)
+			w.bucket.objects[key] = tc.stray(w)
+			w.now = epoch.Add(window + 10*time.Second)
+			logs := captureLogs(t)
+			err := w.exp.Handle(t.Context(), lambdaevents.EventBridgeEvent{Time: w.now})
+			if err == nil || !strings.Contains(err.Error(), "does not continue the trail") {
+				t.Fatalf("run: %v, want the stored manifest refused", err)
+			}
+			line := logs.String()
+			for _, want := range []string{`"level":"ERROR"`, "s3://lanyard-audit/" + key, "audit window " + audittrail.Stamp(epoch)} {
+				if !strings.Contains(line, want) {
+					t.Errorf("the run's log %s does not hold %s", line, want)
+				}
+			}
+			if n := w.exported(t); len(n) != 0 {
+				t.Errorf("a window was recorded: %v", n)
+			}
+		})
+	}
+}
+
+// captureLogs sends the default logger's lines to a buffer until the test ends; a test that
+// uses it does not run in parallel.
+func captureLogs(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return &buf
+}
+
+// A signature KMS returns that does not verify with the signing key is never stored: the
+// manifest would sit under Object Lock at the window's key and halt every later run.
+func TestASignatureThatDoesNotVerifyIsNotStored(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.commitAt(t, "p-a", epoch.Add(time.Second))
-	w.bucket.objects[audittrail.ManifestKey(epoch)] = object{body: []byte("{}"), metadata: map[string]string{audittrail.SignatureMetadata: "AAAA"}}
-	w.now = epoch.Add(window + 10*time.Second)
-	if _, err := w.exp.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "does not continue the trail") {
-		t.Fatalf("run: %v, want the stored manifest refused", err)
+	bad, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := w.exported(t); len(n) != 0 {
-		t.Errorf("a window was recorded: %v", n)
+	w.kms.signWith = bad
+	w.now = epoch.Add(window + 10*time.Second)
+	if _, err := w.exp.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("run: %v, want the signature refused", err)
+	}
+	if m := w.bucket.manifests(); len(m) != 0 {
+		t.Fatalf("manifests stored: %v", m)
+	}
+	// Once KMS signs right again, the window is exported.
+	w.kms.signWith = nil
+	if rep := w.run(t); rep.Windows != 1 || rep.Records != 1 {
+		t.Fatalf("report %+v, want the window of 1 record", rep)
+	}
+	w.window(t, epoch)
+}
+
+// A signing key other than the trail's (its ARN changed) stops the run before it signs
+// anything: every manifest it signed would fail verify against the trail's anchor.
+func TestASigningKeyOtherThanTheTrailsStopsTheRun(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.now = epoch.Add(window + 10*time.Second)
+	w.run(t) // the first window, anchored on the first key
+	w.commitAt(t, "p-a", epoch.Add(window+time.Second))
+	w.kms = newKMS(t)
+	w.coldStart()
+	w.now = epoch.Add(2*window + 10*time.Second)
+	_, err := w.exp.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "is not the trail's") || !strings.Contains(err.Error(), audittrail.Fingerprint(w.kms.der)) {
+		t.Fatalf("run with another key: %v, want it refused naming the key", err)
+	}
+	if m := w.bucket.manifests(); len(m) != 1 || w.kms.signs != 0 {
+		t.Errorf("manifests %v, %d signatures with the new key; want the first alone and none", m, w.kms.signs)
+	}
+}
+
+// A bucket that holds a trail while the state is missing is not forked by a second anchor;
+// the state put back from the newest manifest, as the package documentation says, continues
+// the trail.
+func TestAMissingStateOverAnExistingTrailStopsTheRun(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.now = epoch.Add(window + 10*time.Second)
+	w.run(t)
+	w.commitAt(t, "p-a", epoch.Add(window+time.Second))
+	w.now = epoch.Add(2*window + 10*time.Second)
+	w.run(t)
+	if _, err := w.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Delete: &types.Delete{
+		TableName: aws.String("audit-exports"),
+		Key:       map[string]types.AttributeValue{auditexports.PartitionKey: &types.AttributeValueMemberS{Value: auditexports.TrailID}},
+	}}}}); err != nil {
+		t.Fatal(err)
+	}
+	w.coldStart()
+	w.now = epoch.Add(3*window + 10*time.Second)
+	_, err := w.exp.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "already holds a trail") || !strings.Contains(err.Error(), audittrail.ManifestKey(epoch)) {
+		t.Fatalf("run without state: %v, want it refused naming the trail's first manifest", err)
+	}
+	if m := w.bucket.manifests(); len(m) != 2 {
+		t.Fatalf("manifests %v, want the trail's two", m)
+	}
+	newest, _ := w.window(t, epoch.Add(window))
+	restored := auditexports.State{
+		Found: true, WindowEnd: newest.WindowStart, ManifestKey: newest.Previous.Key, ManifestSHA256: newest.Previous.SHA256,
+		Signature: newest.Previous.Signature, Fingerprint: newest.SigningKey.Fingerprint,
+	}
+	if _, err := w.db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{auditexports.Put("audit-exports", auditexports.State{}, restored)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep := w.run(t)
+	if rep.Windows != 2 || rep.Adopted != 1 || !rep.Next.Equal(epoch.Add(3*window)) {
+		t.Fatalf("report %+v, want the newest window adopted and the next exported", rep)
+	}
+	if m, _ := w.window(t, epoch.Add(2*window)); m.Previous == nil || m.Previous.Key != audittrail.ManifestKey(epoch.Add(window)) {
+		t.Errorf("the next manifest links %+v, want the newest before", m.Previous)
 	}
 }
 
@@ -467,18 +640,19 @@ func TestAWSCallsPerWindow(t *testing.T) {
 		for _, p := range w.bucket.puts {
 			puts += p
 		}
-		return n + puts + w.kms.signs + w.kms.pubs
+		return n + puts + w.bucket.lists + w.kms.signs + w.kms.pubs
 	}
 	gets := 0
 	getObject := w.exp.S3
 	w.exp.S3 = countingGets{S3API: getObject, n: &gets}
 	perWindow := func(c, o int) int { return 21 + 2*c + (c+99)/100 + o }
 
-	// The first run: the empty window before (C 0, O 0), and GetPublicKey once.
+	// The first run: the bucket's manifests listed, the empty window before (C 0, O 0), and
+	// GetPublicKey once.
 	w.now = epoch.Add(15 * time.Second)
 	before := calls()
 	w.run(t)
-	if got, want := calls()+gets-before, 1+1+perWindow(0, 0); got != want {
+	if got, want := calls()+gets-before, 1+1+1+perWindow(0, 0); got != want {
 		t.Errorf("an empty first window: %d calls, want %d", got, want)
 	}
 	// Nothing due: one GetItem.

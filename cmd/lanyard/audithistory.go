@@ -165,8 +165,12 @@ func printHistory(w io.Writer, h audittrail.PartnerHistory) {
 	_, _ = fmt.Fprintln(w, summaryLine(h.Trail))
 }
 
-// historyFailure is the one-line error of a history that does not verify.
+// historyFailure is the one-line error of a history that does not verify: the trail's first
+// failure when it has one (a record's problem is often its echo), else the first chain's.
 func historyFailure(h audittrail.PartnerHistory) error {
+	if !h.Trail.OK() || len(h.Windows) > 0 {
+		return fmt.Errorf("history of %s: %w", h.Partner, verifyFailure(h.Trail, firstWindowFailure(h.Windows)))
+	}
 	for _, c := range h.Chains {
 		if c.Problem != "" {
 			return fmt.Errorf("history of %s does not verify: chain %s: %s", h.Partner, c.Chain, oneLine(c.Problem, 300))
@@ -177,7 +181,7 @@ func historyFailure(h audittrail.PartnerHistory) error {
 			}
 		}
 	}
-	return verifyFailure(h.Trail, firstWindowFailure(h.Windows))
+	return errors.New("history of " + h.Partner + " does not verify")
 }
 
 func firstWindowFailure(vs []audittrail.WindowVerdict) string {

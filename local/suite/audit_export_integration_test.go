@@ -149,7 +149,7 @@ func TestPartnerLifeIsExportedToTheAuditBucket(t *testing.T) {
 	if r := revokeWith(t, s, ob.APIKey, "application/x-www-form-urlencoded", revokeForm(ob.APIKey)); r.status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.status, api.redacted(r.body))
 	}
-	waitCompleted(t, s, ob.PartnerID, lastRevocationID(t, s, ob.PartnerID), enforcementWait(t)+60*time.Second)
+	waitCompleted(t, s, ob.PartnerID, lastRevocationID(t, s, ob.PartnerID), enforcementWait(t)+120*time.Second) // its own deployment, beside the suite: margin on a loaded machine
 
 	store := &outbox.Store{DB: env.DynamoDB, Table: s.Provisioned.Tables["outbox"]}
 	chains, err := store.Chains(ctx, ob.PartnerID)

@@ -63,7 +63,6 @@ func main() {
 			Deployment: c.DeploymentID,
 			Window:     window,
 			Delay:      delay,
-			Now:        time.Now,
 		}).Handle, nil
 	})
 }

@@ -85,7 +85,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -96,7 +95,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/lanyardhq/lanyard/events"
@@ -113,8 +111,6 @@ const (
 	// DefaultReserve is how much of the invocation's time a run keeps: it starts no window
 	// with less left.
 	DefaultReserve = 30 * time.Second
-	// maxManifestBytes bounds the manifest a run reads back.
-	maxManifestBytes = 64 << 20
 )
 
 // Actor is who the Audit Exported events name.
@@ -466,12 +462,7 @@ func (e *Exporter) putManifest(ctx context.Context, s audittrail.Sealed, key *si
 	_, err := e.S3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(e.Bucket), Key: aws.String(s.Key), Body: bytes.NewReader(s.Body),
 		ContentType: aws.String(audittrail.ManifestContentType),
-		Metadata: map[string]string{
-			audittrail.SignatureMetadata:        base64.StdEncoding.EncodeToString(s.Signature),
-			audittrail.SigningAlgorithmMetadata: audittrail.SigningAlgorithm,
-			audittrail.SigningKeyMetadata:       key.ID,
-			audittrail.FingerprintMetadata:      key.fingerprint,
-		},
+		Metadata:    s.Metadata(),
 		IfNoneMatch: aws.String("*"),
 	})
 	switch {
@@ -488,30 +479,22 @@ func (e *Exporter) putManifest(ctx context.Context, s audittrail.Sealed, key *si
 // it is the window starting at start, links prev (or, first of the trail, anchors the signing
 // key), and its signature verifies with the signing key.
 func (e *Exporter) stored(ctx context.Context, manifestKey string, start time.Time, prev *audittrail.Link, key *signingKey) (audittrail.Sealed, bool, error) {
-	out, err := e.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(e.Bucket), Key: aws.String(manifestKey)})
-	if _, ok := errors.AsType[*s3types.NoSuchKey](err); ok {
+	body, metadata, _, err := audittrail.ReadManifest(ctx, e.S3, e.Bucket, manifestKey)
+	if errors.Is(err, audittrail.ErrNotFound) {
 		return audittrail.Sealed{}, false, nil
-	}
-	if err != nil {
-		return audittrail.Sealed{}, false, fmt.Errorf("get s3://%s/%s: %w", e.Bucket, manifestKey, err)
-	}
-	defer func() { _ = out.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(out.Body, maxManifestBytes+1))
-	if err != nil {
-		return audittrail.Sealed{}, false, fmt.Errorf("read s3://%s/%s: %w", e.Bucket, manifestKey, err)
 	}
 	refuse := func(format string, args ...any) (audittrail.Sealed, bool, error) {
 		return audittrail.Sealed{}, false, fmt.Errorf("audit window %s: the stored manifest s3://%s/%s does not continue the trail: %s",
 			audittrail.Stamp(start), e.Bucket, manifestKey, fmt.Sprintf(format, args...))
 	}
-	if len(body) > maxManifestBytes {
-		return refuse("larger than %d bytes", maxManifestBytes)
+	if err != nil {
+		return audittrail.Sealed{}, false, err
 	}
 	m, err := audittrail.ParseManifest(body)
 	if err != nil {
 		return refuse("%v", err)
 	}
-	sig, err := base64.StdEncoding.DecodeString(out.Metadata[audittrail.SignatureMetadata])
+	sig, err := base64.StdEncoding.DecodeString(metadata[audittrail.SignatureMetadata])
 	digest := audittrail.SigningDigest(body)
 	switch {
 	case err != nil || len(sig) == 0:

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lanyardhq/lanyard/shared/stores/attrtime"
 	"github.com/lanyardhq/lanyard/shared/stores/itemread"
 )
 
@@ -93,7 +94,7 @@ func Put(table string, prev, next State) types.TransactWriteItem {
 		TableName: aws.String(table),
 		Item: map[string]types.AttributeValue{
 			PartitionKey:       &types.AttributeValueMemberS{Value: TrailID},
-			AttrWindowEnd:      &types.AttributeValueMemberS{Value: formatTime(next.WindowEnd)},
+			AttrWindowEnd:      &types.AttributeValueMemberS{Value: attrtime.Format(next.WindowEnd)},
 			AttrManifestKey:    &types.AttributeValueMemberS{Value: next.ManifestKey},
 			AttrManifestSHA256: &types.AttributeValueMemberS{Value: next.ManifestSHA256},
 			AttrSignature:      &types.AttributeValueMemberS{Value: next.Signature},
@@ -105,12 +106,10 @@ func Put(table string, prev, next State) types.TransactWriteItem {
 		put.ConditionExpression = aws.String("attribute_exists(#id) AND #windowEnd = :prevEnd")
 		put.ExpressionAttributeNames["#windowEnd"] = AttrWindowEnd
 		put.ExpressionAttributeValues = map[string]types.AttributeValue{
-			":prevEnd": &types.AttributeValueMemberS{Value: formatTime(prev.WindowEnd)},
+			":prevEnd": &types.AttributeValueMemberS{Value: attrtime.Format(prev.WindowEnd)},
 		}
 	} else {
 		put.ConditionExpression = aws.String("attribute_not_exists(#id)")
 	}
 	return types.TransactWriteItem{Put: put}
 }
-
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

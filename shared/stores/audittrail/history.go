@@ -12,8 +12,7 @@ import (
 // ChainReader is what a history reads of the outbox (outbox.Store).
 type ChainReader interface {
 	Chains(ctx context.Context, owner string) ([]string, error)
-	Head(ctx context.Context, chain string) (outbox.Head, error)
-	Records(ctx context.Context, chain string) ([]outbox.Record, error)
+	ReadChain(ctx context.Context, chain string) (outbox.Head, []outbox.Record, error)
 }
 
 var _ ChainReader = (*outbox.Store)(nil)
@@ -122,11 +121,7 @@ var ErrNoChain = errors.New("no chain in the outbox or the exported trail")
 // chainHistory matches one chain's outbox records with the trail's copies.
 func chainHistory(ctx context.Context, store ChainReader, chain string, trail []HistoryRecord) (ChainHistory, error) {
 	ch := ChainHistory{Chain: chain}
-	head, err := store.Head(ctx, chain)
-	if err != nil {
-		return ch, err
-	}
-	records, err := store.Records(ctx, chain)
+	head, records, err := store.ReadChain(ctx, chain)
 	if err != nil {
 		return ch, err
 	}

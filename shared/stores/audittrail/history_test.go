@@ -25,16 +25,12 @@ func (m memChains) Chains(_ context.Context, owner string) ([]string, error) {
 	return out, nil
 }
 
-func (m memChains) Head(_ context.Context, chain string) (outbox.Head, error) {
-	rs := m[chain]
+func (m memChains) ReadChain(_ context.Context, chain string) (outbox.Head, []outbox.Record, error) {
+	rs := slices.Clone(m[chain])
 	if len(rs) == 0 {
-		return outbox.Head{Chain: chain, Hash: outbox.GenesisHash}, nil
+		return outbox.Head{Chain: chain, Hash: outbox.GenesisHash}, nil, nil
 	}
-	return outbox.Head{Chain: chain, Seq: rs[len(rs)-1].Seq, Hash: rs[len(rs)-1].Hash}, nil
-}
-
-func (m memChains) Records(_ context.Context, chain string) ([]outbox.Record, error) {
-	return slices.Clone(m[chain]), nil
+	return outbox.Head{Chain: chain, Seq: rs[len(rs)-1].Seq, Hash: rs[len(rs)-1].Hash}, rs, nil
 }
 
 // outboxOf is the outbox that exported bt: every record of every window, by chain.

@@ -3,7 +3,6 @@ package audittrail
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"maps"
@@ -11,17 +10,6 @@ import (
 	"strings"
 	"sync"
 )
-
-// Metadata is the metadata a manifest is stored with: its signature, the algorithm, the
-// signing key's id and fingerprint.
-func (s Sealed) Metadata() map[string]string {
-	return map[string]string{
-		SignatureMetadata:        base64.StdEncoding.EncodeToString(s.Signature),
-		SigningAlgorithmMetadata: s.Manifest.SigningKey.Algorithm,
-		SigningKeyMetadata:       s.Manifest.SigningKey.KeyID,
-		FingerprintMetadata:      s.Manifest.SigningKey.Fingerprint,
-	}
-}
 
 // MemTrail is a trail held in memory, as a versioned bucket holds it: each Put is a new
 // version of its key. Tests and benchmarks write it through Window and read it through Verify.

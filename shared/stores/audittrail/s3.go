@@ -76,22 +76,34 @@ func (t *S3Trail) ListManifests(ctx context.Context, after string) ([]string, er
 	return keys, nil
 }
 
-// GetManifest implements Trail.
+// GetManifest implements Trail (ReadManifest).
 func (t *S3Trail) GetManifest(ctx context.Context, key string) ([]byte, map[string]string, string, error) {
-	out, err := t.get(ctx, key)
+	return ReadManifest(ctx, t.S3, t.Bucket, key)
+}
+
+// ObjectGetter is S3's GetObject.
+type ObjectGetter interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// MaxManifestBytes bounds a manifest read back: a window's objects and chain ranges.
+const MaxManifestBytes = 64 << 20
+
+// ReadManifest reads the manifest stored under key in bucket: its bytes (refused past
+// MaxManifestBytes rather than held), its metadata (keys in lower case) and the version read.
+// A key with no object (or a delete marker) is ErrNotFound.
+func ReadManifest(ctx context.Context, c ObjectGetter, bucket, key string) ([]byte, map[string]string, string, error) {
+	out, err := get(ctx, c, bucket, key)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	defer func() { _ = out.Body.Close() }()
-	// A manifest is small: a window's objects and chain ranges. Reading more than this is
-	// refused rather than held.
-	const maxManifest = 64 << 20
-	body, err := io.ReadAll(io.LimitReader(out.Body, maxManifest+1))
+	body, err := io.ReadAll(io.LimitReader(out.Body, MaxManifestBytes+1))
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("read s3://%s/%s: %w", t.Bucket, key, err)
+		return nil, nil, "", fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
-	if len(body) > maxManifest {
-		return nil, nil, "", fmt.Errorf("read s3://%s/%s: larger than %d bytes", t.Bucket, key, maxManifest)
+	if len(body) > MaxManifestBytes {
+		return nil, nil, "", fmt.Errorf("read s3://%s/%s: larger than %d bytes", bucket, key, MaxManifestBytes)
 	}
 	md := make(map[string]string, len(out.Metadata))
 	for k, v := range out.Metadata {
@@ -103,20 +115,20 @@ func (t *S3Trail) GetManifest(ctx context.Context, key string) ([]byte, map[stri
 // GetObject implements Trail. The body is the stored gzip: the SDK asks S3 for the bytes as
 // stored (no transparent decompression).
 func (t *S3Trail) GetObject(ctx context.Context, key string) (io.ReadCloser, string, error) {
-	out, err := t.get(ctx, key)
+	out, err := get(ctx, t.S3, t.Bucket, key)
 	if err != nil {
 		return nil, "", err
 	}
 	return out.Body, aws.ToString(out.VersionId), nil
 }
 
-func (t *S3Trail) get(ctx context.Context, key string) (*s3.GetObjectOutput, error) {
-	out, err := t.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
+func get(ctx context.Context, c ObjectGetter, bucket, key string) (*s3.GetObjectOutput, error) {
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		if notFound(err) {
-			return nil, fmt.Errorf("s3://%s/%s: %w", t.Bucket, key, ErrNotFound)
+			return nil, fmt.Errorf("s3://%s/%s: %w", bucket, key, ErrNotFound)
 		}
-		return nil, fmt.Errorf("get s3://%s/%s: %w", t.Bucket, key, err)
+		return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
 	return out, nil
 }

@@ -165,6 +165,17 @@ type Sealed struct {
 	Signature []byte // ASN.1 DER
 }
 
+// Metadata is the metadata a manifest is stored with: its signature, the algorithm, the
+// signing key's id and fingerprint.
+func (s Sealed) Metadata() map[string]string {
+	return map[string]string{
+		SignatureMetadata:        base64.StdEncoding.EncodeToString(s.Signature),
+		SigningAlgorithmMetadata: s.Manifest.SigningKey.Algorithm,
+		SigningKeyMetadata:       s.Manifest.SigningKey.KeyID,
+		FingerprintMetadata:      s.Manifest.SigningKey.Fingerprint,
+	}
+}
+
 // Link is how the next manifest names this one.
 func (s Sealed) Link() Link {
 	sum := sha256.Sum256(s.Body)

@@ -100,23 +100,17 @@ func AppendCanonical(dst []byte, r Record) []byte {
 	dst = appendField(dst, EncodingVersion)
 	dst = appendField(dst, r.Chain)
 	var seq [20]byte
-	dst = appendFieldBytes(dst, strconv.AppendInt(seq[:0], r.Seq, 10))
+	dst = appendField(dst, strconv.AppendInt(seq[:0], r.Seq, 10))
 	dst = appendField(dst, r.EventID)
 	dst = appendField(dst, r.DetailType)
 	var ts [64]byte
-	dst = appendFieldBytes(dst, r.Time.UTC().AppendFormat(ts[:0], time.RFC3339Nano))
+	dst = appendField(dst, r.Time.UTC().AppendFormat(ts[:0], time.RFC3339Nano))
 	dst = appendField(dst, r.PrevHash)
-	return appendFieldBytes(dst, r.Detail)
+	return appendField(dst, r.Detail)
 }
 
-func appendField(dst []byte, f string) []byte {
-	dst = strconv.AppendInt(dst, int64(len(f)), 10)
-	dst = append(dst, ':')
-	dst = append(dst, f...)
-	return append(dst, ',')
-}
-
-func appendFieldBytes(dst, f []byte) []byte {
+// appendField appends f as a netstring and its comma.
+func appendField[T ~string | ~[]byte](dst []byte, f T) []byte {
 	dst = strconv.AppendInt(dst, int64(len(f)), 10)
 	dst = append(dst, ':')
 	dst = append(dst, f...)

@@ -106,24 +106,33 @@ func (s *Store) VerifyPartner(ctx context.Context, partnerID string) error {
 	return s.VerifyChain(ctx, partnerID)
 }
 
-// VerifyChain reads the chain's head and records and checks the chain ends at the head
-// (VerifyHead).
+// VerifyChain reads the chain's head and records (ReadChain) and checks the chain ends at the
+// head (VerifyHead).
 func (s *Store) VerifyChain(ctx context.Context, chain string) error {
+	head, records, err := s.ReadChain(ctx, chain)
+	if err != nil {
+		return err
+	}
+	return VerifyHead(head, records)
+}
+
+// ReadChain reads the chain's head, then its records. A decision committed between the two
+// reads puts a record past the head read: both are read again, so a chain still being written
+// comes back with the head that holds it (up to maxVerifyReads times).
+func (s *Store) ReadChain(ctx context.Context, chain string) (Head, []Record, error) {
 	for attempt := 1; ; attempt++ {
 		head, err := s.Head(ctx, chain)
 		if err != nil {
-			return err
+			return Head{}, nil, err
 		}
 		records, err := s.Records(ctx, chain)
 		if err != nil {
-			return err
+			return Head{}, nil, err
 		}
-		// A decision committed between the two reads puts a record past the head read: read
-		// both again, so a chain still being written verifies against the head that holds it.
 		if n := len(records); n > 0 && records[n-1].Seq > head.Seq && attempt < maxVerifyReads {
 			continue
 		}
-		return VerifyHead(head, records)
+		return head, records, nil
 	}
 }
 

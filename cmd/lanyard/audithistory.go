@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,8 +59,8 @@ func historyViewOf(h audittrail.PartnerHistory) historyView {
 
 func newAuditHistoryCmd(out *output, outboxConnect outboxClients, trailConnect trailClients, now func() time.Time) *cobra.Command {
 	table := revocationFlags{declared: "outbox"}
-	var partner, bucket, publicKey string
-	var delay, slack time.Duration
+	var partner string
+	var trail trailFlags
 	cmd := &cobra.Command{
 		Use:   "history --partner PARTNER_ID (--table TABLE --bucket BUCKET | --prefix PREFIX)",
 		Short: "A partner's decisions, chain by chain, from the outbox and the exported trail, each verified",
@@ -89,32 +88,19 @@ func newAuditHistoryCmd(out *output, outboxConnect outboxClients, trailConnect t
 			if err != nil {
 				return err
 			}
-			trailTarget := trailTarget{Bucket: bucket, Local: target.Local, LocalStackURL: target.LocalStackURL}
-			switch {
-			case target.Local && cmd.Flags().Changed("bucket"):
-				return usageError{errors.New("--prefix names a `lanyard local` deployment's bucket: drop --bucket")}
-			case target.Local:
-				trailTarget.Bucket = localAuditBucket(table.prefix)
-			case strings.TrimSpace(bucket) == "":
-				return usageError{errors.New("--bucket is required with --table (or --prefix for `lanyard local`)")}
-			}
-			at := now()
-			opts := audittrail.Options{Now: func() time.Time { return at }, Delay: delay, Slack: slack}
-			if delay < 0 || slack < 0 {
-				return usageError{errors.New("--delay and --slack are durations from 0 up")}
-			}
-			if opts.PublicKey, err = pinnedPublicKey(publicKey); err != nil {
+			bucket, opts, err := trail.resolve(cmd, table.prefix, now())
+			if err != nil {
 				return err
 			}
 			db, err := outboxConnect(cmd.Context(), target)
 			if err != nil {
 				return err
 			}
-			trail, err := trailConnect(cmd.Context(), trailTarget)
+			tr, err := trailConnect(cmd.Context(), trailTarget{Bucket: bucket, Local: target.Local, LocalStackURL: target.LocalStackURL})
 			if err != nil {
 				return err
 			}
-			h, err := audittrail.History(cmd.Context(), &outbox.Store{DB: db, Table: tableName}, trail, partner, opts)
+			h, err := audittrail.History(cmd.Context(), &outbox.Store{DB: db, Table: tableName}, tr, partner, opts)
 			if err != nil {
 				return err
 			}
@@ -129,12 +115,8 @@ func newAuditHistoryCmd(out *output, outboxConnect outboxClients, trailConnect t
 		},
 	}
 	table.add(cmd)
-	fs := cmd.Flags()
-	fs.StringVar(&partner, "partner", "", "the partner's id (p-…)")
-	fs.StringVar(&bucket, "bucket", "", "the audit bucket's name (AWS)")
-	fs.StringVar(&publicKey, "public-key", "", "a file with the signing key's public key: the trust anchor, pinned")
-	fs.DurationVar(&delay, "delay", exportDelay(), "how long after a window's end the exporter exports it (policy audit.exportDelay)")
-	fs.DurationVar(&slack, "slack", 5*time.Minute, "what the exporter's schedule and run may add to --delay")
+	cmd.Flags().StringVar(&partner, "partner", "", "the partner's id (p-…)")
+	trail.add(cmd)
 	return cmd
 }
 
@@ -159,10 +141,7 @@ func printHistory(w io.Writer, h audittrail.PartnerHistory) {
 	for _, v := range h.Windows {
 		_, _ = fmt.Fprintln(w, verdictLine(v))
 	}
-	for _, f := range h.Trail.Failures {
-		_, _ = fmt.Fprintf(w, "trail  FAILED  %s\n", oneLine(f.String(), 400))
-	}
-	_, _ = fmt.Fprintln(w, summaryLine(h.Trail))
+	printTrailEnd(w, h.Trail)
 }
 
 // historyFailure is the one-line error of a history that does not verify: the trail's first

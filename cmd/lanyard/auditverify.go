@@ -39,9 +39,6 @@ func awsTrailClients(ctx context.Context, t trailTarget) (audittrail.Trail, erro
 	return &audittrail.S3Trail{S3: client, Bucket: t.Bucket}, nil
 }
 
-// localAuditBucket is the audit bucket of a `lanyard local` deployment (PREFIX-audit).
-func localAuditBucket(prefix string) string { return topology.AuditBucketLocalName(prefix) }
-
 // exportDelay is the policy's audit.exportDelay: how long after a window's end the exporter
 // exports it, the default of --delay.
 func exportDelay() time.Duration {
@@ -52,11 +49,50 @@ func exportDelay() time.Duration {
 	return p.Audit.ExportDelay.Std()
 }
 
+// trailFlags are the flags `lanyard audit verify` and `history` share: the bucket in AWS, the
+// pinned public key, and how late the trail's last window may be.
+type trailFlags struct {
+	bucket, publicKey string
+	delay, slack      time.Duration
+}
+
+func (f *trailFlags) add(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.bucket, "bucket", "", "the audit bucket's name (AWS)")
+	fs.StringVar(&f.publicKey, "public-key", "", "a file with the signing key's public key: the trust anchor, pinned")
+	fs.DurationVar(&f.delay, "delay", exportDelay(), "how long after a window's end the exporter exports it (policy audit.exportDelay)")
+	fs.DurationVar(&f.slack, "slack", 5*time.Minute, "what the exporter's schedule and run may add to --delay")
+}
+
+// resolve checks the shared flags: prefix names a `lanyard local` deployment ("" in AWS),
+// whose bucket it names instead of --bucket. It returns the bucket and the options of a
+// verification as of now.
+func (f *trailFlags) resolve(cmd *cobra.Command, prefix string, now time.Time) (string, audittrail.Options, error) {
+	bucket := f.bucket
+	switch {
+	case prefix != "" && cmd.Flags().Changed("bucket"):
+		return "", audittrail.Options{}, usageError{errors.New("--prefix names a `lanyard local` deployment's bucket: drop --bucket")}
+	case prefix != "":
+		bucket = topology.AuditBucketLocalName(prefix)
+	case strings.TrimSpace(bucket) == "":
+		return "", audittrail.Options{}, usageError{errors.New("--bucket is required (or --prefix for `lanyard local`)")}
+	}
+	if f.delay < 0 || f.slack < 0 {
+		return "", audittrail.Options{}, usageError{errors.New("--delay and --slack are durations from 0 up")}
+	}
+	opts := audittrail.Options{Now: func() time.Time { return now }, Delay: f.delay, Slack: f.slack}
+	var err error
+	if opts.PublicKey, err = pinnedPublicKey(f.publicKey); err != nil {
+		return "", audittrail.Options{}, err
+	}
+	return bucket, opts, nil
+}
+
 // auditVerifyFlags are `lanyard audit verify`'s flags.
 type auditVerifyFlags struct {
-	bucket, prefix, from, to, publicKey string
-	delay, slack                        time.Duration
-	target                              trailTarget
+	trailFlags
+	prefix, from, to string
+	target           trailTarget
 }
 
 // verifyView is `lanyard audit verify -o json`'s answer.
@@ -110,38 +146,28 @@ func newAuditVerifyCmd(out *output, connect trailClients, now func() time.Time) 
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.bucket, "bucket", "", "the audit bucket's name (AWS)")
 	fs.StringVar(&f.prefix, "prefix", "", "the name prefix of a lanyard local deployment (e.g. lanyard): its bucket, in LocalStack")
 	fs.StringVar(&f.target.LocalStackURL, "localstack", "http://127.0.0.1:"+envOr("LANYARD_LOCALSTACK_PORT", "4566"), "with --prefix: LocalStack endpoint")
 	fs.StringVar(&f.from, "from", "", "check the objects of the windows from: RFC 3339 or a duration back from now (default: the first)")
 	fs.StringVar(&f.to, "to", "", "to: RFC 3339 or a duration back from now (default: now)")
-	fs.StringVar(&f.publicKey, "public-key", "", "a file with the signing key's public key: the trust anchor, pinned")
-	fs.DurationVar(&f.delay, "delay", exportDelay(), "how long after a window's end the exporter exports it (policy audit.exportDelay)")
-	fs.DurationVar(&f.slack, "slack", 5*time.Minute, "what the exporter's schedule and run may add to --delay")
+	f.trailFlags.add(cmd)
 	return cmd
 }
 
 // resolve checks every flag before any call.
 func (f *auditVerifyFlags) resolve(cmd *cobra.Command, now func() time.Time) (audittrail.Options, error) {
-	fl := cmd.Flags()
 	switch {
-	case f.prefix != "" && fl.Changed("bucket"):
-		return audittrail.Options{}, usageError{errors.New("--prefix names a `lanyard local` deployment's bucket: drop --bucket")}
-	case f.prefix == "" && fl.Changed("localstack"):
+	case f.prefix == "" && cmd.Flags().Changed("localstack"):
 		return audittrail.Options{}, usageError{errors.New("--localstack goes with --prefix (`lanyard local`)")}
-	case f.prefix != "":
-		if !prefixShape(f.prefix) {
-			return audittrail.Options{}, usageError{fmt.Errorf("--prefix %q: letters, digits and dashes only", oneLine(f.prefix, 40))}
-		}
-		f.target.Bucket, f.target.Local = localAuditBucket(f.prefix), true
-	case strings.TrimSpace(f.bucket) == "":
-		return audittrail.Options{}, usageError{errors.New("--bucket is required (or --prefix for `lanyard local`)")}
-	default:
-		f.target.Bucket = f.bucket
+	case f.prefix != "" && !prefixShape(f.prefix):
+		return audittrail.Options{}, usageError{fmt.Errorf("--prefix %q: letters, digits and dashes only", oneLine(f.prefix, 40))}
 	}
 	at := now()
-	opts := audittrail.Options{Now: func() time.Time { return at }, Delay: f.delay, Slack: f.slack}
-	var err error
+	bucket, opts, err := f.trailFlags.resolve(cmd, f.prefix, at)
+	if err != nil {
+		return audittrail.Options{}, err
+	}
+	f.target.Bucket, f.target.Local = bucket, f.prefix != ""
 	if f.from != "" {
 		if opts.From, err = when("--from", f.from, at); err != nil {
 			return audittrail.Options{}, err
@@ -154,12 +180,6 @@ func (f *auditVerifyFlags) resolve(cmd *cobra.Command, now func() time.Time) (au
 	}
 	if !opts.From.IsZero() && !opts.To.IsZero() && !opts.From.Before(opts.To) {
 		return audittrail.Options{}, usageError{fmt.Errorf("--from %s is not before --to %s", opts.From.UTC().Format(time.RFC3339), opts.To.UTC().Format(time.RFC3339))}
-	}
-	if f.delay < 0 || f.slack < 0 {
-		return audittrail.Options{}, usageError{errors.New("--delay and --slack are durations from 0 up")}
-	}
-	if opts.PublicKey, err = pinnedPublicKey(f.publicKey); err != nil {
-		return audittrail.Options{}, err
 	}
 	return opts, nil
 }
@@ -212,10 +232,7 @@ func runAuditVerify(ctx context.Context, out *output, errw io.Writer, bucket str
 			return err
 		}
 	} else {
-		for _, f := range sum.Failures {
-			_, _ = fmt.Fprintf(out.w, "trail  FAILED  %s\n", oneLine(f.String(), 400))
-		}
-		_, _ = fmt.Fprintln(out.w, summaryLine(sum))
+		printTrailEnd(out.w, sum)
 	}
 	if !sum.OK() {
 		return verifyFailure(sum, firstFailure)
@@ -237,6 +254,14 @@ func verdictLine(v audittrail.WindowVerdict) string {
 		reasons[i] = f.String()
 	}
 	return fmt.Sprintf("%s  FAILED  %s", when, oneLine(strings.Join(reasons, "; "), 2000))
+}
+
+// printTrailEnd prints the failures of the trail as a whole, then the summary line.
+func printTrailEnd(w io.Writer, s audittrail.Summary) {
+	for _, f := range s.Failures {
+		_, _ = fmt.Fprintf(w, "trail  FAILED  %s\n", oneLine(f.String(), 400))
+	}
+	_, _ = fmt.Fprintln(w, summaryLine(s))
 }
 
 func summaryLine(s audittrail.Summary) string {

@@ -162,17 +162,14 @@ func TestFailingEnforcerDeadLettersAndTheRevocationStalls(t *testing.T) {
 // the test when the command fails.
 func lanyardCLI(t *testing.T) func(args ...string) []byte {
 	t.Helper()
-	bin := lanyardBinary(t)
+	run := lanyardCLIRun(t)
 	return func(args ...string) []byte {
 		t.Helper()
-		cmd := exec.CommandContext(t.Context(), bin, args...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("lanyard %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+		r := run(args...)
+		if r.code != 0 {
+			t.Fatalf("lanyard %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
 		}
-		return out
+		return []byte(r.stdout)
 	}
 }
 

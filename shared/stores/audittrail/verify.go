@@ -245,6 +245,7 @@ type chainState struct {
 // link is what the next manifest must name of the one before.
 type link struct {
 	key, sha256, signature string
+	start                  time.Time // what the key names
 	end                    time.Time // zero when the manifest could not be read
 }
 
@@ -308,7 +309,7 @@ func newVerifier(trail Trail, opts Options, report func(WindowVerdict), total in
 	tasks := v.tasks
 	for range n {
 		v.workers.Go(func() {
-			c := newObjectChecker()
+			c := &objectChecker{}
 			for t := range tasks {
 				t.w.results[t.i] = c.check(t.ctx, v.trail, t.w.verdict, t.obj, t.ranges, v.opts.Keep)
 				if t.w.left.Add(-1) == 0 {
@@ -384,7 +385,7 @@ func (v *verifier) manifest(ctx context.Context, f fetchedManifest) error {
 	// what the next manifest must link to
 	sum := sha256.Sum256(f.body)
 	sig, _ := metadataValue(f.metadata, SignatureMetadata)
-	v.prev = &link{key: f.key, sha256: hex.EncodeToString(sum[:]), signature: sig}
+	v.prev = &link{key: f.key, sha256: hex.EncodeToString(sum[:]), signature: sig, start: start}
 	if ok {
 		v.prev.end = m.WindowEnd
 		v.chainRanges(m, fail)
@@ -698,18 +699,13 @@ func (v *verifier) tail() {
 	if v.prev == nil || v.prev.end.IsZero() {
 		return // the last manifest failed: reported
 	}
-	length := v.prev.end.Sub(mustStart(v.prev.key))
+	length := v.prev.end.Sub(v.prev.start)
 	due := until.Add(-length - v.opts.Delay - v.opts.Slack)
 	if v.prev.end.Before(due) {
 		v.sum.Failures = append(v.sum.Failures, Failure{Manifest: v.prev.key, Reason: fmt.Sprintf(
 			"the trail is cut short: its last window ends at %s, but by %s the windows up to at least %s are exported (window %s, delay %s, slack %s)",
 			v.prev.end.UTC().Format(time.RFC3339), until.Format(time.RFC3339), due.Format(time.RFC3339), length, v.opts.Delay, v.opts.Slack)})
 	}
-}
-
-func mustStart(key string) time.Time {
-	t, _ := WindowOfManifestKey(key)
-	return t
 }
 
 // objectChecker reads objects; one per worker, its buffers reused.
@@ -719,10 +715,6 @@ type objectChecker struct {
 	in    *bufio.Reader // the stored bytes
 	zr    *gzip.Reader
 	br    *bufio.Reader // the content
-}
-
-func newObjectChecker() *objectChecker {
-	return &objectChecker{}
 }
 
 // check reads one object as a stream and checks it against its manifest entry and ranges.

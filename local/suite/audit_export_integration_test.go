@@ -43,74 +43,75 @@ type exportedWindow struct {
 	records  []outbox.Record
 }
 
-// readTrail reads every manifest of the bucket, checks each one's signature with pub (DER),
-// and reads the records of its objects.
+// readTrail reads every manifest of the bucket through audittrail.S3Trail, checks each one's
+// signature with pub itself (not with audittrail.Verify), and reads the records of its objects;
+// one ListObjectVersions counts each manifest's versions.
 func readTrail(ctx context.Context, t *testing.T, client *s3.Client, bucket string, pub *ecdsa.PublicKey, fingerprint string) ([]exportedWindow, error) {
 	t.Helper()
-	var out []exportedWindow
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(audittrail.ManifestPrefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list manifests: %w", err)
+	tr := &audittrail.S3Trail{S3: client, Bucket: bucket}
+	keys, err := tr.ListManifests(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	versions, err := tr.ListVersions(ctx, audittrail.ManifestPrefix)
+	if err != nil {
+		return nil, err
+	}
+	count := map[string]int{}
+	for _, v := range versions {
+		if !v.DeleteMarker {
+			count[v.Key]++
 		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-			if err != nil {
-				return nil, fmt.Errorf("get %s: %w", key, err)
-			}
-			body, err := io.ReadAll(got.Body)
-			_ = got.Body.Close()
-			if err != nil {
-				return nil, err
-			}
-			sig, err := base64.StdEncoding.DecodeString(got.Metadata[audittrail.SignatureMetadata])
-			digest := audittrail.SigningDigest(body)
-			if err != nil || !ecdsa.VerifyASN1(pub, digest[:], sig) {
-				t.Errorf("manifest %s: its signature does not verify with the key's public key from KMS", key)
-			}
-			if got.Metadata[audittrail.FingerprintMetadata] != fingerprint || got.Metadata[audittrail.SigningAlgorithmMetadata] != audittrail.SigningAlgorithm {
-				t.Errorf("manifest %s: metadata %v", key, got.Metadata)
-			}
-			m, err := audittrail.ParseManifest(body)
-			if err != nil {
-				return nil, fmt.Errorf("manifest %s: %w", key, err)
-			}
-			if m.SigningKey.Fingerprint != fingerprint {
-				t.Errorf("manifest %s signed with %s, want %s", key, m.SigningKey.Fingerprint, fingerprint)
-			}
-			versions, err := client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	}
+	var out []exportedWindow
+	for _, key := range keys {
+		body, metadata, _, err := tr.GetManifest(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		sig, err := base64.StdEncoding.DecodeString(metadata[audittrail.SignatureMetadata])
+		digest := audittrail.SigningDigest(body)
+		if err != nil || !ecdsa.VerifyASN1(pub, digest[:], sig) {
+			t.Errorf("manifest %s: its signature does not verify with the key's public key from KMS", key)
+		}
+		if metadata[audittrail.FingerprintMetadata] != fingerprint || metadata[audittrail.SigningAlgorithmMetadata] != audittrail.SigningAlgorithm {
+			t.Errorf("manifest %s: metadata %v", key, metadata)
+		}
+		m, err := audittrail.ParseManifest(body)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", key, err)
+		}
+		if m.SigningKey.Fingerprint != fingerprint {
+			t.Errorf("manifest %s signed with %s, want %s", key, m.SigningKey.Fingerprint, fingerprint)
+		}
+		w := exportedWindow{key: key, manifest: m, versions: count[key]}
+		for _, obj := range m.Objects {
+			rc, _, err := tr.GetObject(ctx, obj.Key)
 			if err != nil {
 				return nil, err
 			}
-			w := exportedWindow{key: key, manifest: m, versions: len(versions.Versions)}
-			for _, obj := range m.Objects {
-				g, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)})
+			gz, err := gzip.NewReader(rc)
+			if err != nil {
+				_ = rc.Close()
+				return nil, fmt.Errorf("object %s: %w", obj.Key, err)
+			}
+			sc := bufio.NewScanner(gz)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				r, err := audittrail.ParseLine(bytes.Clone(sc.Bytes()))
 				if err != nil {
-					return nil, fmt.Errorf("get %s: %w", obj.Key, err)
-				}
-				raw, err := io.ReadAll(g.Body)
-				_ = g.Body.Close()
-				if err != nil {
-					return nil, err
-				}
-				gz, err := gzip.NewReader(bytes.NewReader(raw))
-				if err != nil {
+					_ = rc.Close()
 					return nil, fmt.Errorf("object %s: %w", obj.Key, err)
 				}
-				sc := bufio.NewScanner(gz)
-				sc.Buffer(nil, 1<<20)
-				for sc.Scan() {
-					r, err := audittrail.ParseLine(bytes.Clone(sc.Bytes()))
-					if err != nil {
-						return nil, fmt.Errorf("object %s: %w", obj.Key, err)
-					}
-					w.records = append(w.records, r)
-				}
+				w.records = append(w.records, r)
 			}
-			out = append(out, w)
+			err = sc.Err()
+			_ = rc.Close()
+			if err != nil {
+				return nil, fmt.Errorf("object %s: %w", obj.Key, err)
+			}
 		}
+		out = append(out, w)
 	}
 	return out, nil
 }

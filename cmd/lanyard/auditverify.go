@@ -150,7 +150,7 @@ func newAuditVerifyCmd(out *output, connect trailClients, now func() time.Time) 
 	fs.StringVar(&f.target.LocalStackURL, "localstack", "http://127.0.0.1:"+envOr("LANYARD_LOCALSTACK_PORT", "4566"), "with --prefix: LocalStack endpoint")
 	fs.StringVar(&f.from, "from", "", "check the objects of the windows from: RFC 3339 or a duration back from now (default: the first)")
 	fs.StringVar(&f.to, "to", "", "to: RFC 3339 or a duration back from now (default: now)")
-	f.trailFlags.add(cmd)
+	f.add(cmd)
 	return cmd
 }
 
